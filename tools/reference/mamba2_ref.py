@@ -261,7 +261,7 @@ def hf_logprobs(c, config_text, weights_hf, tokens):
     """Hugging Face's Mamba2ForCausalLM in float64 on the CPU (valid reference only for ngroups == 1)."""
     import torch
     from transformers import Mamba2Config, Mamba2ForCausalLM
-    cfg = Mamba2Config(**{k: v for k, v in json.loads(config_text.replace("Infinity", '"Infinity"')).items()
+    cfg = Mamba2Config(**{k: v for k, v in json.loads(config_text).items()
                           if k not in ("time_step_limit", "model_type", "architectures")})
     cfg.time_step_limit = (c.dt_limit[0], c.dt_limit[1])
     model = Mamba2ForCausalLM(cfg).to(torch.float64).eval()
