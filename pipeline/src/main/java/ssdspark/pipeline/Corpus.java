@@ -1,0 +1,82 @@
+package ssdspark.pipeline;
+
+import org.apache.spark.sql.AnalysisException;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/** Reads a pre-tokenized corpus and narrows it to the (id, tokens) pair the partition function takes. */
+public final class Corpus {
+    private Corpus() {}
+
+    /** The table at path; Spark's "path does not exist" and similar become a message naming the path. */
+    public static Dataset<Row> read(SparkSession spark, String path, DataFormat format) {
+        try {
+            return spark.read().format(format.sparkName()).load(path);
+        } catch (Exception e) {
+            if (e instanceof AnalysisException || e.getClass().getName().contains("AnalysisException"))
+                throw new IllegalArgumentException("cannot read " + format.sparkName() + " input " + path + ": " + firstLine(e.getMessage()), e);
+            throw e;
+        }
+    }
+
+    /**
+     * Column (id, tokens) of the input, named as given, after checking that both exist and that tokens
+     * is an array of integers. The id keeps its type and name; the pipeline renames it to "id".
+     */
+    public static Dataset<Row> select(Dataset<Row> input, String idCol, String tokensCol) {
+        StructType schema = input.schema();
+        validate(schema, idCol, tokensCol);
+        return input.select(col(idCol), col(tokensCol));
+    }
+
+    /** Throws IllegalArgumentException saying which flag to change when the schema does not fit. */
+    public static void validate(StructType schema, String idCol, String tokensCol) {
+        String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
+                .collect(Collectors.joining(", "));
+        StructField id = field(schema, idCol);
+        if (id == null)
+            throw new IllegalArgumentException("input has no column '" + idCol + "' for the document id; pass --id-col NAME (columns: " + have + ")");
+        StructField tokens = field(schema, tokensCol);
+        if (tokens == null)
+            throw new IllegalArgumentException("input has no column '" + tokensCol + "' for the token ids; pass --tokens-col NAME (columns: " + have + ")");
+        if (idCol.equals(tokensCol))
+            throw new IllegalArgumentException("--id-col and --tokens-col both name '" + idCol + "'");
+        if (!isIntegerArray(tokens.dataType()))
+            throw new IllegalArgumentException("column '" + tokensCol + "' is " + tokens.dataType().simpleString()
+                    + " but must be an array of integer token ids (array<int> or array<bigint>); tokenize the corpus first or pass --tokens-col NAME");
+    }
+
+    static boolean isIntegerArray(DataType t) {
+        if (!(t instanceof ArrayType)) return false;
+        DataType e = ((ArrayType) t).elementType();
+        return e.equals(DataTypes.IntegerType) || e.equals(DataTypes.LongType)
+                || e.equals(DataTypes.ShortType) || e.equals(DataTypes.ByteType);
+    }
+
+    private static StructField field(StructType schema, String name) {
+        for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
+        return null;
+    }
+
+    // Backquoted so names with dots or spaces are taken literally, not as struct paths.
+    private static Column col(String name) {
+        return functions.col("`" + name.replace("`", "``") + "`");
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
