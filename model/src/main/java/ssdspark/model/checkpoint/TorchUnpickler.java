@@ -1,0 +1,392 @@
+package ssdspark.model.checkpoint;
+
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * A restricted reader for the data.pkl of torch.save (pickle protocols 2-5). It interprets the opcodes into plain
+ * Java values and never runs anything: a global outside the allow-list below is refused the moment it is named,
+ * and the few allowed ones are not called but recognised ({@code _rebuild_tensor_v2} becomes a {@link TensorRef}).
+ * Values: None → null, bool → Boolean, int → Long (BigInteger when wider), float → Double, str → String,
+ * bytes → byte[], list → ArrayList, tuple → {@link Tuple}, dict/OrderedDict → LinkedHashMap, set → LinkedHashSet.
+ */
+final class TorchUnpickler {
+    /** The globals a state dict needs: the dict type, tensor/parameter rebuilders, and storage types (as tags). */
+    static final String ALLOWED = "collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, "
+            + "torch._utils._rebuild_parameter_with_state and the torch.*Storage types";
+
+    /** A Python tuple (distinct from a list; usable as a dict key). */
+    record Tuple(List<Object> items) {
+        int size() { return items.size(); }
+
+        Object get(int i) { return items.get(i); }
+    }
+
+    /** torch.FloatStorage and friends, kept as a name; the dtype is resolved when a tensor is read. */
+    record StorageType(String name) {}
+
+    /** A storage from a persistent id ('storage', type, key, location, numel): zip entry data/{key}. */
+    record StorageRef(StorageType type, String key, String location, long numel) {}
+
+    /** torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...): a strided view of a storage, in elements. */
+    record TensorRef(StorageRef storage, long offset, long[] size, long[] stride) {}
+
+    /** An allowed global function, not yet applied. */
+    private enum Fn {
+        ORDERED_DICT("collections.OrderedDict"),
+        REBUILD_TENSOR_V2("torch._utils._rebuild_tensor_v2"),
+        REBUILD_PARAMETER("torch._utils._rebuild_parameter"),
+        REBUILD_PARAMETER_WITH_STATE("torch._utils._rebuild_parameter_with_state");
+
+        final String python;
+
+        Fn(String python) { this.python = python; }
+
+        @Override public String toString() { return python; }
+    }
+
+    private static final Object MARK = new Object();
+
+    private final byte[] b;
+    private final String where;
+    private final Function<Tuple, Object> persistentLoad;
+    private int pos;
+    private final ArrayList<Object> stack = new ArrayList<>();
+    private final ArrayList<Integer> marks = new ArrayList<>();
+    private final Map<Long, Object> memo = new HashMap<>();
+
+    private TorchUnpickler(byte[] b, String where, Function<Tuple, Object> persistentLoad) {
+        this.b = b;
+        this.where = where;
+        this.persistentLoad = persistentLoad;
+    }
+
+    /**
+     * Reads one pickle. persistentLoad turns a BINPERSID tuple into a value (torch: a {@link StorageRef}).
+     * where names the file in messages.
+     */
+    static Object load(byte[] pickle, String where, Function<Tuple, Object> persistentLoad) {
+        try {
+            return new TorchUnpickler(pickle, where, persistentLoad).run();
+        } catch (StackOverflowError e) {
+            // Only reachable through absurdly nested tuples used as dict keys (hashing recurses).
+            throw new IllegalArgumentException(where + ": cannot read the pickle: values are nested too deeply");
+        }
+    }
+
+    private Object run() {
+        while (true) {
+            int at = pos;
+            int op = u8();
+            switch (op) {
+                case 0x80: { // PROTO
+                    int v = u8();
+                    if (v < 2 || v > 5) throw fail("pickle protocol " + v + " is not supported (torch.save writes 2; 2-5 are read)");
+                    break;
+                }
+                case 0x95: skip(8); break;                                 // FRAME: only a read-ahead hint
+                case '.': {                                                 // STOP
+                    if (stack.size() != 1 || !marks.isEmpty()) throw fail("pickle stops with " + stack.size() + " values on its stack");
+                    return stack.get(0);
+                }
+                case '(': marks.add(stack.size()); stack.add(MARK); break;  // MARK
+                case '0': pop(); break;                                     // POP
+                case '1': popMark(); break;                                 // POP_MARK
+                case '2': push(peek()); break;                              // DUP
+                case 'N': push(null); break;                                // NONE
+                case 0x88: push(Boolean.TRUE); break;                       // NEWTRUE
+                case 0x89: push(Boolean.FALSE); break;                      // NEWFALSE
+                case 'J': push((long) le(4).getInt()); break;               // BININT
+                case 'K': push((long) u8()); break;                         // BININT1
+                case 'M': push((long) (le(2).getShort() & 0xFFFF)); break;  // BININT2
+                case 0x8a: push(longN(u8())); break;                        // LONG1
+                case 0x8b: push(longN(len32())); break;                     // LONG4
+                case 'G': push(ByteBuffer.wrap(bytes(8)).getDouble()); break; // BINFLOAT (big-endian)
+                case 'X': push(utf8(len32())); break;                       // BINUNICODE
+                case 0x8c: push(utf8(u8())); break;                         // SHORT_BINUNICODE
+                case 0x8d: push(utf8(len64())); break;                      // BINUNICODE8
+                case 'T': push(utf8(len32())); break;                       // BINSTRING (py2 str; torch loads as utf-8)
+                case 'U': push(utf8(u8())); break;                          // SHORT_BINSTRING
+                case 'B': push(bytes(len32())); break;                      // BINBYTES
+                case 'C': push(bytes(u8())); break;                         // SHORT_BINBYTES
+                case 0x8e: push(bytes(len64())); break;                     // BINBYTES8
+                case 0x96: push(bytes(len64())); break;                     // BYTEARRAY8
+                case ')': push(new Tuple(List.of())); break;                // EMPTY_TUPLE
+                case 0x85: push(tupleOf(1)); break;                         // TUPLE1
+                case 0x86: push(tupleOf(2)); break;                         // TUPLE2
+                case 0x87: push(tupleOf(3)); break;                         // TUPLE3
+                case 't': push(new Tuple(listCopy(popMark()))); break;      // TUPLE
+                case ']': push(new ArrayList<>()); break;                   // EMPTY_LIST
+                case 'l': push(new ArrayList<>(popMark())); break;          // LIST
+                case '}': push(new LinkedHashMap<>()); break;               // EMPTY_DICT
+                case 'd': {                                                 // DICT
+                    Map<Object, Object> m = new LinkedHashMap<>();
+                    putPairs(m, popMark());
+                    push(m);
+                    break;
+                }
+                case 0x8f: push(new LinkedHashSet<>()); break;              // EMPTY_SET
+                case 0x91: push(new LinkedHashSet<>(popMark())); break;     // FROZENSET
+                case 0x90: {                                                // ADDITEMS
+                    List<Object> items = popMark();
+                    set(peek(), "ADDITEMS").addAll(items);
+                    break;
+                }
+                case 'a': { Object v = pop(); list(peek(), "APPEND").add(v); break; }       // APPEND
+                case 'e': { List<Object> v = popMark(); list(peek(), "APPENDS").addAll(v); break; } // APPENDS
+                case 's': {                                                 // SETITEM
+                    Object v = pop(), k = pop();
+                    dict(peek(), "SETITEM").put(k, v);
+                    break;
+                }
+                case 'u': { List<Object> kv = popMark(); putPairs(dict(peek(), "SETITEMS"), kv); break; } // SETITEMS
+                case 'q': memo.put((long) u8(), peek()); break;             // BINPUT
+                case 'r': memo.put(len32(), peek()); break;                 // LONG_BINPUT
+                case 0x94: memo.put((long) memo.size(), peek()); break;     // MEMOIZE
+                case 'h': push(memoGet(u8())); break;                       // BINGET
+                case 'j': push(memoGet(len32())); break;                    // LONG_BINGET
+                case 'c': push(global(line(), line())); break;              // GLOBAL
+                case 0x93: {                                                // STACK_GLOBAL
+                    Object name = pop(), module = pop();
+                    if (!(module instanceof String m) || !(name instanceof String n)) throw fail("STACK_GLOBAL needs two strings");
+                    push(global(m, n));
+                    break;
+                }
+                case 'Q': {                                                 // BINPERSID
+                    Object pid = pop();
+                    if (!(pid instanceof Tuple t)) throw fail("persistent id is not a tuple: " + describe(pid));
+                    push(persistentLoad.apply(t));
+                    break;
+                }
+                case 'R': {                                                 // REDUCE
+                    Object args = pop(), fn = pop();
+                    push(reduce(fn, args));
+                    break;
+                }
+                case 0x81: {                                                // NEWOBJ: cls.__new__(cls, *args)
+                    Object args = pop(), cls = pop();
+                    if (cls == Fn.ORDERED_DICT && args instanceof Tuple t && t.size() == 0) { push(new LinkedHashMap<>()); break; }
+                    throw fail("the pickle instantiates " + describe(cls) + " (NEWOBJ); a state dict only holds tensors and dicts");
+                }
+                case 'b': {                                                 // BUILD: obj.__setstate__(state)
+                    Object state = pop();
+                    Object target = peek();
+                    // state_dict() OrderedDicts carry a _metadata attribute (version numbers): harmless, dropped.
+                    if (target instanceof Map && (state instanceof Map || state instanceof Tuple || state == null)) break;
+                    throw fail("BUILD (setting state) on " + describe(target) + " is not allowed; only dict attributes are accepted");
+                }
+                default:
+                    pos = at;
+                    throw fail("opcode 0x" + Integer.toHexString(op) + " ('" + (char) op + "') is not supported here: "
+                            + "it is not used by torch.save for a state dict");
+            }
+        }
+    }
+
+    /** The allow-list. Everything else is refused before anything could use it. */
+    private Object global(String module, String name) {
+        String full = module + "." + name;
+        switch (full) {
+            case "collections.OrderedDict": return Fn.ORDERED_DICT;
+            case "torch._utils._rebuild_tensor_v2": return Fn.REBUILD_TENSOR_V2;
+            case "torch._utils._rebuild_parameter": return Fn.REBUILD_PARAMETER;
+            case "torch._utils._rebuild_parameter_with_state": return Fn.REBUILD_PARAMETER_WITH_STATE;
+            case "torch.storage.UntypedStorage": return new StorageType("UntypedStorage");
+            default:
+                if (module.equals("torch") && name.matches("[A-Za-z0-9_]+Storage")) return new StorageType(name);
+                throw new IllegalArgumentException(where + ": refusing to load: the pickle references " + full + alias(module, name)
+                        + ", which is not a torch tensor-rebuild function; only " + ALLOWED + " are allowed. Nothing was executed. "
+                        + "If you trust this file, re-save it as safetensors (safetensors.torch.save_file(model.state_dict(), ...)).");
+        }
+    }
+
+    /** pickle names os.system after the module that defines it (posix on Linux, nt on Windows); say both. */
+    private static String alias(String module, String name) {
+        if (module.equals("posix") || module.equals("nt")) return " (os." + name + ")";
+        if (module.equals("__builtin__")) return " (builtins." + name + ")";
+        return "";
+    }
+
+    private Object reduce(Object fn, Object argsObj) {
+        if (!(fn instanceof Fn f)) throw fail("the pickle calls " + describe(fn) + ", which is not callable here");
+        if (!(argsObj instanceof Tuple args)) throw fail("arguments of " + f + " are not a tuple");
+        switch (f) {
+            case ORDERED_DICT: {
+                Map<Object, Object> m = new LinkedHashMap<>();
+                if (args.size() == 1 && args.get(0) instanceof List<?> pairs) {
+                    for (Object p : pairs) {
+                        if (!(p instanceof Tuple kv) || kv.size() != 2) throw fail("OrderedDict items are not (key, value) pairs");
+                        m.put(kv.get(0), kv.get(1));
+                    }
+                } else if (args.size() != 0) throw fail("OrderedDict called with unexpected arguments");
+                return m;
+            }
+            case REBUILD_TENSOR_V2: {
+                // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+                if (args.size() < 4) throw fail("_rebuild_tensor_v2 expects at least 4 arguments, got " + args.size());
+                if (!(args.get(0) instanceof StorageRef s)) throw fail("_rebuild_tensor_v2's storage is " + describe(args.get(0)) + ", not a persistent storage");
+                long offset = asLong(args.get(1), "storage offset");
+                long[] size = longs(args.get(2), "size"), stride = longs(args.get(3), "stride");
+                if (size.length != stride.length) throw fail("tensor size " + Arrays.toString(size) + " and stride " + Arrays.toString(stride) + " differ in rank");
+                return new TensorRef(s, offset, size, stride);
+            }
+            case REBUILD_PARAMETER:
+            case REBUILD_PARAMETER_WITH_STATE: {
+                // (data, requires_grad, backward_hooks[, state]): a Parameter is its data for us.
+                if (args.size() < 1 || !(args.get(0) instanceof TensorRef t)) throw fail(f + " expects a tensor as first argument");
+                return t;
+            }
+            default: throw new AssertionError(f);
+        }
+    }
+
+    // ---- stack and input helpers --------------------------------------------------------------------------------
+
+    private void push(Object o) { stack.add(o); }
+
+    private Object pop() {
+        if (stack.isEmpty() || stack.get(stack.size() - 1) == MARK) throw fail("stack underflow");
+        return stack.remove(stack.size() - 1);
+    }
+
+    private Object peek() {
+        if (stack.isEmpty() || stack.get(stack.size() - 1) == MARK) throw fail("stack underflow");
+        return stack.get(stack.size() - 1);
+    }
+
+    /** Removes everything above the last MARK (and the mark) and returns it in order. */
+    private List<Object> popMark() {
+        if (marks.isEmpty()) throw fail("MARK expected");
+        int m = marks.remove(marks.size() - 1);
+        List<Object> items = new ArrayList<>(stack.subList(m + 1, stack.size()));
+        stack.subList(m, stack.size()).clear();
+        return items;
+    }
+
+    private Tuple tupleOf(int n) {
+        Object[] a = new Object[n];
+        for (int i = n - 1; i >= 0; i--) a[i] = pop();
+        return new Tuple(listCopy(Arrays.asList(a)));
+    }
+
+    /** List.copyOf refuses nulls, and tuples may hold None. */
+    private static List<Object> listCopy(List<Object> l) { return java.util.Collections.unmodifiableList(new ArrayList<>(l)); }
+
+    private void putPairs(Map<Object, Object> m, List<Object> kv) {
+        if (kv.size() % 2 != 0) throw fail("odd number of items for a dict");
+        for (int i = 0; i < kv.size(); i += 2) m.put(kv.get(i), kv.get(i + 1));
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<Object, Object> dict(Object o, String op) {
+        if (o instanceof Map) return (Map<Object, Object>) o;
+        throw fail(op + " on " + describe(o) + ", which is not a dict");
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Object> list(Object o, String op) {
+        if (o instanceof ArrayList) return (List<Object>) o;
+        throw fail(op + " on " + describe(o) + ", which is not a list");
+    }
+
+    @SuppressWarnings("unchecked")
+    private Set<Object> set(Object o, String op) {
+        if (o instanceof Set) return (Set<Object>) o;
+        throw fail(op + " on " + describe(o) + ", which is not a set");
+    }
+
+    private Object memoGet(long key) {
+        if (!memo.containsKey(key)) throw fail("memo entry " + key + " read before it was written");
+        return memo.get(key);
+    }
+
+    private int u8() {
+        need(1);
+        return b[pos++] & 0xFF;
+    }
+
+    private ByteBuffer le(int n) {
+        need(n);
+        ByteBuffer bb = ByteBuffer.wrap(b, pos, n).order(ByteOrder.LITTLE_ENDIAN);
+        pos += n;
+        return bb;
+    }
+
+    private long len32() { return le(4).getInt() & 0xFFFFFFFFL; }
+
+    private long len64() {
+        long n = le(8).getLong();
+        if (n < 0) throw fail("negative length");
+        return n;
+    }
+
+    private void need(long n) {
+        if (n > b.length - pos) throw fail("the pickle ends unexpectedly (truncated data.pkl?)");
+    }
+
+    private void skip(long n) { need(n); pos += (int) n; }
+
+    private byte[] bytes(long n) {
+        need(n);
+        byte[] out = Arrays.copyOfRange(b, pos, pos + (int) n);
+        pos += (int) n;
+        return out;
+    }
+
+    private String utf8(long n) { return new String(bytes(n), StandardCharsets.UTF_8); }
+
+    /** A text line (GLOBAL's module and name), without its newline. */
+    private String line() {
+        int start = pos;
+        while (pos < b.length && b[pos] != '\n') pos++;
+        if (pos >= b.length) throw fail("the pickle ends unexpectedly inside GLOBAL");
+        return new String(b, start, pos++ - start, StandardCharsets.UTF_8);
+    }
+
+    /** Little-endian two's-complement integer of n bytes (LONG1/LONG4). */
+    private Object longN(long n) {
+        byte[] le = bytes(n);
+        if (le.length == 0) return 0L;
+        byte[] be = new byte[le.length];
+        for (int i = 0; i < le.length; i++) be[i] = le[le.length - 1 - i];
+        BigInteger v = new BigInteger(be);
+        return v.bitLength() < 64 ? (Object) v.longValue() : v;
+    }
+
+    private long asLong(Object o, String what) {
+        if (o instanceof Long l) return l;
+        throw fail(what + " is " + describe(o) + ", not an integer");
+    }
+
+    private long[] longs(Object o, String what) {
+        if (!(o instanceof Tuple t)) throw fail("tensor " + what + " is " + describe(o) + ", not a tuple");
+        long[] out = new long[t.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = asLong(t.get(i), what + " element");
+            if (out[i] < 0) throw fail("tensor " + what + " " + t.items() + " has a negative element");
+        }
+        return out;
+    }
+
+    static String describe(Object o) {
+        if (o == null) return "None";
+        if (o instanceof Fn f) return f.python;
+        if (o instanceof String s) return "the string '" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "'";
+        return "a " + o.getClass().getSimpleName();
+    }
+
+    private IllegalArgumentException fail(String what) {
+        return new IllegalArgumentException(where + ": cannot read the pickle (at byte " + pos + "): " + what);
+    }
+}
