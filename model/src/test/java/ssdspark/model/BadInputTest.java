@@ -1,0 +1,91 @@
+package ssdspark.model;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Broken models and documents fail with a message that says what is wrong. */
+class BadInputTest {
+    @TempDir Path tmp;
+
+    private Path copyOf(String fixture) throws IOException {
+        Path src = Fixtures.load(fixture).dir(), dst = tmp.resolve(fixture);
+        Files.createDirectories(dst);
+        try (var files = Files.list(src)) {
+            for (Path f : files.toList()) Files.copy(f, dst.resolve(f.getFileName()));
+        }
+        return dst;
+    }
+
+    private static void editConfig(Path dir, String from, String to) throws IOException {
+        Path c = dir.resolve("config.json");
+        String s = Files.readString(c);
+        assertTrue(s.contains(from), "fixture config contains " + from);
+        Files.writeString(c, s.replace(from, to));
+    }
+
+    private static String failure(Path dir) {
+        return assertThrows(RuntimeException.class, () -> Mamba2Model.cpu(dir)).getMessage();
+    }
+
+    @Test
+    void malformedConfig() throws IOException {
+        Path d = copyOf("mssm_g1_safetensors");
+        Files.writeString(d.resolve("config.json"), "{\"d_model\": 64, \"n_layer\": ");
+        String m = failure(d);
+        assertTrue(m.contains("config.json") && m.contains("malformed JSON"), m);
+    }
+
+    @Test
+    void missingTensor() throws IOException {
+        Path d = copyOf("mssm_g1_safetensors");
+        editConfig(d, "\"n_layer\": 2", "\"n_layer\": 3");
+        String m = failure(d);
+        assertTrue(m.contains("missing tensor backbone.layers.2."), m);
+    }
+
+    @Test
+    void wrongShape() throws IOException {
+        Path d = copyOf("hf_g1_safetensors");
+        editConfig(d, "\"state_size\": 16", "\"state_size\": 32");
+        String m = failure(d);
+        assertTrue(m.contains("backbone.layers.0.mixer.") && m.contains("has shape") && m.contains("do not match"), m);
+    }
+
+    @Test
+    void missingWeights() throws IOException {
+        Path d = copyOf("mssm_g1_safetensors");
+        Files.delete(d.resolve("model.safetensors"));
+        String m = failure(d);
+        assertTrue(m.contains("safetensors") && m.contains("pytorch_model.bin"), m);
+    }
+
+    @Test
+    void notAFolder() {
+        String m = failure(tmp.resolve("nope"));
+        assertTrue(m.contains("--model"), m);
+    }
+
+    @Test
+    void badDocuments() {
+        try (Engine e = Mamba2Model.cpu(Fixtures.load("mssm_g1_safetensors").dir())) {
+            DocumentRunner r = new DocumentRunner(e);
+            var opts = new DocumentRunner.ScoreOptions(16, -1, false);
+            String m = assertThrows(IllegalArgumentException.class, () -> r.score(new int[0], opts)).getMessage();
+            assertTrue(m.contains("empty token array"), m);
+            // 317 is the tokenizer vocabulary; 317..319 are padding rows that exist in the embedding but are not tokens
+            m = assertThrows(IllegalArgumentException.class, () -> r.score(new int[] {5, 317}, opts)).getMessage();
+            assertTrue(m.contains("token id 317 at position 1") && m.contains("[0, 317)"), m);
+            m = assertThrows(IllegalArgumentException.class, () -> r.embed(new int[] {-1}, 16)).getMessage();
+            assertTrue(m.contains("token id -1"), m);
+            m = assertThrows(IllegalArgumentException.class, () -> r.score(new int[] {1}, new DocumentRunner.ScoreOptions(16, 400, false))).getMessage();
+            assertTrue(m.contains("BOS id 400"), m);
+        }
+    }
+}

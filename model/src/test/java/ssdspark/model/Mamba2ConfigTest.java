@@ -1,0 +1,65 @@
+package ssdspark.model;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class Mamba2ConfigTest {
+    static final String MAMBA_SSM = """
+            {"d_model": 768, "d_intermediate": 0, "n_layer": 24, "vocab_size": 50277,
+             "ssm_cfg": {"layer": "Mamba2"}, "attn_layer_idx": [], "attn_cfg": {}, "rms_norm": true,
+             "residual_in_fp32": true, "fused_add_norm": true, "pad_vocab_size_multiple": 16, "tie_embeddings": true}""";
+
+    @Test
+    void mambaSsmDefaultsAreMamba2s() {
+        Mamba2Config c = Mamba2Config.parse(MAMBA_SSM);
+        assertEquals(Mamba2Config.Layout.MAMBA_SSM, c.layout);
+        assertEquals(1536, c.dInner);
+        assertEquals(24, c.nheads);          // d_ssm 1536 / headdim 64
+        assertEquals(128, c.dState);
+        assertEquals(50288, c.paddedVocab);  // 50277 rounded up to a multiple of 16, as mamba_ssm pads
+        assertEquals(1536 + 2 * 128, c.convDim());
+        assertEquals(2 * 1536 + 2 * 128 + 24, c.dInProj());
+        assertEquals(256, c.chunkSize);
+        assertEquals(Float.POSITIVE_INFINITY, c.dtMax);
+    }
+
+    @Test
+    void paddedVocabularyOf317Is320() {
+        Mamba2Config c = Mamba2Config.parse(MAMBA_SSM.replace("50277", "317").replace("\"pad_vocab_size_multiple\": 16", "\"pad_vocab_size_multiple\": 8"));
+        assertEquals(317, c.vocabSize);
+        assertEquals(320, c.paddedVocab);
+    }
+
+    @Test
+    void hfTimeStepLimitInAllItsSpellings() {
+        String base = """
+                {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "state_size": 16,
+                 "head_dim": 16, "num_heads": 8, "n_groups": 2, "expand": 2, "time_step_limit": LIMIT}""";
+        assertEquals(Float.POSITIVE_INFINITY, Mamba2Config.parse(base.replace("LIMIT", "[0.0, {\"__float__\": \"Infinity\"}]")).dtMax);
+        assertEquals(Float.POSITIVE_INFINITY, Mamba2Config.parse(base.replace("LIMIT", "[0.0, Infinity]")).dtMax);
+        Mamba2Config c = Mamba2Config.parse(base.replace("LIMIT", "[0.001, 0.1]"));
+        assertEquals(0.001f, c.dtMin);
+        assertEquals(0.1f, c.dtMax);
+        assertEquals(2, c.ngroups);
+        assertEquals(Mamba2Config.Layout.HF, c.layout);
+    }
+
+    @Test
+    void unsupportedArchitecturesAreRefusedByField() {
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba1\""), "ssm_cfg.layer");
+        assertRefused(MAMBA_SSM.replace("\"attn_layer_idx\": []", "\"attn_layer_idx\": [3]"), "attn_layer_idx");
+        assertRefused(MAMBA_SSM.replace("\"d_intermediate\": 0", "\"d_intermediate\": 1024"), "d_intermediate");
+        assertRefused("{\"model_type\": \"mamba\", \"hidden_size\": 8}", "model_type");
+        assertRefused("{\"d_model\": 768}", "n_layer");
+        assertRefused(MAMBA_SSM.replace("\"n_layer\": 24", "\"n_layer\": \"24\""), "n_layer");
+        assertRefused("{\"d_model\": 768, ", "malformed JSON");
+    }
+
+    private static void assertRefused(String json, String mentions) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Mamba2Config.parse(json));
+        assertTrue(e.getMessage().contains(mentions), "message '" + e.getMessage() + "' should name " + mentions);
+    }
+}
