@@ -23,6 +23,7 @@ class ReferenceFixtureTest {
     void cpuEngineMatchesFloat64Recurrence(Fixtures.Case fx) {
         try (Engine e = Mamba2Model.cpu(fx.dir())) {
             assertTrue(fx.docs().size() >= 5, "fixture holds several lengths");
+            double worstLp = 0, worstHidden = 0;
             for (Fixtures.Doc doc : fx.docs()) {
                 int n = doc.tokens().length;
                 float[] hidden = e.forward(doc.tokens(), 0, n, e.newState());
@@ -35,6 +36,7 @@ class ReferenceFixtureTest {
                         den += ref * ref;
                     }
                     double rel = Math.sqrt(num / den);
+                    worstHidden = Math.max(worstHidden, rel);
                     assertTrue(rel <= HIDDEN_REL_TOL, fx + " len " + n + " pos " + t + ": hidden relative error " + rel);
                 }
                 DocumentRunner.ScoreResult r = new DocumentRunner(e).score(doc.tokens(),
@@ -43,6 +45,7 @@ class ReferenceFixtureTest {
                 double sum = 0;
                 for (int t = 0; t < n - 1; t++) {
                     double diff = Math.abs(r.tokenLogprobs()[t] - doc.logprobs()[t]);
+                    worstLp = Math.max(worstLp, diff);
                     assertTrue(diff <= LOGPROB_TOL, fx + " len " + n + " token " + (t + 1) + ": |Δ log-prob| = " + diff);
                     if (doc.hfLogprobs() != null)
                         assertTrue(Math.abs(r.tokenLogprobs()[t] - doc.hfLogprobs()[t]) <= LOGPROB_TOL, fx + ": vs HF transformers");
@@ -50,6 +53,7 @@ class ReferenceFixtureTest {
                 }
                 assertEquals(sum, r.sumLogprob(), LOGPROB_TOL * Math.max(1, n - 1));
             }
+            System.out.printf("reference %-28s max |Δ log-prob| %.2e  max hidden rel err %.2e%n", fx, worstLp, worstHidden);
         }
     }
 
