@@ -67,7 +67,7 @@ public final class Preflight {
         if (!Files.isDirectory(p)) throw new UsageException("--model " + p + " is a file; point it at the folder holding config.json and the weights");
         if (!Files.isRegularFile(p.resolve("config.json"))) throw new UsageException("model folder " + p + " has no config.json");
         if (!hasWeights(p))
-            throw new UsageException("model folder " + p + " has no weights (model.safetensors, *.safetensors shards or pytorch_model.bin)");
+            throw new UsageException("model folder " + p + " has no weights (model.safetensors, *.safetensors shards, pytorch_model.bin)");
         return p;
     }
 
@@ -75,7 +75,8 @@ public final class Preflight {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path f : ds) {
                 String n = f.getFileName().toString();
-                if (n.endsWith(".safetensors") || n.endsWith(".safetensors.index.json") || n.equals("pytorch_model.bin")) return true;
+                if (n.endsWith(".safetensors") || n.endsWith(".safetensors.index.json")
+                        || n.equals("pytorch_model.bin") || n.equals("pytorch_model.bin.index.json")) return true;
             }
             return false;
         } catch (IOException e) {

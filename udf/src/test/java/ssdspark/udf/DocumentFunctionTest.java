@@ -1,0 +1,116 @@
+package ssdspark.udf;
+
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import scala.jdk.javaapi.CollectionConverters;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class DocumentFunctionTest {
+    private static final String MODEL = "/nonexistent/fake-model";
+    private static final FakeEngine ENGINE = new FakeEngine();
+
+    @BeforeAll
+    static void register() { ModelCache.put(MODEL, "cpu", ENGINE); }
+
+    @AfterAll
+    static void drop() { ModelCache.evict(MODEL, "cpu"); }
+
+    /** A row as Spark hands it over: arrays arrive as Scala sequences. */
+    private static Row row(Object id, Object... tokens) {
+        return RowFactory.create(id, tokens == null ? null : CollectionConverters.asScala(List.of(tokens)).toSeq());
+    }
+
+    private static List<Row> run(JobSpec spec, List<Row> in) throws Exception {
+        List<Row> out = new ArrayList<>();
+        new DocumentFunction(spec, null).call(in.iterator()).forEachRemaining(out::add);
+        return out;
+    }
+
+    @Test
+    void scoresEveryRowInOrderWithErrorRowsInPlace() throws Exception {
+        JobSpec spec = JobSpec.score(MODEL, "cpu", 2, -1, true);
+        List<Row> out = run(spec, List.of(
+                row("a", 1L, 2L, 3L),
+                row("empty"),
+                RowFactory.create("null", null),
+                row("big", 1L, 10L),
+                row("huge", 3_000_000_000L),
+                row("one", 4L),
+                row(7L, 0L, 9L)));
+        assertEquals(7, out.size());
+        assertEquals(List.of("a", "empty", "null", "big", "huge", "one", 7L), out.stream().map(r -> r.get(0)).toList());
+
+        Row a = out.get(0);
+        assertEquals(8, a.length());
+        assertEquals(3, a.getInt(1));
+        assertEquals(2, a.getInt(2));
+        assertEquals(-0.3 - 0.4, a.getDouble(3), 1e-6);
+        assertEquals(0.35, a.getDouble(4), 1e-6);
+        assertEquals(Math.exp(0.35), a.getDouble(5), 1e-6);
+        assertArrayEquals(new float[] {-0.3f, -0.4f}, (float[]) a.get(6));
+        assertNull(a.get(7));
+
+        assertTrue(out.get(1).getString(7).contains("empty"), out.get(1).getString(7));
+        assertTrue(out.get(2).getString(7).contains("null"), out.get(2).getString(7));
+        assertTrue(out.get(3).getString(7).contains("token id 10 at position 1"), out.get(3).getString(7));
+        assertTrue(out.get(4).getString(7).contains("3000000000"), out.get(4).getString(7));
+        for (int i = 1; i <= 4; i++)
+            for (int c = 1; c <= 6; c++) assertTrue(out.get(i).isNullAt(c), "row " + i + " column " + c);
+
+        Row one = out.get(5); // a 1-token document has nothing to score
+        assertEquals(1, one.getInt(1));
+        assertEquals(0, one.getInt(2));
+        assertTrue(one.isNullAt(4) && one.isNullAt(5));
+        assertNull(one.get(7));
+    }
+
+    @Test
+    void bosScoresTheFirstTokenAndRowsWithoutPerTokenHaveNoArray() throws Exception {
+        Row r = run(JobSpec.score(MODEL, "cpu", 2048, 0, false), List.of(row("a", 1, 2))).get(0);
+        assertEquals(7, r.length());
+        assertEquals(2, r.getInt(1));
+        assertEquals(2, r.getInt(2));
+        assertEquals(-0.2 - 0.3, r.getDouble(3), 1e-6);
+    }
+
+    @Test
+    void embedsWithMeanOrLastPooling() throws Exception {
+        List<Row> mean = run(JobSpec.embed(MODEL, "cpu", 1, JobSpec.Pooling.MEAN), List.of(row("a", 1, 3), row("e")));
+        assertArrayEquals(new float[] {2, 3, 4, 5}, (float[]) mean.get(0).get(2), 1e-6f);
+        assertEquals(2, mean.get(0).getInt(1));
+        assertTrue(mean.get(1).isNullAt(1) && mean.get(1).isNullAt(2));
+        assertTrue(mean.get(1).getString(3).contains("empty"));
+        Row last = run(JobSpec.embed(MODEL, "cpu", 1, JobSpec.Pooling.LAST), List.of(row("a", 1, 3))).get(0);
+        assertArrayEquals(new float[] {3, 4, 5, 6}, (float[]) last.get(2), 1e-6f);
+    }
+
+    @Test
+    void streamsOneRowAtATime() throws Exception {
+        int[] pulled = {0};
+        Iterator<Row> source = new Iterator<>() {
+            @Override public boolean hasNext() { return pulled[0] < 1000; }
+
+            @Override public Row next() { pulled[0]++; return row(pulled[0], 1, 2); }
+        };
+        Iterator<Row> out = new DocumentFunction(JobSpec.score(MODEL, "cpu", 8, -1, false), null).call(source);
+        assertEquals(0, pulled[0], "nothing is read before the first row is asked for");
+        out.next();
+        out.next();
+        assertEquals(2, pulled[0]);
+    }
+
+    @Test
+    void anEmptyPartitionNeverAsksForTheModel() throws Exception {
+        JobSpec spec = JobSpec.score("/nonexistent/never-loaded", "cpu", 8, -1, false);
+        assertFalse(new DocumentFunction(spec, null).call(List.<Row>of().iterator()).hasNext());
+        assertFalse(ModelCache.isLoaded("/nonexistent/never-loaded", "cpu"));
+    }
+}
