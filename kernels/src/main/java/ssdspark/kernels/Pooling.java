@@ -4,9 +4,9 @@ package ssdspark.kernels;
 public final class Pooling {
     private Pooling() {}
 
-    /** sum[d] += Σ_rows hidden[row][d] (in double, so a million-token mean stays exact to float). */
-    public static void accumulateSumCpu(float[] hidden, int rows, int d, double[] sum) {
-        for (int r = 0; r < rows; r++) {
+    /** sum[d] += Σ hidden[row][d] over rows [row0, row0+rows), in double so a million-token mean stays exact to float. */
+    public static void accumulateSumCpu(float[] hidden, int row0, int rows, int d, double[] sum) {
+        for (int r = row0; r < row0 + rows; r++) {
             int o = r * d;
             for (int i = 0; i < d; i++) sum[i] += hidden[o + i];
         }

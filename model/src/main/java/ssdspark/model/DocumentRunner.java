@@ -2,10 +2,14 @@ package ssdspark.model;
 
 import ssdspark.kernels.Pooling;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
- * Scores and embeds whole documents of any length by feeding an {@link Engine} chunks of at most
- * {@code chunkTokens} tokens with the recurrent state carried between them, so the result equals
- * one pass over the whole document while memory stays bounded by the chunk.
+ * Scores and embeds documents of any length. Documents are packed back to back into engine batches
+ * of at most {@code tokenBudget} tokens; a document longer than {@code chunkTokens} goes through in
+ * pieces with its recurrent state carried from piece to piece, so every result equals one pass over
+ * the whole document while memory stays bounded by the batch, not by the document.
  */
 public final class DocumentRunner {
     private final Engine engine;
@@ -15,7 +19,7 @@ public final class DocumentRunner {
     public Engine engine() { return engine; }
 
     /**
-     * @param chunkTokens tokens per forward call (state carried between calls)
+     * @param chunkTokens longest piece of one document per engine call (state carried between pieces)
      * @param bosId       token id prepended so the first real token is scored too; negative for none
      * @param perToken    keep every token's log-prob (element i scores token i+1 of the scored sequence)
      */
@@ -35,60 +39,158 @@ public final class DocumentRunner {
 
     public record EmbedResult(int numTokens, float[] mean, float[] last) {}
 
+    /** A per-document result, or the reason there is none (empty document, token outside the vocabulary). */
+    public record Outcome<T>(T result, String error) {
+        public boolean ok() { return error == null; }
+    }
+
     public ScoreResult score(int[] tokens, ScoreOptions o) {
-        validate(tokens);
-        final boolean bos = o.bosId() >= 0;
-        if (bos) checkToken(o.bosId(), -1);
-        final int[] seq;
-        if (bos) {
-            seq = new int[tokens.length + 1];
-            seq[0] = o.bosId();
-            System.arraycopy(tokens, 0, seq, 1, tokens.length);
-        } else {
-            seq = tokens;
-        }
-        final int len = seq.length, scored = len - 1;
-        float[] perToken = o.perToken() ? new float[scored] : null;
-        float[] lp = new float[Math.min(o.chunkTokens(), len)];
-        double sum = 0;
-        Mamba2State state = engine.newState();
-        for (int s = 0; s < len; s += o.chunkTokens()) {
-            int n = Math.min(o.chunkTokens(), len - s);
-            float[] hidden = engine.forward(seq, s, n, state);
-            int m = Math.min(n, scored - s); // rows whose next token exists; the last row may score the next chunk's first token
-            if (m <= 0) continue;
-            engine.logProbs(hidden, m, seq, s + 1, lp, 0);
-            for (int i = 0; i < m; i++) sum += lp[i];
-            if (perToken != null) System.arraycopy(lp, 0, perToken, s, m);
-        }
-        return new ScoreResult(tokens.length, scored, sum, perToken);
+        return unwrap(scoreAll(List.of(tokens == null ? new int[0] : tokens), o, o.chunkTokens()).get(0));
     }
 
     public EmbedResult embed(int[] tokens, int chunkTokens) {
-        validate(tokens);
-        if (chunkTokens < 1) throw new IllegalArgumentException("chunk tokens must be >= 1, got " + chunkTokens);
-        int d = engine.config().dModel, len = tokens.length;
-        double[] sum = new double[d];
-        float[] last = new float[d];
-        Mamba2State state = engine.newState();
-        for (int s = 0; s < len; s += chunkTokens) {
-            int n = Math.min(chunkTokens, len - s);
-            float[] hidden = engine.forward(tokens, s, n, state);
-            Pooling.accumulateSumCpu(hidden, n, d, sum);
-            if (s + n == len) System.arraycopy(hidden, (n - 1) * d, last, 0, d);
+        return unwrap(embedAll(List.of(tokens == null ? new int[0] : tokens), chunkTokens, chunkTokens).get(0));
+    }
+
+    private static <T> T unwrap(Outcome<T> o) {
+        if (!o.ok()) throw new IllegalArgumentException(o.error());
+        return o.result();
+    }
+
+    public List<Outcome<ScoreResult>> scoreAll(List<int[]> docs, ScoreOptions o, int tokenBudget) {
+        List<Cursor> cursors = new ArrayList<>(docs.size());
+        String bosError = o.bosId() >= 0 ? checkToken(o.bosId(), -1) : null;
+        for (int[] doc : docs) {
+            String err = bosError != null ? bosError : validate(doc);
+            int[] seq = doc;
+            if (err == null && o.bosId() >= 0) {
+                seq = new int[doc.length + 1];
+                seq[0] = o.bosId();
+                System.arraycopy(doc, 0, seq, 1, doc.length);
+            }
+            Cursor c = new Cursor(seq, err);
+            if (err == null && o.perToken()) c.perToken = new float[seq.length - 1];
+            cursors.add(c);
         }
-        return new EmbedResult(len, Pooling.meanOf(sum, len), last);
+        run(cursors, o.chunkTokens(), tokenBudget, true);
+        List<Outcome<ScoreResult>> out = new ArrayList<>(docs.size());
+        for (int i = 0; i < docs.size(); i++) {
+            Cursor c = cursors.get(i);
+            out.add(c.error != null ? new Outcome<>(null, c.error)
+                    : new Outcome<>(new ScoreResult(docs.get(i).length, c.seq.length - 1, c.sum, c.perToken), null));
+        }
+        return out;
     }
 
-    private void validate(int[] tokens) {
-        if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("empty token array: nothing to score or embed");
-        for (int i = 0; i < tokens.length; i++) checkToken(tokens[i], i);
+    public List<Outcome<EmbedResult>> embedAll(List<int[]> docs, int chunkTokens, int tokenBudget) {
+        if (chunkTokens < 1) throw new IllegalArgumentException("chunk tokens must be >= 1, got " + chunkTokens);
+        int d = engine.config().dModel;
+        List<Cursor> cursors = new ArrayList<>(docs.size());
+        for (int[] doc : docs) {
+            Cursor c = new Cursor(doc, validate(doc));
+            if (c.error == null) { c.poolSum = new double[d]; c.last = new float[d]; }
+            cursors.add(c);
+        }
+        run(cursors, chunkTokens, tokenBudget, false);
+        List<Outcome<EmbedResult>> out = new ArrayList<>(docs.size());
+        for (Cursor c : cursors) {
+            if (c.error != null) { out.add(new Outcome<>(null, c.error)); continue; }
+            out.add(new Outcome<>(new EmbedResult(c.seq.length, Pooling.meanOf(c.poolSum, c.seq.length), c.last), null));
+        }
+        return out;
     }
 
-    private void checkToken(int t, int pos) {
+    /** One document in flight: where it is, its carried state, and what has been accumulated. */
+    private static final class Cursor {
+        final int[] seq;
+        final String error;
+        int pos;
+        Mamba2State state;     // null until the document needs more than one piece
+        double sum;            // scoring
+        float[] perToken;
+        double[] poolSum;      // embedding
+        float[] last;
+
+        Cursor(int[] seq, String error) { this.seq = seq; this.error = error; }
+
+        boolean done() { return error != null || pos == seq.length; }
+    }
+
+    private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, boolean scoring) {
+        if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
+        final int d = engine.config().dModel;
+        int next = 0; // first cursor that may still have work
+        while (true) {
+            while (next < cursors.size() && cursors.get(next).done()) next++;
+            if (next == cursors.size()) return;
+            // Pack the next piece of each unfinished document, in order, until the budget is spent.
+            List<Cursor> batch = new ArrayList<>();
+            List<Integer> lens = new ArrayList<>();
+            int total = 0;
+            for (int i = next; i < cursors.size() && total < tokenBudget; i++) {
+                Cursor c = cursors.get(i);
+                if (c.done()) continue;
+                int n = Math.min(chunkTokens, c.seq.length - c.pos);
+                if (total + n > tokenBudget) {
+                    if (!batch.isEmpty()) break;
+                    n = tokenBudget;
+                }
+                if (c.state == null && c.pos + n < c.seq.length) c.state = engine.newState();
+                batch.add(c);
+                lens.add(n);
+                total += n;
+            }
+            int[] tokens = new int[total], targets = new int[total], cu = new int[batch.size() + 1];
+            Mamba2State[] states = new Mamba2State[batch.size()];
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                int n = lens.get(b), o = cu[b];
+                cu[b + 1] = o + n;
+                System.arraycopy(c.seq, c.pos, tokens, o, n);
+                for (int i = 0; i < n; i++) { // the row of position p predicts p+1; a document's last row predicts nothing
+                    int p = c.pos + i + 1;
+                    targets[o + i] = p < c.seq.length ? c.seq[p] : 0;
+                }
+                states[b] = c.state;
+            }
+            float[] hidden = engine.forwardPacked(tokens, cu, states);
+            float[] lp = null;
+            if (scoring) {
+                lp = new float[total];
+                engine.logProbs(hidden, total, targets, 0, lp, 0);
+            }
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                int n = lens.get(b), o = cu[b];
+                if (scoring) {
+                    int m = Math.min(n, c.seq.length - 1 - c.pos); // rows with a next token
+                    for (int i = 0; i < m; i++) c.sum += lp[o + i];
+                    if (c.perToken != null && m > 0) System.arraycopy(lp, o, c.perToken, c.pos, m);
+                } else {
+                    Pooling.accumulateSumCpu(hidden, o, n, d, c.poolSum);
+                    if (c.pos + n == c.seq.length) System.arraycopy(hidden, (o + n - 1) * d, c.last, 0, d);
+                }
+                c.pos += n;
+                if (c.done()) c.state = null; // release it as soon as the document is finished
+            }
+        }
+    }
+
+    private String validate(int[] tokens) {
+        if (tokens == null || tokens.length == 0) return "empty token array: nothing to score or embed";
+        for (int i = 0; i < tokens.length; i++) {
+            String e = checkToken(tokens[i], i);
+            if (e != null) return e;
+        }
+        return null;
+    }
+
+    private String checkToken(int t, int pos) {
         int v = engine.config().vocabSize;
-        if (t < 0 || t >= v)
-            throw new IllegalArgumentException((pos < 0 ? "BOS id " : "token id ") + t + (pos < 0 ? "" : " at position " + pos)
-                    + " is outside the model's vocabulary [0, " + v + ")");
+        if (t >= 0 && t < v) return null;
+        return (pos < 0 ? "BOS id " + t : "token id " + t + " at position " + pos) + " is outside the model's vocabulary [0, " + v + ")";
     }
+
+    @Override
+    public String toString() { return "DocumentRunner[" + engine.backend() + "]"; }
 }

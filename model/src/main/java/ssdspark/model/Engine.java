@@ -18,6 +18,25 @@ public interface Engine extends AutoCloseable {
      */
     float[] forward(int[] tokens, int off, int n, Mamba2State state);
 
+    /**
+     * Packed variable-length forward: sequence i owns tokens[cu[i], cu[i+1]) and continues from
+     * states[i] (updated in place), or from zeros when states[i] is null (its final state is then not
+     * wanted). No state or conv window crosses a sequence boundary. Returns the final-normed hidden
+     * states of all sequences back to back, [cu[n]][d_model]. Backends override this to run a batch
+     * in one pass; the default runs the sequences one after another.
+     */
+    default float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) {
+        int d = config().dModel, n = states.length;
+        float[] out = new float[cu[n] * d];
+        for (int i = 0; i < n; i++) {
+            int len = cu[i + 1] - cu[i];
+            if (len == 0) continue;
+            Mamba2State s = states[i] != null ? states[i] : newState();
+            System.arraycopy(forward(tokens, cu[i], len, s), 0, out, cu[i] * d, len * d);
+        }
+        return out;
+    }
+
     /** out[outOff+i] = log p(targets[tOff+i] | hidden row i) for 0 <= i < n, over the full (padded) head. */
     void logProbs(float[] hidden, int n, int[] targets, int tOff, float[] out, int outOff);
 

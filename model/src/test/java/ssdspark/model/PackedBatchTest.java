@@ -1,0 +1,51 @@
+package ssdspark.model;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Packing documents into batches, whatever the budget, gives each document its own results. */
+class PackedBatchTest {
+    static final double TOL = 1e-4;
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 16, 50, 10_000})
+    void batchCompositionDoesNotChangeResults(int budget) {
+        Fixtures.Case fx = Fixtures.load("mssm_g2_mlp_bin");
+        try (Engine e = Mamba2Model.cpu(fx.dir())) {
+            DocumentRunner runner = new DocumentRunner(e);
+            List<int[]> docs = new ArrayList<>();
+            for (Fixtures.Doc d : fx.docs()) docs.add(d.tokens());
+            docs.add(2, new int[0]);              // an error row in the middle
+            docs.add(4, new int[] {3, 999, 4});   // and a token outside the vocabulary
+            var opts = new DocumentRunner.ScoreOptions(7, -1, true);
+            var scores = runner.scoreAll(docs, opts, budget);
+            var embeds = runner.embedAll(docs, 7, budget);
+            assertEquals(docs.size(), scores.size());
+            for (int i = 0; i < docs.size(); i++) {
+                int[] doc = docs.get(i);
+                if (doc.length == 0 || doc.length == 3) {
+                    assertTrue(scores.get(i).error().contains(doc.length == 0 ? "empty token array" : "token id 999 at position 1"));
+                    assertNull(embeds.get(i).result());
+                    continue;
+                }
+                var alone = runner.score(doc, new DocumentRunner.ScoreOptions(doc.length, -1, true));
+                var packed = scores.get(i).result();
+                assertEquals(alone.numScored(), packed.numScored());
+                assertEquals(alone.sumLogprob(), packed.sumLogprob(), TOL * doc.length, "doc " + i + " budget " + budget);
+                for (int t = 0; t < alone.numScored(); t++)
+                    assertEquals(alone.tokenLogprobs()[t], packed.tokenLogprobs()[t], TOL);
+                var embAlone = runner.embed(doc, doc.length);
+                assertArrayEquals(embAlone.mean(), embeds.get(i).result().mean(), (float) TOL);
+                assertArrayEquals(embAlone.last(), embeds.get(i).result().last(), (float) TOL);
+            }
+        }
+    }
+}
