@@ -1,0 +1,95 @@
+package ssdspark.pipeline.text;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A Hugging Face tokenizer (DJL's binding of the Rust `tokenizers` library) that turns text into ids.
+ * One native tokenizer per tokenizer.json content per JVM, shared by all tasks of an executor; encoding
+ * is thread-safe (the Rust tokenizer is immutable once built). Get one with {@link TokenizerSpec#open()}.
+ *
+ * <p>No truncation and no padding, whatever the tokenizer.json says: documents of any length come back
+ * whole, and the engine chunks them. Special tokens only when {@link TokenizerSpec#withSpecialTokens}
+ * asked for them; the BOS of {@link TokenizerSpec#withBos} goes only in front of documents with at
+ * least one token, so an empty document stays empty and is reported as such.
+ */
+public final class HfTokenizer implements TextEncoder {
+    /** Native tokenizers by tokenizer.json SHA-256. Kept for the JVM's life, like the model cache. */
+    private static final Map<String, HuggingFaceTokenizer> NATIVE = new ConcurrentHashMap<>();
+
+    private final TokenizerSpec spec;
+    private final HuggingFaceTokenizer tokenizer;
+
+    private HfTokenizer(TokenizerSpec spec, HuggingFaceTokenizer tokenizer) {
+        this.spec = spec;
+        this.tokenizer = tokenizer;
+    }
+
+    static HfTokenizer get(TokenizerSpec spec) {
+        // computeIfAbsent: concurrent first calls from several tasks wait for one build.
+        return new HfTokenizer(spec, NATIVE.computeIfAbsent(spec.sha256(), k -> build(spec)));
+    }
+
+    private static HuggingFaceTokenizer build(TokenizerSpec spec) {
+        DjlRuntime.configure();
+        Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
+        try {
+            return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(spec.jsonText().getBytes(StandardCharsets.UTF_8)), options);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load tokenizer " + spec.path() + ": " + e.getMessage(), e);
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            throw new IllegalArgumentException("the Hugging Face tokenizers library rejected " + spec.path() + ": " + e.getMessage()
+                    + " (is it a tokenizer.json saved by a recent `tokenizers`/`transformers`?)", e);
+        }
+    }
+
+    @Override
+    public int[] encode(String text) {
+        if (text == null || text.isEmpty()) return new int[0];
+        // The JNI calls directly: Encoding would also build token strings and offsets we do not use.
+        TokenizersLibrary lib = TokenizersLibrary.LIB;
+        long enc = lib.encode(tokenizer.getHandle(), text, spec.addSpecialTokens());
+        long[] ids;
+        long[] special;
+        try {
+            ids = lib.getTokenIds(enc);
+            special = spec.addSpecialTokens() ? lib.getSpecialTokenMask(enc) : null;
+        } finally {
+            lib.deleteEncoding(enc);
+        }
+        if (special != null && onlySpecial(special)) return new int[0];
+        if (ids.length == 0) return new int[0];
+        int bos = spec.bosId() >= 0 ? 1 : 0;
+        int[] out = new int[ids.length + bos];
+        if (bos == 1) out[0] = spec.bosId();
+        for (int i = 0; i < ids.length; i++) out[i + bos] = (int) ids[i];
+        return out;
+    }
+
+    /** Text of ids, special tokens included (for messages and tests). */
+    public String decode(int[] ids) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) l[i] = ids[i];
+        return tokenizer.decode(l, false);
+    }
+
+    /** 1 + the largest id this tokenizer can produce; must not exceed the model's vocab_size. */
+    public int vocabSize() { return spec.vocabSize(); }
+
+    /** SHA-256 of the tokenizer.json bytes. */
+    public String sha256() { return spec.sha256(); }
+
+    public TokenizerSpec spec() { return spec; }
+
+    private static boolean onlySpecial(long[] mask) {
+        for (long m : mask) if (m == 0) return false;
+        return true;
+    }
+}
