@@ -1,0 +1,45 @@
+// Shared helpers for the ssdspark kernels. Every kernel is extern "C" so the host finds it by name.
+#pragma once
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+typedef __nv_bfloat16 bf16;
+
+#define SSD_NEG_INF (-__int_as_float(0x7f800000))
+
+__device__ __forceinline__ float silu_f(float v) { return v / (1.f + expf(-v)); }
+
+// torch's softplus with threshold 20
+__device__ __forceinline__ float softplus_f(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+__device__ __forceinline__ float to_f(float v) { return v; }
+__device__ __forceinline__ float to_f(bf16 v) { return __bfloat162float(v); }
+
+__device__ __forceinline__ void store_f(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_f(bf16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Sum over the block; every thread gets the result. sh holds >= 32 floats. Safe to call repeatedly.
+__device__ __forceinline__ float block_sum(float v, float* sh) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();                 // earlier readers of sh are done
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    float r = lane < nw ? sh[lane] : 0.f;
+    r = warp_sum(r);
+    return r;
+}
+
+// (m, s) pairs of an online logsumexp: value = m + log(s)
+__device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2) {
+    float nm = fmaxf(m, m2);
+    if (nm == SSD_NEG_INF) { m = nm; s = 0.f; return; }
+    s = s * expf(m - nm) + s2 * expf(m2 - nm);
+    m = nm;
+}

@@ -1,0 +1,27 @@
+// Embedding gather. Twin: the row copy at the start of CpuEngine.forward.
+#pragma once
+#include "common.cuh"
+
+template <typename T>
+__device__ __forceinline__ void embed_gather_impl(const int* __restrict__ tokens, const T* __restrict__ table, int ldTable,
+                                                  int d, float* __restrict__ out) {
+    const int t = blockIdx.x;
+    const T* row = table + (size_t)tokens[t] * ldTable;
+    float* o = out + (size_t)t * d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = to_f(row[i]);
+}
+
+// grid (tokens), block 256: out[t][0:d] = table[tokens[t]][0:d]
+extern "C" __global__ void embed_gather_f32(const int* tokens, const float* table, int ldTable, int d, float* out) {
+    embed_gather_impl(tokens, table, ldTable, d, out);
+}
+extern "C" __global__ void embed_gather_bf16(const int* tokens, const bf16* table, int ldTable, int d, float* out) {
+    embed_gather_impl(tokens, table, ldTable, d, out);
+}
+
+// grid (rows), block 256: out[r][0:cols] = bf16(in[r][0:cols]), out[r][cols:ldOut] = 0
+extern "C" __global__ void convert_f32_bf16(const float* in, int ldIn, bf16* out, int ldOut, int cols) {
+    const size_t r = blockIdx.x;
+    for (int i = threadIdx.x; i < ldOut; i += blockDim.x)
+        out[r * ldOut + i] = __float2bfloat16_rn(i < cols ? in[r * ldIn + i] : 0.f);
+}

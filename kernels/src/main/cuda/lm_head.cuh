@@ -1,0 +1,159 @@
+// LM head fused with log-softmax and target gather. Twin: ssdspark.kernels.LmHead.logProbsCpu.
+// Logits for a tile of rows x a tile of vocabulary live only in registers: each CTA walks its share of the
+// vocabulary (a split) keeping an online logsumexp (m, s) per row, the thread that meets a row's target column
+// writes that logit, and lm_head_finish merges the splits: out = logit[target] - logsumexp.
+#pragma once
+#include "gemm.cuh"
+
+// grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::SMEM_BYTES.
+// H[M][ldh] bf16 hidden rows, E[V][lde] bf16 head rows (K = d_model). Split sp covers vocab tiles
+// [sp*tilesPerSplit, (sp+1)*tilesPerSplit) of 128; writes partM/partS[sp][M].
+extern "C" __global__ void __launch_bounds__(256) lm_head_bf16(const bf16* __restrict__ H, int ldh,
+                                                               const bf16* __restrict__ E, int lde, int M, int V,
+                                                               int K, const int* __restrict__ targets,
+                                                               int tilesPerSplit, float* partM, float* partS,
+                                                               float* targetLogit) {
+    using namespace mma_gemm;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const int split = blockIdx.x, bm = blockIdx.y * BM;
+    const int vtiles = (V + BN - 1) / BN;
+    const int vt0 = split * tilesPerSplit, vt1 = min(vt0 + tilesPerSplit, vtiles);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wm = warp >> 2, wn = warp & 3;
+    int tg[8];
+    float m[8], s[8];
+#pragma unroll
+    for (int rr = 0; rr < 8; rr++) {
+        const int row = bm + wm * 64 + (rr >> 1) * 16 + (lane >> 2) + (rr & 1) * 8;
+        tg[rr] = row < M ? targets[row] : -1;
+        m[rr] = SSD_NEG_INF;
+        s[rr] = 0.f;
+    }
+    float acc[4][4][4];
+    for (int vt = vt0; vt < vt1; vt++) {
+        const int bn = vt * BN;
+        mainloop(acc, H, ldh, E, lde, M, V, K, bm, bn, reinterpret_cast<bf16*>(smem_raw));
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                const int rr = mi * 2 + half;
+                float vmax = SSD_NEG_INF;
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int col = bn + wn * 32 + ni * 8 + (lane & 3) * 2 + e;
+                        if (col < V) vmax = fmaxf(vmax, acc[mi][ni][half * 2 + e]);
+                    }
+                const float nm = fmaxf(m[rr], vmax);
+                if (nm == SSD_NEG_INF) continue;
+                float sum = s[rr] * expf(m[rr] - nm);
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int col = bn + wn * 32 + ni * 8 + (lane & 3) * 2 + e;
+                        const float v = acc[mi][ni][half * 2 + e];
+                        if (col < V) sum += expf(v - nm);
+                        if (col == tg[rr]) targetLogit[bm + wm * 64 + mi * 16 + (lane >> 2) + half * 8] = v;
+                    }
+                s[rr] = sum;
+                m[rr] = nm;
+            }
+    }
+    // reduce over the 4 lanes of a quad (same rows, other columns), then over the 4 warps along N
+#pragma unroll
+    for (int rr = 0; rr < 8; rr++)
+#pragma unroll
+        for (int o = 1; o <= 2; o <<= 1) {
+            const float m2 = __shfl_xor_sync(0xffffffffu, m[rr], o), s2 = __shfl_xor_sync(0xffffffffu, s[rr], o);
+            lse_merge(m[rr], s[rr], m2, s2);
+        }
+    __syncthreads();  // the last mainloop is done with smem
+    float* redM = reinterpret_cast<float*>(smem_raw);  // [4][128]
+    float* redS = redM + 4 * BM;
+    if ((lane & 3) == 0)
+#pragma unroll
+        for (int rr = 0; rr < 8; rr++) {
+            const int lr = wm * 64 + (rr >> 1) * 16 + (lane >> 2) + (rr & 1) * 8;
+            redM[wn * BM + lr] = m[rr];
+            redS[wn * BM + lr] = s[rr];
+        }
+    __syncthreads();
+    if (threadIdx.x < BM && bm + threadIdx.x < M) {
+        float mm = redM[threadIdx.x], ss = redS[threadIdx.x];
+        for (int w = 1; w < 4; w++) lse_merge(mm, ss, redM[w * BM + threadIdx.x], redS[w * BM + threadIdx.x]);
+        partM[(size_t)split * M + bm + threadIdx.x] = mm;
+        partS[(size_t)split * M + bm + threadIdx.x] = ss;
+    }
+}
+
+// grid (splits, ceil(M/64)), block 256: the fp32 twin of lm_head_bf16 on the SIMT tile (64 rows x 64 vocab).
+extern "C" __global__ void __launch_bounds__(256) lm_head_f32(const float* __restrict__ H, int ldh,
+                                                              const float* __restrict__ E, int lde, int M, int V,
+                                                              int K, const int* __restrict__ targets,
+                                                              int tilesPerSplit, float* partM, float* partS,
+                                                              float* targetLogit) {
+    using namespace simt_gemm;
+    __shared__ __align__(16) float As[BK][LDS];
+    __shared__ __align__(16) float Bs[BK][LDS];
+    const int split = blockIdx.x, bm = blockIdx.y * BM, tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    const int vtiles = (V + BN - 1) / BN;
+    const int vt0 = split * tilesPerSplit, vt1 = min(vt0 + tilesPerSplit, vtiles);
+    int tg[4];
+    float m[4], s[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int row = bm + ty * 4 + i;
+        tg[i] = row < M ? targets[row] : -1;
+        m[i] = SSD_NEG_INF;
+        s[i] = 0.f;
+    }
+    float acc[4][4];
+    for (int vt = vt0; vt < vt1; vt++) {
+        const int bn = vt * BN;
+        mainloop(acc, H, ldh, E, lde, M, V, K, bm, bn, As, Bs);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float vmax = SSD_NEG_INF;
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (bn + tx * 4 + j < V) vmax = fmaxf(vmax, acc[i][j]);
+            const float nm = fmaxf(m[i], vmax);
+            if (nm == SSD_NEG_INF) continue;
+            float sum = s[i] * expf(m[i] - nm);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const int col = bn + tx * 4 + j;
+                if (col < V) sum += expf(acc[i][j] - nm);
+                if (col == tg[i]) targetLogit[bm + ty * 4 + i] = acc[i][j];
+            }
+            s[i] = sum;
+            m[i] = nm;
+        }
+    }
+    // the 16 threads of one ty (a half warp) share rows
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int o = 1; o <= 8; o <<= 1) {
+            const float m2 = __shfl_xor_sync(0xffffffffu, m[i], o), s2 = __shfl_xor_sync(0xffffffffu, s[i], o);
+            lse_merge(m[i], s[i], m2, s2);
+        }
+        const int row = bm + ty * 4 + i;
+        if (tx == 0 && row < M) {
+            partM[(size_t)split * M + row] = m[i];
+            partS[(size_t)split * M + row] = s[i];
+        }
+    }
+}
+
+// grid (ceil(M/256)), block 256: out[r] = targetLogit[r] - logsumexp over splits; NaN where targets[r] < 0.
+extern "C" __global__ void lm_head_finish(const float* partM, const float* partS, int splits, int M,
+                                          const float* targetLogit, const int* targets, float* out) {
+    const int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= M) return;
+    float m = SSD_NEG_INF, s = 0.f;
+    for (int sp = 0; sp < splits; sp++) lse_merge(m, s, partM[(size_t)sp * M + r], partS[(size_t)sp * M + r]);
+    out[r] = targets[r] >= 0 ? targetLogit[r] - (m + logf(s)) : __int_as_float(0x7fc00000);
+}

@@ -1,0 +1,246 @@
+// The SSD chunked scan of Mamba-2 over a packed varlen batch. Twin: ssdspark.kernels.SsdScan.chunked.
+//
+// Chunks never straddle sequences: sequence s is cut into chunks of at most QMAX tokens starting at its first
+// token (chunk tables built on the host), so no state leaks across a document boundary. Per layer:
+//   1. ssd_chunk_cumsum  dt = clamp(softplus(dt_raw + dt_bias)), cum = within-chunk cumsum of dt*A   [H][T]
+//   2. ssd_chunk_state   local end state of each chunk from a zero start                           [chunk][H][P][N]
+//   3. ssd_state_passing per sequence, in chunk order: replaces each local state by the state entering the
+//                        chunk (starting from the sequence's carried state) and writes the final state back
+//   4. ssd_bmm_cb        CB[t][u] = C_t . B_u per chunk and group                                   [chunk][G][Q][Q]
+//   5. ssd_chunk_scan    y = exp(cum_t) C_t.S_in + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u + D x_t
+// Head h reads B/C group h / (H/G). Matrix work is fp32 on 64x64 SIMT tiles (4x4 per thread, 256 threads).
+#pragma once
+#include "common.cuh"
+
+#define SSD_QMAX 128
+#define SSD_LDS 68
+
+// grid (chunks, H), block 128
+extern "C" __global__ void ssd_chunk_cumsum(const float* __restrict__ dtIn, int ldDt, int dtOff,
+                                            const float* __restrict__ dtBias, const float* __restrict__ A,
+                                            float dtMin, float dtMax, const int* __restrict__ chunkStart,
+                                            const int* __restrict__ chunkLen, int T, float* dt, float* cum) {
+    __shared__ float ws[SSD_QMAX / 32];
+    const int c = blockIdx.x, h = blockIdx.y, t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    const int st = chunkStart[c], len = chunkLen[c];
+    float dtv = 0.f, v = 0.f;
+    if (t < len) {
+        const float raw = dtIn[(size_t)(st + t) * ldDt + dtOff + h] + dtBias[h];
+        dtv = fminf(fmaxf(softplus_f(raw), dtMin), dtMax);
+        v = dtv * A[h];
+    }
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const float n = __shfl_up_sync(0xffffffffu, v, o);
+        if (lane >= o) v += n;
+    }
+    if (lane == 31) ws[warp] = v;
+    __syncthreads();
+    for (int w = 0; w < warp; w++) v += ws[w];
+    if (t < len) {
+        dt[(size_t)h * T + st + t] = dtv;
+        cum[(size_t)h * T + st + t] = v;
+    }
+}
+
+__device__ __forceinline__ void simt_fma_16(float (&acc)[4][4], const float (*As)[SSD_LDS], const float (*Bs)[SSD_LDS],
+                                            int ty, int tx) {
+#pragma unroll
+    for (int kk = 0; kk < 16; kk++) {
+        const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
+        const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
+        const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+}
+
+// grid (chunks, H, ceil(P/64)*ceil(N/64)), block 256.
+// states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]
+extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* __restrict__ x, int ldX, int xOff, int bOff,
+                                                                  const float* __restrict__ dt, const float* __restrict__ cum,
+                                                                  int T, const int* __restrict__ chunkStart,
+                                                                  const int* __restrict__ chunkLen, int H, int P, int N,
+                                                                  int G, float* states) {
+    __shared__ float wU[SSD_QMAX];
+    __shared__ __align__(16) float Xs[16][SSD_LDS];
+    __shared__ __align__(16) float Bs[16][SSD_LDS];
+    const int c = blockIdx.x, h = blockIdx.y, tilesN = (N + 63) / 64;
+    const int p0 = (blockIdx.z / tilesN) * 64, n0 = (blockIdx.z % tilesN) * 64;
+    const int g = h / (H / G), tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    const int st = chunkStart[c], len = chunkLen[c];
+    const float* dth = dt + (size_t)h * T + st;
+    const float* cumh = cum + (size_t)h * T + st;
+    const float last = cumh[len - 1];
+    for (int u = tid; u < len; u += 256) wU[u] = expf(last - cumh[u]) * dth[u];
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    for (int u0 = 0; u0 < len; u0 += 16) {
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, uu = id >> 6, q = id & 63, u = u0 + uu;
+            const size_t row = (size_t)(st + u) * ldX;
+            Xs[uu][q] = (u < len && p0 + q < P) ? wU[u] * x[row + xOff + h * P + p0 + q] : 0.f;
+            Bs[uu][q] = (u < len && n0 + q < N) ? x[row + bOff + g * N + n0 + q] : 0.f;
+        }
+        __syncthreads();
+        simt_fma_16(acc, Xs, Bs, ty, tx);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int p = p0 + ty * 4 + i;
+        if (p >= P) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int n = n0 + tx * 4 + j;
+            if (n < N) states[(((size_t)c * H + h) * P + p) * N + n] = acc[i][j];
+        }
+    }
+}
+
+// grid (ceil(P*N/256), H, S), block 256. ssm[s*seqStride + h*P*N + e] holds the carried state in and the final
+// state out; states[c] (local) becomes the state entering chunk c.
+extern "C" __global__ void ssd_state_passing(float* states, const float* __restrict__ cum, int T,
+                                             const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
+                                             const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
+                                             int H, int PN, float* ssm, long long seqStride) {
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= PN) return;
+    const int h = blockIdx.y, s = blockIdx.z;
+    float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;
+    float S = *carried;
+    const int c0 = seqChunk0[s], nc = seqChunks[s];
+    for (int k = 0; k < nc; k++) {
+        const int c = c0 + k;
+        float* p = states + ((size_t)c * H + h) * PN + e;
+        const float local = *p;
+        *p = S;
+        const float decay = expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]);
+        S = decay * S + local;
+    }
+    *carried = S;
+}
+
+// grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.
+extern "C" __global__ void __launch_bounds__(256) ssd_bmm_cb(const float* __restrict__ x, int ldX, int bOff, int cOff,
+                                                             const int* __restrict__ chunkStart,
+                                                             const int* __restrict__ chunkLen, int G, int N, float* cb) {
+    __shared__ __align__(16) float Cs[16][SSD_LDS];
+    __shared__ __align__(16) float Bs[16][SSD_LDS];
+    const int c = blockIdx.x, g = blockIdx.y, z = blockIdx.z;
+    const int t0 = (z == 0 ? 0 : 64), u0 = (z == 2 ? 64 : 0);
+    const int st = chunkStart[c], len = chunkLen[c];
+    if (t0 >= len) return;
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
+            Cs[nn][r] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
+            Bs[nn][r] = (u0 + r < len && n < N) ? x[(size_t)(st + u0 + r) * ldX + bOff + g * N + n] : 0.f;
+        }
+        __syncthreads();
+        simt_fma_16(acc, Cs, Bs, ty, tx);
+    }
+    float* out = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int t = t0 + ty * 4 + i;
+        if (t >= len) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int u = u0 + tx * 4 + j;
+            if (u < len) out[t * SSD_QMAX + u] = acc[i][j];
+        }
+    }
+}
+
+// grid (chunks, H, 2*ceil(P/64)), block 256: y for 64 steps x 64 channels of one head.
+extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan(
+    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    float* y, int ldY) {
+    __shared__ float cumU[SSD_QMAX], dtU[SSD_QMAX];
+    __shared__ __align__(16) float As[16][SSD_LDS];
+    __shared__ __align__(16) float Bs[16][SSD_LDS];
+    const int c = blockIdx.x, h = blockIdx.y, t0 = (blockIdx.z & 1) * 64, p0 = (blockIdx.z >> 1) * 64;
+    const int st = chunkStart[c], len = chunkLen[c];
+    if (t0 >= len) return;
+    const int g = h / (H / G), tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    for (int u = tid; u < len; u += 256) {
+        cumU[u] = cum[(size_t)h * T + st + u];
+        dtU[u] = dt[(size_t)h * T + st + u];
+    }
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    // inter chunk: C_t . S_in[p][:]
+    const float* S = states + ((size_t)c * H + h) * P * N;
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
+            As[nn][r] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
+            Bs[nn][r] = (p0 + r < P && n < N) ? S[(size_t)(p0 + r) * N + n] : 0.f;
+        }
+        __syncthreads();
+        simt_fma_16(acc, As, Bs, ty, tx);
+    }
+    __syncthreads();  // cumU/dtU visible even when N == 0
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int t = t0 + ty * 4 + i;
+        const float sc = t < len ? expf(cumU[t]) : 0.f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] *= sc;
+    }
+    // intra chunk: masked (CB o decay) . X
+    const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+    const int uEnd = min(t0 + 64, len);
+    for (int u0 = 0; u0 < uEnd; u0 += 16) {
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256;
+            {
+                const int r = id >> 4, uu = id & 15, t = t0 + r, u = u0 + uu;
+                As[uu][r] = (t < len && u <= t) ? cbc[t * SSD_QMAX + u] * expf(cumU[t] - cumU[u]) * dtU[u] : 0.f;
+            }
+            {
+                const int uu = id >> 6, q = id & 63, u = u0 + uu;
+                Bs[uu][q] = (u < len && p0 + q < P) ? x[(size_t)(st + u) * ldX + xOff + h * P + p0 + q] : 0.f;
+            }
+        }
+        __syncthreads();
+        simt_fma_16(acc, As, Bs, ty, tx);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int t = t0 + ty * 4 + i;
+        if (t >= len) continue;
+        const size_t xr = (size_t)(st + t) * ldX + xOff + h * P, yr = (size_t)(st + t) * ldY + h * P;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int p = p0 + tx * 4 + j;
+            if (p >= P) continue;
+            const float dd = dPerChannel ? D[h * P + p] : D[h];
+            y[yr + p] = acc[i][j] + dd * x[xr + p];
+        }
+    }
+}

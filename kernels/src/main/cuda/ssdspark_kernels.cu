@@ -1,0 +1,11 @@
+// The one translation unit of the ssdspark GPU kernels; build.sh compiles it into ssdspark_kernels.fatbin.
+// One header per kernel family; each family's Java launcher lives in ssdspark.kernels.gpu and its CPU twin in
+// ssdspark.kernels.
+#include "embedding.cuh"
+#include "rmsnorm.cuh"
+#include "gemm.cuh"
+#include "lm_head.cuh"
+#include "conv1d.cuh"
+#include "ssd.cuh"
+#include "gated_rmsnorm.cuh"
+#include "pooling.cuh"

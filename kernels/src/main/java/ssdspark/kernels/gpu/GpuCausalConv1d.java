@@ -1,0 +1,27 @@
+package ssdspark.kernels.gpu;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Causal depthwise conv1d + bias + SiLU over a packed varlen batch with carried windows (conv1d.cuh).
+ * Twin: {@link ssdspark.kernels.CausalConv1d#cpu} run on each sequence alone.
+ */
+public final class GpuCausalConv1d {
+    private GpuCausalConv1d() {}
+
+    /**
+     * in[t][ldIn] columns [inOff, inOff+channels), weight[channels][kernel], bias[channels] or null -> out[t][channels].
+     * state + s*stateSeqStride holds sequence s's window [kernel-1][channels] (oldest first); it is read, then
+     * replaced by the window after the sequence.
+     */
+    public static void forward(GpuStream s, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff, int channels,
+                               CUdeviceptr weight, CUdeviceptr bias, int kernel, CUdeviceptr state, long stateSeqStride,
+                               CUdeviceptr out) {
+        int bx = (channels + 127) / 128;
+        s.launch("causal_conv1d_fwd", v.host().tokens, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
+                v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
+        if (kernel > 1)
+            s.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,
+                    v.seqStart(), v.seqLen(), state, stateSeqStride);
+    }
+}

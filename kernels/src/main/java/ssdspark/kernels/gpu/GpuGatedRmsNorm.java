@@ -1,0 +1,23 @@
+package ssdspark.kernels.gpu;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * mamba_ssm's group-wise gated RMSNorm plus the MLP part of the out_proj input (gated_rmsnorm.cuh).
+ * Twin: {@link ssdspark.kernels.GatedRmsNorm#cpu} and the silu(z0)*x0 / y*silu(z) loops of CpuEngine.
+ */
+public final class GpuGatedRmsNorm {
+    private GpuGatedRmsNorm() {}
+
+    /**
+     * For each row: out[outOff + i] = gatedRmsNorm(y[i], z = proj[zOff + i]) over groups of groupSize (w null:
+     * y*silu(z)); out[i] = silu(proj[i]) * proj[dMlp + i] for i < dMlp; out[padFrom, ldOut) = 0.
+     */
+    public static void forward(GpuStream s, boolean bf16Out, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj,
+                               int ldProj, int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate,
+                               int d, int dMlp, CUdeviceptr out, int ldOut, int outOff, int padFrom) {
+        if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
+        s.launch(bf16Out ? "gated_rmsnorm_bf16" : "gated_rmsnorm_f32", rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
+                w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
+    }
+}

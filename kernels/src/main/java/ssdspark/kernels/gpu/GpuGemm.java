@@ -1,0 +1,34 @@
+package ssdspark.kernels.gpu;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * C[m][n] = A[m][k] . B[n][k]^T + bias[n] in torch Linear layout (gemm.cuh). Twin: {@link ssdspark.kernels.Gemm}.
+ * bf16: tensor cores (mma.sync m16n8k16) with fp32 accumulation; rows of A and B strided by a multiple of 8 and
+ * zero padded past k ({@link Bf16#ld}). fp32: SIMT FMA, any strides.
+ */
+public final class GpuGemm {
+    private GpuGemm() {}
+
+    /** Dynamic shared memory of gemm_bf16_tn / lm_head_bf16 (3 stages of 128x32 A and B tiles, padded rows). */
+    public static final int BF16_SMEM = 3 * (128 + 128) * 40 * 2;
+
+    public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                            CUdeviceptr bias, int m, int n, int k) {
+        checkBf16(lda, ldb, k);
+        if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
+        s.launch("gemm_bf16_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
+    }
+
+    public static void f32(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                           CUdeviceptr bias, int m, int n, int k) {
+        if (lda < k || ldb < k || ldc < n) throw new IllegalArgumentException("strides " + lda + "/" + ldb + "/" + ldc + " too small for k " + k + ", n " + n);
+        s.launch("gemm_f32_tn", (n + 63) / 64, (m + 63) / 64, 1, 256, 0, a, lda, b, ldb, c, ldc, bias, m, n, k);
+    }
+
+    static void checkBf16(int lda, int ldb, int k) {
+        if (lda % 8 != 0 || ldb % 8 != 0 || lda < k || ldb < k)
+            throw new IllegalArgumentException("bf16 GEMM rows need strides that are multiples of 8 and >= k: lda " + lda
+                    + ", ldb " + ldb + ", k " + k);
+    }
+}

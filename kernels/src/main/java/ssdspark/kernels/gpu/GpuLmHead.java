@@ -1,0 +1,49 @@
+package ssdspark.kernels.gpu;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The LM head fused with log-softmax and target gather (lm_head.cuh): the [rows x vocab] logits never reach
+ * global memory. Twin: {@link ssdspark.kernels.LmHead#logProbsCpu}.
+ *
+ * <p>Rows are tiled (128 bf16 / 64 fp32); the vocabulary is cut into splits so that small batches still fill the
+ * GPU; each CTA keeps an online logsumexp per row over its split, and lm_head_finish merges the splits.
+ */
+public final class GpuLmHead {
+    private GpuLmHead() {}
+
+    /** How a call is cut: splits x tilesPerSplit vocabulary tiles. */
+    public record Plan(int rowTile, int vocabTile, int splits, int tilesPerSplit) {
+        /** Scratch floats: partial max and sum per split and row, plus the target logit per row. */
+        public long scratchFloats(int rows) { return (2L * splits + 1) * rows; }
+    }
+
+    public static Plan plan(GpuDevice dev, int rows, int vocab, boolean bf16) {
+        int rt = bf16 ? 128 : 64, vt = bf16 ? 128 : 64;
+        int rowTiles = (rows + rt - 1) / rt, vtiles = (vocab + vt - 1) / vt;
+        int wantCtas = 2 * dev.multiprocessors;
+        int splits = Math.max(1, Math.min(vtiles, (wantCtas + rowTiles - 1) / rowTiles));
+        int per = (vtiles + splits - 1) / splits;
+        splits = (vtiles + per - 1) / per;
+        return new Plan(rt, vt, splits, per);
+    }
+
+    /**
+     * out[i] = log softmax(H[i] . E^T)[targets[i]] for 0 <= i < rows (NaN where targets[i] < 0; targets must be
+     * < vocab). H[rows][ldh], E[vocab][lde] (k = d_model) in bf16 or fp32; scratch holds plan.scratchFloats(rows).
+     */
+    public static void logProbs(GpuStream s, boolean bf16, CUdeviceptr h, int ldh, CUdeviceptr e, int lde, int rows,
+                                int vocab, int k, CUdeviceptr targets, Plan p, CUdeviceptr scratch, CUdeviceptr out) {
+        if (bf16) GpuGemm.checkBf16(ldh, lde, k);
+        CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
+                tl = scratch.withByteOffset(8L * p.splits() * rows);
+        int rowTiles = (rows + p.rowTile() - 1) / p.rowTile();
+        if (bf16)
+            s.launch("lm_head_bf16", p.splits(), rowTiles, 1, 256, GpuGemm.BF16_SMEM, h, ldh, e, lde, rows, vocab, k,
+                    targets, p.tilesPerSplit(), partM, partS, tl);
+        else
+            s.launch("lm_head_f32", p.splits(), rowTiles, 1, 256, 0, h, ldh, e, lde, rows, vocab, k, targets,
+                    p.tilesPerSplit(), partM, partS, tl);
+        s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, tl, targets, out);
+    }
+}

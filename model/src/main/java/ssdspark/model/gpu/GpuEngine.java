@@ -1,0 +1,374 @@
+package ssdspark.model.gpu;
+
+import jcuda.driver.CUdeviceptr;
+import ssdspark.kernels.gpu.Cuda;
+import ssdspark.kernels.gpu.GpuCausalConv1d;
+import ssdspark.kernels.gpu.GpuDevice;
+import ssdspark.kernels.gpu.GpuEmbedding;
+import ssdspark.kernels.gpu.GpuGatedRmsNorm;
+import ssdspark.kernels.gpu.GpuGemm;
+import ssdspark.kernels.gpu.GpuLmHead;
+import ssdspark.kernels.gpu.GpuPooling;
+import ssdspark.kernels.gpu.GpuRmsNorm;
+import ssdspark.kernels.gpu.GpuSsdScan;
+import ssdspark.kernels.gpu.GpuStream;
+import ssdspark.kernels.gpu.Varlen;
+import ssdspark.model.Engine;
+import ssdspark.model.Mamba2Config;
+import ssdspark.model.Mamba2State;
+import ssdspark.model.Mamba2Weights;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The Mamba-2 forward on a CUDA GPU, behind the same chunk-with-state {@link Engine} API as the CPU engine, plus
+ * batched calls over packed variable-length batches.
+ *
+ * <h2>Threads and memory</h2>
+ * One instance per executor and device: the weights are uploaded once ({@link Precision#BF16} by default) and
+ * shared by every task thread. Each calling thread gets its own stream and activation workspace, sized from the
+ * largest batch (in tokens) it has run and reused; {@link #reserve} sizes it up front, {@link #releaseThread}
+ * frees the calling thread's. {@link #close()} frees everything (no call may be running).
+ *
+ * <h2>Batches</h2>
+ * A batch is a list of sequences (documents, or chunks of documents) of any lengths, packed back to back with no
+ * padding. The conv window and SSM state never cross from one sequence to the next; sequence i starts from
+ * {@code states[i]} (null: from zero) and, when {@code states[i]} is non-null, hands back its final state there,
+ * so a long document can be fed as successive chunks exactly as {@link #forward} does. {@code states} itself may
+ * be null (all start from zero, no state returned).
+ * <ul>
+ *   <li>{@link #forwardBatch}: final-normed hidden states of every token, packed [sum len][d_model];</li>
+ *   <li>{@link #logProbsBatch}: log p(targets[i][t] | tokens[i][0..t]) through the fused LM head (the
+ *       [tokens x vocab] logits never exist in memory); {@link #nextTokenTargets} builds the usual targets;</li>
+ *   <li>{@link #embedBatch}: per-sequence sum (for mean pooling, in double) and last hidden state.</li>
+ * </ul>
+ */
+public final class GpuEngine implements Engine {
+    private final Mamba2Config c;
+    private final GpuDevice dev;
+    private final Precision precision;
+    private final GpuWeights w;
+    private final int q;
+    private final ThreadLocal<Workspace> local = new ThreadLocal<>();
+    private final List<Workspace> workspaces = new CopyOnWriteArrayList<>();
+    private volatile boolean profiling;
+    private volatile boolean closed;
+
+    private GpuEngine(Mamba2Weights weights, GpuDevice dev, Precision p) {
+        this.c = weights.cfg;
+        this.dev = dev;
+        this.precision = p;
+        if (c.dConv < 1) throw new IllegalArgumentException("d_conv must be >= 1");
+        this.w = new GpuWeights(weights, dev, p);
+        this.q = Math.min(c.chunkSize, GpuSsdScan.MAX_CHUNK);
+    }
+
+    /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
+    public static GpuEngine create(Mamba2Weights weights, int device, Precision precision) {
+        GpuDevice d = Cuda.device(device);
+        return new GpuEngine(weights, d, precision == null ? Precision.BF16 : precision);
+    }
+
+    @Override public Mamba2Config config() { return c; }
+
+    @Override public String backend() { return dev.describe() + " " + precision; }
+
+    public Precision precision() { return precision; }
+
+    public GpuDevice device() { return dev; }
+
+    /** Device bytes held by the weights. */
+    public long weightBytes() { return w.bytes; }
+
+    /** SSD chunk length used on the GPU (the config's, capped at 128; the result does not depend on it). */
+    public int chunkLength() { return q; }
+
+    // ------------------------------------------------------------------ Engine
+
+    @Override
+    public float[] forward(int[] tokens, int off, int n, Mamba2State state) {
+        if (state == null) throw new IllegalArgumentException("state must not be null (use newState())");
+        return forwardBatch(new int[][] {java.util.Arrays.copyOfRange(tokens, off, off + n)}, new Mamba2State[] {state});
+    }
+
+    @Override
+    public void logProbs(float[] hidden, int n, int[] targets, int tOff, float[] out, int outOff) {
+        if (n <= 0) return;
+        checkOpen();
+        int d = c.dModel;
+        int[] tg = new int[n];
+        for (int i = 0; i < n; i++) tg[i] = checkTarget(targets[tOff + i], i);
+        Workspace ws = workspace();
+        GpuStream s = ws.stream;
+        ws.ensure(n, 1, (n + q - 1) / q);
+        s.upload(hidden, 0, n * d, ws.hidden.ptr());
+        s.upload(tg, 0, n, ws.ints.at4(ws.capTokens));
+        if (precision == Precision.BF16)
+            GpuEmbedding.toBf16(s, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
+        CUdeviceptr lp = head(ws, n, ws.ints.at4(ws.capTokens));
+        s.download(lp, out, outOff, n);
+    }
+
+    // ------------------------------------------------------------------ batches
+
+    /** Final-normed hidden states of every token of every sequence, packed [sum of lengths][d_model]. */
+    public float[] forwardBatch(int[][] tokens, Mamba2State[] states) {
+        Workspace ws = workspace();
+        Varlen v = run(ws, tokens, states, null).host();
+        float[] h = new float[Math.multiplyExact(v.tokens, c.dModel)];
+        ws.stream.download(ws.hidden.ptr(), h, 0, h.length);
+        downloadStates(ws, v, states);
+        return h;
+    }
+
+    /**
+     * result[i][t] = log p(targets[i][t] | tokens[i][0..t], states[i]) over the full (padded) vocabulary head;
+     * targets[i] has tokens[i].length entries, -1 where nothing is to be scored (NaN comes back there).
+     */
+    public float[][] logProbsBatch(int[][] tokens, int[][] targets, Mamba2State[] states) {
+        if (targets == null || targets.length != tokens.length)
+            throw new IllegalArgumentException("targets must have one array per sequence");
+        Workspace ws = workspace();
+        Varlen v = run(ws, tokens, states, targets).host();
+        CUdeviceptr lp = head(ws, v.tokens, ws.ints.at4(ws.capTokens));
+        float[] flat = new float[v.tokens];
+        ws.stream.download(lp, flat, 0, v.tokens);
+        downloadStates(ws, v, states);
+        float[][] out = new float[tokens.length][];
+        for (int i = 0; i < tokens.length; i++)
+            out[i] = java.util.Arrays.copyOfRange(flat, v.seqStart[i], v.seqStart[i] + v.seqLen[i]);
+        return out;
+    }
+
+    /** Targets for next-token scoring: tokens[i][t+1] for t < len-1, and -1 for the last token. */
+    public static int[][] nextTokenTargets(int[][] tokens) {
+        int[][] t = new int[tokens.length][];
+        for (int i = 0; i < tokens.length; i++) {
+            int n = tokens[i].length;
+            t[i] = new int[n];
+            if (n > 0) {
+                System.arraycopy(tokens[i], 1, t[i], 0, n - 1);
+                t[i][n - 1] = -1;
+            }
+        }
+        return t;
+    }
+
+    /** Pooled hidden states of one sequence: sum over its tokens (double) and its last token's hidden state. */
+    public record Pooled(int tokens, double[] sum, float[] last) {
+        public float[] mean() {
+            float[] m = new float[sum.length];
+            for (int i = 0; i < m.length; i++) m[i] = (float) (sum[i] / tokens);
+            return m;
+        }
+    }
+
+    public Pooled[] embedBatch(int[][] tokens, Mamba2State[] states) {
+        Workspace ws = workspace();
+        Varlen.OnDevice vd = run(ws, tokens, states, null);
+        Varlen v = vd.host();
+        int d = c.dModel, S = v.seqs;
+        GpuPooling.sumLast(ws.stream, vd, ws.hidden.ptr(), d, ws.pool.ptr(), ws.pool.at(8L * S * d));
+        double[] sums = new double[S * d];
+        float[] last = new float[S * d];
+        ws.stream.download(ws.pool.ptr(), sums, 0, S * d);
+        ws.stream.download(ws.pool.at(8L * S * d), last, 0, S * d);
+        downloadStates(ws, v, states);
+        Pooled[] out = new Pooled[S];
+        for (int i = 0; i < S; i++)
+            out[i] = new Pooled(v.seqLen[i], java.util.Arrays.copyOfRange(sums, i * d, (i + 1) * d),
+                    java.util.Arrays.copyOfRange(last, i * d, (i + 1) * d));
+        return out;
+    }
+
+    /** Sizes the calling thread's workspace for batches of up to {@code tokens} tokens in {@code seqs} sequences. */
+    public void reserve(int tokens, int seqs) {
+        Workspace ws = workspace();
+        ws.ensure(tokens, seqs, tokens / q + seqs + 1);
+        ws.ensureLm(GpuLmHead.plan(dev, tokens, w.headRows, precision == Precision.BF16), tokens);
+    }
+
+    /** Device bytes of the calling thread's workspace. */
+    public long workspaceBytes() { return workspace().bytes(); }
+
+    /** Frees the calling thread's workspace and stream (a later call makes new ones). */
+    public void releaseThread() {
+        Workspace ws = local.get();
+        if (ws != null) {
+            local.remove();
+            workspaces.remove(ws);
+            ws.close();
+        }
+    }
+
+    /** Per-kernel GPU timing of the calling thread's calls (events around each launch; slows launches down). */
+    public void setProfiling(boolean on) {
+        profiling = on;
+        workspace().stream.setProfiling(on);
+    }
+
+    /** Kernel name -> {milliseconds, launches} since the last call of this method, for the calling thread. */
+    public Map<String, double[]> takeProfile() {
+        GpuStream s = workspace().stream;
+        Map<String, double[]> p = s.profile();
+        s.resetProfile();
+        return p;
+    }
+
+    // ------------------------------------------------------------------ the forward
+
+    private Workspace workspace() {
+        checkOpen();
+        Workspace ws = local.get();
+        if (ws == null) {
+            ws = new Workspace(dev, c, precision, w.ldModel, w.ldInner);
+            ws.stream.setProfiling(profiling);
+            local.set(ws);
+            workspaces.add(ws);
+        }
+        return ws;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("GPU engine is closed");
+    }
+
+    private int checkToken(int t, int seq, int pos) {
+        if (t < 0 || t >= w.embeddingRows)
+            throw new IllegalArgumentException("token id " + t + " at position " + pos + " of sequence " + seq
+                    + " is outside the embedding [0, " + w.embeddingRows + ")");
+        return t;
+    }
+
+    private int checkTarget(int t, int pos) {
+        if (t < -1 || t >= w.headRows)
+            throw new IllegalArgumentException("target id " + t + " at position " + pos + " is outside the LM head [0, " + w.headRows + ")");
+        return t;
+    }
+
+    /** Runs every layer over the packed batch; leaves the final-normed hidden states in ws.hidden (and ws.hiddenH). */
+    private Varlen.OnDevice run(Workspace ws, int[][] tokens, Mamba2State[] states, int[][] targets) {
+        if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("empty batch: no sequences");
+        if (states != null && states.length != tokens.length)
+            throw new IllegalArgumentException(tokens.length + " sequences but " + states.length + " states");
+        int[] lens = new int[tokens.length];
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] == null || tokens[i].length == 0)
+                throw new IllegalArgumentException("sequence " + i + " of the batch is empty");
+            lens[i] = tokens[i].length;
+        }
+        Varlen v = Varlen.of(lens, q);
+        final int T = v.tokens, S = v.seqs, L = c.nLayer, d = c.dModel;
+        int[] flat = new int[T];
+        int[] flatTargets = targets == null ? null : new int[T];
+        for (int i = 0; i < S; i++) {
+            for (int t = 0; t < lens[i]; t++) flat[v.seqStart[i] + t] = checkToken(tokens[i][t], i, t);
+            if (targets != null) {
+                if (targets[i] == null || targets[i].length != lens[i])
+                    throw new IllegalArgumentException("targets of sequence " + i + " must have " + lens[i] + " entries");
+                for (int t = 0; t < lens[i]; t++) flatTargets[v.seqStart[i] + t] = checkTarget(targets[i][t], t);
+            }
+        }
+        ws.ensure(T, S, v.chunks);
+        GpuStream s = ws.stream;
+        s.upload(flat, 0, T, ws.ints.ptr());
+        if (flatTargets != null) s.upload(flatTargets, 0, T, ws.ints.at4(ws.capTokens));
+        Varlen.OnDevice vd = v.upload(s, ws.ints, ws.tablesOffset());
+
+        // carried states: zero, then the given ones; device layout [S][L][...]
+        long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();
+        s.zero(ws.convState.ptr(), 4L * S * L * convN);
+        s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
+        if (states != null)
+            for (int i = 0; i < S; i++) {
+                Mamba2State st = states[i];
+                if (st == null) continue;
+                for (int l = 0; l < L; l++) {
+                    if (convN > 0) s.upload(st.conv[l], 0, (int) convN, ws.convState.at4(((long) i * L + l) * convN));
+                    s.upload(st.ssm[l], 0, (int) ssmN, ws.ssmState.at4(((long) i * L + l) * ssmN));
+                }
+            }
+
+        final boolean bf = precision == Precision.BF16;
+        final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim();
+        final int H = c.nheads, N = c.dState, G = c.ngroups;
+        final int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
+        final int ldXn = bf ? w.ldModel : d, ldGated = bf ? w.ldInner : c.dInner;
+
+        GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), bf, w.ldModel, d, ws.residual.ptr());
+        for (int l = 0; l < L; l++) {
+            GpuWeights.Layer g = w.layers[l];
+            CUdeviceptr delta = l == 0 ? null : ws.out.ptr();
+            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, null, 0, ws.xn.ptr(), ldXn);
+            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, null, 0);
+            gemm(s, bf, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
+
+            GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, xbcOff, convDim, g.convWeight.ptr(), ptr(g.convBias),
+                    c.dConv, ws.convState.at4(l * convN), L * convN, ws.xbc.ptr());
+
+            GpuSsdScan.forward(s, vd, H, c.headdim, N, G, ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N,
+                    ws.proj.ptr(), dIn, dtOff, g.dtBias.ptr(), g.negA.ptr(), c.dtMin, c.dtMax, g.d.ptr(), c.dHasHdim,
+                    ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm);
+
+            GpuGatedRmsNorm.forward(s, bf, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, zOff, ptr(g.gatedNorm),
+                    c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), ldGated, dMlp, c.dInner);
+            gemm(s, bf, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.out.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+        }
+        GpuRmsNorm.addNorm(s, ws.residual.ptr(), ws.out.ptr(), w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
+                bf ? ws.hiddenH.ptr() : null, w.ldModel);
+        return vd;
+    }
+
+    private static CUdeviceptr ptr(ssdspark.kernels.gpu.DeviceBuffer b) { return b == null ? null : b.ptr(); }
+
+    private static void gemm(GpuStream s, boolean bf, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr out,
+                             int ldc, CUdeviceptr bias, int m, int n, int k) {
+        if (bf) GpuGemm.bf16(s, a, lda, b, ldb, out, ldc, bias, m, n, k);
+        else GpuGemm.f32(s, a, lda, b, ldb, out, ldc, bias, m, n, k);
+    }
+
+    /** Fused LM head over ws.hidden(H) rows [0, rows) with targets at tg; returns the device log-probs. */
+    private CUdeviceptr head(Workspace ws, int rows, CUdeviceptr tg) {
+        boolean bf = precision == Precision.BF16;
+        GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, w.headRows, bf);
+        ws.ensureLm(p, rows);
+        CUdeviceptr out = ws.lm.at4(p.scratchFloats(rows));
+        if (bf)
+            GpuLmHead.logProbs(ws.stream, true, ws.hiddenH.ptr(), w.ldModel, w.head.ptr(), w.ldModel, rows, w.headRows,
+                    c.dModel, tg, p, ws.lm.ptr(), out);
+        else
+            GpuLmHead.logProbs(ws.stream, false, ws.hidden.ptr(), c.dModel, w.head.ptr(), c.dModel, rows, w.headRows,
+                    c.dModel, tg, p, ws.lm.ptr(), out);
+        return out;
+    }
+
+    private void downloadStates(Workspace ws, Varlen v, Mamba2State[] states) {
+        if (states == null) return;
+        int L = c.nLayer;
+        long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();
+        float[] buf = null;
+        for (int i = 0; i < v.seqs; i++) {
+            Mamba2State st = states[i];
+            if (st == null) continue;
+            if (convN > 0) {
+                if (buf == null || buf.length < L * convN) buf = new float[(int) Math.max(L * convN, L * ssmN)];
+                ws.stream.download(ws.convState.at4((long) i * L * convN), buf, 0, (int) (L * convN));
+                for (int l = 0; l < L; l++) System.arraycopy(buf, (int) (l * convN), st.conv[l], 0, (int) convN);
+            }
+            if (buf == null || buf.length < L * ssmN) buf = new float[(int) Math.max(L * convN, L * ssmN)];
+            ws.stream.download(ws.ssmState.at4((long) i * L * ssmN), buf, 0, (int) (L * ssmN));
+            for (int l = 0; l < L; l++) System.arraycopy(buf, (int) (l * ssmN), st.ssm[l], 0, (int) ssmN);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        for (Workspace ws : workspaces) ws.close();
+        workspaces.clear();
+        w.close();
+    }
+}
