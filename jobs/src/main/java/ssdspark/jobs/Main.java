@@ -47,21 +47,17 @@ public final class Main {
                 : o.master != null ? o.master : new SparkConf().get("spark.master", "local[*]");
         try {
             if (o.example) out.println("running the bundled example: " + o.model + " on " + o.input);
-            if (master.startsWith("local")) {
-                // The executors live in this JVM: load once here so a bad checkpoint fails before Spark starts.
-                long t0 = System.nanoTime();
-                var engine = ModelCache.get(plan.spec().modelPath(), plan.spec().device());
-                out.printf(Locale.ROOT, "model %s on %s (%.1f s)%n", plan.spec().modelPath(), engine.backend(), (System.nanoTime() - t0) / 1e9);
-            }
+            // The executors live in this JVM: load once here so a bad checkpoint fails before Spark starts.
+            if (master.startsWith("local")) ModelCache.get(plan.spec().modelPath(), plan.spec().device());
         } catch (IllegalArgumentException | UnsupportedOperationException | java.io.UncheckedIOException e) {
             err.println("error: cannot load model " + plan.spec().modelPath() + ": " + e.getMessage());
             return 2;
         }
 
         boolean own = spark == null;
-        long t0 = System.nanoTime();
         try {
             if (own) spark = session(o, task, master);
+            long t0 = System.nanoTime();
             JobCounters counters = new JobCounters(spark.sparkContext());
             DocumentPipeline.run(spark, plan.input(), plan.inputFormat(), o.idCol, o.tokensCol, plan.spec(), counters,
                     plan.output(), plan.outputFormat(), o.overwrite);
