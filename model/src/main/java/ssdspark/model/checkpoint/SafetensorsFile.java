@@ -17,6 +17,7 @@ import java.util.Set;
  * One .safetensors file, memory-mapped. Layout: u64 little-endian header length N, N bytes of UTF-8 JSON
  * {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}, then the data block;
  * offsets are relative to the data block, elements are little-endian, row-major.
+ * Immutable once open; safe to read from several threads.
  */
 public final class SafetensorsFile implements TensorSource {
     /** The reference implementation refuses headers above 100 MB; anything larger is corruption. */

@@ -24,6 +24,7 @@ import java.util.Set;
  * the byte order of {@code <prefix>/byteorder}, little-endian when absent), and {@code <prefix>/version}.
  * The prefix is the saved file's stem ("pytorch_model") or "archive". Tensors are strided views of storages:
  * tied weights share a storage, slices have offsets, transposes have non-row-major strides.
+ * Immutable once open; safe to read from several threads.
  */
 public final class TorchCheckpoint implements TensorSource {
     private final MappedFile file;
@@ -121,7 +122,12 @@ public final class TorchCheckpoint implements TensorSource {
             check(f, zip, prefix, name, t);
             out.put(name, t);
         }
-        if (out.isEmpty()) throw new IllegalArgumentException(f.path + ": the pickled dict holds no tensors; expected a state dict");
+        if (out.isEmpty()) {
+            List<String> keys = m.keySet().stream().limit(10).map(String::valueOf).toList();
+            throw new IllegalArgumentException(f.path + ": the pickled dict holds no tensors at its top level (keys " + keys
+                    + "); expected a state dict as torch.save(model.state_dict(), ...) writes. A training checkpoint that nests it"
+                    + " (e.g. under \"model\") must be re-saved as just the state dict");
+        }
         return Collections.unmodifiableMap(out);
     }
 

@@ -112,6 +112,9 @@ final class ZipArchive {
             throw new IllegalArgumentException(where + " uses zip compression method " + e.method + "; only stored and deflated entries are supported");
         if (e.size > Integer.MAX_VALUE - 8 || e.compressedSize > Integer.MAX_VALUE - 8)
             throw new IllegalArgumentException(where + " is compressed and over 2 GiB; re-save it uncompressed with torch.save");
+        // Deflate cannot expand more than ~1032:1; a larger claim is a zip bomb or a corrupt directory.
+        if (e.size > e.compressedSize * 1032 + 1024)
+            throw new IllegalArgumentException(where + " claims " + e.size + " bytes from " + e.compressedSize + " compressed; the archive is corrupt");
         byte[] in = file.read(data, (int) e.compressedSize);
         byte[] out = new byte[(int) e.size];
         Inflater inf = new Inflater(true);

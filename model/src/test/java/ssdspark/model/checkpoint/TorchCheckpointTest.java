@@ -222,6 +222,34 @@ class TorchCheckpointTest {
         assertTrue(m.contains("not a state dict"), m);
     }
 
+    @Test
+    void nestedCheckpointGetsAHint() throws IOException {
+        // pickle.dumps({'model': {}}, protocol=2)
+        byte[] nested = {(byte) 0x80, 2, '}', 'q', 0, 'X', 5, 0, 0, 0, 'm', 'o', 'd', 'e', 'l', 'q', 1, '}', 'q', 2, 's', '.'};
+        Path bin = repack(resource("torch_p2/pytorch_model.bin"), tmp.resolve("pytorch_model.bin"), false,
+                e -> e.put("pytorch_model/data.pkl", nested));
+        String m = failure(() -> TorchCheckpoint.open(bin));
+        assertTrue(m.contains("no tensors") && m.contains("[model]") && m.contains("state_dict"), m);
+    }
+
+    @Test
+    void zipBombIsRefused() throws IOException {
+        Path bin = repack(resource("torch_p2/pytorch_model.bin"), tmp.resolve("pytorch_model.bin"), true,
+                e -> e.put("pytorch_model/data/1", new byte[5_000_000]));
+        // Rewrite the central directory's uncompressed size of data/1 to claim 2 GB from a few KB.
+        byte[] all = Files.readAllBytes(bin);
+        byte[] name = "pytorch_model/data/1".getBytes(StandardCharsets.US_ASCII);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i + 46 < all.length; i++) {
+            if (b.getInt(i) == 0x02014b50 && Arrays.equals(Arrays.copyOfRange(all, i + 46, i + 46 + name.length), name)) b.putInt(i + 24, 2_000_000_000);
+        }
+        Files.write(bin, all);
+        try (TorchCheckpoint ck = TorchCheckpoint.open(bin)) {
+            String m = failure(() -> ck.readFloats("sliced"));
+            assertTrue(m.contains("data/1") && m.contains("corrupt"), m);
+        }
+    }
+
     /**
      * Copies a zip entry by entry through an edit; entries are STORED (with sizes up front) or DEFLATED.
      * java.util.zip writes no alignment padding, which the reader must not need.
