@@ -1,0 +1,47 @@
+package ssdspark.pipeline.text;
+
+import org.apache.spark.sql.Row;
+
+import java.util.Iterator;
+import java.util.NoSuchElementException;
+
+/**
+ * Tokenizes (id, text) rows one at a time as they are pulled, so a partition is never held in memory.
+ * A row whose text is null or yields no tokens, or that the tokenizer fails on, becomes a document
+ * with an error instead of failing the task.
+ */
+public final class StreamingTokenizer implements Iterator<TokenizedDoc> {
+    private final Iterator<Row> rows;
+    private final TextEncoder encoder;
+    private final int idField;
+    private final int textField;
+    private long index;
+
+    /** Rows of (id, text), as {@link TextInput#read} gives them. */
+    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder) { this(rows, encoder, 0, 1); }
+
+    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder, int idField, int textField) {
+        this.rows = rows;
+        this.encoder = encoder;
+        this.idField = idField;
+        this.textField = textField;
+    }
+
+    @Override
+    public boolean hasNext() { return rows.hasNext(); }
+
+    @Override
+    public TokenizedDoc next() {
+        if (!rows.hasNext()) throw new NoSuchElementException();
+        Row r = rows.next();
+        long i = index++;
+        Object id = r.get(idField);
+        if (r.isNullAt(textField)) return TokenizedDoc.failed(id, i, TokenizedDoc.MISSING);
+        try {
+            return TokenizedDoc.of(id, i, encoder.encode(r.getString(textField)));
+        } catch (RuntimeException e) {
+            // One odd document should not fail a partition of millions; its row carries the reason.
+            return TokenizedDoc.failed(id, i, "tokenizer failed: " + e);
+        }
+    }
+}
