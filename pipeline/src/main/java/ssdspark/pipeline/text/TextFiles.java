@@ -1,0 +1,237 @@
+package ssdspark.pipeline.text;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.io.compress.CompressionCodec;
+import org.apache.hadoop.io.compress.CompressionCodecFactory;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.util.TaskCompletionListener;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.TreeMap;
+
+/**
+ * Plain-text corpora read file by file. Spark's own text source splits large files across tasks, which
+ * loses line numbers; here a file is never split, so "PATH:LINE" ids are exact and stable, and files
+ * (sorted by path) are spread over partitions in contiguous runs of about the same size, like Spark
+ * packs small files. The price: one huge file is read by one task; split it, or use JSON lines.
+ */
+final class TextFiles {
+    private TextFiles() {}
+
+    /** A file to read and its size in bytes. */
+    static final class Entry implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final String path;
+        final long length;
+
+        Entry(String path, long length) {
+            this.path = path;
+            this.length = length;
+        }
+
+        @Override
+        public String toString() { return path + " (" + length + " B)"; }
+    }
+
+    /**
+     * The files of path (a file, a folder read recursively, or a glob), sorted by path. Like Spark,
+     * names starting with '_' or '.' inside a folder are skipped (_SUCCESS, .crc, hidden files).
+     */
+    static List<Entry> list(String path, Configuration conf) {
+        Path p = new Path(path);
+        TreeMap<String, Entry> files = new TreeMap<>();
+        try {
+            FileSystem fs = p.getFileSystem(conf);
+            FileStatus[] matched = fs.globStatus(p);
+            if (matched == null || matched.length == 0)
+                throw new IllegalArgumentException("input path does not exist: " + path);
+            for (FileStatus s : matched) {
+                if (!s.isDirectory()) {
+                    files.put(s.getPath().toString(), new Entry(s.getPath().toString(), s.getLen()));
+                    continue;
+                }
+                String root = s.getPath().toUri().getPath();
+                RemoteIterator<LocatedFileStatus> it = fs.listFiles(s.getPath(), true);
+                while (it.hasNext()) {
+                    LocatedFileStatus f = it.next();
+                    if (hiddenBelow(root, f.getPath().toUri().getPath())) continue;
+                    files.put(f.getPath().toString(), new Entry(f.getPath().toString(), f.getLen()));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list input " + path + ": " + e.getMessage(), e);
+        }
+        if (files.isEmpty()) throw new IllegalArgumentException("no input files under " + path + " (files named _* or .* are skipped)");
+        return new ArrayList<>(files.values());
+    }
+
+    private static boolean hiddenBelow(String root, String file) {
+        String rel = file.startsWith(root) ? file.substring(root.length()) : file;
+        for (String part : rel.split("/"))
+            if (part.startsWith("_") || part.startsWith(".")) return true;
+        return false;
+    }
+
+    /**
+     * Contiguous runs of files, each about maxSplit bytes where every file also costs openCost, as
+     * Spark's FilePartition does: maxSplit = min(maxBytes, max(openCost, total / minPartitions)).
+     */
+    static List<List<Entry>> group(List<Entry> files, long maxBytes, long openCost, int minPartitions) {
+        long total = 0;
+        for (Entry f : files) total += f.length + openCost;
+        long target = Math.min(maxBytes, Math.max(openCost, total / Math.max(1, minPartitions)));
+        List<List<Entry>> groups = new ArrayList<>();
+        List<Entry> cur = new ArrayList<>();
+        long bytes = 0;
+        for (Entry f : files) {
+            long cost = f.length + openCost;
+            if (!cur.isEmpty() && bytes + cost > target) {
+                groups.add(cur);
+                cur = new ArrayList<>();
+                bytes = 0;
+            }
+            cur.add(f);
+            bytes += cost;
+        }
+        if (!cur.isEmpty()) groups.add(cur);
+        return groups;
+    }
+
+    /** The partition function: a group of files → (id, text) rows. */
+    static final class ReadGroup implements FlatMapFunction<Iterator<List<Entry>>, Row> {
+        private static final long serialVersionUID = 1L;
+        private final HadoopConf conf;
+        private final TextInputOptions.Unit unit;
+        private final boolean skipBlank;
+
+        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) {
+            this.conf = new HadoopConf(conf);
+            this.unit = unit;
+            this.skipBlank = skipBlank;
+        }
+
+        @Override
+        public Iterator<Row> call(Iterator<List<Entry>> groups) {
+            List<Entry> files = new ArrayList<>();
+            groups.forEachRemaining(files::addAll);
+            Docs docs = new Docs(files, conf.get(), unit, skipBlank);
+            TaskContext task = TaskContext.get();
+            if (task != null) task.addTaskCompletionListener((TaskCompletionListener) c -> docs.close());
+            return docs;
+        }
+    }
+
+    /** Documents of files in order, one open file at a time, lines streamed. */
+    static final class Docs implements CloseableIterator<Row> {
+        private final List<Entry> files;
+        private final Configuration conf;
+        private final TextInputOptions.Unit unit;
+        private final boolean skipBlank;
+        private CompressionCodecFactory codecs;
+        private int nextFile;
+        private BufferedReader reader;
+        private String path;
+        private long line;
+        private Row next;
+
+        Docs(List<Entry> files, Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) {
+            this.files = files;
+            this.conf = conf;
+            this.unit = unit;
+            this.skipBlank = skipBlank;
+        }
+
+        @Override
+        public boolean hasNext() {
+            if (next == null) next = advance();
+            return next != null;
+        }
+
+        @Override
+        public Row next() {
+            if (!hasNext()) throw new NoSuchElementException();
+            Row r = next;
+            next = null;
+            return r;
+        }
+
+        private Row advance() {
+            try {
+                while (true) {
+                    if (reader == null) {
+                        if (nextFile >= files.size()) return null;
+                        open(files.get(nextFile++));
+                        if (unit == TextInputOptions.Unit.FILE) {
+                            String text = stripBom(readAll(reader));
+                            close();
+                            return RowFactory.create(path, text);
+                        }
+                    }
+                    String s = reader.readLine(); // ends lines at \n, \r\n or \r, like Hadoop's LineReader
+                    if (s == null) {
+                        close();
+                        continue;
+                    }
+                    line++;
+                    if (line == 1) s = stripBom(s);
+                    if (skipBlank && s.isBlank()) continue;
+                    return RowFactory.create(path + ":" + line, s);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+            }
+        }
+
+        private void open(Entry f) throws IOException {
+            Path p = new Path(f.path);
+            InputStream in = p.getFileSystem(conf).open(p);
+            if (codecs == null) codecs = new CompressionCodecFactory(conf);
+            CompressionCodec codec = codecs.getCodec(p); // by extension: .gz, .bz2, .zst, ...
+            if (codec != null) in = codec.createInputStream(in);
+            // UTF-8; malformed bytes become U+FFFD rather than failing the task
+            reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+            path = f.path;
+            line = 0;
+        }
+
+        private static String readAll(BufferedReader r) throws IOException {
+            StringBuilder sb = new StringBuilder();
+            char[] buf = new char[1 << 16];
+            for (int n; (n = r.read(buf)) > 0; ) sb.append(buf, 0, n);
+            return sb.toString();
+        }
+
+        private static String stripBom(String s) {
+            return !s.isEmpty() && s.charAt(0) == '\uFEFF' ? s.substring(1) : s;
+        }
+
+        @Override
+        public void close() {
+            if (reader == null) return;
+            try {
+                reader.close();
+            } catch (IOException ignored) {
+                // read-only; nothing to lose
+            }
+            reader = null;
+        }
+    }
+}

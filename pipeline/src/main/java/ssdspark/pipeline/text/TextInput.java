@@ -1,0 +1,100 @@
+package ssdspark.pipeline.text;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.network.util.JavaUtils;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * Reads a text corpus as rows of (id, text), the input of {@link StreamingTokenizer}. Each partition
+ * keeps its input order. Plain text: see {@link TextFiles}; ids are strings. JSON lines and Parquet:
+ * the id column keeps its type, the text column must be a string.
+ */
+public final class TextInput {
+    private TextInput() {}
+
+    /** Columns of plain-text input (id = path or path:line). */
+    public static final StructType TEXT_SCHEMA = DataTypes.createStructType(new StructField[] {
+            DataTypes.createStructField("id", DataTypes.StringType, false),
+            DataTypes.createStructField("text", DataTypes.StringType, false)});
+
+    public static Dataset<Row> read(SparkSession spark, TextInputOptions o) {
+        if (o.format() == TextInputOptions.Format.TEXT) return readText(spark, o);
+        Dataset<Row> in;
+        String fmt = o.format().name().toLowerCase(Locale.ROOT);
+        try {
+            in = spark.read().format(fmt).load(o.path());
+        } catch (Exception e) {
+            if (e.getClass().getName().contains("AnalysisException"))
+                throw new IllegalArgumentException("cannot read " + fmt + " input " + o.path() + ": " + firstLine(e.getMessage()), e);
+            throw e;
+        }
+        return select(in, o.idCol(), o.textCol());
+    }
+
+    /** (id, text) from a table, renamed; a message naming the flag to change when a column does not fit. */
+    public static Dataset<Row> select(Dataset<Row> in, String idCol, String textCol) {
+        StructType schema = in.schema();
+        String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
+                .collect(Collectors.joining(", "));
+        StructField id = field(schema, idCol);
+        if (id == null)
+            throw new IllegalArgumentException("input has no column '" + idCol + "' for the document id; pass --id-col NAME (columns: " + have + ")");
+        StructField text = field(schema, textCol);
+        if (text == null)
+            throw new IllegalArgumentException("input has no column '" + textCol + "' for the document text; pass --text-col NAME (columns: " + have + ")");
+        if (idCol.equals(textCol))
+            throw new IllegalArgumentException("--id-col and --text-col both name '" + idCol + "'");
+        if (!text.dataType().equals(DataTypes.StringType))
+            throw new IllegalArgumentException("column '" + textCol + "' is " + text.dataType().simpleString()
+                    + ", not a string of text; pass --text-col NAME (columns: " + have + ")");
+        return in.select(col(idCol).as("id"), col(textCol).as("text"));
+    }
+
+    private static Dataset<Row> readText(SparkSession spark, TextInputOptions o) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        List<TextFiles.Entry> files = TextFiles.list(o.path(), conf);
+        long maxBytes = bytes(spark, "spark.sql.files.maxPartitionBytes", "128m");
+        long openCost = bytes(spark, "spark.sql.files.openCostInBytes", "4m");
+        int minPartitions = spark.sparkContext().defaultParallelism();
+        List<List<TextFiles.Entry>> groups = TextFiles.group(files, maxBytes, openCost, minPartitions);
+        // one group per slice: parallelize cuts a list of n into n slices of one
+        JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
+                .parallelize(groups, groups.size())
+                .mapPartitions(new TextFiles.ReadGroup(conf, o.unit(), o.skipBlankLines()));
+        return spark.createDataFrame(rows, TEXT_SCHEMA);
+    }
+
+    private static long bytes(SparkSession spark, String key, String dflt) {
+        return JavaUtils.byteStringAsBytes(spark.conf().get(key, dflt));
+    }
+
+    private static StructField field(StructType schema, String name) {
+        for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
+        return null;
+    }
+
+    // Backquoted so names with dots or spaces are taken literally, not as struct paths.
+    private static Column col(String name) {
+        return functions.col("`" + name.replace("`", "``") + "`");
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}
