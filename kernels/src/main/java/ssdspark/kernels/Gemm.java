@@ -1,43 +1,58 @@
 package ssdspark.kernels;
 
+import java.util.Arrays;
+
 /**
  * Dense matrix products in torch's Linear layout: {@code out[m][n] = x[m][k] · w[n][k]ᵀ}.
  *
- * <p>The CPU twin packs the weight once (k-major panels) so the inner loop is an axpy over a
- * contiguous panel row, which HotSpot's superword pass turns into SIMD.
+ * <p>The CPU twin packs the weight once into k-major panels of {@link #PANEL} output columns, one
+ * small array per (panel, k) row, and multiplies 4 rows of x at a time against 4 panel rows at a
+ * time ({@link #madd4}): 16 fused multiply-adds per loaded vector of accumulators, which HotSpot's
+ * superword pass turns into 512/256-bit SIMD.
+ *
+ * <p>Why one array per panel row: C2 in JDK 17 only vectorises a loop when every float[] it stores
+ * to and loads from is indexed by the loop variable plus a constant (a loop-invariant offset such as
+ * {@code base + c} makes it assume the arrays may overlap and give up), and only when the trip count
+ * is a compile-time constant in loops this size. So every vector loop here runs {@code c < PANEL}
+ * over arrays indexed {@code [c]}.
  */
 public final class Gemm {
     private Gemm() {}
 
-    /** Column-panel width: a panel row of this many floats is the unit the inner loop streams. */
+    /** Column-panel width: the length of every vectorised inner loop (4 AVX-512 / 8 AVX2 vectors). */
     static final int PANEL = 64;
-    /** Rows of x handled together, so each panel row loaded from cache feeds this many outputs. */
+    /** Rows of x handled together, so each panel row loaded feeds this many outputs. */
     static final int ROWS = 4;
 
-    /** A weight [n][k] repacked as panels[n/PANEL][k][PANEL] (zero padded to a whole panel). */
+    /** A weight [n][k] repacked as rows[panel·k + q][c] = w[panel·PANEL + c][q] (zero past n). */
     public static final class Weight {
         public final int n, k;
-        final float[] panels;
+        final float[][] rows;
 
-        Weight(int n, int k, float[] panels) { this.n = n; this.k = k; this.panels = panels; }
+        Weight(int n, int k, float[][] rows) { this.n = n; this.k = k; this.rows = rows; }
 
-        public long bytes() { return 4L * panels.length; }
+        int panels() { return (n + PANEL - 1) / PANEL; }
+
+        public long bytes() { return 4L * rows.length * PANEL; }
     }
 
     /** Packs w[n][k] (row-major, torch Linear layout) starting at offset off. */
     public static Weight pack(float[] w, int off, int n, int k) {
+        if (n < 0 || k < 0 || off < 0) throw new IllegalArgumentException("weight shape " + n + "x" + k + " at offset " + off);
+        if (w.length - (long) off < (long) n * k)
+            throw new IllegalArgumentException("w holds " + (w.length - (long) off) + " floats after offset " + off + " < " + n + "x" + k);
         int np = (n + PANEL - 1) / PANEL;
-        long size = (long) np * k * PANEL;
-        if (size > Integer.MAX_VALUE - 16)
+        if ((long) np * k > Integer.MAX_VALUE - 16)
             throw new IllegalArgumentException("weight " + n + "x" + k + " is too large for one CPU panel array");
-        float[] p = new float[(int) size];
-        for (int j = 0; j < n; j++) {
-            int panel = j / PANEL, col = j % PANEL;
-            int base = panel * k * PANEL + col;
-            int src = off + j * k;
-            for (int q = 0; q < k; q++) p[base + q * PANEL] = w[src + q];
-        }
-        return new Weight(n, k, p);
+        float[][] rows = new float[np * k][PANEL];
+        Parallel.forRange(np, p -> {
+            int c1 = Math.min(PANEL, n - p * PANEL);
+            for (int c = 0; c < c1; c++) {
+                int src = off + (p * PANEL + c) * k;
+                for (int q = 0; q < k; q++) rows[p * k + q][c] = w[src + q];
+            }
+        });
+        return new Weight(n, k, rows);
     }
 
     public static Weight pack(float[] w, int n, int k) { return pack(w, 0, n, k); }
@@ -45,46 +60,110 @@ public final class Gemm {
     /** out[m][n] = x[m][k] · Wᵀ. */
     public static void matmul(float[] x, int m, Weight w, float[] out) {
         int n = w.n, k = w.k;
+        if (m < 0) throw new IllegalArgumentException("m = " + m);
         if (x.length < (long) m * k) throw new IllegalArgumentException("x holds " + x.length + " < " + m + "x" + k);
         if (out.length < (long) m * n) throw new IllegalArgumentException("out holds " + out.length + " < " + m + "x" + n);
-        int np = (n + PANEL - 1) / PANEL;
-        int rowBlocks = (m + ROWS - 1) / ROWS;
-        // Parallel over (panel, row block) tiles; panels outermost so a thread reuses its panel from L2.
-        Parallel.forRange(np * rowBlocks, t -> {
-            int panel = t / rowBlocks, rb = t % rowBlocks;
-            tile(x, k, w.panels, panel, rb * ROWS, Math.min(ROWS, m - rb * ROWS), n, out);
+        if (m == 0) return;
+        int np = w.panels();
+        int blocks = (m + ROWS - 1) / ROWS;
+        // Tasks are (panel, group of row blocks): a panel (k·PANEL floats) stays in L2 across its row blocks.
+        int groupBlocks = rowGroupBlocks(blocks, np);
+        int groups = (blocks + groupBlocks - 1) / groupBlocks;
+        Parallel.forRange(np * groups, t -> {
+            int panel = t / groups, g = t % groups;
+            int b0 = g * groupBlocks, b1 = Math.min(blocks, b0 + groupBlocks);
+            float[] a0 = new float[PANEL], a1 = new float[PANEL], a2 = new float[PANEL], a3 = new float[PANEL];
+            int col0 = panel * PANEL, cols = Math.min(PANEL, n - col0);
+            for (int b = b0; b < b1; b++) {
+                int r0 = b * ROWS, rows = Math.min(ROWS, m - r0);
+                tile(x, k, r0, rows, w.rows, panel * k, a0, a1, a2, a3);
+                int o = r0 * n + col0;
+                System.arraycopy(a0, 0, out, o, cols);
+                if (rows > 1) System.arraycopy(a1, 0, out, o + n, cols);
+                if (rows > 2) System.arraycopy(a2, 0, out, o + 2 * n, cols);
+                if (rows > 3) System.arraycopy(a3, 0, out, o + 3 * n, cols);
+            }
         });
     }
 
-    private static void tile(float[] x, int k, float[] panels, int panel, int row0, int rows, int n, float[] out) {
-        float[] acc = new float[ROWS * PANEL];
-        int pbase = panel * k * PANEL;
+    /** Row blocks per task: enough tasks to keep every thread busy, at most 64 rows a task. */
+    static int rowGroupBlocks(int blocks, int panels) {
+        int want = 4 * Parallel.threads();
+        int g = 16;
+        while (g > 1 && (long) panels * ((blocks + g - 1) / g) < want) g >>= 1;
+        return g;
+    }
+
+    /**
+     * acc_r[c] = Σ_q x[(r0+r)·k + q] · b[bOff + q][c] for r < rows (1 to 4), c < PANEL; accumulators
+     * zeroed first. Rows past {@code rows} are left untouched or hold garbage.
+     */
+    static void tile(float[] x, int k, int r0, int rows, float[][] b, int bOff,
+                     float[] a0, float[] a1, float[] a2, float[] a3) {
+        Arrays.fill(a0, 0f);
         if (rows == ROWS) {
-            int x0 = row0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-            for (int q = 0; q < k; q++) {
-                float a0 = x[x0 + q], a1 = x[x1 + q], a2 = x[x2 + q], a3 = x[x3 + q];
-                int pb = pbase + q * PANEL;
-                for (int c = 0; c < PANEL; c++) {
-                    float b = panels[pb + c];
-                    acc[c] += a0 * b;
-                    acc[PANEL + c] += a1 * b;
-                    acc[2 * PANEL + c] += a2 * b;
-                    acc[3 * PANEL + c] += a3 * b;
-                }
-            }
+            Arrays.fill(a1, 0f);
+            Arrays.fill(a2, 0f);
+            Arrays.fill(a3, 0f);
+            int o = r0 * k;
+            madd4(a0, a1, a2, a3, x, o, x, o + k, x, o + 2 * k, x, o + 3 * k, b, bOff, 0, k);
         } else {
-            for (int r = 0; r < rows; r++) {
-                int xr = (row0 + r) * k, ar = r * PANEL;
-                for (int q = 0; q < k; q++) {
-                    float a = x[xr + q];
-                    int pb = pbase + q * PANEL;
-                    for (int c = 0; c < PANEL; c++) acc[ar + c] += a * panels[pb + c];
-                }
+            madd1(a0, x, r0 * k, b, bOff, 0, k);
+            if (rows > 1) { Arrays.fill(a1, 0f); madd1(a1, x, (r0 + 1) * k, b, bOff, 0, k); }
+            if (rows > 2) { Arrays.fill(a2, 0f); madd1(a2, x, (r0 + 2) * k, b, bOff, 0, k); }
+        }
+    }
+
+    /**
+     * The micro-kernel: c_r[0..PANEL) += Σ_{j0 <= j < j1} a_r[o_r + j] · b[bOff + j][0..PANEL) for r = 0..3.
+     * c0..c3 must be four distinct arrays of at least PANEL floats, every b row too; none may be a b row.
+     * Shared by the GEMM, the LM head and the SSD scan.
+     */
+    static void madd4(float[] c0, float[] c1, float[] c2, float[] c3,
+                      float[] x0, int o0, float[] x1, int o1, float[] x2, int o2, float[] x3, int o3,
+                      float[][] b, int bOff, int j0, int j1) {
+        int jEnd = j0 + ((j1 - j0) & ~3);
+        for (int j = j0; j < jEnd; j += 4) {
+            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2], a03 = x0[o0 + j + 3];
+            float a10 = x1[o1 + j], a11 = x1[o1 + j + 1], a12 = x1[o1 + j + 2], a13 = x1[o1 + j + 3];
+            float a20 = x2[o2 + j], a21 = x2[o2 + j + 1], a22 = x2[o2 + j + 2], a23 = x2[o2 + j + 3];
+            float a30 = x3[o3 + j], a31 = x3[o3 + j + 1], a32 = x3[o3 + j + 2], a33 = x3[o3 + j + 3];
+            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2], b3 = b[bOff + j + 3];
+            for (int c = 0; c < PANEL; c++) {
+                float w0 = b0[c], w1 = b1[c], w2 = b2[c], w3 = b3[c];
+                c0[c] = Math.fma(a03, w3, Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c]))));
+                c1[c] = Math.fma(a13, w3, Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, c1[c]))));
+                c2[c] = Math.fma(a23, w3, Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, c2[c]))));
+                c3[c] = Math.fma(a33, w3, Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, c3[c]))));
             }
         }
-        int col0 = panel * PANEL, cols = Math.min(PANEL, n - col0);
-        for (int r = 0; r < rows; r++)
-            System.arraycopy(acc, r * PANEL, out, (row0 + r) * n + col0, cols);
+        for (int j = jEnd; j < j1; j++) {
+            float a00 = x0[o0 + j], a10 = x1[o1 + j], a20 = x2[o2 + j], a30 = x3[o3 + j];
+            float[] b0 = b[bOff + j];
+            for (int c = 0; c < PANEL; c++) {
+                float w0 = b0[c];
+                c0[c] = Math.fma(a00, w0, c0[c]);
+                c1[c] = Math.fma(a10, w0, c1[c]);
+                c2[c] = Math.fma(a20, w0, c2[c]);
+                c3[c] = Math.fma(a30, w0, c3[c]);
+            }
+        }
+    }
+
+    /** One row of {@link #madd4}: c0[0..PANEL) += Σ_j a[o0 + j] · b[bOff + j][0..PANEL). */
+    static void madd1(float[] c0, float[] a, int o0, float[][] b, int bOff, int j0, int j1) {
+        int jEnd = j0 + ((j1 - j0) & ~3);
+        for (int j = j0; j < jEnd; j += 4) {
+            float a00 = a[o0 + j], a01 = a[o0 + j + 1], a02 = a[o0 + j + 2], a03 = a[o0 + j + 3];
+            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2], b3 = b[bOff + j + 3];
+            for (int c = 0; c < PANEL; c++)
+                c0[c] = Math.fma(a03, b3[c], Math.fma(a02, b2[c], Math.fma(a01, b1[c], Math.fma(a00, b0[c], c0[c]))));
+        }
+        for (int j = jEnd; j < j1; j++) {
+            float a00 = a[o0 + j];
+            float[] b0 = b[bOff + j];
+            for (int c = 0; c < PANEL; c++) c0[c] = Math.fma(a00, b0[c], c0[c]);
+        }
     }
 
     /** Reference: plain triple loop in double, the yardstick the packed path is tested against. */

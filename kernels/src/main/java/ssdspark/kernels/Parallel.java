@@ -1,8 +1,10 @@
 package ssdspark.kernels;
 
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * The CPU engine's thread pool. Size: system property {@code ssdspark.threads}, else the number of
@@ -48,18 +50,42 @@ public final class Parallel {
         old.shutdown();
     }
 
-    /** Runs body(i) for 0 <= i < n on the pool; inline when n == 1 or there is a single thread. */
+    /**
+     * Runs body(i) for 0 <= i < n on the pool; inline when n == 1, there is a single thread, or the
+     * caller is already one of the pool's workers (nested parallelism). Indices are handed out one at
+     * a time from a shared counter to min(n, threads) workers, so uneven items balance themselves;
+     * the calling thread waits (it does not compute), so Spark task threads never add to the pool's
+     * threads. The first exception thrown by body is rethrown here, after the other workers stop.
+     */
     public static void forRange(int n, IntConsumer body) {
         if (n <= 0) return;
-        if (n == 1 || pool.getParallelism() == 1) {
-            for (int i = 0; i < n; i++) body.accept(i);
-            return;
-        }
         ForkJoinPool p = pool;
-        if (Thread.currentThread() instanceof java.util.concurrent.ForkJoinWorkerThread wt && wt.getPool() == p) { // already on a worker: nested parallelism runs inline
+        int workers = Math.min(n, p.getParallelism());
+        if (workers == 1 || Thread.currentThread() instanceof ForkJoinWorkerThread wt && wt.getPool() == p) {
             for (int i = 0; i < n; i++) body.accept(i);
             return;
         }
-        p.submit(() -> IntStream.range(0, n).parallel().forEach(body)).join();
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            try {
+                for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.accept(i);
+            } catch (Throwable e) {
+                next.set(n); // the others stop at their next item
+                throw e;
+            }
+        };
+        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[workers];
+        for (int w = 0; w < workers; w++) tasks[w] = p.submit(worker);
+        Throwable first = null;
+        for (ForkJoinTask<?> t : tasks) {
+            try {
+                t.join();
+            } catch (Throwable e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first instanceof RuntimeException re) throw re;
+        if (first instanceof Error er) throw er;
+        if (first != null) throw new RuntimeException(first);
     }
 }

@@ -25,80 +25,172 @@ public final class SsdScan {
         int group(int h) { return h / (nheads / ngroups); }
     }
 
-    /** Chunked SSD with chunk length q; the CPU twin of the GPU scan. */
+    /**
+     * Chunked SSD with chunk length q; the CPU twin of the GPU scan.
+     *
+     * <p>Per chunk of L = min(q, rest) steps, with a_t = exp(dt_t·A_h), G_t = a_0···a_t (decay from the
+     * chunk start) and E[t][u] = a_{u+1}···a_t (decay from step u to step t, products rather than
+     * exp of cumulative-sum differences, so they are the recurrence's own factors):
+     * <pre>
+     *   Y   = G ∘ (C · S_in)  +  (CB ∘ E ∘ dt) · X  +  D ∘ X        (inter chunk, intra chunk, skip)
+     *   S_out = G_{L-1} · S_in  +  (Bᵀ ∘ E_{L-1} ∘ dt) · X           (state passing)
+     * </pre>
+     * where CB[t][u] = C_t·B_u (u <= t) is shared by the heads of a group. Every product runs through
+     * {@link Gemm#madd4} on 64-wide tiles of the head's channels (headdim padded to a multiple of 64).
+     * Work is split over (chunk, group, 64 rows) for CB and over (head, 64-channel tile) for the rest.
+     */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,
                                float[] dt, float[] A, float[] D, boolean dPerChannel,
                                float[] state, float[] y) {
+        if (q < 1) throw new IllegalArgumentException("chunk length must be >= 1, got " + q);
+        if (len <= 0) return;
         final int H = dm.nheads, P = dm.headdim, N = dm.dstate, G = dm.ngroups;
+        final int W = Gemm.PANEL;
+        final int L = Math.min(q, len);                 // longest chunk
         final int nChunks = (len + q - 1) / q;
-        // CB[chunk][group][t][τ] = C_t · B_τ for τ <= t, shared by all heads of a group.
-        final float[] cb = new float[nChunks * G * q * q];
+        final int uTiles = (L + W - 1) / W;
+        final int rowTasks = (L + W - 1) / W;          // CB rows are computed 64 at a time
+        // Per (chunk, group): Bt[n][u] = B_u[n] (flat rows, for the state update), CB[t][u] = C_t·B_u (flat rows).
+        final float[][][] bt = new float[nChunks * G][][];
+        final float[][][] cb = new float[nChunks * G][][];
         Parallel.forRange(nChunks * G, cg -> {
             int c = cg / G, g = cg % G, s = c * q, ql = Math.min(q, len - s);
-            int base = cg * q * q;
-            for (int t = 0; t < ql; t++) {
-                int ct = (s + t) * inStride + cOff + g * N;
-                for (int u = 0; u <= t; u++) {
-                    int bu = (s + u) * inStride + bOff + g * N;
-                    float acc = 0f;
-                    for (int n = 0; n < N; n++) acc += in[ct + n] * in[bu + n];
-                    cb[base + t * q + u] = acc;
+            float[][] b = new float[N][ql];
+            for (int u = 0; u < ql; u++) {
+                int bu = (s + u) * inStride + bOff + g * N;
+                for (int n = 0; n < N; n++) b[n][u] = in[bu + n];
+            }
+            bt[cg] = b;
+            cb[cg] = new float[ql][ql];
+        });
+        Parallel.forRange(nChunks * G * rowTasks, task -> {
+            int cg = task / rowTasks, rt = task % rowTasks;
+            int c = cg / G, g = cg % G, s = c * q, ql = Math.min(q, len - s);
+            int t0 = rt * W, t1 = Math.min(ql, t0 + W);
+            if (t0 >= t1) return;
+            float[][] b = bt[cg], rows = cb[cg];
+            // B transposed into 64-wide tiles: tile[ut·N + n][i] = B_{ut·64+i}[n]
+            int ut1 = (t1 - 1) / W + 1;
+            float[][] tile = new float[ut1 * N][W];
+            for (int ut = 0; ut < ut1; ut++) {
+                int u0 = ut * W, uw = Math.min(W, ql - u0);
+                for (int n = 0; n < N; n++) System.arraycopy(b[n], u0, tile[ut * N + n], 0, uw);
+            }
+            float[] a0 = new float[W], a1 = new float[W], a2 = new float[W], a3 = new float[W];
+            float[] zero = new float[N];
+            for (int t = t0; t < t1; t += 4) {
+                int nr = Math.min(4, t1 - t);
+                int o0 = (s + t) * inStride + cOff + g * N;
+                float[] x1 = nr > 1 ? in : zero, x2 = nr > 2 ? in : zero, x3 = nr > 3 ? in : zero;
+                int o1 = nr > 1 ? o0 + inStride : 0, o2 = nr > 2 ? o0 + 2 * inStride : 0, o3 = nr > 3 ? o0 + 3 * inStride : 0;
+                int last = t + nr - 1;
+                for (int ut = 0; ut * W <= last; ut++) {
+                    java.util.Arrays.fill(a0, 0f);
+                    java.util.Arrays.fill(a1, 0f);
+                    java.util.Arrays.fill(a2, 0f);
+                    java.util.Arrays.fill(a3, 0f);
+                    Gemm.madd4(a0, a1, a2, a3, in, o0, x1, o1, x2, o2, x3, o3, tile, ut * N, 0, N);
+                    int u0 = ut * W;
+                    float[][] acc = {a0, a1, a2, a3};
+                    for (int r = 0; r < nr; r++) {
+                        int cols = Math.min(W, t + r + 1 - u0); // u <= t only
+                        if (cols > 0) System.arraycopy(acc[r], 0, rows[t + r], u0, cols);
+                    }
                 }
             }
         });
-        Parallel.forRange(H, h -> {
-            final int g = dm.group(h);
-            final float a = A[h];
-            float[] st = new float[N * P]; // transposed state [n][p] so every inner loop runs over p
-            for (int p = 0; p < P; p++)
-                for (int n = 0; n < N; n++) st[n * P + p] = state[(h * P + p) * N + n];
-            float[] cum = new float[q];
-            float[] acc = new float[P];
+        final int pTiles = (P + W - 1) / W;
+        Parallel.forRange(H * pTiles, task -> {
+            final int h = task / pTiles, pt = task % pTiles, g = dm.group(h);
+            final int p0 = pt * W, pw = Math.min(W, P - p0);
+            final float ah = A[h];
+            final float[][] x = new float[L][W];       // X rows of this channel tile
+            final float[][] st = new float[N][W];      // state rows S[n][p]
+            final float[] y0 = new float[W], y1 = new float[W], y2 = new float[W], y3 = new float[W];
+            final float[][] ys = {y0, y1, y2, y3};
+            final float[] w0 = new float[L], w1 = new float[L], w2 = new float[L], w3 = new float[L];
+            final float[][] ws = {w0, w1, w2, w3};
+            final float[] e = new float[L], dtv = new float[L], av = new float[L], gcum = new float[L], dv = new float[W];
+            final float[] zero = new float[Math.max(L, N)];
+            for (int p = 0; p < pw; p++) {
+                dv[p] = dPerChannel ? D[h * P + p0 + p] : D[h];
+                int sp = (h * P + p0 + p) * N;
+                for (int n = 0; n < N; n++) st[n][p] = state[sp + n];
+            }
             for (int c = 0; c < nChunks; c++) {
-                int s = c * q, ql = Math.min(q, len - s);
-                float run = 0f;
-                for (int t = 0; t < ql; t++) { run += dt[(s + t) * H + h] * a; cum[t] = run; }
-                int cbBase = (c * G + g) * q * q;
+                final int s = c * q, ql = Math.min(q, len - s), cg = c * G + g;
+                final float[][] cbRows = cb[cg], bRows = bt[cg];
+                float run = 1f;
                 for (int t = 0; t < ql; t++) {
-                    java.util.Arrays.fill(acc, 0f);
-                    // inter chunk: the state entering the chunk, decayed to step t
-                    int ct = (s + t) * inStride + cOff + g * N;
-                    float decay = (float) Math.exp(cum[t]);
-                    for (int n = 0; n < N; n++) {
-                        float cn = in[ct + n] * decay;
-                        int sn = n * P;
-                        for (int p = 0; p < P; p++) acc[p] += cn * st[sn + p];
+                    float d = dt[(s + t) * H + h];
+                    dtv[t] = d;
+                    float a = (float) Math.exp(d * ah);
+                    av[t] = a;
+                    run *= a;
+                    gcum[t] = run;
+                    System.arraycopy(in, (s + t) * inStride + xOff + h * P + p0, x[t], 0, pw);
+                }
+                // Y: 4 rows at a time; e holds E[t][·] for the latest row t, updated in place.
+                for (int t = 0; t < ql; t += 4) {
+                    int nr = Math.min(4, ql - t);
+                    int co = (s + t) * inStride + cOff + g * N;
+                    for (int r = 0; r < 4; r++) java.util.Arrays.fill(ys[r], 0f);
+                    // inter chunk: C_t · S_in, then scaled by G_t
+                    Gemm.madd4(y0, y1, y2, y3, in, co,
+                            nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
+                            nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
+                            nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, st, 0, 0, N);
+                    for (int r = 0; r < nr; r++) scale(ys[r], gcum[t + r]);
+                    // intra chunk: W[t][u] = CB[t][u] · E[t][u] · dt_u for u <= t, 0 above
+                    int uEnd = t + nr;
+                    for (int r = 0; r < 4; r++) {
+                        float[] wr = ws[r];
+                        int tr = t + r;
+                        if (r >= nr) {
+                            java.util.Arrays.fill(wr, 0, uEnd, 0f);
+                            continue;
+                        }
+                        float a = av[tr];
+                        for (int u = 0; u < tr; u++) e[u] *= a;
+                        e[tr] = 1f;
+                        float[] cbr = cbRows[tr];
+                        for (int u = 0; u <= tr; u++) wr[u] = cbr[u] * e[u] * dtv[u];
+                        for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
-                    // intra chunk: masked quadratic form
-                    for (int u = 0; u <= t; u++) {
-                        float w = cb[cbBase + t * q + u] * (float) Math.exp(cum[t] - cum[u]) * dt[(s + u) * H + h];
-                        int xu = (s + u) * inStride + xOff + h * P;
-                        for (int p = 0; p < P; p++) acc[p] += w * in[xu + p];
-                    }
-                    int xt = (s + t) * inStride + xOff + h * P, yt = (s + t) * H * P + h * P;
-                    for (int p = 0; p < P; p++) {
-                        float d = dPerChannel ? D[h * P + p] : D[h];
-                        y[yt + p] = acc[p] + d * in[xt + p];
+                    Gemm.madd4(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
+                    for (int r = 0; r < nr; r++) {
+                        float[] yr = ys[r], xr = x[t + r];
+                        for (int p = 0; p < W; p++) yr[p] = Math.fma(dv[p], xr[p], yr[p]);
+                        System.arraycopy(yr, 0, y, (s + t + r) * H * P + h * P + p0, pw);
                     }
                 }
-                // state passing: S_end = exp(cum_last) · S_in + Σ_u exp(cum_last - cum_u) · dt_u · x_u ⊗ B_u
-                float last = cum[ql - 1];
-                float keep = (float) Math.exp(last);
-                for (int i = 0; i < N * P; i++) st[i] *= keep;
-                for (int u = 0; u < ql; u++) {
-                    float w = (float) Math.exp(last - cum[u]) * dt[(s + u) * H + h];
-                    int xu = (s + u) * inStride + xOff + h * P, bu = (s + u) * inStride + bOff + g * N;
-                    for (int n = 0; n < N; n++) {
-                        float wb = w * in[bu + n];
-                        int sn = n * P;
-                        for (int p = 0; p < P; p++) st[sn + p] += wb * in[xu + p];
+                // state passing: S = G_last · S + Σ_u (B_u[n] · E[last][u] · dt_u) x_u
+                float keep = gcum[ql - 1];
+                for (int u = 0; u < ql; u++) e[u] *= dtv[u]; // e is E[last][·]: now E[last][u] · dt_u
+                for (int n = 0; n < N; n++) scale(st[n], keep);
+                for (int n = 0; n < N; n += 4) {
+                    int nr = Math.min(4, N - n);
+                    for (int r = 0; r < 4; r++) {
+                        float[] wr = ws[r];
+                        if (r >= nr) { java.util.Arrays.fill(wr, 0, ql, 0f); continue; }
+                        float[] br = bRows[n + r];
+                        for (int u = 0; u < ql; u++) wr[u] = br[u] * e[u];
                     }
+                    Gemm.madd4(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
+                            w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, ql);
                 }
             }
-            for (int p = 0; p < P; p++)
-                for (int n = 0; n < N; n++) state[(h * P + p) * N + n] = st[n * P + p];
+            for (int p = 0; p < pw; p++) {
+                int sp = (h * P + p0 + p) * N;
+                for (int n = 0; n < N; n++) state[sp + n] = st[n][p];
+            }
         });
+    }
+
+    /** v[0..PANEL) *= f. */
+    private static void scale(float[] v, float f) {
+        for (int i = 0; i < Gemm.PANEL; i++) v[i] *= f;
     }
 
     /** The recurrence one step at a time in double precision: the ground truth the chunked form is tested against. */
