@@ -60,7 +60,7 @@ public final class Cuda {
             deviceCount = n[0];
             if (deviceCount == 0) initProblem = "the NVIDIA driver reports no CUDA device (CUDA_VISIBLE_DEVICES?)";
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
-            initProblem = "cannot load the CUDA driver through JCuda (" + e.getMessage()
+            initProblem = "cannot load the CUDA driver through JCuda (" + essence(e.getMessage())
                     + "); is the NVIDIA driver (libcuda.so.1) installed and jcuda-natives on the classpath?";
         } catch (CudaException e) {
             initProblem = "cuInit failed: " + e.getMessage() + " (no usable NVIDIA driver or device)";
@@ -68,6 +68,20 @@ public final class Cuda {
             initProblem = "CUDA initialisation failed: " + e;
         }
         return initProblem;
+    }
+
+    /** The line of JCuda's long library-loading report that names the cause. */
+    static String essence(String msg) {
+        if (msg == null) return "no message";
+        String first = null;
+        for (String line : msg.split("\\R")) {
+            String l = line.trim();
+            if (l.isEmpty()) continue;
+            if (first == null) first = l;
+            if (l.contains("cannot open shared object") || l.contains("libcuda"))
+                return l.replaceFirst("^java\\.lang\\.UnsatisfiedLinkError: ", "");
+        }
+        return first;
     }
 
     /** Null when device {@code ordinal} can run the kernels, else a one-line reason. */

@@ -93,6 +93,34 @@ public final class GpuEngine implements Engine {
         return forwardBatch(new int[][] {java.util.Arrays.copyOfRange(tokens, off, off + n)}, new Mamba2State[] {state});
     }
 
+    /**
+     * Packed forward in one pass (see {@link Engine#forwardPacked}); zero-length sequences are skipped. The
+     * hidden states stay on the device too, so a following {@link #logProbs} on the returned array (unmodified,
+     * same thread) reuses them instead of uploading them again.
+     */
+    @Override
+    public float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) {
+        int n = states.length, d = c.dModel;
+        int nonEmpty = 0;
+        for (int i = 0; i < n; i++) {
+            if (cu[i + 1] < cu[i]) throw new IllegalArgumentException("cu must not decrease (cu[" + i + "] > cu[" + (i + 1) + "])");
+            if (cu[i + 1] > cu[i]) nonEmpty++;
+        }
+        if (nonEmpty == 0) return new float[0];
+        int[][] seqs = new int[nonEmpty][];
+        Mamba2State[] st = new Mamba2State[nonEmpty];
+        for (int i = 0, k = 0; i < n; i++) {
+            if (cu[i + 1] == cu[i]) continue;
+            seqs[k] = java.util.Arrays.copyOfRange(tokens, cu[i], cu[i + 1]);
+            st[k++] = states[i];
+        }
+        float[] h = forwardBatch(seqs, st);
+        if (cu[0] == 0) return h;
+        float[] out = new float[cu[n] * d]; // rows before cu[0] belong to no sequence: zeros
+        System.arraycopy(h, 0, out, cu[0] * d, h.length);
+        return out;
+    }
+
     @Override
     public void logProbs(float[] hidden, int n, int[] targets, int tOff, float[] out, int outOff) {
         if (n <= 0) return;
@@ -102,11 +130,15 @@ public final class GpuEngine implements Engine {
         for (int i = 0; i < n; i++) tg[i] = checkTarget(targets[tOff + i], i);
         Workspace ws = workspace();
         GpuStream s = ws.stream;
-        ws.ensure(n, 1, (n + q - 1) / q);
-        s.upload(hidden, 0, n * d, ws.hidden.ptr());
+        boolean resident = hidden == ws.lastHidden && n <= ws.lastHiddenRows;
+        if (!resident) {
+            ws.lastHidden = null;
+            ws.ensure(n, 1, (n + q - 1) / q);
+            s.upload(hidden, 0, n * d, ws.hidden.ptr());
+            if (precision == Precision.BF16)
+                GpuEmbedding.toBf16(s, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
+        }
         s.upload(tg, 0, n, ws.ints.at4(ws.capTokens));
-        if (precision == Precision.BF16)
-            GpuEmbedding.toBf16(s, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
         CUdeviceptr lp = head(ws, n, ws.ints.at4(ws.capTokens));
         s.download(lp, out, outOff, n);
     }
@@ -120,6 +152,8 @@ public final class GpuEngine implements Engine {
         float[] h = new float[Math.multiplyExact(v.tokens, c.dModel)];
         ws.stream.download(ws.hidden.ptr(), h, 0, h.length);
         downloadStates(ws, v, states);
+        ws.lastHidden = h;
+        ws.lastHiddenRows = v.tokens;
         return h;
     }
 
@@ -260,6 +294,7 @@ public final class GpuEngine implements Engine {
             lens[i] = tokens[i].length;
         }
         Varlen v = Varlen.of(lens, q);
+        ws.lastHidden = null;
         final int T = v.tokens, S = v.seqs, L = c.nLayer, d = c.dModel;
         int[] flat = new int[T];
         int[] flatTargets = targets == null ? null : new int[T];

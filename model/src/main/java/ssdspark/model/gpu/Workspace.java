@@ -35,6 +35,9 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer ssmState;   // [S][L][H*P*N]
     DeviceBuffer pool;       // double sums [S][d] | f32 last [S][d]
     DeviceBuffer lm;         // LM head scratch | log-probs [T]
+    /** The array the last forward returned while its rows are still in hidden/hiddenH (see GpuEngine.logProbs). */
+    float[] lastHidden;
+    int lastHiddenRows;
 
     Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldInner) {
         this.dev = dev;

@@ -1,0 +1,71 @@
+package ssdspark.kernels.gpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Host-side pieces that need no GPU (these run in CI), and the availability message. */
+class GpuBasicsTest {
+    @Test
+    void bf16RoundsToNearestEven() {
+        assertEquals(1.0f, Bf16.round(1.0f));
+        assertEquals((short) 0x3f80, Bf16.fromFloat(1.0f));
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even -> 1
+        assertEquals(1.0f, Bf16.round(1.0f + 0x1p-8f));
+        // 1 + 3*2^-8 is halfway between 1+2^-7 and 1+2^-6: ties to even -> 1+2^-6
+        assertEquals(1.0f + 0x1p-6f, Bf16.round(1.0f + 3 * 0x1p-8f));
+        assertEquals(1.0f + 0x1p-7f, Bf16.round(1.0f + 0x1p-7f + 0x1p-10f));
+        assertTrue(Float.isNaN(Bf16.round(Float.NaN)));
+        assertEquals(Float.POSITIVE_INFINITY, Bf16.round(Float.POSITIVE_INFINITY));
+        assertEquals(-2.5f, Bf16.round(-2.5f));
+        SplittableRandom r = new SplittableRandom(1);
+        for (int i = 0; i < 10000; i++) {
+            float f = (float) (r.nextDouble(-1e3, 1e3));
+            float g = Bf16.round(f);
+            assertTrue(Math.abs(g - f) <= Math.ulp(g) * 65536 / 2 + 1e-30, f + " -> " + g);
+        }
+        assertEquals(16, Bf16.ld(9));
+        assertEquals(8, Bf16.ld(8));
+        short[] p = Bf16.pack(new float[] {1, 2, 3, 4, 5, 6}, 0, 2, 3);
+        assertEquals(16, p.length);
+        assertEquals(Bf16.fromFloat(4), p[8]);
+        assertEquals(0, p[3]);
+    }
+
+    @Test
+    void varlenTablesKeepSequencesApart() {
+        Varlen v = Varlen.of(new int[] {1, 5, 130, 3}, 64);
+        assertEquals(139, v.tokens);
+        assertEquals(4, v.seqs);
+        assertArrayEquals(new int[] {0, 1, 6, 136}, v.seqStart);
+        assertArrayEquals(new int[] {1, 1, 3, 1}, v.seqChunks);
+        assertArrayEquals(new int[] {0, 1, 2, 5}, v.seqChunk0);
+        assertArrayEquals(new int[] {0, 1, 6, 70, 134, 136}, v.chunkStart);
+        assertArrayEquals(new int[] {1, 5, 64, 64, 2, 3}, v.chunkLen);
+        assertEquals(2, v.tokSeq[6]);
+        assertEquals(0, v.tokPos[6]);
+        assertEquals(129, v.tokPos[135]);
+        assertEquals(3, v.tokSeq[138]);
+        assertEquals(2 * 139 + 2 * 6 + 4 * 4, v.packedInts());
+        assertThrows(IllegalArgumentException.class, () -> Varlen.of(new int[] {3, 0}, 64));
+        assertThrows(IllegalArgumentException.class, () -> Varlen.of(new int[] {3}, 129));
+    }
+
+    @Test
+    void availabilityIsReportedNotThrown() {
+        String why = Cuda.unavailableReason(0);
+        System.out.println("  GPU backend: " + (why == null ? "usable: " + Cuda.device(0).describe() : "unavailable: " + why));
+        boolean fatbin = Cuda.class.getResource(Cuda.FATBIN) != null;
+        boolean missing = Cuda.class.getResource(Cuda.FATBIN + ".missing") != null;
+        assertTrue(fatbin || missing, "the build must leave either the fatbin or a note saying why it is missing");
+        if (!fatbin) assertTrue(why != null && why.contains("not in this build"), why);
+        assertNotNull(Cuda.unavailableReason(-1));
+        assertNotNull(Cuda.unavailableReason(1 << 20));
+        if (why != null) {
+            CudaUnavailableException e = assertThrows(CudaUnavailableException.class, () -> Cuda.device(0));
+            assertEquals(why, e.getMessage());
+        }
+    }
+}

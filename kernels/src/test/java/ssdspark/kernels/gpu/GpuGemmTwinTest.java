@@ -1,0 +1,100 @@
+package ssdspark.kernels.gpu;
+
+import org.junit.jupiter.api.Test;
+import ssdspark.kernels.Gemm;
+import ssdspark.kernels.LmHead;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static ssdspark.kernels.gpu.GpuTests.*;
+
+/** The matrix kernels (bf16 tensor-core and fp32 GEMM, fused LM head) against their CPU twins. */
+class GpuGemmTwinTest {
+    /** -Dssd.gpu.small=true (the compute-sanitizer runs) keeps only the small shapes. */
+    static final boolean SMALL = Boolean.getBoolean("ssd.gpu.small");
+    private static final int[][] SHAPES = SMALL ? new int[][] {{1, 7, 3}, {77, 53, 45}, {257, 130, 200}}
+            : new int[][] {{1, 7, 3}, {77, 53, 45}, {257, 130, 200}, {300, 520, 768}, {129, 3352, 96}};
+
+    @Test
+    void fp32GemmMatchesTwin() {
+        GpuDevice dev = device();
+        for (int[] sh : SHAPES) {
+            int m = sh[0], n = sh[1], k = sh[2];
+            SplittableRandom r = new SplittableRandom(m * 31 + n);
+            float[] a = randn(r, m * k, 1), b = randn(r, n * k, 1), bias = randn(r, n, 1);
+            float[] want = new float[m * n];
+            Gemm.matmul(a, m, Gemm.pack(b, n, k), want);
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) want[i * n + j] += bias[j];
+            try (GpuStream s = dev.newStream(); DeviceBuffer ga = upload(s, a); DeviceBuffer gb = upload(s, b);
+                 DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * (n + 3))) {
+                GpuGemm.f32(s, ga.ptr(), k, gb.ptr(), k, c.ptr(), n, gbias.ptr(), m, n, k);
+                close("gemm fp32 " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 1e-4 * Math.sqrt(k), 1e-5);
+                // strided output, no bias
+                GpuGemm.f32(s, ga.ptr(), k, gb.ptr(), k, c.ptr(), n + 3, null, m, n, k);
+                float[] got = s.downloadFloats(c.ptr(), m * (n + 3));
+                float[] g2 = new float[m * n];
+                for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) g2[i * n + j] = got[i * (n + 3) + j] + bias[j];
+                close("gemm fp32 ldc=n+3 " + m + "x" + n + "x" + k, want, g2, 1e-4 * Math.sqrt(k), 1e-5);
+            }
+        }
+    }
+
+    @Test
+    void bf16GemmMatchesTwinOnRoundedInputs() {
+        GpuDevice dev = device();
+        for (int[] sh : SHAPES) {
+            int m = sh[0], n = sh[1], k = sh[2];
+            SplittableRandom r = new SplittableRandom(m * 17 + n);
+            float[] a = Bf16.round(randn(r, m * k, 1)), b = Bf16.round(randn(r, n * k, 1)), bias = randn(r, n, 1);
+            float[] want = new float[m * n];
+            Gemm.matmulReference(a, m, b, n, k, want);
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) want[i * n + j] += bias[j];
+            try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadBf16(s, a, m, k); DeviceBuffer gb = uploadBf16(s, b, n, k);
+                 DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * n)) {
+                GpuGemm.bf16(s, ga.ptr(), Bf16.ld(k), gb.ptr(), Bf16.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
+                // exact products, fp32 accumulation in another order
+                close("gemm bf16 " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> GpuGemm.checkBf16(44, 48, 45));
+    }
+
+    @Test
+    void lmHeadMatchesTwin() {
+        GpuDevice dev = device();
+        // rows spanning several row tiles and one row (many vocab splits); an odd vocabulary
+        int[][] shapes = SMALL ? new int[][] {{150, 1037, 72}, {1, 1037, 72}}
+                : new int[][] {{150, 1037, 72}, {1, 1037, 72}, {300, 5003, 64}, {64, 50288, 768}};
+        for (int[] sh : shapes) {
+            int rows = sh[0], vocab = sh[1], d = sh[2];
+            SplittableRandom r = new SplittableRandom(rows + vocab);
+            float[] h = randn(r, rows * d, 1), e = randn(r, vocab * d, 2.0 / Math.sqrt(d));
+            int[] tg = new int[rows];
+            for (int i = 0; i < rows; i++) tg[i] = r.nextInt(vocab);
+            tg[0] = vocab - 1;
+            if (rows > 2) { tg[1] = 0; tg[2] = -1; }
+            float[] want = new float[rows];
+            int[] tgCpu = tg.clone();
+            for (int i = 0; i < rows; i++) if (tgCpu[i] < 0) tgCpu[i] = 0;
+            LmHead.logProbsCpu(h, rows, Gemm.pack(e, vocab, d), tgCpu, 0, want, 0);
+            for (int i = 0; i < rows; i++) if (tg[i] < 0) want[i] = Float.NaN;
+            float[] hr = Bf16.round(h), er = Bf16.round(e), wantH = new float[rows];
+            LmHead.logProbsCpu(hr, rows, Gemm.pack(er, vocab, d), tgCpu, 0, wantH, 0);
+            for (int i = 0; i < rows; i++) if (tg[i] < 0) wantH[i] = Float.NaN;
+            try (GpuStream s = dev.newStream(); DeviceBuffer gh = upload(s, h); DeviceBuffer ge = upload(s, e);
+                 DeviceBuffer ghh = uploadBf16(s, h, rows, d); DeviceBuffer geh = uploadBf16(s, e, vocab, d);
+                 DeviceBuffer gt = upload(s, tg); DeviceBuffer out = dev.alloc(4L * rows)) {
+                for (boolean bf : new boolean[] {false, true}) {
+                    GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, vocab, bf);
+                    try (DeviceBuffer scratch = dev.alloc(4 * p.scratchFloats(rows))) {
+                        if (bf) GpuLmHead.logProbs(s, true, ghh.ptr(), Bf16.ld(d), geh.ptr(), Bf16.ld(d), rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
+                        else GpuLmHead.logProbs(s, false, gh.ptr(), d, ge.ptr(), d, rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
+                        close("lm head " + (bf ? "bf16" : "fp32") + " rows=" + rows + " vocab=" + vocab + " d=" + d + " splits=" + p.splits(),
+                                bf ? wantH : want, s.downloadFloats(out.ptr(), rows), bf ? 2e-4 : 1e-4, 1e-5);
+                    }
+                }
+            }
+        }
+    }
+}

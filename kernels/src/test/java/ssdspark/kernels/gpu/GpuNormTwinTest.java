@@ -1,0 +1,157 @@
+package ssdspark.kernels.gpu;
+
+import org.junit.jupiter.api.Test;
+import ssdspark.kernels.GatedRmsNorm;
+import ssdspark.kernels.Pooling;
+import ssdspark.kernels.RmsNorm;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static ssdspark.kernels.gpu.GpuTests.*;
+
+/** Embedding gather, fused add + RMSNorm, gated RMSNorm, pooling and bf16 conversion against their CPU twins. */
+class GpuNormTwinTest {
+    @Test
+    void embeddingGatherAndConversion() {
+        GpuDevice dev = device();
+        SplittableRandom r = new SplittableRandom(11);
+        int rows = 301, d = 37, n = 517;
+        float[] table = randn(r, rows * d, 1);
+        int[] tok = new int[n];
+        for (int i = 0; i < n; i++) tok[i] = r.nextInt(rows);
+        tok[0] = 0;
+        tok[n - 1] = rows - 1;
+        float[] want = new float[n * d], wantH = new float[n * d];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) {
+                want[i * d + j] = table[tok[i] * d + j];
+                wantH[i * d + j] = Bf16.round(table[tok[i] * d + j]);
+            }
+        try (GpuStream s = dev.newStream(); DeviceBuffer t = upload(s, table); DeviceBuffer th = uploadBf16(s, table, rows, d);
+             DeviceBuffer ids = upload(s, tok); DeviceBuffer out = dev.alloc(4L * n * d);
+             DeviceBuffer conv = dev.alloc(2L * n * Bf16.ld(d))) {
+            GpuEmbedding.gather(s, ids.ptr(), n, t.ptr(), false, d, d, out.ptr());
+            close("embedding gather fp32", want, s.downloadFloats(out.ptr(), n * d), 0, 0);
+            GpuEmbedding.gather(s, ids.ptr(), n, th.ptr(), true, Bf16.ld(d), d, out.ptr());
+            close("embedding gather bf16", wantH, s.downloadFloats(out.ptr(), n * d), 0, 0);
+            // fp32 -> bf16 with zero padding
+            s.upload(want, out.ptr());
+            GpuEmbedding.toBf16(s, out.ptr(), d, n, d, conv.ptr(), Bf16.ld(d));
+            short[] h = new short[n * Bf16.ld(d)];
+            s.download(conv.ptr(), h, 0, h.length);
+            assertArrayEquals(Bf16.pack(want, 0, n, d), h, "convert_f32_bf16");
+        }
+    }
+
+    @Test
+    void addRmsNormMatchesTwin() {
+        GpuDevice dev = device();
+        for (int d : new int[] {37, 768, 2560}) {
+            SplittableRandom r = new SplittableRandom(d);
+            int rows = 300;
+            float[] res = randn(r, rows * d, 1), delta = randn(r, rows * d, 0.5), w = uniform(r, d, 0.5, 1.5);
+            float eps = 1e-5f;
+            float[] res2 = res.clone(), want = new float[rows * d], want0 = new float[rows * d];
+            RmsNorm.cpu(res, w, eps, rows, d, want0);
+            RmsNorm.addCpu(res2, delta, w, eps, rows, d, want);
+            int ldH = Bf16.ld(d);
+            try (GpuStream s = dev.newStream(); DeviceBuffer gr = upload(s, res); DeviceBuffer gd = upload(s, delta);
+                 DeviceBuffer gw = upload(s, w); DeviceBuffer o = dev.alloc(4L * rows * d);
+                 DeviceBuffer oh = dev.alloc(2L * rows * ldH)) {
+                GpuRmsNorm.addNorm(s, gr.ptr(), null, gw.ptr(), eps, rows, d, o.ptr(), d, null, 0);
+                close("rmsnorm d=" + d, want0, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
+                GpuRmsNorm.addNorm(s, gr.ptr(), gd.ptr(), gw.ptr(), eps, rows, d, o.ptr(), d, oh.ptr(), ldH);
+                close("add+rmsnorm residual d=" + d, res2, s.downloadFloats(gr.ptr(), rows * d), 0, 0);
+                close("add+rmsnorm out d=" + d, want, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
+                short[] h = new short[rows * ldH];
+                s.download(oh.ptr(), h, 0, h.length);
+                float[] gotH = new float[rows * d];
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < d; j++) gotH[i * d + j] = Bf16.toFloat(h[i * ldH + j]);
+                    for (int j = d; j < ldH; j++) assertEquals(0, h[i * ldH + j], "bf16 pad must be zero");
+                }
+                close("add+rmsnorm bf16 out d=" + d, want, gotH, 1e-5, 1.0 / 128);
+            }
+        }
+    }
+
+    @Test
+    void gatedRmsNormMatchesTwin() {
+        GpuDevice dev = device();
+        SplittableRandom r = new SplittableRandom(5);
+        int rows = 133, dSsm = 96, dMlp = 10, dInner = dSsm + dMlp, ldProj = 2 * dInner + 7;
+        int zOff = 2 * dMlp;
+        float[] y = randn(r, rows * dSsm, 1), proj = randn(r, rows * ldProj, 1), w = uniform(r, dSsm, 0.5, 1.5);
+        for (int groups : new int[] {1, 3})
+            for (boolean nbg : new boolean[] {false, true})
+                for (boolean bf : new boolean[] {false, true}) {
+                    float[] want = new float[rows * dInner];
+                    GatedRmsNorm.cpu(y, 0, dSsm, proj, zOff, ldProj, w, 1e-5f, dSsm / groups, nbg, rows, dSsm, want, dMlp, dInner);
+                    for (int t = 0; t < rows; t++)
+                        for (int i = 0; i < dMlp; i++)
+                            want[t * dInner + i] = GatedRmsNorm.silu(proj[t * ldProj + i]) * proj[t * ldProj + dMlp + i];
+                    check(dev, "gated rmsnorm groups=" + groups + " nbg=" + nbg + " bf16=" + bf, bf, rows, y, dSsm, proj,
+                            ldProj, zOff, w, dSsm / groups, nbg, dSsm, dMlp, dInner, want);
+                }
+        // no gated norm: y * silu(z)
+        float[] want = new float[rows * dInner];
+        for (int t = 0; t < rows; t++) {
+            for (int i = 0; i < dSsm; i++)
+                want[t * dInner + dMlp + i] = y[t * dSsm + i] * GatedRmsNorm.silu(proj[t * ldProj + zOff + i]);
+            for (int i = 0; i < dMlp; i++)
+                want[t * dInner + i] = GatedRmsNorm.silu(proj[t * ldProj + i]) * proj[t * ldProj + dMlp + i];
+        }
+        check(dev, "y*silu(z) (no norm)", false, rows, y, dSsm, proj, ldProj, zOff, null, dSsm, false, dSsm, dMlp, dInner, want);
+    }
+
+    private static void check(GpuDevice dev, String what, boolean bf, int rows, float[] y, int dSsm, float[] proj, int ldProj,
+                              int zOff, float[] w, int group, boolean nbg, int d, int dMlp, int dInner, float[] want) {
+        int ld = bf ? Bf16.ld(dInner) : dInner;
+        try (GpuStream s = dev.newStream(); DeviceBuffer gy = upload(s, y); DeviceBuffer gp = upload(s, proj);
+             DeviceBuffer gw = w == null ? null : upload(s, w); DeviceBuffer o = dev.alloc((bf ? 2L : 4L) * rows * ld)) {
+            GpuGatedRmsNorm.forward(s, bf, rows, gy.ptr(), dSsm, gp.ptr(), ldProj, zOff, gw == null ? null : gw.ptr(), 1e-5f,
+                    group, nbg, d, dMlp, o.ptr(), ld, dMlp, dInner);
+            float[] got = new float[rows * dInner];
+            if (bf) {
+                short[] h = new short[rows * ld];
+                s.download(o.ptr(), h, 0, h.length);
+                for (int t = 0; t < rows; t++) {
+                    for (int i = 0; i < dInner; i++) got[t * dInner + i] = Bf16.toFloat(h[t * ld + i]);
+                    for (int i = dInner; i < ld; i++) assertEquals(0, h[t * ld + i], "pad");
+                }
+                close(what, want, got, 1e-5, 1.0 / 128);
+            } else {
+                s.download(o.ptr(), got, 0, got.length);
+                close(what, want, got, 2e-5, 2e-5);
+            }
+        }
+    }
+
+    @Test
+    void poolingMatchesTwin() {
+        GpuDevice dev = device();
+        SplittableRandom r = new SplittableRandom(9);
+        int d = 200;
+        int[] lens = {1, 7, 300, 2};
+        Varlen v = Varlen.of(lens, 64);
+        float[] hidden = randn(r, v.tokens * d, 1);
+        try (GpuStream s = dev.newStream(); DeviceBuffer h = upload(s, hidden); DeviceBuffer ints = dev.alloc(4L * v.packedInts());
+             DeviceBuffer sums = dev.alloc(8L * v.seqs * d); DeviceBuffer last = dev.alloc(4L * v.seqs * d)) {
+            Varlen.OnDevice vd = v.upload(s, ints, 0);
+            GpuPooling.sumLast(s, vd, h.ptr(), d, sums.ptr(), last.ptr());
+            double[] gotSums = new double[v.seqs * d];
+            float[] gotLast = new float[v.seqs * d];
+            s.download(sums.ptr(), gotSums, 0, gotSums.length);
+            s.download(last.ptr(), gotLast, 0, gotLast.length);
+            for (int i = 0; i < v.seqs; i++) {
+                double[] want = new double[d];
+                float[] rowsOf = java.util.Arrays.copyOfRange(hidden, v.seqStart[i] * d, (v.seqStart[i] + lens[i]) * d);
+                Pooling.accumulateSumCpu(rowsOf, 0, lens[i], d, want);
+                close("pool sum seq " + i, want, java.util.Arrays.copyOfRange(gotSums, i * d, (i + 1) * d), 1e-9, 1e-9);
+                close("pool last seq " + i, java.util.Arrays.copyOfRange(rowsOf, (lens[i] - 1) * d, lens[i] * d),
+                        java.util.Arrays.copyOfRange(gotLast, i * d, (i + 1) * d), 0, 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package ssdspark.kernels.gpu;
+
+import org.junit.jupiter.api.Test;
+import ssdspark.kernels.CausalConv1d;
+import ssdspark.kernels.SsdScan;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static ssdspark.kernels.gpu.GpuTests.*;
+
+/**
+ * The sequence kernels on packed varlen batches with carried states: causal conv1d and the SSD scan, each
+ * sequence compared with its CPU twin run alone (and the scan with the float64 recurrence).
+ */
+class GpuScanTwinTest {
+    @Test
+    void causalConv1dVarlenMatchesTwin() {
+        GpuDevice dev = device();
+        for (int kernel : new int[] {4, 2, 1}) {
+            SplittableRandom r = new SplittableRandom(kernel);
+            int[] lens = {1, 2, 5, 130, 3};
+            int channels = 70, inOff = 5, ldIn = 80, hist = kernel - 1;
+            Varlen v = Varlen.of(lens, 64);
+            float[] in = randn(r, v.tokens * ldIn, 1), w = randn(r, channels * kernel, 0.5), bias = randn(r, channels, 0.3);
+            float[] states = randn(r, v.seqs * hist * channels, 1);
+            float[] want = new float[v.tokens * channels], wantStates = states.clone();
+            for (int s = 0; s < v.seqs; s++) {
+                float[] seqIn = Arrays.copyOfRange(in, v.seqStart[s] * ldIn, (v.seqStart[s] + lens[s]) * ldIn);
+                float[] st = Arrays.copyOfRange(wantStates, s * hist * channels, (s + 1) * hist * channels);
+                float[] out = new float[lens[s] * channels];
+                CausalConv1d.cpu(seqIn, inOff, ldIn, lens[s], channels, w, bias, kernel, st, out);
+                System.arraycopy(out, 0, want, v.seqStart[s] * channels, out.length);
+                System.arraycopy(st, 0, wantStates, s * hist * channels, st.length);
+            }
+            try (GpuStream s = dev.newStream(); DeviceBuffer gi = upload(s, in); DeviceBuffer gw = upload(s, w);
+                 DeviceBuffer gb = upload(s, bias); DeviceBuffer gs = upload(s, states.length == 0 ? new float[1] : states);
+                 DeviceBuffer out = dev.alloc(4L * v.tokens * channels); DeviceBuffer ints = dev.alloc(4L * v.packedInts())) {
+                Varlen.OnDevice vd = v.upload(s, ints, 0);
+                GpuCausalConv1d.forward(s, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
+                        (long) hist * channels, out.ptr());
+                close("conv1d K=" + kernel + " out", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
+                if (hist > 0) close("conv1d K=" + kernel + " states", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
+            }
+        }
+    }
+
+    record Case(String name, int H, int P, int N, int G, int q, int[] lens, boolean dPerChannel) {}
+
+    @Test
+    void ssdScanVarlenMatchesTwin() {
+        GpuDevice dev = device();
+        Case[] cases = {
+                new Case("odd dims", 6, 20, 24, 2, 64, new int[] {1, 37, 200, 129, 128, 64, 65}, false),
+                new Case("130M head shape", 4, 64, 128, 1, 128, new int[] {300, 1, 128, 129}, false),
+                new Case("two P tiles, D per channel", 3, 80, 16, 3, 128, new int[] {257, 5}, true),
+                new Case("short chunks", 2, 8, 8, 1, 7, new int[] {20, 1, 7, 8}, false),
+        };
+        for (Case k : cases) run(dev, k);
+    }
+
+    private static void run(GpuDevice dev, Case k) {
+        final int H = k.H, P = k.P, N = k.N, G = k.G;
+        SplittableRandom r = new SplittableRandom(H * 1000 + P);
+        Varlen v = Varlen.of(k.lens, k.q);
+        int dSsm = H * P, convDim = dSsm + 2 * G * N, ldX = convDim + 3, xOff = 1, bOff = 1 + dSsm, cOff = bOff + G * N;
+        int ldDt = H + 5, dtOff = 2;
+        float[] x = randn(r, v.tokens * ldX, 1);
+        float[] dtRaw = randn(r, v.tokens * ldDt, 1.5);
+        float[] dtBias = randn(r, H, 1), A = new float[H], D = randn(r, k.dPerChannel ? H * P : H, 1);
+        for (int h = 0; h < H; h++) A[h] = (float) -Math.exp(r.nextDouble(0, Math.log(16)));
+        float dtMin = 0.001f, dtMax = 2f;
+        float[] init = randn(r, v.seqs * H * P * N, 0.5);
+        float[] wantY = new float[v.tokens * dSsm], wantS = new float[init.length];
+        double[] refY = new double[v.tokens * dSsm];
+        SsdScan.Dims dims = new SsdScan.Dims(H, P, N, G);
+        for (int s = 0; s < v.seqs; s++) {
+            int len = k.lens[s], t0 = v.seqStart[s];
+            float[] seqX = Arrays.copyOfRange(x, t0 * ldX, (t0 + len) * ldX);
+            float[] dt = new float[len * H];
+            for (int t = 0; t < len; t++)
+                for (int h = 0; h < H; h++) {
+                    float raw = dtRaw[(t0 + t) * ldDt + dtOff + h] + dtBias[h];
+                    float sp = raw > 20f ? raw : (float) Math.log1p(Math.exp(raw));
+                    dt[t * H + h] = Math.min(Math.max(sp, dtMin), dtMax);
+                }
+            float[] st = Arrays.copyOfRange(init, s * H * P * N, (s + 1) * H * P * N);
+            double[] stD = new double[st.length];
+            for (int i = 0; i < st.length; i++) stD[i] = st[i];
+            float[] y = new float[len * dSsm];
+            double[] yD = new double[len * dSsm];
+            SsdScan.chunked(dims, len, k.q, seqX, ldX, xOff, bOff, cOff, dt, A, D, k.dPerChannel, st, y);
+            SsdScan.sequentialReference(dims, len, seqX, ldX, xOff, bOff, cOff, dt, A, D, k.dPerChannel, stD, yD);
+            System.arraycopy(y, 0, wantY, t0 * dSsm, y.length);
+            System.arraycopy(yD, 0, refY, t0 * dSsm, yD.length);
+            System.arraycopy(st, 0, wantS, s * H * P * N, st.length);
+        }
+        try (GpuStream s = dev.newStream(); DeviceBuffer gx = upload(s, x); DeviceBuffer gdt = upload(s, dtRaw);
+             DeviceBuffer gbias = upload(s, dtBias); DeviceBuffer ga = upload(s, A); DeviceBuffer gd = upload(s, D);
+             DeviceBuffer gst = upload(s, init); DeviceBuffer ints = dev.alloc(4L * v.packedInts());
+             DeviceBuffer scratch = dev.alloc(4 * GpuSsdScan.scratchFloats(v.tokens, v.chunks, H, P, N, G));
+             DeviceBuffer gy = dev.alloc(4L * v.tokens * (dSsm + 2))) {
+            Varlen.OnDevice vd = v.upload(s, ints, 0);
+            GpuSsdScan.forward(s, vd, H, P, N, G, gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff, gbias.ptr(),
+                    ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm + 2);
+            float[] got = s.downloadFloats(gy.ptr(), v.tokens * (dSsm + 2));
+            float[] gotY = new float[v.tokens * dSsm];
+            for (int t = 0; t < v.tokens; t++) System.arraycopy(got, t * (dSsm + 2), gotY, t * dSsm, dSsm);
+            close("ssd " + k.name + " y vs chunked twin", wantY, gotY, 2e-4, 2e-4);
+            float[] ref = new float[refY.length];
+            for (int i = 0; i < ref.length; i++) ref[i] = (float) refY[i];
+            close("ssd " + k.name + " y vs float64 recurrence", ref, gotY, 5e-4, 5e-4);
+            close("ssd " + k.name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), 2e-4, 2e-4);
+        }
+    }
+}

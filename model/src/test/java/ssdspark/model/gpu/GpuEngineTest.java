@@ -1,0 +1,243 @@
+package ssdspark.model.gpu;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import ssdspark.kernels.gpu.Cuda;
+import ssdspark.model.CpuEngine;
+import ssdspark.model.DocumentRunner;
+import ssdspark.model.Engine;
+import ssdspark.model.Mamba2State;
+import ssdspark.model.Mamba2Weights;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The GPU engine against the CPU engine on random models (fp32: the same numbers within float rounding), and its
+ * own invariants: chunked == whole, a packed varlen batch == each document alone, carried states.
+ */
+class GpuEngineTest {
+    static int device() {
+        int ord = Integer.getInteger("ssd.gpu.device", 0);
+        String why = Cuda.unavailableReason(ord);
+        Assumptions.assumeTrue(why == null, () -> "no CUDA device: " + why);
+        return ord;
+    }
+
+    record Model(String name, String json) {
+        @Override public String toString() { return name; }
+    }
+
+    static Stream<Model> models() {
+        return Stream.of(
+                new Model("g2 d_state16 chunk32", RandomMamba2.config(64, 3, 997, 16, 16, 2, 32, "")),
+                new Model("mlp+D_hdim+nbg+bias, no conv bias", RandomMamba2.config(64, 2, 301, 16, 16, 2, 8,
+                        "\"d_ssm\": 96, \"D_has_hdim\": true, \"norm_before_gate\": true, \"bias\": true, \"conv_bias\": false")),
+                new Model("g1 headdim64 dstate128 chunk256 (q capped)", RandomMamba2.config(128, 2, 2000, 128, 64, 1, 256, "")),
+                new Model("g4 d_conv 3 no gated norm, dt_limit", RandomMamba2.config(96, 2, 500, 32, 24, 4, 64,
+                        "\"d_conv\": 3, \"rmsnorm\": false, \"dt_limit\": [0.002, 0.05]")));
+    }
+
+    static double maxDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs((double) a[i] - b[i]));
+        return m;
+    }
+
+    static double relL2(float[] a, float[] b) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+            den += (double) b[i] * b[i];
+        }
+        return Math.sqrt(num / Math.max(den, 1e-30));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void fp32MatchesCpuEngine(Model m) {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(m.json(), 7, 0.5);
+        int[][] docs = RandomMamba2.randomDocs(3, w.cfg.vocabSize, 1, 50, 130, 7);
+        try (CpuEngine cpu = new CpuEngine(w); GpuEngine gpu = GpuEngine.create(w, dev, Precision.FP32)) {
+            assertTrue(gpu.backend().startsWith("gpu:" + dev), gpu.backend());
+            for (int[] doc : docs) {
+                Mamba2State sc = cpu.newState(), sg = gpu.newState();
+                float[] hc = cpu.forward(doc, 0, doc.length, sc), hg = gpu.forward(doc, 0, doc.length, sg);
+                double hErr = relL2(hg, hc);
+                float[] lc = new float[doc.length], lg = new float[doc.length];
+                int[] tg = new int[doc.length];
+                for (int i = 0; i < doc.length; i++) tg[i] = (doc[i] * 31 + 7) % w.headRows;
+                cpu.logProbs(hc, doc.length, tg, 0, lc, 0);
+                gpu.logProbs(hg, doc.length, tg, 0, lg, 0);
+                double lpErr = maxDiff(lg, lc), stErr = 0;
+                for (int l = 0; l < w.cfg.nLayer; l++) {
+                    stErr = Math.max(stErr, relL2(sg.ssm[l], sc.ssm[l]));
+                    stErr = Math.max(stErr, relL2(sg.conv[l], sc.conv[l]));
+                }
+                System.out.printf("  %-44s len %4d: hidden rel %.2e, max |Δ log-prob| %.2e, state rel %.2e%n", m, doc.length, hErr, lpErr, stErr);
+                assertTrue(hErr < 1e-4, "hidden relative error " + hErr);
+                assertTrue(lpErr < 1e-3, "log-prob error " + lpErr);
+                assertTrue(stErr < 1e-4, "state relative error " + stErr);
+            }
+        }
+    }
+
+    @Test
+    void chunkedEqualsWholeAndStatesCarry() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(models().findFirst().orElseThrow().json(), 11, 0.5);
+        int[] doc = RandomMamba2.randomDocs(5, w.cfg.vocabSize, 300)[0];
+        for (Precision p : Precision.values())
+            try (GpuEngine gpu = GpuEngine.create(w, dev, p)) {
+                DocumentRunner r = new DocumentRunner(gpu);
+                DocumentRunner.ScoreResult whole = r.score(doc, new DocumentRunner.ScoreOptions(300, -1, true));
+                for (int chunk : new int[] {64, 37, 1}) {
+                    DocumentRunner.ScoreResult ch = r.score(doc, new DocumentRunner.ScoreOptions(chunk, -1, true));
+                    double e = maxDiff(ch.tokenLogprobs(), whole.tokenLogprobs());
+                    System.out.printf("  chunked(%d) vs whole, %s: max |Δ log-prob| %.2e%n", chunk, p, e);
+                    assertTrue(e <= (p == Precision.FP32 ? 1e-3 : 2e-2), p + " chunk " + chunk + ": " + e);
+                }
+                // batch API with carried states: prefix, then the rest from the prefix's state
+                Mamba2State st = gpu.newState();
+                int[] a = Arrays.copyOfRange(doc, 0, 100), b = Arrays.copyOfRange(doc, 100, 300);
+                float[] lpA = gpu.logProbsBatch(new int[][] {a}, new int[][] {Arrays.copyOfRange(doc, 1, 101)}, new Mamba2State[] {st})[0];
+                int[] tb = new int[200];
+                System.arraycopy(doc, 101, tb, 0, 199);
+                tb[199] = -1;
+                float[] lpB = gpu.logProbsBatch(new int[][] {b}, new int[][] {tb}, new Mamba2State[] {st})[0];
+                float[] joined = new float[299];
+                System.arraycopy(lpA, 0, joined, 0, 100);
+                System.arraycopy(lpB, 0, joined, 100, 199);
+                assertTrue(Float.isNaN(lpB[199]));
+                double e = maxDiff(joined, whole.tokenLogprobs());
+                System.out.printf("  carried state (100 + 200) vs whole, %s: max |Δ log-prob| %.2e%n", p, e);
+                assertTrue(e <= (p == Precision.FP32 ? 1e-3 : 2e-2), p + ": " + e);
+            }
+    }
+
+    @Test
+    void packedBatchEqualsEachDocumentAlone() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(models().skip(1).findFirst().orElseThrow().json(), 13, 0.5);
+        int[][] docs = RandomMamba2.randomDocs(17, w.cfg.vocabSize, 1, 129, 2, 300, 64, 65, 5, 1, 200);
+        for (Precision p : Precision.values())
+            try (GpuEngine gpu = GpuEngine.create(w, dev, p)) {
+                double tol = p == Precision.FP32 ? 1e-4 : 1e-3;
+                // half of the documents continue from a carried state (a random prefix run first)
+                int[][] prefixes = RandomMamba2.randomDocs(19, w.cfg.vocabSize, 30, 1, 70);
+                Mamba2State[] batchStates = new Mamba2State[docs.length], aloneStates = new Mamba2State[docs.length];
+                for (int i = 0; i < docs.length; i++) {
+                    if (i % 2 == 1) continue;
+                    Mamba2State s0 = gpu.newState();
+                    gpu.forward(prefixes[i % 3], 0, prefixes[i % 3].length, s0);
+                    batchStates[i] = s0.copy();
+                    aloneStates[i] = s0.copy();
+                }
+                int[][] targets = GpuEngine.nextTokenTargets(docs);
+                float[][] packed = gpu.logProbsBatch(docs, targets, batchStates);
+                float[] hidden = gpu.forwardBatch(docs, null);
+                GpuEngine.Pooled[] pooled = gpu.embedBatch(docs, null);
+                int row = 0, d = w.cfg.dModel;
+                double worst = 0, worstState = 0, worstHidden = 0;
+                for (int i = 0; i < docs.length; i++) {
+                    Mamba2State st = aloneStates[i] != null ? aloneStates[i] : gpu.newState();
+                    float[] alone = gpu.logProbsBatch(new int[][] {docs[i]}, new int[][] {targets[i]}, new Mamba2State[] {st})[0];
+                    assertTrue(Float.isNaN(packed[i][docs[i].length - 1]));
+                    worst = Math.max(worst, maxDiff(Arrays.copyOf(packed[i], docs[i].length - 1), Arrays.copyOf(alone, docs[i].length - 1)));
+                    if (batchStates[i] != null)
+                        for (int l = 0; l < w.cfg.nLayer; l++) {
+                            worstState = Math.max(worstState, maxDiff(batchStates[i].ssm[l], st.ssm[l]));
+                            worstState = Math.max(worstState, maxDiff(batchStates[i].conv[l], st.conv[l]));
+                        }
+                    float[] h = gpu.forward(docs[i], 0, docs[i].length, gpu.newState());
+                    worstHidden = Math.max(worstHidden, maxDiff(Arrays.copyOfRange(hidden, row * d, (row + docs[i].length) * d), h));
+                    float[] mean = new float[d];
+                    for (int t = 0; t < docs[i].length; t++) for (int k = 0; k < d; k++) mean[k] += h[t * d + k] / docs[i].length;
+                    worstHidden = Math.max(worstHidden, maxDiff(pooled[i].mean(), mean));
+                    worstHidden = Math.max(worstHidden, maxDiff(pooled[i].last(), Arrays.copyOfRange(h, (docs[i].length - 1) * d, docs[i].length * d)));
+                    row += docs[i].length;
+                }
+                System.out.printf("  packed vs alone, %s: log-prob %.2e, state %.2e, hidden/pooled %.2e%n", p, worst, worstState, worstHidden);
+                assertTrue(worst <= tol, p + " log-prob " + worst);
+                assertTrue(worstState <= tol, p + " state " + worstState);
+                assertTrue(worstHidden <= tol, p + " hidden " + worstHidden);
+            }
+    }
+
+    @Test
+    void documentRunnerOnGpuMatchesCpu() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(models().findFirst().orElseThrow().json(), 23, 0.5);
+        List<int[]> docs = new ArrayList<>(Arrays.asList(RandomMamba2.randomDocs(29, w.cfg.vocabSize, 40, 1, 333, 90)));
+        var opts = new DocumentRunner.ScoreOptions(64, 0, true);
+        try (CpuEngine cpu = new CpuEngine(w); GpuEngine gpu = GpuEngine.create(w, dev, Precision.FP32)) {
+            var rc = new DocumentRunner(cpu).scoreAll(docs, opts, 200);
+            var rg = new DocumentRunner(gpu).scoreAll(docs, opts, 200);
+            var ec = new DocumentRunner(cpu).embedAll(docs, 64, 200);
+            var eg = new DocumentRunner(gpu).embedAll(docs, 64, 200);
+            for (int i = 0; i < docs.size(); i++) {
+                assertEquals(rc.get(i).result().sumLogprob(), rg.get(i).result().sumLogprob(), 1e-3 * docs.get(i).length);
+                assertTrue(maxDiff(rg.get(i).result().tokenLogprobs(), rc.get(i).result().tokenLogprobs()) < 1e-3);
+                assertTrue(maxDiff(eg.get(i).result().mean(), ec.get(i).result().mean()) < 1e-4);
+                assertTrue(maxDiff(eg.get(i).result().last(), ec.get(i).result().last()) < 1e-4);
+            }
+        }
+    }
+
+    @Test
+    void badInputsAreRefusedWithReasons() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(models().findFirst().orElseThrow().json(), 1, 0.5);
+        try (GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> gpu.forwardBatch(new int[][] {{1, 2}, {3, 99999}}, null));
+            assertTrue(e.getMessage().contains("token id 99999 at position 1 of sequence 1"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> gpu.forwardBatch(new int[][] {{1}, {}}, null));
+            assertThrows(IllegalArgumentException.class, () -> gpu.forwardBatch(new int[][] {{1}}, new Mamba2State[2]));
+            float[] h = gpu.forward(new int[] {1, 2, 3}, 0, 3, gpu.newState());
+            assertThrows(IllegalArgumentException.class, () -> gpu.logProbs(h, 3, new int[] {1, 2, w.headRows}, 0, new float[3], 0));
+            // still usable after refusals
+            assertEquals(3 * w.cfg.dModel, gpu.forward(new int[] {1, 2, 3}, 0, 3, gpu.newState()).length);
+        }
+    }
+
+    @Test
+    void threadsShareWeightsWithTheirOwnWorkspaces() throws Exception {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(models().findFirst().orElseThrow().json(), 31, 0.5);
+        int[][] docs = RandomMamba2.randomDocs(37, w.cfg.vocabSize, 100, 57, 211, 3);
+        try (GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16)) {
+            float[][] want = gpu.logProbsBatch(docs, GpuEngine.nextTokenTargets(docs), null);
+            List<Thread> ts = new ArrayList<>();
+            List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int k = 0; k < 4; k++) {
+                Thread t = new Thread(() -> {
+                    try {
+                        for (int rep = 0; rep < 5; rep++) {
+                            float[][] got = gpu.logProbsBatch(docs, GpuEngine.nextTokenTargets(docs), null);
+                            for (int i = 0; i < docs.length; i++)
+                                for (int j = 0; j < docs[i].length - 1; j++)
+                                    if (got[i][j] != want[i][j]) throw new AssertionError("thread result differs at " + i + "/" + j);
+                        }
+                    } catch (Throwable e) {
+                        errors.add(e);
+                    } finally {
+                        gpu.releaseThread();
+                    }
+                });
+                ts.add(t);
+                t.start();
+            }
+            for (Thread t : ts) t.join();
+            assertTrue(errors.isEmpty(), () -> "errors: " + errors);
+        }
+    }
+}
