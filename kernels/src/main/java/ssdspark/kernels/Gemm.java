@@ -6,21 +6,24 @@ import java.util.Arrays;
  * Dense matrix products in torch's Linear layout: {@code out[m][n] = x[m][k] · w[n][k]ᵀ}.
  *
  * <p>The CPU twin packs the weight once into k-major panels of {@link #PANEL} output columns, one
- * small array per (panel, k) row, and multiplies 4 rows of x at a time against 4 panel rows at a
- * time ({@link #madd4}): 16 fused multiply-adds per loaded vector of accumulators, which HotSpot's
+ * small array per (panel, k) row, and multiplies 4 rows of x at a time against 3 panel rows at a
+ * time ({@link #madd4}): 12 fused multiply-adds per loaded vector of accumulators, which HotSpot's
  * superword pass turns into 512/256-bit SIMD.
  *
  * <p>Why one array per panel row: C2 in JDK 17 only vectorises a loop when every float[] it stores
  * to and loads from is indexed by the loop variable plus a constant (a loop-invariant offset such as
  * {@code base + c} makes it assume the arrays may overlap and give up), and only when the trip count
  * is a compile-time constant in loops this size. So every vector loop here runs {@code c < PANEL}
- * over arrays indexed {@code [c]}.
+ * over arrays indexed {@code [c]}. {@code Math.fma} is an intrinsic (one instruction) on every x86-64
+ * and AArch64 CPU HotSpot supports with FMA; the kernels assume it.
  */
 public final class Gemm {
     private Gemm() {}
 
-    /** Column-panel width: the length of every vectorised inner loop (4 AVX-512 / 8 AVX2 vectors). */
-    static final int PANEL = 64;
+    /** Column-panel width: the length of the GEMM's vectorised inner loop (8 AVX-512 / 16 AVX2 vectors). */
+    static final int PANEL = 128;
+    /** Width of the SSD scan's channel tiles (headdim 64 is one tile). */
+    static final int TILE = 64;
     /** Rows of x handled together, so each panel row loaded feeds this many outputs. */
     static final int ROWS = 4;
 
@@ -115,54 +118,98 @@ public final class Gemm {
     }
 
     /**
-     * The micro-kernel: c_r[0..PANEL) += Σ_{j0 <= j < j1} a_r[o_r + j] · b[bOff + j][0..PANEL) for r = 0..3.
-     * c0..c3 must be four distinct arrays of at least PANEL floats, every b row too; none may be a b row.
-     * Shared by the GEMM, the LM head and the SSD scan.
+     * The GEMM micro-kernel: c_r[0..PANEL) += Σ_{j0 <= j < j1} x_r[o_r + j] · b[bOff + j][0..PANEL) for
+     * r = 0..3, three j at a time (12 fused multiply-adds per accumulator vector loaded and stored).
+     * c0..c3 must be four distinct arrays of at least PANEL floats, none of them a b row.
+     * The shape (4 rows × 3 j × 128 columns) and the loop form were measured: C2 (JDK 17) vectorised
+     * this and fell back to scalar code, 4-5× slower, for 4 j at a time, for 6 rows, and for an outer
+     * loop bound written as {@code j0 + (j1 - j0) / 3 * 3}. Change it only with a benchmark at hand.
      */
     static void madd4(float[] c0, float[] c1, float[] c2, float[] c3,
-                      float[] x0, int o0, float[] x1, int o1, float[] x2, int o2, float[] x3, int o3,
-                      float[][] b, int bOff, int j0, int j1) {
-        int jEnd = j0 + ((j1 - j0) & ~3);
-        for (int j = j0; j < jEnd; j += 4) {
-            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2], a03 = x0[o0 + j + 3];
-            float a10 = x1[o1 + j], a11 = x1[o1 + j + 1], a12 = x1[o1 + j + 2], a13 = x1[o1 + j + 3];
-            float a20 = x2[o2 + j], a21 = x2[o2 + j + 1], a22 = x2[o2 + j + 2], a23 = x2[o2 + j + 3];
-            float a30 = x3[o3 + j], a31 = x3[o3 + j + 1], a32 = x3[o3 + j + 2], a33 = x3[o3 + j + 3];
-            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2], b3 = b[bOff + j + 3];
+            float[] x0, int o0, float[] x1, int o1, float[] x2, int o2, float[] x3, int o3,
+            float[][] b, int bOff, int j0, int j1) {
+        int j = j0;
+        for (int jEnd = j1 - 2; j < jEnd; j += 3) {
+            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2];
+            float a10 = x1[o1 + j], a11 = x1[o1 + j + 1], a12 = x1[o1 + j + 2];
+            float a20 = x2[o2 + j], a21 = x2[o2 + j + 1], a22 = x2[o2 + j + 2];
+            float a30 = x3[o3 + j], a31 = x3[o3 + j + 1], a32 = x3[o3 + j + 2];
+            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2];
             for (int c = 0; c < PANEL; c++) {
-                float w0 = b0[c], w1 = b1[c], w2 = b2[c], w3 = b3[c];
-                c0[c] = Math.fma(a03, w3, Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c]))));
-                c1[c] = Math.fma(a13, w3, Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, c1[c]))));
-                c2[c] = Math.fma(a23, w3, Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, c2[c]))));
-                c3[c] = Math.fma(a33, w3, Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, c3[c]))));
+                float w0 = b0[c], w1 = b1[c], w2 = b2[c];
+                c0[c] = Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c])));
+                c1[c] = Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, c1[c])));
+                c2[c] = Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, c2[c])));
+                c3[c] = Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, c3[c])));
             }
         }
-        for (int j = jEnd; j < j1; j++) {
-            float a00 = x0[o0 + j], a10 = x1[o1 + j], a20 = x2[o2 + j], a30 = x3[o3 + j];
+        for (; j < j1; j++) {
+            float a0 = x0[o0 + j], a1 = x1[o1 + j], a2 = x2[o2 + j], a3 = x3[o3 + j];
             float[] b0 = b[bOff + j];
             for (int c = 0; c < PANEL; c++) {
                 float w0 = b0[c];
-                c0[c] = Math.fma(a00, w0, c0[c]);
-                c1[c] = Math.fma(a10, w0, c1[c]);
-                c2[c] = Math.fma(a20, w0, c2[c]);
-                c3[c] = Math.fma(a30, w0, c3[c]);
+                c0[c] = Math.fma(a0, w0, c0[c]);
+                c1[c] = Math.fma(a1, w0, c1[c]);
+                c2[c] = Math.fma(a2, w0, c2[c]);
+                c3[c] = Math.fma(a3, w0, c3[c]);
             }
         }
     }
 
-    /** One row of {@link #madd4}: c0[0..PANEL) += Σ_j a[o0 + j] · b[bOff + j][0..PANEL). */
-    static void madd1(float[] c0, float[] a, int o0, float[][] b, int bOff, int j0, int j1) {
-        int jEnd = j0 + ((j1 - j0) & ~3);
-        for (int j = j0; j < jEnd; j += 4) {
-            float a00 = a[o0 + j], a01 = a[o0 + j + 1], a02 = a[o0 + j + 2], a03 = a[o0 + j + 3];
-            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2], b3 = b[bOff + j + 3];
-            for (int c = 0; c < PANEL; c++)
-                c0[c] = Math.fma(a03, b3[c], Math.fma(a02, b2[c], Math.fma(a01, b1[c], Math.fma(a00, b0[c], c0[c]))));
+    /** One row of {@link #madd4}: c0[0..PANEL) += Σ_j x0[o0 + j] · b[bOff + j][0..PANEL). */
+    static void madd1(float[] c0,
+            float[] x0, int o0,
+            float[][] b, int bOff, int j0, int j1) {
+        int j = j0;
+        for (int jEnd = j1 - 2; j < jEnd; j += 3) {
+            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2];
+            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2];
+            for (int c = 0; c < PANEL; c++) {
+                float w0 = b0[c], w1 = b1[c], w2 = b2[c];
+                c0[c] = Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c])));
+            }
         }
-        for (int j = jEnd; j < j1; j++) {
-            float a00 = a[o0 + j];
+        for (; j < j1; j++) {
+            float a0 = x0[o0 + j];
             float[] b0 = b[bOff + j];
-            for (int c = 0; c < PANEL; c++) c0[c] = Math.fma(a00, b0[c], c0[c]);
+            for (int c = 0; c < PANEL; c++) {
+                float w0 = b0[c];
+                c0[c] = Math.fma(a0, w0, c0[c]);
+            }
+        }
+    }
+
+    /**
+     * {@link #madd4} on 64-wide rows (the SSD scan's channel tiles): c_r[0..TILE) += Σ_j x_r[o_r + j] · b[bOff + j][0..TILE).
+     */
+    static void madd4t(float[] c0, float[] c1, float[] c2, float[] c3,
+            float[] x0, int o0, float[] x1, int o1, float[] x2, int o2, float[] x3, int o3,
+            float[][] b, int bOff, int j0, int j1) {
+        int j = j0;
+        for (int jEnd = j1 - 2; j < jEnd; j += 3) {
+            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2];
+            float a10 = x1[o1 + j], a11 = x1[o1 + j + 1], a12 = x1[o1 + j + 2];
+            float a20 = x2[o2 + j], a21 = x2[o2 + j + 1], a22 = x2[o2 + j + 2];
+            float a30 = x3[o3 + j], a31 = x3[o3 + j + 1], a32 = x3[o3 + j + 2];
+            float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2];
+            for (int c = 0; c < TILE; c++) {
+                float w0 = b0[c], w1 = b1[c], w2 = b2[c];
+                c0[c] = Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c])));
+                c1[c] = Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, c1[c])));
+                c2[c] = Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, c2[c])));
+                c3[c] = Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, c3[c])));
+            }
+        }
+        for (; j < j1; j++) {
+            float a0 = x0[o0 + j], a1 = x1[o1 + j], a2 = x2[o2 + j], a3 = x3[o3 + j];
+            float[] b0 = b[bOff + j];
+            for (int c = 0; c < TILE; c++) {
+                float w0 = b0[c];
+                c0[c] = Math.fma(a0, w0, c0[c]);
+                c1[c] = Math.fma(a1, w0, c1[c]);
+                c2[c] = Math.fma(a2, w0, c2[c]);
+                c3[c] = Math.fma(a3, w0, c3[c]);
+            }
         }
     }
 

@@ -36,7 +36,7 @@ public final class SsdScan {
      *   S_out = G_{L-1} · S_in  +  (Bᵀ ∘ E_{L-1} ∘ dt) · X           (state passing)
      * </pre>
      * where CB[t][u] = C_t·B_u (u <= t) is shared by the heads of a group. Every product runs through
-     * {@link Gemm#madd4} on 64-wide tiles of the head's channels (headdim padded to a multiple of 64).
+     * {@link Gemm#madd4t} on 64-wide tiles of the head's channels (headdim padded to a multiple of 64).
      * Work is split over (chunk, group, 64 rows) for CB and over (head, 64-channel tile) for the rest.
      */
     public static void chunked(Dims dm, int len, int q,
@@ -46,7 +46,7 @@ public final class SsdScan {
         if (q < 1) throw new IllegalArgumentException("chunk length must be >= 1, got " + q);
         if (len <= 0) return;
         final int H = dm.nheads, P = dm.headdim, N = dm.dstate, G = dm.ngroups;
-        final int W = Gemm.PANEL;
+        final int W = Gemm.TILE;
         final int L = Math.min(q, len);                 // longest chunk
         final int nChunks = (len + q - 1) / q;
         final int uTiles = (L + W - 1) / W;
@@ -90,7 +90,7 @@ public final class SsdScan {
                     java.util.Arrays.fill(a1, 0f);
                     java.util.Arrays.fill(a2, 0f);
                     java.util.Arrays.fill(a3, 0f);
-                    Gemm.madd4(a0, a1, a2, a3, in, o0, x1, o1, x2, o2, x3, o3, tile, ut * N, 0, N);
+                    Gemm.madd4t(a0, a1, a2, a3, in, o0, x1, o1, x2, o2, x3, o3, tile, ut * N, 0, N);
                     int u0 = ut * W;
                     float[][] acc = {a0, a1, a2, a3};
                     for (int r = 0; r < nr; r++) {
@@ -137,7 +137,7 @@ public final class SsdScan {
                     int co = (s + t) * inStride + cOff + g * N;
                     for (int r = 0; r < 4; r++) java.util.Arrays.fill(ys[r], 0f);
                     // inter chunk: C_t · S_in, then scaled by G_t
-                    Gemm.madd4(y0, y1, y2, y3, in, co,
+                    Gemm.madd4t(y0, y1, y2, y3, in, co,
                             nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
                             nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
                             nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, st, 0, 0, N);
@@ -158,7 +158,7 @@ public final class SsdScan {
                         for (int u = 0; u <= tr; u++) wr[u] = cbr[u] * e[u] * dtv[u];
                         for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
-                    Gemm.madd4(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
+                    Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
                     for (int r = 0; r < nr; r++) {
                         float[] yr = ys[r], xr = x[t + r];
                         for (int p = 0; p < W; p++) yr[p] = Math.fma(dv[p], xr[p], yr[p]);
@@ -177,7 +177,7 @@ public final class SsdScan {
                         float[] br = bRows[n + r];
                         for (int u = 0; u < ql; u++) wr[u] = br[u] * e[u];
                     }
-                    Gemm.madd4(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
+                    Gemm.madd4t(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
                             w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, ql);
                 }
             }
@@ -188,9 +188,9 @@ public final class SsdScan {
         });
     }
 
-    /** v[0..PANEL) *= f. */
+    /** v[0..TILE) *= f. */
     private static void scale(float[] v, float f) {
-        for (int i = 0; i < Gemm.PANEL; i++) v[i] *= f;
+        for (int i = 0; i < Gemm.TILE; i++) v[i] *= f;
     }
 
     /** The recurrence one step at a time in double precision: the ground truth the chunked form is tested against. */
