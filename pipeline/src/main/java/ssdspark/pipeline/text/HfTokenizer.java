@@ -1,6 +1,7 @@
 package ssdspark.pipeline.text;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.LibUtils;
 import ai.djl.huggingface.tokenizers.jni.TokenizersLibrary;
 
 import java.io.ByteArrayInputStream;
@@ -39,12 +40,19 @@ public final class HfTokenizer implements TextEncoder {
 
     private static HuggingFaceTokenizer build(TokenizerSpec spec) {
         DjlRuntime.configure();
+        try {
+            LibUtils.checkStatus();
+        } catch (RuntimeException | LinkageError e) {
+            throw new IllegalStateException("cannot load DJL's native tokenizers library for " + System.getProperty("os.name") + "/"
+                    + System.getProperty("os.arch") + ": " + e.getMessage() + " (it is extracted from the DJL jar into DJL_CACHE_DIR,"
+                    + " default ~/.djl.ai; point DJL_CACHE_DIR at a writable local folder)", e);
+        }
         Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
         try {
             return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(spec.jsonText().getBytes(StandardCharsets.UTF_8)), options);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load tokenizer " + spec.path() + ": " + e.getMessage(), e);
-        } catch (RuntimeException | UnsatisfiedLinkError e) {
+        } catch (RuntimeException e) {
             throw new IllegalArgumentException("the Hugging Face tokenizers library rejected " + spec.path() + ": " + e.getMessage()
                     + " (is it a tokenizer.json saved by a recent `tokenizers`/`transformers`?)", e);
         }

@@ -17,10 +17,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.TreeSet;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A tokenizer.json read once on the driver, checked, hashed, and shipped to executors inside the task
@@ -72,11 +72,12 @@ public final class TokenizerSpec implements Serializable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read tokenizer " + f + ": " + e.getMessage(), e);
             }
-            where = f.toString();
+            where = f.toAbsolutePath().toString();
         } else {
             org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+            Configuration c = conf == null ? new Configuration() : conf;
             try {
-                FileSystem fs = p.getFileSystem(conf == null ? new Configuration() : conf);
+                FileSystem fs = p.getFileSystem(c);
                 if (!fs.exists(p)) throw new FileNotFoundException(p.toString());
                 if (fs.getFileStatus(p).isDirectory()) p = new org.apache.hadoop.fs.Path(p, "tokenizer.json");
                 try (InputStream in = fs.open(p)) {
@@ -85,8 +86,7 @@ public final class TokenizerSpec implements Serializable {
                 where = fs.makeQualified(p).toString();
             } catch (FileNotFoundException e) {
                 throw new IllegalArgumentException("tokenizer file not found: " + path
-                        + (local != null ? " (neither on the local disk nor on the default file system "
-                            + FileSystem.getDefaultUri(conf == null ? new Configuration() : conf) + ")" : "")
+                        + (local != null ? " (neither on the local disk nor on the default file system " + FileSystem.getDefaultUri(c) + ")" : "")
                         + "; pass --tokenizer with the path of a Hugging Face tokenizer.json", e);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read tokenizer " + path + ": " + e.getMessage(), e);
