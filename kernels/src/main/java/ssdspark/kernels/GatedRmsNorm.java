@@ -13,26 +13,46 @@ public final class GatedRmsNorm {
     public static void cpu(float[] x, int xOff, int xStride, float[] z, int zOff, int zStride, float[] w,
                            float eps, int groupSize, boolean normBeforeGate, int rows, int d,
                            float[] out, int outOff, int outStride) {
-        if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
-        Parallel.forRange(rows, r -> {
-            float[] g = new float[groupSize];
-            int xr = r * xStride + xOff, zr = r * zStride + zOff, or = r * outStride + outOff;
-            for (int g0 = 0; g0 < d; g0 += groupSize) {
-                double ss = 0;
-                for (int i = 0; i < groupSize; i++) {
-                    float v = x[xr + g0 + i];
-                    if (!normBeforeGate) v *= silu(z[zr + g0 + i]);
-                    g[i] = v;
-                    ss += v * v;
+        if (groupSize < 1 || d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
+        if (rows <= 0) return;
+        final int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        Parallel.forRange(tasks, task -> {
+            // row copies in arrays of their own, so every loop below is a vector loop over [i]
+            float[] xs = new float[d], sg = new float[d], e = new float[d], k = new float[d], o = new float[d];
+            for (int r = task * ROWS_PER_TASK, r1 = Math.min(rows, r + ROWS_PER_TASK); r < r1; r++) {
+                System.arraycopy(x, r * xStride + xOff, xs, 0, d);
+                System.arraycopy(z, r * zStride + zOff, sg, 0, d);
+                siluInPlace(sg, e, k, d);
+                if (!normBeforeGate) for (int i = 0; i < d; i++) xs[i] *= sg[i];
+                for (int g0 = 0; g0 < d; g0 += groupSize) {
+                    int g1 = g0 + groupSize;
+                    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                    int i = g0;
+                    for (; i + 3 < g1; i += 4) {
+                        float v0 = xs[i], v1 = xs[i + 1], v2 = xs[i + 2], v3 = xs[i + 3];
+                        s0 += v0 * v0;
+                        s1 += v1 * v1;
+                        s2 += v2 * v2;
+                        s3 += v3 * v3;
+                    }
+                    for (; i < g1; i++) s0 += xs[i] * xs[i];
+                    float inv = (float) (1.0 / Math.sqrt(((s0 + s1) + (s2 + s3)) / groupSize + eps));
+                    if (normBeforeGate) for (i = g0; i < g1; i++) o[i] = xs[i] * inv * w[i] * sg[i];
+                    else for (i = g0; i < g1; i++) o[i] = xs[i] * inv * w[i];
                 }
-                float inv = (float) (1.0 / Math.sqrt(ss / groupSize + eps));
-                for (int i = 0; i < groupSize; i++) {
-                    float v = g[i] * inv * w[g0 + i];
-                    if (normBeforeGate) v *= silu(z[zr + g0 + i]);
-                    out[or + g0 + i] = v;
-                }
+                System.arraycopy(o, 0, out, r * outStride + outOff, d);
             }
         });
+    }
+
+    /** Rows per parallel task. */
+    static final int ROWS_PER_TASK = 8;
+
+    /** v[i] = silu(v[i]) for i < n, with {@link #exp}; e and k are scratch of n floats. */
+    static void siluInPlace(float[] v, float[] e, float[] k, int n) {
+        for (int i = 0; i < n; i++) e[i] = -v[i];
+        exp(e, e, k, n);
+        for (int i = 0; i < n; i++) v[i] = v[i] / (1f + e[i]);
     }
 
     public static float silu(float v) { return v / (1f + (float) Math.exp(-v)); }

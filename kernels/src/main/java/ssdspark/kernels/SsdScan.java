@@ -118,6 +118,9 @@ public final class SsdScan {
                 int sp = (h * P + p0 + p) * N;
                 for (int n = 0; n < N; n++) st[n][p] = state[sp + n];
             }
+            boolean zeroState = true; // a document's first chunk starts from S = 0: no inter-chunk term
+            for (int n = 0; n < N && zeroState; n++)
+                for (int p = 0; p < W; p++) if (st[n][p] != 0f) { zeroState = false; break; }
             for (int c = 0; c < nChunks; c++) {
                 final int s = c * q, ql = Math.min(q, len - s), cg = c * G + g;
                 final float[][] cbRows = cb[cg], bRows = bt[cg];
@@ -136,12 +139,13 @@ public final class SsdScan {
                     int nr = Math.min(4, ql - t);
                     int co = (s + t) * inStride + cOff + g * N;
                     for (int r = 0; r < 4; r++) java.util.Arrays.fill(ys[r], 0f);
-                    // inter chunk: C_t · S_in, then scaled by G_t
-                    Gemm.madd4t(y0, y1, y2, y3, in, co,
-                            nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
-                            nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
-                            nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, st, 0, 0, N);
-                    for (int r = 0; r < nr; r++) scale(ys[r], gcum[t + r]);
+                    if (!zeroState) { // inter chunk: C_t · S_in, then scaled by G_t
+                        Gemm.madd4t(y0, y1, y2, y3, in, co,
+                                nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
+                                nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
+                                nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, st, 0, 0, N);
+                        for (int r = 0; r < nr; r++) scale(ys[r], gcum[t + r]);
+                    }
                     // intra chunk: W[t][u] = CB[t][u] · E[t][u] · dt_u for u <= t, 0 above
                     int uEnd = t + nr;
                     for (int r = 0; r < 4; r++) {
@@ -169,6 +173,7 @@ public final class SsdScan {
                 float keep = gcum[ql - 1];
                 for (int u = 0; u < ql; u++) e[u] *= dtv[u]; // e is E[last][·]: now E[last][u] · dt_u
                 for (int n = 0; n < N; n++) scale(st[n], keep);
+                zeroState = false;
                 for (int n = 0; n < N; n += 4) {
                     int nr = Math.min(4, N - n);
                     for (int r = 0; r < 4; r++) {

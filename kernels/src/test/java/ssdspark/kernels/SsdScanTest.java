@@ -39,9 +39,14 @@ class SsdScanTest {
     @AfterAll
     static void restore() { Parallel.setThreads(savedThreads); }
 
-    record Case(int nheads, int headdim, int dstate, int ngroups, int len, int q, boolean dPerChannel) {
+    record Case(int nheads, int headdim, int dstate, int ngroups, int len, int q, boolean dPerChannel, boolean zeroStart) {
+        Case(int nheads, int headdim, int dstate, int ngroups, int len, int q, boolean dPerChannel) {
+            this(nheads, headdim, dstate, ngroups, len, q, dPerChannel, false);
+        }
+
         @Override public String toString() {
-            return "H" + nheads + " P" + headdim + " N" + dstate + " G" + ngroups + " len" + len + " q" + q + (dPerChannel ? " Dpc" : "");
+            return "H" + nheads + " P" + headdim + " N" + dstate + " G" + ngroups + " len" + len + " q" + q
+                    + (dPerChannel ? " Dpc" : "") + (zeroStart ? " S0=0" : "");
         }
     }
 
@@ -60,6 +65,9 @@ class SsdScanTest {
         out.add(Arguments.of(new Case(3, 64, 128, 1, 300, 256, true)));
         out.add(Arguments.of(new Case(2, 16, 5, 1, 1, 4, false)));            // a single step
         out.add(Arguments.of(new Case(6, 64, 16, 3, 130, 129, false)));       // last chunk of one step
+        // a document's start (zero state: the inter-chunk term is skipped for the first chunk only)
+        out.add(Arguments.of(new Case(4, 64, 32, 2, 90, 40, false, true)));
+        out.add(Arguments.of(new Case(4, 64, 32, 1, 90, 128, true, true)));
         return out.stream();
     }
 
@@ -124,7 +132,7 @@ class SsdScanTest {
             D = new float[k.dPerChannel ? dx : k.nheads];
             for (int i = 0; i < D.length; i++) D[i] = (float) (r.nextDouble() * 2 - 1);
             state = new float[k.nheads * k.headdim * k.dstate];
-            for (int i = 0; i < state.length; i++) state[i] = (float) (r.nextDouble() * 4 - 2); // nonzero start
+            for (int i = 0; i < state.length; i++) state[i] = k.zeroStart ? 0f : (float) (r.nextDouble() * 4 - 2);
         }
     }
 
