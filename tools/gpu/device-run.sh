@@ -4,7 +4,8 @@
 #   bash .gpu-bundle/device-run.sh [tests|bench|sanitize|all]     (default all)
 #
 #   tests     every GPU test (JUnit console): kernel twins, engine vs CPU engine, fixtures, 130M bf16 accuracy
-#   bench     130M-size scoring throughput, 16 x 2048 tokens, bf16 (SSD_BENCH_FP32=1 adds fp32)
+#   bench     130M-size accuracy (fp32 / fp16 / bf16 vs the CPU engine) and scoring throughput, 16 x 2048 tokens,
+#             bf16 (SSD_BENCH_ALL=1 adds fp16 and fp32)
 #   sanitize  compute-sanitizer memcheck + racecheck over the kernel twin tests
 # Logs go to $OUT (default /tmp/ssd-out): log (everything), junit reports.
 set -uo pipefail
@@ -38,8 +39,7 @@ if [[ $what == tests || $what == all ]]; then
 fi
 if [[ $what == bench || $what == all || $what == tests ]]; then
   log "== 130M accuracy and throughput"
-  extra=()
-  [[ -n ${SSD_BENCH_FP32:-} ]] && JOPTS+=(-Dssd.bench.fp32=true)
+  [[ -n ${SSD_BENCH_ALL:-} ]] && JOPTS+=(-Dssd.bench.all=true)
   junit bench --select-class=ssdspark.model.gpu.Gpu130mTest || rc=1
 fi
 if [[ $what == sanitize || $what == all ]]; then
@@ -47,7 +47,7 @@ if [[ $what == sanitize || $what == all ]]; then
   if [[ -z $san ]]; then log "== compute-sanitizer not found: skipped"; else
     for tool in memcheck racecheck; do
       log "== compute-sanitizer --tool $tool ($san)"
-      timeout "${SSD_SANITIZE_TIMEOUT:-240}" "$san" --tool "$tool" --print-limit 20 --error-exitcode 17 \
+      timeout "${SSD_SANITIZE_TIMEOUT:-150}" "$san" --tool "$tool" --print-limit 20 --error-exitcode 17 \
         "$JAVA" -Xmx8g -Djava.io.tmpdir=/tmp -Dssd.gpu.small=true -jar "$CONSOLE" execute -cp "$CP" --disable-banner \
         --details=summary --scan-classpath --include-package=ssdspark.kernels.gpu 2>&1 | tee "$OUT/sanitize-$tool.log" | \
         grep -E "ERROR SUMMARY|RACECHECK SUMMARY|========= |tests (successful|failed|skipped)|Test run finished" | tee -a "$OUT/log"

@@ -26,6 +26,56 @@ extern "C" __global__ void causal_conv1d_fwd(const float* __restrict__ in, int l
     out[t * C + c] = silu_f(acc);
 }
 
+// grid (ceil(T/CONV_TT), ceil(C/128)), block 128: the same for kernel width K known at compile time; each thread
+// slides a register window over CONV_TT consecutive tokens of one channel, reloading it at sequence starts.
+#define CONV_TT 16
+template <int K>
+__device__ __forceinline__ void conv1d_slide(const float* __restrict__ in, int ldIn, int inOff, int C,
+                                             const float* __restrict__ w, const float* __restrict__ bias, int T,
+                                             const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
+                                             const float* __restrict__ state, long long stateSeqStride,
+                                             float* __restrict__ out) {
+    constexpr int hist = K - 1;
+    const int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const int t0 = blockIdx.x * CONV_TT, t1 = min(T, t0 + CONV_TT);
+    float wr[K], win[hist > 0 ? hist : 1];
+#pragma unroll
+    for (int j = 0; j < K; j++) wr[j] = w[(size_t)c * K + j];
+    const float b = bias ? bias[c] : 0.f;
+    for (int t = t0; t < t1; t++) {
+        const int pos = tokPos[t];
+        if (t == t0 || pos == 0) {  // (re)load the window of this token's sequence
+            const int s = tokSeq[t];
+            const float* st = state + (size_t)s * stateSeqStride;
+#pragma unroll
+            for (int j = 0; j < hist; j++) {
+                const int tt = pos - hist + j;
+                win[j] = tt >= 0 ? in[(size_t)(t - pos + tt) * ldIn + inOff + c] : st[(size_t)(hist + tt) * C + c];
+            }
+        }
+        const float x = in[(size_t)t * ldIn + inOff + c];
+        float acc = b;
+#pragma unroll
+        for (int j = 0; j < hist; j++) acc += wr[j] * win[j];
+        acc += wr[hist] * x;
+        out[(size_t)t * C + c] = silu_f(acc);
+#pragma unroll
+        for (int j = 0; j + 1 < hist; j++) win[j] = win[j + 1];
+        if (hist > 0) win[hist - 1] = x;
+    }
+}
+
+#define SSD_CONV_SLIDE(K)                                                                                              \
+    extern "C" __global__ void causal_conv1d_fwd_k##K(const float* in, int ldIn, int inOff, int C, const float* w,     \
+                                                      const float* bias, int T, const int* tokSeq, const int* tokPos, \
+                                                      const float* state, long long stateSeqStride, float* out) {      \
+        conv1d_slide<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, out);                  \
+    }
+SSD_CONV_SLIDE(2)
+SSD_CONV_SLIDE(3)
+SSD_CONV_SLIDE(4)
+
 // grid (ceil(C/128), S), block 128: replaces each window with the last K-1 inputs of [old window ++ sequence].
 // Run after causal_conv1d_fwd (which reads the old window).
 extern "C" __global__ void causal_conv1d_state(const float* __restrict__ in, int ldIn, int inOff, int C, int K,

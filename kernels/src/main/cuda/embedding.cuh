@@ -18,10 +18,19 @@ extern "C" __global__ void embed_gather_f32(const int* tokens, const float* tabl
 extern "C" __global__ void embed_gather_bf16(const int* tokens, const bf16* table, int ldTable, int d, float* out) {
     embed_gather_impl(tokens, table, ldTable, d, out);
 }
+extern "C" __global__ void embed_gather_f16(const int* tokens, const f16* table, int ldTable, int d, float* out) {
+    embed_gather_impl(tokens, table, ldTable, d, out);
+}
 
-// grid (rows), block 256: out[r][0:cols] = bf16(in[r][0:cols]), out[r][cols:ldOut] = 0
-extern "C" __global__ void convert_f32_bf16(const float* in, int ldIn, bf16* out, int ldOut, int cols) {
+// grid (rows), block 256: out[r][0:cols] = half(in[r][0:cols]) (round to nearest even), out[r][cols:ldOut] = 0
+template <typename T>
+__device__ __forceinline__ void convert_impl(const float* in, int ldIn, T* out, int ldOut, int cols) {
     const size_t r = blockIdx.x;
-    for (int i = threadIdx.x; i < ldOut; i += blockDim.x)
-        out[r * ldOut + i] = __float2bfloat16_rn(i < cols ? in[r * ldIn + i] : 0.f);
+    for (int i = threadIdx.x; i < ldOut; i += blockDim.x) store_f(out + r * ldOut + i, i < cols ? in[r * ldIn + i] : 0.f);
+}
+extern "C" __global__ void convert_f32_bf16(const float* in, int ldIn, bf16* out, int ldOut, int cols) {
+    convert_impl(in, ldIn, out, ldOut, cols);
+}
+extern "C" __global__ void convert_f32_f16(const float* in, int ldIn, f16* out, int ldOut, int cols) {
+    convert_impl(in, ldIn, out, ldOut, cols);
 }

@@ -54,3 +54,9 @@ extern "C" __global__ void gated_rmsnorm_bf16(const float* y, int ldY, const flo
     gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
                        padFrom);
 }
+extern "C" __global__ void gated_rmsnorm_f16(const float* y, int ldY, const float* proj, int ldProj, int zOff,
+                                             const float* w, float eps, int groupSize, int normBeforeGate, int d,
+                                             int dMlp, f16* out, int ldOut, int outOff, int padFrom) {
+    gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                       padFrom);
+}

@@ -1,5 +1,5 @@
 // Dense products in torch Linear layout: C[m][n] = A[m][k] . B[n][k]^T (+ bias[n]). Twin: ssdspark.kernels.Gemm.
-//  - bf16 inputs, fp32 accumulate on tensor cores (mma.sync m16n8k16, ldmatrix, 3-stage cp.async pipeline).
+//  - bf16 or fp16 inputs, fp32 accumulate on tensor cores (mma.sync m16n8k16, ldmatrix, 3-stage cp.async pipeline).
 //    A and B rows must be 16-byte aligned (lda, ldb multiples of 8) and zero padded from K up to the next multiple of 8.
 //  - fp32 SIMT path (64x64 tiles, 4x4 per thread): the exact-precision path, any strides.
 #pragma once
@@ -7,7 +7,7 @@
 
 namespace mma_gemm {
 constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, STAGES = 3, THREADS = 256;
-constexpr int A_STAGE = BM * LDS, B_STAGE = BN * LDS;               // bf16 elements per stage
+constexpr int A_STAGE = BM * LDS, B_STAGE = BN * LDS;               // 16-bit elements per stage
 constexpr int SMEM_BYTES = STAGES * (A_STAGE + B_STAGE) * 2;          // 61440
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool pred) {
@@ -19,22 +19,33 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const bf16* p) {
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
     unsigned a = (unsigned)__cvta_generic_to_shared(p);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(a));
 }
 
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+template <>
+__device__ __forceinline__ void mma16816<bf16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+template <>
+__device__ __forceinline__ void mma16816<f16>(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
 
-__device__ __forceinline__ void load_tile(bf16* sA, bf16* sB, const bf16* __restrict__ A, int lda,
-                                          const bf16* __restrict__ B, int ldb, int M, int N, int K, int bm, int bn,
+template <typename T>
+__device__ __forceinline__ void load_tile(T* sA, T* sB, const T* __restrict__ A, int lda,
+                                          const T* __restrict__ B, int ldb, int M, int N, int K, int bm, int bn,
                                           int k0) {
     const int tid = threadIdx.x;
 #pragma unroll
@@ -55,17 +66,18 @@ __device__ __forceinline__ void load_tile(bf16* sA, bf16* sB, const bf16* __rest
 
 // acc[mi][ni][e] holds C[bm + wm*64 + mi*16 + lane/4 + (e/2)*8][bn + wn*32 + ni*8 + (lane%4)*2 + e%2],
 // warp = wm*4 + wn (2 x 4 warps, 64 x 32 each).
-__device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const bf16* __restrict__ A, int lda,
-                                         const bf16* __restrict__ B, int ldb, int M, int N, int K, int bm, int bn,
-                                         bf16* smem) {
+template <typename T>
+__device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const T* __restrict__ A, int lda,
+                                         const T* __restrict__ B, int ldb, int M, int N, int K, int bm, int bn,
+                                         T* smem) {
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
 #pragma unroll
             for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
-    bf16* sA = smem;
-    bf16* sB = smem + STAGES * A_STAGE;
+    T* sA = smem;
+    T* sB = smem + STAGES * A_STAGE;
     const int ktiles = (K + BK - 1) / BK;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wm = warp >> 2, wn = warp & 3;
     __syncthreads();  // the previous tile's readers are done with smem
@@ -83,8 +95,8 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const bf16* __re
             load_tile(sA + st * A_STAGE, sB + st * B_STAGE, A, lda, B, ldb, M, N, K, bm, bn, nt * BK);
         }
         cp_async_commit();
-        const bf16* a = sA + (kt % STAGES) * A_STAGE;
-        const bf16* b = sB + (kt % STAGES) * B_STAGE;
+        const T* a = sA + (kt % STAGES) * A_STAGE;
+        const T* b = sB + (kt % STAGES) * B_STAGE;
 #pragma unroll
         for (int ks = 0; ks < BK; ks += 16) {
             uint32_t af[4][4], bfr[4][2];
@@ -103,7 +115,7 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const bf16* __re
 #pragma unroll
             for (int mi = 0; mi < 4; mi++)
 #pragma unroll
-                for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
+                for (int ni = 0; ni < 4; ni++) mma16816<T>(acc[mi][ni], af[mi], bfr[ni]);
         }
     }
     cp_async_wait<0>();
@@ -111,14 +123,14 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const bf16* __re
 }  // namespace mma_gemm
 
 // grid (ceil(N/128), ceil(M/128)), block 256, dynamic smem mma_gemm::SMEM_BYTES
-extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* __restrict__ A, int lda,
-                                                               const bf16* __restrict__ B, int ldb, float* C, int ldc,
-                                                               const float* bias, int M, int N, int K) {
+template <typename T>
+__device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
+                                             float* C, int ldc, const float* bias, int M, int N, int K) {
     using namespace mma_gemm;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int bn = blockIdx.x * BN, bm = blockIdx.y * BM;
     float acc[4][4][4];
-    mainloop(acc, A, lda, B, ldb, M, N, K, bm, bn, reinterpret_cast<bf16*>(smem_raw));
+    mainloop<T>(acc, A, lda, B, ldb, M, N, K, bm, bn, reinterpret_cast<T*>(smem_raw));
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wm = warp >> 2, wn = warp & 3;
 #pragma unroll
     for (int mi = 0; mi < 4; mi++)
@@ -134,6 +146,15 @@ extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* __res
                     if (col < N) C[(size_t)row * ldc + col] = acc[mi][ni][half * 2 + e] + (bias ? bias[col] : 0.f);
                 }
         }
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* A, int lda, const bf16* B, int ldb, float* C,
+                                                               int ldc, const float* bias, int M, int N, int K) {
+    gemm_half_tn<bf16>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+}
+extern "C" __global__ void __launch_bounds__(256) gemm_f16_tn(const f16* A, int lda, const f16* B, int ldb, float* C,
+                                                              int ldc, const float* bias, int M, int N, int K) {
+    gemm_half_tn<f16>(A, lda, B, ldb, C, ldc, bias, M, N, K);
 }
 
 namespace simt_gemm {

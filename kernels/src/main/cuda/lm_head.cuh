@@ -6,13 +6,12 @@
 #include "gemm.cuh"
 
 // grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::SMEM_BYTES.
-// H[M][ldh] bf16 hidden rows, E[V][lde] bf16 head rows (K = d_model). Split sp covers vocab tiles
+// H[M][ldh] hidden rows, E[V][lde] head rows (K = d_model), both bf16 or both fp16. Split sp covers vocab tiles
 // [sp*tilesPerSplit, (sp+1)*tilesPerSplit) of 128; writes partM/partS[sp][M].
-extern "C" __global__ void __launch_bounds__(256) lm_head_bf16(const bf16* __restrict__ H, int ldh,
-                                                               const bf16* __restrict__ E, int lde, int M, int V,
-                                                               int K, const int* __restrict__ targets,
-                                                               int tilesPerSplit, float* partM, float* partS,
-                                                               float* targetLogit) {
+template <typename T>
+__device__ __forceinline__ void lm_head_half(const T* __restrict__ H, int ldh, const T* __restrict__ E, int lde, int M,
+                                             int V, int K, const int* __restrict__ targets, int tilesPerSplit,
+                                             float* partM, float* partS, float* targetLogit) {
     using namespace mma_gemm;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int split = blockIdx.x, bm = blockIdx.y * BM;
@@ -31,7 +30,7 @@ extern "C" __global__ void __launch_bounds__(256) lm_head_bf16(const bf16* __res
     float acc[4][4][4];
     for (int vt = vt0; vt < vt1; vt++) {
         const int bn = vt * BN;
-        mainloop(acc, H, ldh, E, lde, M, V, K, bm, bn, reinterpret_cast<bf16*>(smem_raw));
+        mainloop<T>(acc, H, ldh, E, lde, M, V, K, bm, bn, reinterpret_cast<T*>(smem_raw));
 #pragma unroll
         for (int mi = 0; mi < 4; mi++)
 #pragma unroll
@@ -86,6 +85,17 @@ extern "C" __global__ void __launch_bounds__(256) lm_head_bf16(const bf16* __res
         partM[(size_t)split * M + bm + threadIdx.x] = mm;
         partS[(size_t)split * M + bm + threadIdx.x] = ss;
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256) lm_head_bf16(const bf16* H, int ldh, const bf16* E, int lde, int M,
+                                                               int V, int K, const int* targets, int tilesPerSplit,
+                                                               float* partM, float* partS, float* targetLogit) {
+    lm_head_half<bf16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
+}
+extern "C" __global__ void __launch_bounds__(256) lm_head_f16(const f16* H, int ldh, const f16* E, int lde, int M,
+                                                              int V, int K, const int* targets, int tilesPerSplit,
+                                                              float* partM, float* partS, float* targetLogit) {
+    lm_head_half<f16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
 }
 
 // grid (splits, ceil(M/64)), block 256: the fp32 twin of lm_head_bf16 on the SIMT tile (64 rows x 64 vocab).

@@ -80,16 +80,28 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
     for (int i = 0; i < 4; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    // global -> registers for the next 16 steps while the current ones are multiplied
+    float xr[4], br[4];
+    auto fetch = [&](int u0) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, uu = id >> 6, q = id & 63, u = u0 + uu;
+            const size_t row = (size_t)(st + u) * ldX;
+            xr[k] = (u < len && p0 + q < P) ? x[row + xOff + h * P + p0 + q] : 0.f;
+            br[k] = (u < len && n0 + q < N) ? x[row + bOff + g * N + n0 + q] : 0.f;
+        }
+    };
+    fetch(0);
     for (int u0 = 0; u0 < len; u0 += 16) {
         __syncthreads();
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             const int id = tid + k * 256, uu = id >> 6, q = id & 63, u = u0 + uu;
-            const size_t row = (size_t)(st + u) * ldX;
-            Xs[uu][q] = (u < len && p0 + q < P) ? wU[u] * x[row + xOff + h * P + p0 + q] : 0.f;
-            Bs[uu][q] = (u < len && n0 + q < N) ? x[row + bOff + g * N + n0 + q] : 0.f;
+            Xs[uu][q] = u < len ? wU[u] * xr[k] : 0.f;
+            Bs[uu][q] = br[k];
         }
         __syncthreads();
+        if (u0 + 16 < len) fetch(u0 + 16);
         simt_fma_16(acc, Xs, Bs, ty, tx);
     }
 #pragma unroll
@@ -105,26 +117,44 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 }
 
 // grid (ceil(P*N/256), H, S), block 256. ssm[s*seqStride + h*P*N + e] holds the carried state in and the final
-// state out; states[c] (local) becomes the state entering chunk c.
-extern "C" __global__ void ssd_state_passing(float* states, const float* __restrict__ cum, int T,
-                                             const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
-                                             const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                             int H, int PN, float* ssm, long long seqStride) {
+// state out; states[c] (local) becomes the state entering chunk c. The chunk decays go through shared memory and the
+// local states are loaded 8 chunks ahead, so the sequential recurrence is not bound by memory latency.
+extern "C" __global__ void __launch_bounds__(256) ssd_state_passing(float* states, const float* __restrict__ cum, int T,
+                                                                    const int* __restrict__ chunkStart,
+                                                                    const int* __restrict__ chunkLen,
+                                                                    const int* __restrict__ seqChunk0,
+                                                                    const int* __restrict__ seqChunks, int H, int PN,
+                                                                    float* ssm, long long seqStride) {
+    __shared__ float decay[256];
     const int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= PN) return;
+    const bool valid = e < PN;
     const int h = blockIdx.y, s = blockIdx.z;
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;
-    float S = *carried;
+    float S = valid ? *carried : 0.f;
     const int c0 = seqChunk0[s], nc = seqChunks[s];
-    for (int k = 0; k < nc; k++) {
-        const int c = c0 + k;
-        float* p = states + ((size_t)c * H + h) * PN + e;
-        const float local = *p;
-        *p = S;
-        const float decay = expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]);
-        S = decay * S + local;
+    for (int base = 0; base < nc; base += 256) {
+        const int cnt = min(256, nc - base);
+        __syncthreads();
+        if ((int)threadIdx.x < cnt) {
+            const int c = c0 + base + threadIdx.x;
+            decay[threadIdx.x] = expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]);
+        }
+        __syncthreads();
+        if (!valid) continue;
+        for (int k0 = 0; k0 < cnt; k0 += 8) {
+            float loc[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                if (k0 + j < cnt) loc[j] = states[((size_t)(c0 + base + k0 + j) * H + h) * PN + e];
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                if (k0 + j < cnt) {
+                    states[((size_t)(c0 + base + k0 + j) * H + h) * PN + e] = S;
+                    S = decay[k0 + j] * S + loc[j];
+                }
+        }
     }
-    *carried = S;
+    if (valid) *carried = S;
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.
@@ -143,15 +173,26 @@ extern "C" __global__ void __launch_bounds__(256) ssd_bmm_cb(const float* __rest
     for (int i = 0; i < 4; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    float cr[4], br[4];
+    auto fetch = [&](int n0) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
+            cr[k] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
+            br[k] = (u0 + r < len && n < N) ? x[(size_t)(st + u0 + r) * ldX + bOff + g * N + n] : 0.f;
+        }
+    };
+    fetch(0);
     for (int n0 = 0; n0 < N; n0 += 16) {
         __syncthreads();
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
-            Cs[nn][r] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
-            Bs[nn][r] = (u0 + r < len && n < N) ? x[(size_t)(st + u0 + r) * ldX + bOff + g * N + n] : 0.f;
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15;
+            Cs[nn][r] = cr[k];
+            Bs[nn][r] = br[k];
         }
         __syncthreads();
+        if (n0 + 16 < N) fetch(n0 + 16);
         simt_fma_16(acc, Cs, Bs, ty, tx);
     }
     float* out = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
@@ -191,15 +232,26 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan(
         for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
     // inter chunk: C_t . S_in[p][:]
     const float* S = states + ((size_t)c * H + h) * P * N;
+    float ar[4], br[4];
+    auto fetchInter = [&](int n0) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
+            ar[k] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
+            br[k] = (p0 + r < P && n < N) ? S[(size_t)(p0 + r) * N + n] : 0.f;
+        }
+    };
+    fetchInter(0);
     for (int n0 = 0; n0 < N; n0 += 16) {
         __syncthreads();
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            const int id = tid + k * 256, r = id >> 4, nn = id & 15, n = n0 + nn;
-            As[nn][r] = (t0 + r < len && n < N) ? x[(size_t)(st + t0 + r) * ldX + cOff + g * N + n] : 0.f;
-            Bs[nn][r] = (p0 + r < P && n < N) ? S[(size_t)(p0 + r) * N + n] : 0.f;
+            const int id = tid + k * 256, r = id >> 4, nn = id & 15;
+            As[nn][r] = ar[k];
+            Bs[nn][r] = br[k];
         }
         __syncthreads();
+        if (n0 + 16 < N) fetchInter(n0 + 16);
         simt_fma_16(acc, As, Bs, ty, tx);
     }
     __syncthreads();  // cumU/dtU visible even when N == 0
@@ -213,6 +265,21 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan(
     // intra chunk: masked (CB o decay) . X
     const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
     const int uEnd = min(t0 + 64, len);
+    auto fetchIntra = [&](int u0) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int id = tid + k * 256;
+            {
+                const int r = id >> 4, uu = id & 15, t = t0 + r, u = u0 + uu;
+                ar[k] = (t < len && u <= t) ? cbc[t * SSD_QMAX + u] : 0.f;
+            }
+            {
+                const int uu = id >> 6, q = id & 63, u = u0 + uu;
+                br[k] = (u < len && p0 + q < P) ? x[(size_t)(st + u) * ldX + xOff + h * P + p0 + q] : 0.f;
+            }
+        }
+    };
+    fetchIntra(0);
     for (int u0 = 0; u0 < uEnd; u0 += 16) {
         __syncthreads();
 #pragma unroll
@@ -220,14 +287,12 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan(
             const int id = tid + k * 256;
             {
                 const int r = id >> 4, uu = id & 15, t = t0 + r, u = u0 + uu;
-                As[uu][r] = (t < len && u <= t) ? cbc[t * SSD_QMAX + u] * expf(cumU[t] - cumU[u]) * dtU[u] : 0.f;
+                As[uu][r] = (t < len && u <= t) ? ar[k] * expf(cumU[t] - cumU[u]) * dtU[u] : 0.f;
             }
-            {
-                const int uu = id >> 6, q = id & 63, u = u0 + uu;
-                Bs[uu][q] = (u < len && p0 + q < P) ? x[(size_t)(st + u) * ldX + xOff + h * P + p0 + q] : 0.f;
-            }
+            Bs[id >> 6][id & 63] = br[k];
         }
         __syncthreads();
+        if (u0 + 16 < uEnd) fetchIntra(u0 + 16);
         simt_fma_16(acc, As, Bs, ty, tx);
     }
 #pragma unroll

@@ -17,9 +17,13 @@ public final class GpuCausalConv1d {
     public static void forward(GpuStream s, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff, int channels,
                                CUdeviceptr weight, CUdeviceptr bias, int kernel, CUdeviceptr state, long stateSeqStride,
                                CUdeviceptr out) {
-        int bx = (channels + 127) / 128;
-        s.launch("causal_conv1d_fwd", v.host().tokens, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
-                v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
+        int bx = (channels + 127) / 128, T = v.host().tokens;
+        if (kernel >= 2 && kernel <= 4) // register sliding window, 16 tokens per thread
+            s.launch("causal_conv1d_fwd_k" + kernel, (T + 15) / 16, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias,
+                    T, v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
+        else
+            s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
+                    v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
         if (kernel > 1)
             s.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,
                     v.seqStart(), v.seqLen(), state, stateSeqStride);

@@ -13,11 +13,11 @@ public final class GpuGatedRmsNorm {
      * For each row: out[outOff + i] = gatedRmsNorm(y[i], z = proj[zOff + i]) over groups of groupSize (w null:
      * y*silu(z)); out[i] = silu(proj[i]) * proj[dMlp + i] for i < dMlp; out[padFrom, ldOut) = 0.
      */
-    public static void forward(GpuStream s, boolean bf16Out, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj,
+    public static void forward(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj,
                                int ldProj, int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate,
                                int d, int dMlp, CUdeviceptr out, int ldOut, int outOff, int padFrom) {
         if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
-        s.launch(bf16Out ? "gated_rmsnorm_bf16" : "gated_rmsnorm_f32", rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
+        s.launch("gated_rmsnorm_" + outType.suffix, rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
                 w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
     }
 }

@@ -4,7 +4,7 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * C[m][n] = A[m][k] . B[n][k]^T + bias[n] in torch Linear layout (gemm.cuh). Twin: {@link ssdspark.kernels.Gemm}.
- * bf16: tensor cores (mma.sync m16n8k16) with fp32 accumulation; rows of A and B strided by a multiple of 8 and
+ * bf16 / fp16: tensor cores (mma.sync m16n8k16) with fp32 accumulation; rows of A and B strided by a multiple of 8 and
  * zero padded past k ({@link Bf16#ld}). fp32: SIMT FMA, any strides.
  */
 public final class GpuGemm {
@@ -13,11 +13,21 @@ public final class GpuGemm {
     /** Dynamic shared memory of gemm_bf16_tn / lm_head_bf16 (3 stages of 128x32 A and B tiles, padded rows). */
     public static final int BF16_SMEM = 3 * (128 + 128) * 40 * 2;
 
-    public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
-                            CUdeviceptr bias, int m, int n, int k) {
+    /** Any DType: fp32 goes to the SIMT kernel, bf16 / fp16 to the tensor-core one. */
+    public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                           CUdeviceptr bias, int m, int n, int k) {
+        if (t == DType.F32) {
+            f32(s, a, lda, b, ldb, c, ldc, bias, m, n, k);
+            return;
+        }
         checkBf16(lda, ldb, k);
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
-        s.launch("gemm_bf16_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
+        s.launch("gemm_" + t.suffix + "_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
+    }
+
+    public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                            CUdeviceptr bias, int m, int n, int k) {
+        run(s, DType.BF16, a, lda, b, ldb, c, ldc, bias, m, n, k);
     }
 
     public static void f32(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,

@@ -18,8 +18,9 @@ public final class GpuLmHead {
         public long scratchFloats(int rows) { return (2L * splits + 1) * rows; }
     }
 
-    public static Plan plan(GpuDevice dev, int rows, int vocab, boolean bf16) {
-        int rt = bf16 ? 128 : 64, vt = bf16 ? 128 : 64;
+    public static Plan plan(GpuDevice dev, int rows, int vocab, DType type) {
+        boolean tc = type.isHalf();
+        int rt = tc ? 128 : 64, vt = tc ? 128 : 64;
         int rowTiles = (rows + rt - 1) / rt, vtiles = (vocab + vt - 1) / vt;
         int wantCtas = 2 * dev.multiprocessors;
         int splits = Math.max(1, Math.min(vtiles, (wantCtas + rowTiles - 1) / rowTiles));
@@ -30,16 +31,16 @@ public final class GpuLmHead {
 
     /**
      * out[i] = log softmax(H[i] . E^T)[targets[i]] for 0 <= i < rows (NaN where targets[i] < 0; targets must be
-     * < vocab). H[rows][ldh], E[vocab][lde] (k = d_model) in bf16 or fp32; scratch holds plan.scratchFloats(rows).
+     * < vocab). H[rows][ldh], E[vocab][lde] (k = d_model) both of DType type; scratch holds plan.scratchFloats(rows).
      */
-    public static void logProbs(GpuStream s, boolean bf16, CUdeviceptr h, int ldh, CUdeviceptr e, int lde, int rows,
+    public static void logProbs(GpuStream s, DType type, CUdeviceptr h, int ldh, CUdeviceptr e, int lde, int rows,
                                 int vocab, int k, CUdeviceptr targets, Plan p, CUdeviceptr scratch, CUdeviceptr out) {
-        if (bf16) GpuGemm.checkBf16(ldh, lde, k);
+        if (type.isHalf()) GpuGemm.checkBf16(ldh, lde, k);
         CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
                 tl = scratch.withByteOffset(8L * p.splits() * rows);
         int rowTiles = (rows + p.rowTile() - 1) / p.rowTile();
-        if (bf16)
-            s.launch("lm_head_bf16", p.splits(), rowTiles, 1, 256, GpuGemm.BF16_SMEM, h, ldh, e, lde, rows, vocab, k,
+        if (type.isHalf())
+            s.launch("lm_head_" + type.suffix, p.splits(), rowTiles, 1, 256, GpuGemm.BF16_SMEM, h, ldh, e, lde, rows, vocab, k,
                     targets, p.tilesPerSplit(), partM, partS, tl);
         else
             s.launch("lm_head_f32", p.splits(), rowTiles, 1, 256, 0, h, ldh, e, lde, rows, vocab, k, targets,

@@ -35,6 +35,31 @@ class GpuBasicsTest {
     }
 
     @Test
+    void fp16RoundsToNearestEven() {
+        // every half value survives the round trip; values between two halves go to the nearest (ties to even)
+        for (int b = 0; b < 65536; b++) {
+            short h = (short) b;
+            float f = Fp16.toFloat(h);
+            if (Float.isNaN(f)) { assertTrue(Float.isNaN(Fp16.toFloat(Fp16.fromFloat(f)))); continue; }
+            assertEquals(h, Fp16.fromFloat(f), "half 0x" + Integer.toHexString(b) + " = " + f);
+            if ((b & 0x7c00) == 0x7c00 || (b & 0x7fff) == 0x7bff) continue; // inf/NaN, max
+            float next = Fp16.toFloat((short) (b + 1));
+            double mid = ((double) f + next) / 2;
+            short expected = (b & 1) == 0 ? h : (short) (b + 1);
+            assertEquals(expected, Fp16.fromFloat((float) mid), "tie above " + f);
+            assertEquals(h, Fp16.fromFloat((float) (f + (mid - f) * 0.999)), "just below the midpoint above " + f);
+        }
+        assertEquals(65504f, Fp16.round(65519f));
+        assertEquals(Float.POSITIVE_INFINITY, Fp16.round(65520f));
+        assertEquals(0x1p-24f, Fp16.round(0x1p-24f));
+        assertEquals(0f, Fp16.round(0x1p-25f));
+        assertEquals(0x1p-24f, Fp16.round(0x1.8p-25f));
+        assertThrows(IllegalArgumentException.class, () -> DType.F16.pack(new float[] {1e5f}, 0, 1, 1));
+        assertEquals(8, DType.F16.ld(3));
+        assertEquals(3, DType.F32.ld(3));
+    }
+
+    @Test
     void varlenTablesKeepSequencesApart() {
         Varlen v = Varlen.of(new int[] {1, 5, 130, 3}, 64);
         assertEquals(139, v.tokens);

@@ -41,20 +41,21 @@ class GpuGemmTwinTest {
     }
 
     @Test
-    void bf16GemmMatchesTwinOnRoundedInputs() {
+    void halfGemmMatchesTwinOnRoundedInputs() {
         GpuDevice dev = device();
+        for (DType t : new DType[] {DType.BF16, DType.F16})
         for (int[] sh : SHAPES) {
             int m = sh[0], n = sh[1], k = sh[2];
             SplittableRandom r = new SplittableRandom(m * 17 + n);
-            float[] a = Bf16.round(randn(r, m * k, 1)), b = Bf16.round(randn(r, n * k, 1)), bias = randn(r, n, 1);
+            float[] a = t.round(randn(r, m * k, 1)), b = t.round(randn(r, n * k, 1)), bias = randn(r, n, 1);
             float[] want = new float[m * n];
             Gemm.matmulReference(a, m, b, n, k, want);
             for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) want[i * n + j] += bias[j];
-            try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadBf16(s, a, m, k); DeviceBuffer gb = uploadBf16(s, b, n, k);
+            try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadHalf(s, t, a, m, k); DeviceBuffer gb = uploadHalf(s, t, b, n, k);
                  DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * n)) {
-                GpuGemm.bf16(s, ga.ptr(), Bf16.ld(k), gb.ptr(), Bf16.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
+                GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
                 // exact products, fp32 accumulation in another order
-                close("gemm bf16 " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                close("gemm " + t.suffix + " " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
             }
         }
         assertThrows(IllegalArgumentException.class, () -> GpuGemm.checkBf16(44, 48, 45));
@@ -79,19 +80,22 @@ class GpuGemmTwinTest {
             for (int i = 0; i < rows; i++) if (tgCpu[i] < 0) tgCpu[i] = 0;
             LmHead.logProbsCpu(h, rows, Gemm.pack(e, vocab, d), tgCpu, 0, want, 0);
             for (int i = 0; i < rows; i++) if (tg[i] < 0) want[i] = Float.NaN;
-            float[] hr = Bf16.round(h), er = Bf16.round(e), wantH = new float[rows];
-            LmHead.logProbsCpu(hr, rows, Gemm.pack(er, vocab, d), tgCpu, 0, wantH, 0);
-            for (int i = 0; i < rows; i++) if (tg[i] < 0) wantH[i] = Float.NaN;
-            try (GpuStream s = dev.newStream(); DeviceBuffer gh = upload(s, h); DeviceBuffer ge = upload(s, e);
-                 DeviceBuffer ghh = uploadBf16(s, h, rows, d); DeviceBuffer geh = uploadBf16(s, e, vocab, d);
-                 DeviceBuffer gt = upload(s, tg); DeviceBuffer out = dev.alloc(4L * rows)) {
-                for (boolean bf : new boolean[] {false, true}) {
-                    GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, vocab, bf);
+            for (DType t : DType.values()) {
+                float[] wantT = want;
+                if (t.isHalf()) {
+                    wantT = new float[rows];
+                    LmHead.logProbsCpu(t.round(h), rows, Gemm.pack(t.round(e), vocab, d), tgCpu, 0, wantT, 0);
+                    for (int i = 0; i < rows; i++) if (tg[i] < 0) wantT[i] = Float.NaN;
+                }
+                try (GpuStream s = dev.newStream();
+                     DeviceBuffer gh = t.isHalf() ? uploadHalf(s, t, h, rows, d) : upload(s, h);
+                     DeviceBuffer ge = t.isHalf() ? uploadHalf(s, t, e, vocab, d) : upload(s, e);
+                     DeviceBuffer gt = upload(s, tg); DeviceBuffer out = dev.alloc(4L * rows)) {
+                    GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, vocab, t);
                     try (DeviceBuffer scratch = dev.alloc(4 * p.scratchFloats(rows))) {
-                        if (bf) GpuLmHead.logProbs(s, true, ghh.ptr(), Bf16.ld(d), geh.ptr(), Bf16.ld(d), rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
-                        else GpuLmHead.logProbs(s, false, gh.ptr(), d, ge.ptr(), d, rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
-                        close("lm head " + (bf ? "bf16" : "fp32") + " rows=" + rows + " vocab=" + vocab + " d=" + d + " splits=" + p.splits(),
-                                bf ? wantH : want, s.downloadFloats(out.ptr(), rows), bf ? 2e-4 : 1e-4, 1e-5);
+                        GpuLmHead.logProbs(s, t, gh.ptr(), t.ld(d), ge.ptr(), t.ld(d), rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
+                        close("lm head " + t.suffix + " rows=" + rows + " vocab=" + vocab + " d=" + d + " splits=" + p.splits(),
+                                wantT, s.downloadFloats(out.ptr(), rows), t.isHalf() ? 2e-4 : 1e-4, 1e-5);
                     }
                 }
             }

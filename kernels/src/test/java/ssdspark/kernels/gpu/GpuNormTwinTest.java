@@ -31,16 +31,26 @@ class GpuNormTwinTest {
         try (GpuStream s = dev.newStream(); DeviceBuffer t = upload(s, table); DeviceBuffer th = uploadBf16(s, table, rows, d);
              DeviceBuffer ids = upload(s, tok); DeviceBuffer out = dev.alloc(4L * n * d);
              DeviceBuffer conv = dev.alloc(2L * n * Bf16.ld(d))) {
-            GpuEmbedding.gather(s, ids.ptr(), n, t.ptr(), false, d, d, out.ptr());
+            GpuEmbedding.gather(s, ids.ptr(), n, t.ptr(), DType.F32, d, d, out.ptr());
             close("embedding gather fp32", want, s.downloadFloats(out.ptr(), n * d), 0, 0);
-            GpuEmbedding.gather(s, ids.ptr(), n, th.ptr(), true, Bf16.ld(d), d, out.ptr());
+            GpuEmbedding.gather(s, ids.ptr(), n, th.ptr(), DType.BF16, Bf16.ld(d), d, out.ptr());
             close("embedding gather bf16", wantH, s.downloadFloats(out.ptr(), n * d), 0, 0);
-            // fp32 -> bf16 with zero padding
+            // fp32 -> bf16 / fp16 with zero padding, bit-exact with the host conversion
             s.upload(want, out.ptr());
-            GpuEmbedding.toBf16(s, out.ptr(), d, n, d, conv.ptr(), Bf16.ld(d));
-            short[] h = new short[n * Bf16.ld(d)];
-            s.download(conv.ptr(), h, 0, h.length);
-            assertArrayEquals(Bf16.pack(want, 0, n, d), h, "convert_f32_bf16");
+            for (DType ht : new DType[] {DType.BF16, DType.F16}) {
+                GpuEmbedding.toHalf(s, ht, out.ptr(), d, n, d, conv.ptr(), Bf16.ld(d));
+                short[] h = new short[n * Bf16.ld(d)];
+                s.download(conv.ptr(), h, 0, h.length);
+                assertArrayEquals(ht.pack(want, 0, n, d), h, "convert_f32_" + ht.suffix);
+            }
+            short[] tf16 = DType.F16.pack(table, 0, rows, d);
+            try (DeviceBuffer tf = dev.alloc(2L * tf16.length)) {
+                s.upload(tf16, 0, tf16.length, tf.ptr());
+                GpuEmbedding.gather(s, ids.ptr(), n, tf.ptr(), DType.F16, Bf16.ld(d), d, out.ptr());
+                float[] want16 = new float[n * d];
+                for (int i = 0; i < n * d; i++) want16[i] = Fp16.round(want[i]);
+                close("embedding gather fp16", want16, s.downloadFloats(out.ptr(), n * d), 0, 0);
+            }
         }
     }
 
@@ -59,9 +69,9 @@ class GpuNormTwinTest {
             try (GpuStream s = dev.newStream(); DeviceBuffer gr = upload(s, res); DeviceBuffer gd = upload(s, delta);
                  DeviceBuffer gw = upload(s, w); DeviceBuffer o = dev.alloc(4L * rows * d);
                  DeviceBuffer oh = dev.alloc(2L * rows * ldH)) {
-                GpuRmsNorm.addNorm(s, gr.ptr(), null, gw.ptr(), eps, rows, d, o.ptr(), d, null, 0);
+                GpuRmsNorm.addNorm(s, gr.ptr(), null, gw.ptr(), eps, rows, d, o.ptr(), d, DType.BF16, null, 0);
                 close("rmsnorm d=" + d, want0, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
-                GpuRmsNorm.addNorm(s, gr.ptr(), gd.ptr(), gw.ptr(), eps, rows, d, o.ptr(), d, oh.ptr(), ldH);
+                GpuRmsNorm.addNorm(s, gr.ptr(), gd.ptr(), gw.ptr(), eps, rows, d, o.ptr(), d, DType.BF16, oh.ptr(), ldH);
                 close("add+rmsnorm residual d=" + d, res2, s.downloadFloats(gr.ptr(), rows * d), 0, 0);
                 close("add+rmsnorm out d=" + d, want, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
                 short[] h = new short[rows * ldH];
@@ -72,6 +82,13 @@ class GpuNormTwinTest {
                     for (int j = d; j < ldH; j++) assertEquals(0, h[i * ldH + j], "bf16 pad must be zero");
                 }
                 close("add+rmsnorm bf16 out d=" + d, want, gotH, 1e-5, 1.0 / 128);
+                // fp16 output (norm only, on the updated residual)
+                float[] want16 = new float[rows * d];
+                RmsNorm.cpu(res2, w, eps, rows, d, want16);
+                GpuRmsNorm.addNorm(s, gr.ptr(), null, gw.ptr(), eps, rows, d, null, 0, DType.F16, oh.ptr(), ldH);
+                s.download(oh.ptr(), h, 0, h.length);
+                for (int i = 0; i < rows; i++) for (int j = 0; j < d; j++) gotH[i * d + j] = Fp16.toFloat(h[i * ldH + j]);
+                close("rmsnorm fp16 out d=" + d, want16, gotH, 1e-5, 1.0 / 1024);
             }
         }
     }
@@ -85,13 +102,13 @@ class GpuNormTwinTest {
         float[] y = randn(r, rows * dSsm, 1), proj = randn(r, rows * ldProj, 1), w = uniform(r, dSsm, 0.5, 1.5);
         for (int groups : new int[] {1, 3})
             for (boolean nbg : new boolean[] {false, true})
-                for (boolean bf : new boolean[] {false, true}) {
+                for (DType bf : DType.values()) {
                     float[] want = new float[rows * dInner];
                     GatedRmsNorm.cpu(y, 0, dSsm, proj, zOff, ldProj, w, 1e-5f, dSsm / groups, nbg, rows, dSsm, want, dMlp, dInner);
                     for (int t = 0; t < rows; t++)
                         for (int i = 0; i < dMlp; i++)
                             want[t * dInner + i] = GatedRmsNorm.silu(proj[t * ldProj + i]) * proj[t * ldProj + dMlp + i];
-                    check(dev, "gated rmsnorm groups=" + groups + " nbg=" + nbg + " bf16=" + bf, bf, rows, y, dSsm, proj,
+                    check(dev, "gated rmsnorm groups=" + groups + " nbg=" + nbg + " " + bf, bf, rows, y, dSsm, proj,
                             ldProj, zOff, w, dSsm / groups, nbg, dSsm, dMlp, dInner, want);
                 }
         // no gated norm: y * silu(z)
@@ -102,25 +119,25 @@ class GpuNormTwinTest {
             for (int i = 0; i < dMlp; i++)
                 want[t * dInner + i] = GatedRmsNorm.silu(proj[t * ldProj + i]) * proj[t * ldProj + dMlp + i];
         }
-        check(dev, "y*silu(z) (no norm)", false, rows, y, dSsm, proj, ldProj, zOff, null, dSsm, false, dSsm, dMlp, dInner, want);
+        check(dev, "y*silu(z) (no norm)", DType.F32, rows, y, dSsm, proj, ldProj, zOff, null, dSsm, false, dSsm, dMlp, dInner, want);
     }
 
-    private static void check(GpuDevice dev, String what, boolean bf, int rows, float[] y, int dSsm, float[] proj, int ldProj,
+    private static void check(GpuDevice dev, String what, DType bf, int rows, float[] y, int dSsm, float[] proj, int ldProj,
                               int zOff, float[] w, int group, boolean nbg, int d, int dMlp, int dInner, float[] want) {
-        int ld = bf ? Bf16.ld(dInner) : dInner;
+        int ld = bf.ld(dInner);
         try (GpuStream s = dev.newStream(); DeviceBuffer gy = upload(s, y); DeviceBuffer gp = upload(s, proj);
-             DeviceBuffer gw = w == null ? null : upload(s, w); DeviceBuffer o = dev.alloc((bf ? 2L : 4L) * rows * ld)) {
+             DeviceBuffer gw = w == null ? null : upload(s, w); DeviceBuffer o = dev.alloc((long) bf.bytes * rows * ld)) {
             GpuGatedRmsNorm.forward(s, bf, rows, gy.ptr(), dSsm, gp.ptr(), ldProj, zOff, gw == null ? null : gw.ptr(), 1e-5f,
                     group, nbg, d, dMlp, o.ptr(), ld, dMlp, dInner);
             float[] got = new float[rows * dInner];
-            if (bf) {
+            if (bf.isHalf()) {
                 short[] h = new short[rows * ld];
                 s.download(o.ptr(), h, 0, h.length);
                 for (int t = 0; t < rows; t++) {
-                    for (int i = 0; i < dInner; i++) got[t * dInner + i] = Bf16.toFloat(h[t * ld + i]);
+                    for (int i = 0; i < dInner; i++) got[t * dInner + i] = bf.toFloat(h[t * ld + i]);
                     for (int i = dInner; i < ld; i++) assertEquals(0, h[t * ld + i], "pad");
                 }
-                close(what, want, got, 1e-5, 1.0 / 128);
+                close(what, want, got, 1e-5, bf == DType.BF16 ? 1.0 / 128 : 1.0 / 1024);
             } else {
                 s.download(o.ptr(), got, 0, got.length);
                 close(what, want, got, 2e-5, 2e-5);

@@ -47,6 +47,13 @@ final class GpuTests {
         return b;
     }
 
+    static DeviceBuffer uploadHalf(GpuStream s, DType t, float[] a, int rows, int cols) {
+        short[] h = t.pack(a, 0, rows, cols);
+        DeviceBuffer b = s.device().alloc(2L * h.length);
+        s.upload(h, 0, h.length, b.ptr());
+        return b;
+    }
+
     static DeviceBuffer uploadBf16(GpuStream s, float[] a, int rows, int cols) {
         short[] h = Bf16.pack(a, 0, rows, cols);
         DeviceBuffer b = s.device().alloc(2L * h.length);

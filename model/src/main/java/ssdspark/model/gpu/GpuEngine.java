@@ -2,6 +2,7 @@ package ssdspark.model.gpu;
 
 import jcuda.driver.CUdeviceptr;
 import ssdspark.kernels.gpu.Cuda;
+import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.GpuCausalConv1d;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuEmbedding;
@@ -135,8 +136,8 @@ public final class GpuEngine implements Engine {
             ws.lastHidden = null;
             ws.ensure(n, 1, (n + q - 1) / q);
             s.upload(hidden, 0, n * d, ws.hidden.ptr());
-            if (precision == Precision.BF16)
-                GpuEmbedding.toBf16(s, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
+            if (precision.matrixType.isHalf())
+                GpuEmbedding.toHalf(s, precision.matrixType, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
         }
         s.upload(tg, 0, n, ws.ints.at4(ws.capTokens));
         CUdeviceptr lp = head(ws, n, ws.ints.at4(ws.capTokens));
@@ -221,7 +222,7 @@ public final class GpuEngine implements Engine {
     public void reserve(int tokens, int seqs) {
         Workspace ws = workspace();
         ws.ensure(tokens, seqs, tokens / q + seqs + 1);
-        ws.ensureLm(GpuLmHead.plan(dev, tokens, w.headRows, precision == Precision.BF16), tokens);
+        ws.ensureLm(GpuLmHead.plan(dev, tokens, w.headRows, precision.matrixType), tokens);
     }
 
     /** Device bytes of the calling thread's workspace. */
@@ -326,19 +327,20 @@ public final class GpuEngine implements Engine {
                 }
             }
 
-        final boolean bf = precision == Precision.BF16;
+        final DType mt = precision.matrixType;
+        final boolean bf = mt.isHalf();
         final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim();
         final int H = c.nheads, N = c.dState, G = c.ngroups;
         final int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
         final int ldXn = bf ? w.ldModel : d, ldGated = bf ? w.ldInner : c.dInner;
 
-        GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), bf, w.ldModel, d, ws.residual.ptr());
+        GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         for (int l = 0; l < L; l++) {
             GpuWeights.Layer g = w.layers[l];
             CUdeviceptr delta = l == 0 ? null : ws.out.ptr();
-            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, null, 0, ws.xn.ptr(), ldXn);
-            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, null, 0);
-            gemm(s, bf, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
+            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, null, 0, mt, ws.xn.ptr(), ldXn);
+            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, mt, null, 0);
+            GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
 
             GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, xbcOff, convDim, g.convWeight.ptr(), ptr(g.convBias),
                     c.dConv, ws.convState.at4(l * convN), L * convN, ws.xbc.ptr());
@@ -347,34 +349,28 @@ public final class GpuEngine implements Engine {
                     ws.proj.ptr(), dIn, dtOff, g.dtBias.ptr(), g.negA.ptr(), c.dtMin, c.dtMax, g.d.ptr(), c.dHasHdim,
                     ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm);
 
-            GpuGatedRmsNorm.forward(s, bf, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, zOff, ptr(g.gatedNorm),
+            GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, zOff, ptr(g.gatedNorm),
                     c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), ldGated, dMlp, c.dInner);
-            gemm(s, bf, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.out.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+            GpuGemm.run(s, mt, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.out.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
         }
         GpuRmsNorm.addNorm(s, ws.residual.ptr(), ws.out.ptr(), w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
-                bf ? ws.hiddenH.ptr() : null, w.ldModel);
+                mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
         return vd;
     }
 
     private static CUdeviceptr ptr(ssdspark.kernels.gpu.DeviceBuffer b) { return b == null ? null : b.ptr(); }
 
-    private static void gemm(GpuStream s, boolean bf, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr out,
-                             int ldc, CUdeviceptr bias, int m, int n, int k) {
-        if (bf) GpuGemm.bf16(s, a, lda, b, ldb, out, ldc, bias, m, n, k);
-        else GpuGemm.f32(s, a, lda, b, ldb, out, ldc, bias, m, n, k);
-    }
-
     /** Fused LM head over ws.hidden(H) rows [0, rows) with targets at tg; returns the device log-probs. */
     private CUdeviceptr head(Workspace ws, int rows, CUdeviceptr tg) {
-        boolean bf = precision == Precision.BF16;
-        GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, w.headRows, bf);
+        DType mt = precision.matrixType;
+        GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, w.headRows, mt);
         ws.ensureLm(p, rows);
         CUdeviceptr out = ws.lm.at4(p.scratchFloats(rows));
-        if (bf)
-            GpuLmHead.logProbs(ws.stream, true, ws.hiddenH.ptr(), w.ldModel, w.head.ptr(), w.ldModel, rows, w.headRows,
+        if (mt.isHalf())
+            GpuLmHead.logProbs(ws.stream, mt, ws.hiddenH.ptr(), w.ldModel, w.head.ptr(), w.ldModel, rows, w.headRows,
                     c.dModel, tg, p, ws.lm.ptr(), out);
         else
-            GpuLmHead.logProbs(ws.stream, false, ws.hidden.ptr(), c.dModel, w.head.ptr(), c.dModel, rows, w.headRows,
+            GpuLmHead.logProbs(ws.stream, mt, ws.hidden.ptr(), c.dModel, w.head.ptr(), c.dModel, rows, w.headRows,
                     c.dModel, tg, p, ws.lm.ptr(), out);
         return out;
     }

@@ -1,6 +1,6 @@
 package ssdspark.model.gpu;
 
-import ssdspark.kernels.gpu.Bf16;
+import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuStream;
@@ -12,7 +12,7 @@ import java.util.List;
 
 /**
  * A model's weights on one device, uploaded once and shared (read-only) by every task thread of the executor.
- * Matrices (in_proj, out_proj, embedding, LM head) are bf16 rows padded to a multiple of 8 (BF16) or plain fp32;
+ * Matrices (in_proj, out_proj, embedding, LM head) are bf16 / fp16 rows padded to a multiple of 8, or plain fp32;
  * the small per-channel tensors are always fp32, and A = -exp(A_log) is precomputed.
  */
 final class GpuWeights implements AutoCloseable {
@@ -36,9 +36,9 @@ final class GpuWeights implements AutoCloseable {
         this.precision = p;
         this.cfg = w.cfg;
         Mamba2Config c = w.cfg;
-        boolean bf = p == Precision.BF16;
-        ldModel = bf ? Bf16.ld(c.dModel) : c.dModel;
-        ldInner = bf ? Bf16.ld(c.dInner) : c.dInner;
+        DType bf = p.matrixType;
+        ldModel = bf.ld(c.dModel);
+        ldInner = bf.ld(c.dInner);
         embeddingRows = w.embeddingRows;
         headRows = w.headRows;
         try (GpuStream s = dev.newStream()) {
@@ -83,14 +83,14 @@ final class GpuWeights implements AutoCloseable {
         return b;
     }
 
-    private DeviceBuffer matrix(GpuStream s, float[] m, int rows, int cols, boolean bf) {
-        if (!bf) {
+    private DeviceBuffer matrix(GpuStream s, float[] m, int rows, int cols, DType bf) {
+        if (!bf.isHalf()) {
             DeviceBuffer b = device.alloc(4L * rows * cols);
             all.add(b);
             s.upload(m, 0, rows * cols, b.ptr());
             return b;
         }
-        short[] h = Bf16.pack(m, 0, rows, cols);
+        short[] h = bf.pack(m, 0, rows, cols);
         DeviceBuffer b = device.alloc(2L * h.length);
         all.add(b);
         s.upload(h, 0, h.length, b.ptr());

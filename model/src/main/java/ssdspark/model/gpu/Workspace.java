@@ -42,7 +42,7 @@ final class Workspace implements AutoCloseable {
     Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldInner) {
         this.dev = dev;
         this.c = c;
-        this.bf16 = p == Precision.BF16;
+        this.bf16 = p.matrixType.isHalf(); // 16-bit activations for the GEMMs
         this.ldModel = ldModel;
         this.ldInner = ldInner;
         this.stream = dev.newStream();

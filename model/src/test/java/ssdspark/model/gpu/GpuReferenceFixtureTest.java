@@ -19,10 +19,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * The GPU engine against the float64 token-by-token reference (tools/reference/mamba2_ref.py) on every fixture:
- * fp32 within the CPU engine's tolerance, bf16 within bf16's; all documents of a fixture in one packed batch.
+ * fp32 within the CPU engine's tolerance, fp16 / bf16 within theirs; all documents of a fixture in one packed batch.
  */
 class GpuReferenceFixtureTest {
-    static final double FP32_TOL = 2e-3, BF16_TOL = 0.1;
+    /** The fixtures' tiny random models have large weights: bf16 rounding alone moves log-probs by up to ~0.16. */
+    static final double FP32_TOL = 2e-3, FP16_TOL = 0.05, BF16_TOL = 0.3;
 
     record Doc(int[] tokens, double[] logprobs) {}
 
@@ -78,7 +79,8 @@ class GpuReferenceFixtureTest {
                     for (int t = 0; t < toks[i].length - 1; t++)
                         worst = Math.max(worst, Math.abs(lp[i][t] - docs.get(i).logprobs()[t]));
                 System.out.printf("  reference %-28s %s: max |Δ log-prob| %.2e%n", dir.getFileName(), p, worst);
-                assertTrue(worst <= (p == Precision.FP32 ? FP32_TOL : BF16_TOL), dir.getFileName() + " " + p + ": " + worst);
+                double tol = p == Precision.FP32 ? FP32_TOL : p == Precision.FP16 ? FP16_TOL : BF16_TOL;
+                assertTrue(worst <= tol, dir.getFileName() + " " + p + ": " + worst);
             }
     }
 }
