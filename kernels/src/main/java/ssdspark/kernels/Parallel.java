@@ -4,6 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
 
 /**
@@ -66,24 +67,19 @@ public final class Parallel {
             return;
         }
         AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         Runnable worker = () -> {
             try {
                 for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) body.accept(i);
             } catch (Throwable e) {
+                failure.compareAndSet(null, e);
                 next.set(n); // the others stop at their next item
-                throw e;
             }
         };
         ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[workers];
         for (int w = 0; w < workers; w++) tasks[w] = p.submit(worker);
-        Throwable first = null;
-        for (ForkJoinTask<?> t : tasks) {
-            try {
-                t.join();
-            } catch (Throwable e) {
-                if (first == null) first = e;
-            }
-        }
+        for (ForkJoinTask<?> t : tasks) t.join();
+        Throwable first = failure.get(); // rethrown as thrown (ForkJoinTask.join would wrap a copy)
         if (first instanceof RuntimeException re) throw re;
         if (first instanceof Error er) throw er;
         if (first != null) throw new RuntimeException(first);
