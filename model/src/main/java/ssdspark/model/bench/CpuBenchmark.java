@@ -72,24 +72,40 @@ public final class CpuBenchmark {
         DocumentRunner runner = new DocumentRunner(engine);
         DocumentRunner.ScoreOptions opts = new DocumentRunner.ScoreOptions(chunkTokens, -1, false);
 
-        System.out.printf(Locale.ROOT, "%8s %10s %10s %10s %12s%n", "threads", "median ms", "best ms", "tok/s", "mean NLL");
+        System.out.printf(Locale.ROOT, "%8s %10s %10s %10s %9s %12s%n", "threads", "median ms", "best ms", "tok/s", "cpu/wall", "mean NLL");
         for (int th : threads) {
             Parallel.setThreads(th);
             double nll = Double.NaN;
             for (int i = 0; i < warmup; i++) nll = runner.score(doc, opts).meanNll();
             double[] ms = new double[iters];
+            long cpu0 = processCpuNanos(), wall0 = System.nanoTime();
             for (int i = 0; i < iters; i++) {
                 long s = System.nanoTime();
                 nll = runner.score(doc, opts).meanNll();
                 ms[i] = (System.nanoTime() - s) / 1e6;
             }
+            long cpu1 = processCpuNanos(), wall1 = System.nanoTime();
+            // CPU seconds per wall second while timed: close to the thread count on an idle machine;
+            // well below it means other processes took the cores (the tok/s then understates).
+            double util = cpu0 < 0 || cpu1 < 0 ? Double.NaN : (double) (cpu1 - cpu0) / (wall1 - wall0);
             if (!Double.isFinite(nll)) throw new IllegalStateException("non-finite NLL " + nll + ": the engine is broken");
             Arrays.sort(ms);
             double med = ms[iters / 2], best = ms[0], tps = tokens / (med / 1e3);
-            System.out.printf(Locale.ROOT, "%8d %10.1f %10.1f %10.1f %12.4f%n", th, med, best, tps, nll);
-            System.out.printf(Locale.ROOT, "RESULT threads=%d tokens=%d median_ms=%.1f best_ms=%.1f tok_s=%.1f%n",
-                    th, tokens, med, best, tps);
+            System.out.printf(Locale.ROOT, "%8d %10.1f %10.1f %10.1f %9.2f %12.4f%n", th, med, best, tps, util, nll);
+            System.out.printf(Locale.ROOT, "RESULT threads=%d tokens=%d median_ms=%.1f best_ms=%.1f tok_s=%.1f best_tok_s=%.1f cpu_per_wall=%.2f%n",
+                    th, tokens, med, best, tps, tokens / (best / 1e3), util);
         }
+    }
+
+    /** CPU time of the whole process (all threads, JIT and GC included), or -1 where the JVM does not say. */
+    private static long processCpuNanos() {
+        try {
+            java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            if (os instanceof com.sun.management.OperatingSystemMXBean sun) return sun.getProcessCpuTime();
+        } catch (Throwable ignored) {
+            // a runtime without jdk.management
+        }
+        return -1;
     }
 
     private static String need(String flag, String v) {
