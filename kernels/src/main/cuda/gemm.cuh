@@ -6,9 +6,10 @@
 #include "common.cuh"
 
 namespace mma_gemm {
-constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, STAGES = 3, THREADS = 256;
+constexpr int BM = 128, BN = 128, BK = 32, LDS = BK + 8, THREADS = 256;
 constexpr int A_STAGE = BM * LDS, B_STAGE = BN * LDS;               // 16-bit elements per stage
-constexpr int SMEM_BYTES = STAGES * (A_STAGE + B_STAGE) * 2;          // 61440
+template <int STAGES>
+constexpr int smem_bytes() { return STAGES * (A_STAGE + B_STAGE) * 2; }  // 61440 for 3 stages, 81920 for 4
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool pred) {
     unsigned s = (unsigned)__cvta_generic_to_shared(smem);
@@ -66,7 +67,7 @@ __device__ __forceinline__ void load_tile(T* sA, T* sB, const T* __restrict__ A,
 
 // acc[mi][ni][e] holds C[bm + wm*64 + mi*16 + lane/4 + (e/2)*8][bn + wn*32 + ni*8 + (lane%4)*2 + e%2],
 // warp = wm*4 + wn (2 x 4 warps, 64 x 32 each).
-template <typename T>
+template <typename T, int STAGES = 3>
 __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const T* __restrict__ A, int lda,
                                          const T* __restrict__ B, int ldb, int M, int N, int K, int bm, int bn,
                                          T* smem) {
@@ -122,15 +123,15 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const T* __restr
 }
 }  // namespace mma_gemm
 
-// grid (ceil(N/128), ceil(M/128)), block 256, dynamic smem mma_gemm::SMEM_BYTES
-template <typename T>
+// grid (ceil(N/128), ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<STAGES>()
+template <typename T, int STAGES>
 __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
                                              float* C, int ldc, const float* bias, int M, int N, int K) {
     using namespace mma_gemm;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int bn = blockIdx.x * BN, bm = blockIdx.y * BM;
     float acc[4][4][4];
-    mainloop<T>(acc, A, lda, B, ldb, M, N, K, bm, bn, reinterpret_cast<T*>(smem_raw));
+    mainloop<T, STAGES>(acc, A, lda, B, ldb, M, N, K, bm, bn, reinterpret_cast<T*>(smem_raw));
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wm = warp >> 2, wn = warp & 3;
 #pragma unroll
     for (int mi = 0; mi < 4; mi++)
@@ -150,11 +151,15 @@ __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, c
 
 extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* A, int lda, const bf16* B, int ldb, float* C,
                                                                int ldc, const float* bias, int M, int N, int K) {
-    gemm_half_tn<bf16>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+    gemm_half_tn<bf16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+}
+extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn_s4(const bf16* A, int lda, const bf16* B, int ldb, float* C,
+                                                                  int ldc, const float* bias, int M, int N, int K) {
+    gemm_half_tn<bf16, 4>(A, lda, B, ldb, C, ldc, bias, M, N, K);
 }
 extern "C" __global__ void __launch_bounds__(256) gemm_f16_tn(const f16* A, int lda, const f16* B, int ldb, float* C,
                                                               int ldc, const float* bias, int M, int N, int K) {
-    gemm_half_tn<f16>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+    gemm_half_tn<f16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K);
 }
 
 namespace simt_gemm {

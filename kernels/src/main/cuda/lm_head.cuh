@@ -5,7 +5,7 @@
 #pragma once
 #include "gemm.cuh"
 
-// grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::SMEM_BYTES.
+// grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<3>().
 // H[M][ldh] hidden rows, E[V][lde] head rows (K = d_model), both bf16 or both fp16. Split sp covers vocab tiles
 // [sp*tilesPerSplit, (sp+1)*tilesPerSplit) of 128; writes partM/partS[sp][M].
 template <typename T>

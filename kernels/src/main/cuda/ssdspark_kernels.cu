@@ -7,5 +7,6 @@
 #include "lm_head.cuh"
 #include "conv1d.cuh"
 #include "ssd.cuh"
+#include "ssd_tc.cuh"
 #include "gated_rmsnorm.cuh"
 #include "pooling.cuh"

@@ -13,6 +13,14 @@ public final class GpuGemm {
     /** Dynamic shared memory of gemm_bf16_tn / lm_head_bf16 (3 stages of 128x32 A and B tiles, padded rows). */
     public static final int BF16_SMEM = 3 * (128 + 128) * 40 * 2;
 
+    /** Pipeline depth of the bf16 GEMM: 3 (default) or 4 (-Dssdspark.gemm.stages=4; an experiment, bf16 only). */
+    private static volatile int stages = Integer.getInteger("ssdspark.gemm.stages", 3);
+
+    public static void setStages(int s) {
+        if (s != 3 && s != 4) throw new IllegalArgumentException("stages must be 3 or 4");
+        stages = s;
+    }
+
     /** Any DType: fp32 goes to the SIMT kernel, bf16 / fp16 to the tensor-core one. */
     public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                            CUdeviceptr bias, int m, int n, int k) {
@@ -22,7 +30,9 @@ public final class GpuGemm {
         }
         checkBf16(lda, ldb, k);
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
-        s.launch("gemm_" + t.suffix + "_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
+        boolean s4 = stages == 4 && t == DType.BF16;
+        s.launch("gemm_" + t.suffix + "_tn" + (s4 ? "_s4" : ""), (n + 127) / 128, (m + 127) / 128, 1, 256,
+                s4 ? 4 * (128 + 128) * 40 * 2 : BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
     }
 
     public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,

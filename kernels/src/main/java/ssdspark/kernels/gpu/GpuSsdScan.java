@@ -10,11 +10,20 @@ import jcuda.driver.CUdeviceptr;
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
  * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
+ * The chunk-state and chunk-scan products run on tensor cores in 3xTF32 (fp32 accuracy); -Dssdspark.ssd.simt=true
+ * selects the plain fp32 FMA kernels instead.
  */
 public final class GpuSsdScan {
     private GpuSsdScan() {}
 
     public static final int MAX_CHUNK = 128;
+
+    /** Tensor-core (3xTF32) chunk-state and chunk-scan kernels unless -Dssdspark.ssd.simt=true. */
+    private static volatile boolean tensorCores = !Boolean.getBoolean("ssdspark.ssd.simt");
+
+    public static void setTensorCores(boolean on) { tensorCores = on; }
+
+    public static boolean tensorCores() { return tensorCores; }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
         return 2L * nheads * tokens + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK;
@@ -31,6 +40,17 @@ public final class GpuSsdScan {
                                CUdeviceptr dtIn, int ldDt, int dtOff, CUdeviceptr dtBias, CUdeviceptr negA,
                                float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel,
                                CUdeviceptr ssm, long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY) {
+        forward(s, v, nheads, headdim, dstate, ngroups, x, ldX, xOff, bOff, cOff, dtIn, ldDt, dtOff, dtBias, negA, dtMin,
+                dtMax, d, dPerChannel, ssm, seqStride, scratch, y, ldY, tensorCores);
+    }
+
+    /** As above, choosing the tensor-core (3xTF32) or SIMT fp32 kernels for the two matrix-heavy steps. */
+    public static void forward(GpuStream s, Varlen.OnDevice v, int nheads, int headdim, int dstate, int ngroups,
+                               CUdeviceptr x, int ldX, int xOff, int bOff, int cOff,
+                               CUdeviceptr dtIn, int ldDt, int dtOff, CUdeviceptr dtBias, CUdeviceptr negA,
+                               float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel,
+                               CUdeviceptr ssm, long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY,
+                               boolean tensorCores) {
         final int H = nheads, P = headdim, N = dstate, G = ngroups;
         if (H % G != 0) throw new IllegalArgumentException("nheads " + H + " not a multiple of ngroups " + G);
         Varlen hv = v.host();
@@ -41,12 +61,14 @@ public final class GpuSsdScan {
         s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, dtIn, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
                 v.chunkStart(), v.chunkLen(), T, dt, cum);
         int tilesP = (P + 63) / 64, tilesN = (N + 63) / 64;
-        s.launch("ssd_chunk_state", C, H, tilesP * tilesN, 256, 0, x, ldX, xOff, bOff, dt, cum, T, v.chunkStart(),
+        String tc = tensorCores ? "_tc" : "";
+        int block = tensorCores ? 128 : 256;
+        s.launch("ssd_chunk_state" + tc, C, H, tilesP * tilesN, block, 0, x, ldX, xOff, bOff, dt, cum, T, v.chunkStart(),
                 v.chunkLen(), H, P, N, G, states);
         s.launch("ssd_state_passing", (P * N + 255) / 256, H, hv.seqs, 256, 0, states, cum, T, v.chunkStart(),
                 v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
         s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, bOff, cOff, v.chunkStart(), v.chunkLen(), G, N, cb);
-        s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
+        s.launch("ssd_chunk_scan" + tc, C, H, 2 * tilesP, block, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
                 v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
     }
 }

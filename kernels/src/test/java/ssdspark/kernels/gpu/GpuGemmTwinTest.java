@@ -56,6 +56,15 @@ class GpuGemmTwinTest {
                 GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
                 // exact products, fp32 accumulation in another order
                 close("gemm " + t.suffix + " " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                if (t == DType.BF16) {
+                    GpuGemm.setStages(4);
+                    try {
+                        GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
+                    } finally {
+                        GpuGemm.setStages(3);
+                    }
+                    close("gemm bf16 4 stages " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                }
             }
         }
         assertThrows(IllegalArgumentException.class, () -> GpuGemm.checkBf16(44, 48, 45));

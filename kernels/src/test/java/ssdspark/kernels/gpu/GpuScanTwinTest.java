@@ -68,10 +68,11 @@ class GpuScanTwinTest {
                 new Case("two P tiles, D per channel", 3, 80, 16, 3, 128, new int[] {257, 5}, true),
                 new Case("short chunks", 2, 8, 8, 1, 7, new int[] {20, 1, 7, 8}, false),
         };
-        for (Case k : cases) run(dev, k);
+        for (Case k : cases)
+            for (boolean tc : new boolean[] {true, false}) run(dev, k, tc);
     }
 
-    private static void run(GpuDevice dev, Case k) {
+    private static void run(GpuDevice dev, Case k, boolean tc) {
         final int H = k.H, P = k.P, N = k.N, G = k.G;
         SplittableRandom r = new SplittableRandom(H * 1000 + P);
         Varlen v = Varlen.of(k.lens, k.q);
@@ -114,7 +115,7 @@ class GpuScanTwinTest {
              DeviceBuffer gy = dev.alloc(4L * v.tokens * (dSsm + 2))) {
             Varlen.OnDevice vd = v.upload(s, ints, 0);
             GpuSsdScan.forward(s, vd, H, P, N, G, gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff, gbias.ptr(),
-                    ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm + 2);
+                    ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm + 2, tc);
             float[] got = s.downloadFloats(gy.ptr(), v.tokens * (dSsm + 2));
             float[] gotY = new float[v.tokens * dSsm];
             for (int t = 0; t < v.tokens; t++) System.arraycopy(got, t * (dSsm + 2), gotY, t * dSsm, dSsm);
@@ -122,10 +123,11 @@ class GpuScanTwinTest {
             float[] ref = new float[refY.length];
             for (int i = 0; i < ref.length; i++) ref[i] = (float) refY[i];
             double scaleY = maxAbs(ref), scaleS = maxAbs(wantS);
-            System.out.printf("  ssd %s: max |y| %.3g; CPU twin vs float64 max |diff| %.3g%n", k.name, scaleY, maxDiff(wantY, ref));
-            close("ssd " + k.name + " y vs float64 recurrence", ref, gotY, 2e-5 * scaleY, 1e-4);
-            close("ssd " + k.name + " y vs chunked twin", wantY, gotY, 2e-5 * scaleY, 1e-4);
-            close("ssd " + k.name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), 2e-5 * scaleS, 1e-4);
+            String name = "ssd " + (tc ? "3xTF32 " : "SIMT ") + k.name;
+            System.out.printf("  %s: max |y| %.3g; CPU twin vs float64 max |diff| %.3g%n", name, scaleY, maxDiff(wantY, ref));
+            close(name + " y vs float64 recurrence", ref, gotY, 2e-5 * scaleY, 1e-4);
+            close(name + " y vs chunked twin", wantY, gotY, 2e-5 * scaleY, 1e-4);
+            close(name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), 2e-5 * scaleS, 1e-4);
         }
     }
 }

@@ -3,6 +3,8 @@ package ssdspark.model.gpu;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import ssdspark.kernels.gpu.DType;
+import ssdspark.kernels.gpu.GpuGemm;
+import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.model.CpuEngine;
 import ssdspark.model.Mamba2Weights;
 import ssdspark.model.checkpoint.TensorSource;
@@ -144,6 +146,22 @@ class Gpu130mTest {
                 double s = (System.nanoTime() - t0) / 1e9 / reps;
                 System.out.printf("  THROUGHPUT %s scoring %d x %d tokens: %.1f ms per batch, %.0f tok/s (mean of %d, host transfers included)%n",
                         p, seqs, len, s * 1e3, seqs * len / s, reps);
+                if (p == Precision.BF16) { // variants: 4-stage GEMM pipeline, SIMT SSD kernels
+                    for (String variant : new String[] {"gemm 4 stages", "SSD on SIMT fp32"}) {
+                        if (variant.startsWith("gemm")) GpuGemm.setStages(4);
+                        else GpuSsdScan.setTensorCores(false);
+                        try {
+                            gpu.logProbsBatch(docs, targets, null);
+                            long v0 = System.nanoTime();
+                            for (int i = 0; i < reps; i++) gpu.logProbsBatch(docs, targets, null);
+                            double sv = (System.nanoTime() - v0) / 1e9 / reps;
+                            System.out.printf("  THROUGHPUT %s with %s: %.1f ms per batch, %.0f tok/s%n", p, variant, sv * 1e3, seqs * len / sv);
+                        } finally {
+                            GpuGemm.setStages(3);
+                            GpuSsdScan.setTensorCores(true);
+                        }
+                    }
+                }
                 gpu.setProfiling(true);
                 gpu.takeProfile();
                 gpu.logProbsBatch(docs, targets, null);
