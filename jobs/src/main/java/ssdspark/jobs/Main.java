@@ -1,14 +1,33 @@
 package ssdspark.jobs;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.SparkConf;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import ssdspark.model.Engine;
+import ssdspark.pipeline.Corpus;
+import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
+import ssdspark.pipeline.text.ModelFingerprint;
+import ssdspark.pipeline.text.OutputMetadata;
+import ssdspark.pipeline.text.TextInput;
+import ssdspark.pipeline.text.TextInputOptions;
 import ssdspark.udf.JobCounters;
 import ssdspark.udf.ModelCache;
 
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Entry point of {@code bin/ssdspark} and of {@code spark-submit --class ssdspark.jobs.Main}.
@@ -16,6 +35,9 @@ import java.util.Locale;
  */
 public final class Main {
     private Main() {}
+
+    /** The side file every output folder gets: metadata and the run's summary as JSON (Spark skips _ files). */
+    public static final String SIDE_FILE = "_ssdspark.json";
 
     public static void main(String[] args) {
         int rc = run(args, System.out, System.err, null);
@@ -45,27 +67,69 @@ public final class Main {
         String task = o.task.cliName();
         String master = spark != null ? spark.sparkContext().master()
                 : o.master != null ? o.master : new SparkConf().get("spark.master", "local[*]");
+        boolean local = master.startsWith("local");
+        String backend = o.device.equals(ModelCache.CPU) ? "cpu" : o.device + " (" + o.precision + ")";
         try {
             if (o.example) out.println("running the bundled example: " + o.model + " on " + o.input);
-            // The executors live in this JVM: load once here so a bad checkpoint fails before Spark starts.
-            if (master.startsWith("local")) ModelCache.get(plan.spec().modelPath(), plan.spec().device());
-        } catch (IllegalArgumentException | UnsupportedOperationException | java.io.UncheckedIOException e) {
+            else if (o.exampleModel) out.println("using the bundled example model " + o.model);
+            // The executors live in this JVM: load once here (GPU 0 in local mode) so a bad checkpoint or an
+            // unusable --device gpu fails before Spark starts, and the metadata names the real backend.
+            if (local) {
+                Engine e = ModelCache.get(plan.spec().modelPath(), plan.spec().device(), 0, plan.spec().precision());
+                backend = e.backend();
+            }
+        } catch (IllegalArgumentException | UnsupportedOperationException | UncheckedIOException e) {
             err.println("error: cannot load model " + plan.spec().modelPath() + ": " + e.getMessage());
+            return 2;
+        } catch (RuntimeException e) { // CUDA: no device, no driver, out of memory
+            err.println("error: cannot open model " + plan.spec().modelPath() + " on --device " + o.device + ": " + rootMessage(e)
+                    + (o.device.equals(ModelCache.GPU) ? " (use --device cpu, or auto to fall back to the CPU)" : ""));
             return 2;
         }
 
         boolean own = spark == null;
+        Progress progress = null;
         try {
             if (own) spark = session(o, task, master);
             long t0 = System.nanoTime();
+            Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+            if (plan.tokenizerPath() != null && plan.tokenizer() == null)
+                plan = plan.withTokenizer(Preflight.readTokenizer(plan.tokenizerPath(), hadoop)); // a remote tokenizer.json
+            if (plan.tokenizer() != null) out.println("tokenizer: " + plan.tokenizer());
             JobCounters counters = new JobCounters(spark.sparkContext());
-            DocumentPipeline.run(spark, plan.input(), plan.inputFormat(), o.idCol, o.tokensCol, plan.spec(), counters,
-                    plan.output(), plan.outputFormat(), o.overwrite);
+            progress = new Progress(spark.sparkContext(), counters, out, task, o.progressSeconds);
+
+            Dataset<Row> result;
+            if (plan.isText()) {
+                Dataset<Row> in = TextInput.read(spark, plan.text(), plan.carried(), counters);
+                result = DocumentPipeline.transformText(in, plan.tokenizer(), plan.spec(), counters, o.prefetch);
+                if (plan.inputFormat() == TextInputOptions.Format.TEXT) progress.total(Progress.Measure.OWN_BYTES, TextInput.textBytes(spark, plan.input()));
+                else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
+            } else {
+                if (plan.inputFormat() == TextInputOptions.Format.TEXT)
+                    throw new UsageException("plain-text input needs --tokenizer");
+                DataFormat f = plan.inputFormat() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
+                Dataset<Row> in = Corpus.read(spark, plan.input(), f);
+                result = DocumentPipeline.transformTokens(in, o.idCol, plan.tokensCol(), plan.carried(), plan.spec(), counters, o.prefetch);
+                if (f == DataFormat.PARQUET) startRowCount(progress, in, hadoop);
+                else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
+            }
+
+            Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend,
+                    o.effective());
+            spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
+            DocumentPipeline.write(result, plan.output(), plan.outputFormat(), o.overwrite, o.partitionBy, kv);
+            progress.close();
+
             double s = (System.nanoTime() - t0) / 1e9;
-            out.printf(Locale.ROOT, "%s: %d rows (%d with errors), %d tokens in %.1f s -> %s (%s)%n", task, counters.rows(),
-                    counters.errors(), counters.tokens(), s, plan.output(), plan.outputFormat().sparkName());
+            List<String> seen = counters.backends();
+            String ran = seen.isEmpty() ? backend : String.join(", ", seen);
+            out.printf(Locale.ROOT, "%s: %d rows (%d with errors), %d tokens in %.1f s, %s tok/s on %s -> %s (%s)%n", task, counters.rows(),
+                    counters.errors(), counters.tokens(), s, Progress.count(Math.round(counters.tokens() / Math.max(s, 1e-9))), ran,
+                    plan.output(), plan.outputFormat().sparkName());
             if (counters.errors() > 0)
                 out.println("rows with errors have a message in the 'error' column and nulls in the others");
+            writeSideFile(plan.output(), hadoop, kv, counters, s, seen);
             return 0;
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
@@ -75,12 +139,76 @@ public final class Main {
             e.printStackTrace(err);
             return 1;
         } finally {
+            if (progress != null) progress.close();
             if (own && spark != null) spark.stop();
+        }
+    }
+
+    /**
+     * Bytes of the files a file-based Dataset reads, from the file listing Spark already has (the relations'
+     * own sizes: the plan's statistics would scale them by the selected columns); -1 when unknown.
+     */
+    static long sizeInBytes(Dataset<Row> in) {
+        try {
+            long n = 0;
+            for (var leaf : scala.jdk.javaapi.CollectionConverters.asJava(in.queryExecution().analyzed().collectLeaves())) {
+                if (!(leaf instanceof org.apache.spark.sql.execution.datasources.LogicalRelation)) return -1;
+                n += ((org.apache.spark.sql.execution.datasources.LogicalRelation) leaf).relation().sizeInBytes();
+            }
+            return n > 0 ? n : -1;
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** Parquet knows its row count from the footers: read them on a driver thread, the job does not wait. */
+    private static void startRowCount(Progress progress, Dataset<Row> in, Configuration conf) {
+        String[] files = in.inputFiles();
+        Thread t = new Thread(() -> {
+            long rows = 0;
+            for (String f : files) {
+                try (org.apache.parquet.hadoop.ParquetFileReader r = org.apache.parquet.hadoop.ParquetFileReader.open(
+                        org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(f), conf))) {
+                    rows += r.getRecordCount();
+                } catch (IOException | RuntimeException e) {
+                    return; // no ETA then
+                }
+            }
+            progress.total(Progress.Measure.ROWS, rows);
+        }, "ssdspark-row-count");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** output/_ssdspark.json: the footer metadata (for JSON output the only copy) and the summary. */
+    private static void writeSideFile(String output, Configuration conf, Map<String, String> kv, JobCounters c, double seconds,
+                                      List<String> backends) {
+        Map<String, Object> doc = new LinkedHashMap<>(kv);
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("rows", c.rows());
+        summary.put("error_rows", c.errors());
+        summary.put("tokens", c.tokens());
+        summary.put("seconds", Math.round(seconds * 1000) / 1000.0);
+        summary.put("tokens_per_second", Math.round(c.tokens() / Math.max(seconds, 1e-9)));
+        summary.put("backends", backends);
+        doc.put("ssdspark.summary", summary);
+        try {
+            org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(output, SIDE_FILE);
+            FileSystem fs = p.getFileSystem(conf);
+            try (OutputStream os = fs.create(p, true)) {
+                os.write(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(doc));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("the output is written but " + SIDE_FILE + " is not: " + e.getMessage(), e);
         }
     }
 
     private static SparkSession session(JobOptions o, String task, String master) {
         SparkSession.Builder b = SparkSession.builder().appName("ssdspark " + task).master(master);
+        // Running tasks report their counts with executor heartbeats: often enough for the progress line,
+        // unless the user set it.
+        if (o.progressSeconds > 0 && !new SparkConf().contains("spark.executor.heartbeatInterval"))
+            b.config("spark.executor.heartbeatInterval", Math.max(1, Math.min(o.progressSeconds, 10)) + "s");
         for (String[] kv : o.conf) b.config(kv[0], kv[1]);
         return b.getOrCreate();
     }

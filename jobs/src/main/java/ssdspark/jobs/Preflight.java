@@ -1,8 +1,11 @@
 package ssdspark.jobs;
 
+import org.apache.hadoop.conf.Configuration;
 import ssdspark.model.Mamba2Config;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.LocalPaths;
+import ssdspark.pipeline.text.TextInputOptions;
+import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.JobSpec;
 
 import java.io.IOException;
@@ -10,16 +13,51 @@ import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
  * Checks the files the options name before any Spark work, so a typo costs a second, not a cluster
- * start: the model folder and its config, the input and its format, the output folder.
+ * start: the model folder and its config, the input and its format, the tokenizer, the output folder.
  */
 public final class Preflight {
-    /** Everything a run needs, resolved. */
-    public record Plan(JobSpec spec, Mamba2Config config, String input, DataFormat inputFormat, String output,
-                       DataFormat outputFormat) {}
+    /**
+     * Everything a run needs, resolved.
+     *
+     * @param tokenizerPath the --tokenizer path (null: pre-tokenized input)
+     * @param tokenizer     the tokenizer, read and checked; null when pre-tokenized, or when tokenizerPath is on a
+     *                      remote file system (then {@link #withTokenizer} completes the plan once Spark is up)
+     * @param text          how to read text input (null: pre-tokenized)
+     * @param tokensCol     the token column of pre-tokenized input
+     * @param carried       input columns passed through to the output: --partition-by's, then --keep-cols'
+     */
+    public record Plan(JobSpec spec, Mamba2Config config, String input, TextInputOptions.Format inputFormat, String output,
+                       DataFormat outputFormat, String tokenizerPath, TokenizerSpec tokenizer, TextInputOptions text,
+                       String tokensCol, List<String> carried, List<String> partitionBy, String bosToken, boolean specialTokens) {
+
+        public boolean isText() { return text != null; }
+
+        /** The plan with tokenizer t (as read by {@link TokenizerSpec#read}) checked against the model and applied. */
+        public Plan withTokenizer(TokenizerSpec t) {
+            TokenizerSpec s = t.withSpecialTokens(specialTokens);
+            if (s.vocabSize() > config.vocabSize)
+                throw new UsageException("tokenizer " + s.path() + " produces ids up to " + (s.vocabSize() - 1) + " but the model's vocabulary is [0, "
+                        + config.vocabSize + "); use the tokenizer the model was trained with");
+            JobSpec sp = spec;
+            if (bosToken != null) {
+                Integer id = s.addedTokens().get(bosToken);
+                if (id == null)
+                    throw new UsageException("--prepend-bos " + bosToken + ": the tokenizer has no such added token (it has "
+                            + new java.util.TreeSet<>(s.addedTokens().keySet()) + "); pass one of them or a token id");
+                sp = new JobSpec(spec.task(), spec.modelPath(), spec.device(), spec.chunkTokens(), id, spec.perToken(), spec.pooling(),
+                        spec.precision(), spec.tokenBudget(), spec.maxBatchDocs());
+            }
+            return new Plan(sp, config, input, inputFormat, output, outputFormat, tokenizerPath, s, text, tokensCol, carried,
+                    partitionBy, bosToken, specialTokens);
+        }
+    }
 
     private Preflight() {}
 
@@ -33,9 +71,10 @@ public final class Preflight {
         }
         if (o.bosId >= cfg.vocabSize)
             throw new UsageException("--prepend-bos " + o.bosId + " is outside the model's vocabulary [0, " + cfg.vocabSize + ")");
-        JobSpec spec = o.task == JobSpec.Task.SCORE
+        JobSpec spec = (o.task == JobSpec.Task.SCORE
                 ? JobSpec.score(model.toString(), o.device, o.chunkTokens, o.bosId, o.perToken)
-                : JobSpec.embed(model.toString(), o.device, o.chunkTokens, o.pooling);
+                : JobSpec.embed(model.toString(), o.device, o.chunkTokens, o.pooling))
+                .withPrecision(o.precision).withBatching(o.tokenBudget, o.maxBatchDocs);
 
         String input = o.input;
         Path localIn = LocalPaths.local(input);
@@ -44,9 +83,34 @@ public final class Preflight {
             if (!Files.isReadable(localIn)) throw new UsageException("input " + input + " is not readable (permissions)");
             input = localIn.toAbsolutePath().normalize().toString();
         }
-        DataFormat inFormat = o.format != null ? o.format : DataFormat.infer(input);
-        if (inFormat == null)
-            throw new UsageException("cannot tell the format of input " + input + " from its name; pass --format json or --format parquet");
+        TextInputOptions.Format format = o.format != null ? o.format : inferFormat(input);
+        if (format == null)
+            throw new UsageException("cannot tell the format of input " + input + " from its name; pass --format json, parquet or text");
+
+        String tokenizerPath = o.tokenizer;
+        if (tokenizerPath == null && format == TextInputOptions.Format.TEXT && o.home != null && JobOptions.isExample(o.home, input)
+                && Files.isRegularFile(o.home.resolve(JobOptions.EXAMPLE_TOKENIZER)))
+            tokenizerPath = o.home.resolve(JobOptions.EXAMPLE_TOKENIZER).toString(); // the bundled text example
+        if (tokenizerPath == null && format == TextInputOptions.Format.TEXT)
+            throw new UsageException("plain-text input needs a tokenizer: pass --tokenizer PATH (a Hugging Face tokenizer.json)");
+        if (tokenizerPath == null && o.bosToken != null)
+            throw new UsageException("--prepend-bos " + o.bosToken + " is not a token id; a token name needs --tokenizer");
+        if (format != TextInputOptions.Format.TEXT && (o.given.containsKey("--doc-per") || o.given.containsKey("--skip-blank-lines")))
+            throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
+                    + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");
+
+        List<String> carried = new ArrayList<>(o.partitionBy);
+        for (String c : o.keepCols) if (!carried.contains(c)) carried.add(c);
+        if (!carried.isEmpty() && format == TextInputOptions.Format.TEXT)
+            throw new UsageException("plain-text input has no columns besides id and text to keep or partition by; use JSON lines or Parquet for --partition-by/--keep-cols");
+        for (String c : o.partitionBy)
+            if (o.keepCols.contains(c)) throw new UsageException("column '" + c + "' is in both --partition-by and --keep-cols; --partition-by keeps it already");
+
+        TextInputOptions text = null;
+        if (tokenizerPath != null) {
+            text = TextInputOptions.of(format, input).withIdCol(o.idCol).withTextCol(o.textCol)
+                    .withUnit(o.docPer).withSkipBlankLines(o.skipBlankLines);
+        }
 
         String output = o.output;
         Path localOut = LocalPaths.local(output);
@@ -55,7 +119,49 @@ public final class Preflight {
             checkOutput(localOut, o.overwrite, localIn == null ? null : localIn.toAbsolutePath().normalize(), model);
             output = localOut.toString();
         }
-        return new Plan(spec, cfg, input, inFormat, output, o.outputFormat);
+        Plan plan = new Plan(spec, cfg, input, format, output, o.outputFormat, tokenizerPath, null, text,
+                o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken, o.specialTokens);
+        if (tokenizerPath != null && isLocal(tokenizerPath)) plan = plan.withTokenizer(readTokenizer(tokenizerPath, new Configuration()));
+        return plan;
+    }
+
+    /** A path without a scheme, or file: (read before Spark starts); others wait for the session's Hadoop settings. */
+    static boolean isLocal(String path) {
+        return path.startsWith("file:") || !path.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*");
+    }
+
+    /** The tokenizer.json at path; a message naming --tokenizer when it cannot be read or is not one. */
+    static TokenizerSpec readTokenizer(String path, Configuration conf) {
+        try {
+            return TokenizerSpec.read(path, conf);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage().contains("--tokenizer") ? e.getMessage() : "--tokenizer " + path + ": " + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw new UsageException("cannot read --tokenizer " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** json/parquet/text from the input's name, or for a local folder from the names of its files; null when unclear. */
+    static TextInputOptions.Format inferFormat(String path) {
+        if (isTextName(path)) return TextInputOptions.Format.TEXT;
+        DataFormat f = DataFormat.infer(path);
+        if (f != null) return f == DataFormat.JSON ? TextInputOptions.Format.JSON : TextInputOptions.Format.PARQUET;
+        Path local = LocalPaths.local(path);
+        if (local == null || !Files.isDirectory(local)) return null;
+        try (Stream<Path> files = Files.walk(local, 8)) {
+            List<String> names = files.filter(Files::isRegularFile).map(p -> p.getFileName().toString())
+                    .filter(n -> !n.startsWith("_") && !n.startsWith(".")).limit(10_000).toList();
+            return !names.isEmpty() && names.stream().allMatch(Preflight::isTextName) ? TextInputOptions.Format.TEXT : null;
+        } catch (IOException e) {
+            throw new UsageException("cannot list input " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean isTextName(String name) {
+        String n = name.toLowerCase(Locale.ROOT).replaceAll("/+$", "");
+        for (String z : new String[] {".gz", ".bz2", ".zst", ".deflate", ".lz4"})
+            if (n.endsWith(z)) n = n.substring(0, n.length() - z.length());
+        return n.endsWith(".txt") || n.endsWith(".text");
     }
 
     private static Path modelFolder(String m) {

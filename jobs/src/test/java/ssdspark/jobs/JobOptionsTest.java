@@ -4,7 +4,10 @@ import org.junit.jupiter.api.Test;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.udf.JobSpec;
 
+import ssdspark.pipeline.text.TextInputOptions;
+
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -30,8 +33,15 @@ class JobOptionsTest {
         assertEquals(DataFormat.PARQUET, o.outputFormat);
         assertEquals("id", o.idCol);
         assertEquals("tokens", o.tokensCol);
-        assertEquals("cpu", o.device);
+        assertEquals("auto", o.device);
+        assertEquals("bf16", o.precision);
+        assertEquals(16384, o.tokenBudget);
+        assertEquals(1024, o.maxBatchDocs);
+        assertEquals(2, o.prefetch);
+        assertEquals(5, o.progressSeconds);
+        assertNull(o.tokenizer);
         assertNull(o.master);
+        assertTrue(o.partitionBy.isEmpty() && o.keepCols.isEmpty());
         assertEquals("out/embed", parse("embed").output);
     }
 
@@ -40,11 +50,12 @@ class JobOptionsTest {
         JobOptions o = parse("score", "--model", "/m", "--input=/in.parquet", "--format", "parquet", "--id-col", "doc",
                 "--tokens-col=ids", "--output", "/o", "--output-format", "json", "--per-token", "--chunk-tokens", "64",
                 "--prepend-bos=0", "--device", "CPU", "--master", "local[2]", "--conf", "spark.a=b=c", "--conf", "spark.x=1",
-                "--overwrite");
+                "--overwrite", "--token-budget", "4096", "--max-batch-docs=64", "--prefetch", "0", "--partition-by", "lang,year",
+                "--keep-cols", "src", "--progress", "0");
         assertEquals(JobSpec.Task.SCORE, o.task);
         assertEquals("/m", o.model);
         assertEquals("/in.parquet", o.input);
-        assertEquals(DataFormat.PARQUET, o.format);
+        assertEquals(TextInputOptions.Format.PARQUET, o.format);
         assertEquals("doc", o.idCol);
         assertEquals("ids", o.tokensCol);
         assertEquals("/o", o.output);
@@ -56,7 +67,27 @@ class JobOptionsTest {
         assertEquals("local[2]", o.master);
         assertEquals(2, o.conf.size());
         assertArrayEquals(new String[] {"spark.a", "b=c"}, o.conf.get(0));
+        assertEquals(4096, o.tokenBudget);
+        assertEquals(64, o.maxBatchDocs);
+        assertEquals(0, o.prefetch);
+        assertEquals(0, o.progressSeconds);
+        assertEquals(List.of("lang", "year"), o.partitionBy);
+        assertEquals(List.of("src"), o.keepCols);
+        assertEquals("4096", o.given.get("--token-budget"));
+        assertEquals("", o.given.get("--overwrite"));
         assertEquals(JobSpec.Pooling.LAST, parse("embed", "--pooling", "last", "--model", "/m", "--input", "/i").pooling);
+        JobOptions t = parse("embed", "--model", "/m", "--input", "/c", "--tokenizer", "hdfs:///t/tokenizer.json", "--text-col", "body",
+                "--format", "text", "--doc-per", "line", "--skip-blank-lines", "--special-tokens", "--device", "gpu", "--precision", "fp32");
+        assertEquals("hdfs:///t/tokenizer.json", t.tokenizer);
+        assertEquals("body", t.textCol);
+        assertEquals(TextInputOptions.Format.TEXT, t.format);
+        assertEquals(TextInputOptions.Unit.LINE, t.docPer);
+        assertTrue(t.skipBlankLines && t.specialTokens);
+        assertEquals("gpu", t.device);
+        assertEquals("fp32", t.precision);
+        JobOptions named = parse("score", "--model", "/m", "--input", "/c", "--tokenizer", "t.json", "--prepend-bos", "<|endoftext|>");
+        assertEquals("<|endoftext|>", named.bosToken);
+        assertEquals(-1, named.bosId);
     }
 
     @Test
@@ -67,17 +98,34 @@ class JobOptionsTest {
         assertTrue(error("score", "--chunk-tokens", "abc").contains("--chunk-tokens expects an integer, got 'abc'"));
         assertTrue(error("score", "--chunk-tokens", "0").contains("at least 1"));
         assertTrue(error("score", "--prepend-bos", "-3").contains(">= 0"));
-        assertTrue(error("score", "--format", "csv").contains("json or parquet"));
+        assertTrue(error("score", "--format", "csv").contains("json, parquet or text"));
+        assertTrue(error("score", "--output-format", "text").contains("json or parquet"));
         assertTrue(error("embed", "--pooling", "max").contains("mean or last"));
         assertTrue(error("score", "--pooling", "last").contains("for embed"));
         assertTrue(error("embed", "--per-token").contains("for score"));
         assertTrue(error("embed", "--prepend-bos", "0").contains("for score"));
-        assertTrue(error("score", "--device", "gpu").contains("--device cpu"));
+        assertTrue(error("score", "--device", "tpu").contains("--device cpu, gpu or auto"));
+        assertTrue(error("score", "--device", "gpu:1").contains("Spark assigned"));
+        assertTrue(error("score", "--device", "cpu", "--precision", "fp32").contains("--precision is for the GPU"));
+        assertTrue(error("score", "--precision", "int4").contains("bf16, fp16 or fp32"));
+        assertTrue(error("score", "--token-budget", "0").contains("at least 1"));
+        assertTrue(error("score", "--prefetch", "-1").contains("at least 0"));
+        assertTrue(error("score", "--tokenizer", "t.json", "--tokens-col", "ids").contains("give one of them"));
+        assertTrue(error("score", "--text-col", "body").contains("add --tokenizer"));
+        assertTrue(error("score", "--special-tokens").contains("--tokenizer"));
+        assertTrue(error("score", "--prepend-bos", "<s>").contains("needs --tokenizer"));
+        assertTrue(error("score", "--format", "json", "--doc-per", "line").contains("plain-text input"));
+        assertTrue(error("score", "--tokenizer", "t.json", "--skip-blank-lines").contains("--doc-per line"));
+        assertTrue(error("score", "--doc-per", "page").contains("file or line"));
+        assertTrue(error("score", "--partition-by", "a,,b").contains("separated by commas"));
         assertTrue(error("score", "--per-token=yes").contains("takes no value"));
         assertTrue(error("score", "--chunk-tokens", "8", "--chunk-tokens", "9").contains("given twice"));
         assertTrue(error("score", "--conf", "novalue").contains("KEY=VALUE"));
         assertTrue(error("score", "--model", "/m").contains("give both"));
         assertTrue(error("score", "--input", "/i").contains("give both"));
+        JobOptions ex = parse("score", "--input", HOME.resolve("examples/corpus-text").toString());
+        assertTrue(ex.exampleModel, "an input under examples/ defaults to the example model");
+        assertEquals(HOME.resolve(JobOptions.EXAMPLE_MODEL).toString(), ex.model);
         assertTrue(error("--model", "/m", "--input", "/i").contains("score or embed"));
         assertTrue(error("rank").contains("unknown command 'rank'"));
         assertTrue(error("score", "embed").contains("unexpected argument 'embed'"));
@@ -90,12 +138,27 @@ class JobOptionsTest {
         assertTrue(parse("score", "--bogus", "--help").help);
         assertTrue(parse("-h").help);
         String u = JobOptions.usage("bin/ssdspark");
-        for (String flag : new String[] {"--model", "--input", "--format", "--id-col", "--tokens-col", "--output", "--output-format",
-                "--overwrite", "--chunk-tokens", "--per-token", "--prepend-bos", "--pooling", "--device", "--master", "--conf", "--help"}) {
-            String line = u.lines().filter(l -> l.trim().startsWith(flag + " ") || l.contains(", " + flag)).findFirst()
-                    .orElseThrow(() -> new AssertionError(flag + " missing from --help"));
-            if (!flag.equals("--help")) assertTrue(line.matches(".*\\[.+]\\s*$"), "no [default] for " + flag + ": " + line);
+        String[] flags = {"--model", "--input", "--format", "--id-col", "--tokens-col", "--tokenizer", "--text-col", "--doc-per",
+                "--skip-blank-lines", "--special-tokens", "--device", "--precision", "--chunk-tokens", "--token-budget",
+                "--max-batch-docs", "--prefetch", "--per-token", "--prepend-bos", "--pooling", "--output", "--output-format",
+                "--partition-by", "--keep-cols", "--overwrite", "--master", "--conf", "--progress", "--help"};
+        for (String flag : flags) {
+            List<String> lines = u.lines().toList();
+            int at = -1;
+            for (int i = 0; i < lines.size() && at < 0; i++)
+                if (lines.get(i).trim().startsWith(flag + " ") || lines.get(i).contains(", " + flag)) at = i;
+            assertTrue(at >= 0, flag + " missing from --help");
+            if (flag.equals("--help")) continue;
+            // the default closes the flag's entry, on its line or the continuation line below it
+            String entry = lines.get(at) + (at + 1 < lines.size() && lines.get(at + 1).startsWith("      ") ? lines.get(at + 1) : "");
+            assertTrue(entry.matches(".*\\[.+]\\s*$"), "no [default] for " + flag + ": " + entry);
         }
-        assertTrue(u.contains("[2048]") && u.contains("[mean]") && u.contains("[parquet]") && u.contains("[id]") && u.contains("[tokens]"));
+        // every flag the parser knows is in the help
+        for (String known : new String[] {"--model", "--input", "--format", "--id-col", "--tokens-col", "--text-col", "--tokenizer", "--doc-per",
+                "--output", "--output-format", "--chunk-tokens", "--token-budget", "--max-batch-docs", "--prefetch", "--prepend-bos",
+                "--pooling", "--device", "--precision", "--partition-by", "--keep-cols", "--progress", "--master", "--conf"})
+            assertTrue(java.util.Arrays.asList(flags).contains(known), known);
+        assertTrue(u.contains("[2048]") && u.contains("[mean]") && u.contains("[parquet]") && u.contains("[id]") && u.contains("[tokens]")
+                && u.contains("[auto]") && u.contains("[16384]") && u.contains("[bf16]") && u.contains("[text]") && u.contains("[file]"));
     }
 }

@@ -2,7 +2,7 @@ package ssdspark.jobs;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ssdspark.pipeline.DataFormat;
+import ssdspark.pipeline.text.TextInputOptions;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -36,7 +36,9 @@ class PreflightTest {
         Path m = model(), in = input();
         Preflight.Plan p = Preflight.check(JobOptions.parse(new String[] {"score", "--model", m.toString(), "--input", in.toString(),
                 "--output", dir.resolve("out").toString()}, null));
-        assertEquals(DataFormat.JSON, p.inputFormat());
+        assertEquals(TextInputOptions.Format.JSON, p.inputFormat());
+        assertFalse(p.isText());
+        assertEquals("tokens", p.tokensCol());
         assertEquals(317, p.config().vocabSize);
         assertEquals(m.toString(), p.spec().modelPath());
     }
@@ -59,13 +61,51 @@ class PreflightTest {
     void inputAndOutputProblems() throws Exception {
         String m = model().toString(), in = input().toString();
         assertTrue(error("score", "--model", m, "--input", dir.resolve("missing.jsonl").toString()).contains("does not exist; check --input"));
-        Path noExt = Files.writeString(dir.resolve("corpus.txt"), "");
+        Path noExt = Files.writeString(dir.resolve("corpus.dat"), "");
         assertTrue(error("score", "--model", m, "--input", noExt.toString()).contains("--format json"));
+        Path txt = Files.writeString(dir.resolve("corpus.txt"), "hello");
+        assertTrue(error("score", "--model", m, "--input", txt.toString()).contains("needs a tokenizer: pass --tokenizer"));
+        assertTrue(error("score", "--model", m, "--input", txt.toString(), "--tokenizer", dir.resolve("none.json").toString())
+                .contains("tokenizer file not found"));
+        assertTrue(error("score", "--model", m, "--input", txt.toString(), "--tokenizer", in).contains("--tokenizer"), "not a tokenizer.json");
+        assertTrue(error("score", "--model", m, "--input", txt.toString(), "--tokenizer", tokenizer().toString(), "--partition-by", "lang")
+                .contains("plain-text input has no columns"));
+        assertTrue(error("score", "--model", m, "--input", in, "--doc-per", "line", "--tokenizer", tokenizer().toString())
+                .contains("for plain-text input"));
         Path out = Files.createDirectories(dir.resolve("out"));
         Files.writeString(out.resolve("keep.txt"), "precious");
         assertTrue(error("score", "--model", m, "--input", in, "--output", out.toString()).contains("--overwrite"));
         assertTrue(error("score", "--model", m, "--input", in, "--output", out.toString(), "--overwrite").contains("refusing"));
         assertTrue(error("score", "--model", m, "--input", in, "--output", dir.toString()).contains("overlaps"));
+    }
+
+    private Path tokenizer() {
+        return Main.home().resolve(JobOptions.EXAMPLE_TOKENIZER);
+    }
+
+    @Test
+    void textInputReadsAndChecksTheTokenizer() throws Exception {
+        Path m = model();
+        Path corpus = Files.createDirectories(dir.resolve("texts"));
+        Files.writeString(corpus.resolve("a.txt"), "hello world");
+        Preflight.Plan p = Preflight.check(JobOptions.parse(new String[] {"score", "--model", m.toString(), "--input", corpus.toString(),
+                "--tokenizer", tokenizer().toString(), "--doc-per", "line", "--prepend-bos", "<|endoftext|>"}, null));
+        assertTrue(p.isText());
+        assertEquals(TextInputOptions.Format.TEXT, p.inputFormat(), "a folder of .txt files is plain text");
+        assertEquals(TextInputOptions.Unit.LINE, p.text().unit());
+        assertEquals(317, p.tokenizer().vocabSize());
+        assertEquals(p.tokenizer().addedTokens().get("<|endoftext|>"), p.spec().bosId(), "a BOS given by name");
+        assertTrue(error("score", "--model", m.toString(), "--input", corpus.toString(), "--tokenizer", tokenizer().toString(),
+                "--prepend-bos", "<nope>").contains("no such added token"));
+        // a tokenizer whose ids do not fit the model's vocabulary
+        Files.writeString(m.resolve("config.json"), Files.readString(m.resolve("config.json")).replace("\"vocab_size\": 317", "\"vocab_size\": 300"));
+        assertTrue(error("score", "--model", m.toString(), "--input", corpus.toString(), "--tokenizer", tokenizer().toString())
+                .contains("the model's vocabulary is [0, 300)"));
+        // the bundled text example needs neither --model nor --tokenizer
+        Preflight.Plan ex = Preflight.check(JobOptions.parse(new String[] {"score", "--input",
+                Main.home().resolve(JobOptions.EXAMPLE_TEXT).toString(), "--output", dir.resolve("o").toString()}, Main.home()));
+        assertTrue(ex.isText());
+        assertEquals(tokenizer().toAbsolutePath().toString(), ex.tokenizer().path());
     }
 
     @Test

@@ -12,7 +12,9 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /** Reads a pre-tokenized corpus and narrows it to the (id, tokens) pair the partition function takes. */
@@ -35,9 +37,34 @@ public final class Corpus {
      * is an array of integers. The id keeps its type and name; the pipeline renames it to "id".
      */
     public static Dataset<Row> select(Dataset<Row> input, String idCol, String tokensCol) {
+        return select(input, idCol, tokensCol, List.of());
+    }
+
+    /** (id, tokens, carried...): as {@link #select(Dataset, String, String)}, plus input columns passed through to the output. */
+    public static Dataset<Row> select(Dataset<Row> input, String idCol, String tokensCol, List<String> carried) {
         StructType schema = input.schema();
         validate(schema, idCol, tokensCol);
-        return input.select(col(idCol), col(tokensCol));
+        checkCarried(schema, carried, idCol, tokensCol, "--tokens-col");
+        List<Column> cols = new ArrayList<>(List.of(col(idCol), col(tokensCol)));
+        for (String c : carried) cols.add(col(c));
+        return input.select(cols.toArray(new Column[0]));
+    }
+
+    /**
+     * Throws IllegalArgumentException naming the flag when a carried column (--partition-by, --keep-cols) is
+     * missing from the input, repeated, or one of the document's own columns.
+     */
+    public static void checkCarried(StructType schema, List<String> carried, String idCol, String docCol, String docFlag) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String c : carried) {
+            if (field(schema, c) == null)
+                throw new IllegalArgumentException("input has no column '" + c + "' to keep or partition by; check --partition-by and --keep-cols (columns: "
+                        + Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString()).collect(Collectors.joining(", ")) + ")");
+            if (c.equals(idCol) || c.equals(docCol))
+                throw new IllegalArgumentException("column '" + c + "' is the document's " + (c.equals(idCol) ? "--id-col" : docFlag)
+                        + "; --partition-by and --keep-cols take other input columns");
+            if (!seen.add(c)) throw new IllegalArgumentException("column '" + c + "' is named twice in --partition-by/--keep-cols");
+        }
     }
 
     /** Throws IllegalArgumentException saying which flag to change when the schema does not fit. */
@@ -64,13 +91,13 @@ public final class Corpus {
                 || e.equals(DataTypes.ShortType) || e.equals(DataTypes.ByteType);
     }
 
-    private static StructField field(StructType schema, String name) {
+    static StructField field(StructType schema, String name) {
         for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
         return null;
     }
 
     // Backquoted so names with dots or spaces are taken literally, not as struct paths.
-    private static Column col(String name) {
+    static Column col(String name) {
         return functions.col("`" + name.replace("`", "``") + "`");
     }
 

@@ -1,44 +1,98 @@
 package ssdspark.pipeline;
 
+import org.apache.spark.sql.DataFrameWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import ssdspark.pipeline.text.OutputMetadata;
+import ssdspark.pipeline.text.TokenizerSpec;
+import ssdspark.udf.BatchSource;
 import ssdspark.udf.DocumentFunction;
 import ssdspark.udf.JobCounters;
 import ssdspark.udf.JobSpec;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
-/** read → select (id, tokens) → score or embed each partition → write. */
+/**
+ * read → select (id, tokens or text, carried...) → tokenize, batch and score or embed each partition → write.
+ * Every step is narrow (no shuffle): output partition i holds input partition i's rows in their order, one
+ * for one.
+ */
 public final class DocumentPipeline {
     private DocumentPipeline() {}
 
+    /** Batches prepared ahead of the engine by default (see {@link BatchSources}). */
+    public static final int DEFAULT_PREFETCH = 2;
+
     /**
-     * The output of spec over an input with columns idCol and tokensCol. A narrow transformation (no
-     * shuffle): output partition i holds input partition i's rows in their order, one for one.
+     * The output of spec over a pre-tokenized input with columns idCol and tokensCol, batched on the task's
+     * thread (no prefetch).
      */
     public static Dataset<Row> transform(Dataset<Row> input, String idCol, String tokensCol, JobSpec spec, JobCounters counters) {
-        Dataset<Row> pairs = Corpus.select(input, idCol, tokensCol);
-        StructType schema = OutputSchema.of(spec, pairs.schema().fields()[0].dataType());
-        return pairs.mapPartitions(new DocumentFunction(spec, counters), Encoders.row(schema));
+        return transformTokens(input, idCol, tokensCol, List.of(), spec, counters, 0);
+    }
+
+    /**
+     * The output of spec over a pre-tokenized input: columns idCol and tokensCol, plus carried input columns
+     * passed through to the output; prefetch batches read ahead on a producer thread (0: none).
+     */
+    public static Dataset<Row> transformTokens(Dataset<Row> input, String idCol, String tokensCol, List<String> carried,
+                                               JobSpec spec, JobCounters counters, int prefetch) {
+        Dataset<Row> rows = Corpus.select(input, idCol, tokensCol, carried);
+        return map(rows, spec, counters, BatchSources.tokens(prefetch));
+    }
+
+    /**
+     * The output of spec over rows of (id, text, carried...) as {@link ssdspark.pipeline.text.TextInput#read}
+     * gives them, tokenized with tokenizer on the executors; prefetch batches are tokenized ahead on a
+     * producer thread while the engine runs (0: tokenized on the task's thread).
+     */
+    public static Dataset<Row> transformText(Dataset<Row> idText, TokenizerSpec tokenizer, JobSpec spec, JobCounters counters, int prefetch) {
+        return map(idText, spec, counters, BatchSources.text(tokenizer, prefetch));
+    }
+
+    private static Dataset<Row> map(Dataset<Row> rows, JobSpec spec, JobCounters counters, BatchSource source) {
+        StructField[] in = rows.schema().fields();
+        List<StructField> carried = Arrays.asList(in).subList(2, in.length);
+        StructType schema = OutputSchema.of(spec, in[0].dataType(), carried);
+        return rows.mapPartitions(new DocumentFunction(spec, counters, source), Encoders.row(schema));
     }
 
     /** Parquet with zstd, or JSON lines with every column present (nulls written out, not dropped). */
     public static void write(Dataset<Row> out, String path, DataFormat format, boolean overwrite) {
-        var w = out.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).format(format.sparkName());
-        if (format == DataFormat.PARQUET) w = w.option("compression", "zstd");
-        else w = w.option("ignoreNullFields", "false");
+        write(out, path, format, overwrite, List.of(), null);
+    }
+
+    /**
+     * As {@link #write(Dataset, String, DataFormat, boolean)}, in folders per value of partitionBy (col=value/,
+     * Hive style; the column leaves the files), and for Parquet with metadata in every file footer (see
+     * {@link OutputMetadata}; null: none).
+     */
+    public static void write(Dataset<Row> out, String path, DataFormat format, boolean overwrite, List<String> partitionBy,
+                             Map<String, String> metadata) {
+        DataFrameWriter<Row> w = out.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).format(format.sparkName());
+        if (format == DataFormat.PARQUET) {
+            if (metadata != null) w = OutputMetadata.configure(w, metadata);
+            w = w.option("compression", "zstd");
+        } else {
+            w = w.option("ignoreNullFields", "false");
+        }
+        if (!partitionBy.isEmpty()) w = w.partitionBy(partitionBy.toArray(new String[0]));
         w.save(path);
     }
 
-    /** Reads, transforms and writes; returns nothing, counters say what happened. */
+    /** Reads a pre-tokenized corpus, transforms and writes; returns nothing, counters say what happened. */
     public static void run(SparkSession spark, String input, DataFormat inFormat, String idCol, String tokensCol,
                            JobSpec spec, JobCounters counters, String output, DataFormat outFormat, boolean overwrite) {
         Dataset<Row> in = Corpus.read(spark, input, inFormat);
-        Dataset<Row> out = transform(in, idCol, tokensCol, spec, counters);
+        Dataset<Row> out = transformTokens(in, idCol, tokensCol, List.of(), spec, counters, DEFAULT_PREFETCH);
         spark.sparkContext().setJobDescription("ssdspark " + spec.task().name().toLowerCase(Locale.ROOT) + " " + input + " -> " + output);
         write(out, output, outFormat, overwrite);
     }

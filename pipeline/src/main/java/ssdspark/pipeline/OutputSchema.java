@@ -13,7 +13,10 @@ import java.util.List;
 public final class OutputSchema {
     private OutputSchema() {}
 
-    public static StructType of(JobSpec spec, DataType idType) {
+    public static StructType of(JobSpec spec, DataType idType) { return of(spec, idType, List.of()); }
+
+    /** The columns of spec's output, then carried: input columns passed through unchanged (--partition-by, --keep-cols). */
+    public static StructType of(JobSpec spec, DataType idType, List<StructField> carried) {
         List<StructField> f = new ArrayList<>();
         f.add(DataTypes.createStructField("id", idType, true));
         f.add(DataTypes.createStructField("num_tokens", DataTypes.IntegerType, true));
@@ -28,6 +31,11 @@ public final class OutputSchema {
             f.add(DataTypes.createStructField("embedding", DataTypes.createArrayType(DataTypes.FloatType, false), true));
         }
         f.add(DataTypes.createStructField("error", DataTypes.StringType, true));
+        for (StructField c : carried) {
+            if (f.stream().anyMatch(x -> x.name().equals(c.name())))
+                throw new IllegalArgumentException("input column '" + c.name() + "' cannot be kept: the output already has a column of that name");
+            f.add(DataTypes.createStructField(c.name(), c.dataType(), true, c.metadata()));
+        }
         return DataTypes.createStructType(f);
     }
 }

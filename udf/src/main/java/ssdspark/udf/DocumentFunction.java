@@ -5,106 +5,168 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import ssdspark.model.DocumentRunner;
 import ssdspark.model.DocumentRunner.EmbedResult;
+import ssdspark.model.DocumentRunner.Outcome;
 import ssdspark.model.DocumentRunner.ScoreOptions;
 import ssdspark.model.DocumentRunner.ScoreResult;
+import ssdspark.model.Engine;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 
 /**
- * Scores or embeds a partition of (id, tokens) rows, one output row per input row, in input order.
- * It streams: each row is computed when Spark pulls it, so a partition is never held in memory, and
- * the model comes from the executor's {@link ModelCache} on the first row.
+ * Scores or embeds a partition, one output row per input row, in input order. Rows come in batches from a
+ * {@link BatchSource} (about {@link JobSpec#tokenBudget()} tokens each; the pipeline's sources tokenize the
+ * next batch on another thread while the model runs this one); each batch goes through
+ * {@link DocumentRunner#scoreAll}/{@link DocumentRunner#embedAll} as packed variable-length engine batches,
+ * documents longer than {@link JobSpec#chunkTokens()} in pieces with their state carried. It streams: a batch
+ * is read when Spark asks for a row beyond the previous one, so a partition is never held in memory, and the
+ * model comes from the executor's {@link ModelCache} with the first batch that has something to run.
  *
  * <p>Output values, in the column order of the pipeline's output schema:
- * score: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error;
- * embed: id, num_tokens, embedding, error. A document the model cannot take (null or empty tokens,
- * ids outside the vocabulary) becomes a row with the message in error and nulls elsewhere; anything
+ * score: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error, [carried...];
+ * embed: id, num_tokens, embedding, error, [carried...]. A document the model cannot take (null or empty tokens,
+ * ids outside the vocabulary, no text) becomes a row with the message in error and nulls elsewhere; anything
  * else (a broken model, out of memory) fails the task as usual.
  */
 public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     private final JobSpec spec;
     private final JobCounters counters; // null: no accounting
+    private final BatchSource source;
 
-    public DocumentFunction(JobSpec spec, JobCounters counters) {
+    /** Pre-tokenized (id, tokens, carried...) rows, batched on the task's thread. */
+    public DocumentFunction(JobSpec spec, JobCounters counters) { this(spec, counters, BatchSource.tokenRows()); }
+
+    public DocumentFunction(JobSpec spec, JobCounters counters, BatchSource source) {
         this.spec = spec;
         this.counters = counters;
+        this.source = source;
     }
+
+    public JobSpec spec() { return spec; }
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
+        return rows(source.open(rows, spec));
+    }
+
+    /** Output rows of batches of documents, computed a batch at a time as they are asked for. */
+    public Iterator<Row> rows(Iterator<List<Doc>> batches) {
         return new Iterator<>() {
-            private DocumentRunner runner; // on first row: an empty partition loads nothing
+            private final ArrayDeque<Row> ready = new ArrayDeque<>();
+            private DocumentRunner runner; // on the first batch with a runnable document: an empty partition loads nothing
+            private boolean done;
 
             @Override
-            public boolean hasNext() { return rows.hasNext(); }
+            public boolean hasNext() {
+                while (ready.isEmpty()) {
+                    if (done) return false;
+                    if (!batches.hasNext()) {
+                        done = true;
+                        close(batches);
+                        return false;
+                    }
+                    List<Doc> batch = batches.next();
+                    if (runner == null && batch.stream().anyMatch(d -> d.error() == null)) {
+                        Engine engine = ModelCache.forTask(spec);
+                        runner = new DocumentRunner(engine);
+                        if (counters != null) counters.noteBackend(engine.backend());
+                    }
+                    ready.addAll(apply(runner, batch));
+                }
+                return true;
+            }
 
             @Override
             public Row next() {
-                if (!rows.hasNext()) throw new NoSuchElementException();
-                Row in = rows.next();
-                if (runner == null) runner = new DocumentRunner(ModelCache.get(spec.modelPath(), spec.device()));
-                return apply(runner, in);
+                if (!hasNext()) throw new NoSuchElementException();
+                return ready.poll();
             }
         };
     }
 
-    /** One (id, tokens) row to its output row. */
-    public Row apply(DocumentRunner runner, Row in) {
-        Object id = in.get(0);
-        int[] tokens;
-        try {
-            tokens = tokensOf(in, 1);
-            Row out = spec.task() == JobSpec.Task.SCORE ? score(runner, id, tokens) : embed(runner, id, tokens);
-            if (counters != null) counters.add(tokens.length, false);
-            return out;
-        } catch (IllegalArgumentException e) {
-            if (counters != null) counters.add(0, true);
-            return errorRow(id, e.getMessage() == null ? e.toString() : e.getMessage());
+    private static void close(Object it) {
+        if (it instanceof AutoCloseable) {
+            try {
+                ((AutoCloseable) it).close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing the batch source failed: " + e, e);
+            }
         }
     }
 
-    private Row score(DocumentRunner runner, Object id, int[] tokens) {
-        ScoreResult r = runner.score(tokens, new ScoreOptions(spec.chunkTokens(), spec.bosId(), spec.perToken()));
+    /** One batch of documents to its output rows, in order. runner may be null when every document failed. */
+    public List<Row> apply(DocumentRunner runner, List<Doc> batch) {
+        List<int[]> run = new ArrayList<>(batch.size());
+        for (Doc d : batch) if (d.error() == null) run.add(d.tokens());
+        // --prepend-bos adds a token per document: widen the budget so the batch still goes in one pass.
+        int budget = spec.bosId() >= 0 ? spec.tokenBudget() + run.size() : spec.tokenBudget();
+        List<? extends Outcome<?>> outcomes = run.isEmpty() ? List.of()
+                : spec.task() == JobSpec.Task.SCORE
+                ? runner.scoreAll(run, new ScoreOptions(spec.chunkTokens(), spec.bosId(), spec.perToken()), budget)
+                : runner.embedAll(run, spec.chunkTokens(), budget);
+        List<Row> out = new ArrayList<>(batch.size());
+        long errors = 0, tokens = 0;
+        int k = 0;
+        for (Doc d : batch) {
+            String error = d.error();
+            Object result = null;
+            if (error == null) {
+                Outcome<?> o = outcomes.get(k++);
+                error = o.error();
+                result = o.result();
+            }
+            if (error != null) {
+                errors++;
+                out.add(errorRow(d, error));
+            } else {
+                tokens += d.tokens().length;
+                out.add(spec.task() == JobSpec.Task.SCORE ? scoreRow(d, (ScoreResult) result) : embedRow(d, (EmbedResult) result));
+            }
+        }
+        if (counters != null) counters.addBatch(batch.size(), errors, tokens);
+        return out;
+    }
+
+    private int width() {
+        int w = spec.task() == JobSpec.Task.EMBED ? 4 : spec.perToken() ? 8 : 7;
+        return w;
+    }
+
+    private Row row(Doc d, Object... values) {
+        Object[] carried = d.carried();
+        if (carried == null || carried.length == 0) return RowFactory.create(values);
+        Object[] all = new Object[values.length + carried.length];
+        System.arraycopy(values, 0, all, 0, values.length);
+        System.arraycopy(carried, 0, all, values.length, carried.length);
+        return RowFactory.create(all);
+    }
+
+    private Row scoreRow(Doc d, ScoreResult r) {
         Double meanNll = r.numScored() == 0 ? null : r.meanNll();
         Double ppl = r.numScored() == 0 ? null : r.perplexity();
         return spec.perToken()
-                ? RowFactory.create(id, r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, r.tokenLogprobs(), null)
-                : RowFactory.create(id, r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, null);
+                ? row(d, d.id(), r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, r.tokenLogprobs(), null)
+                : row(d, d.id(), r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, null);
     }
 
-    private Row embed(DocumentRunner runner, Object id, int[] tokens) {
-        EmbedResult r = runner.embed(tokens, spec.chunkTokens());
+    private Row embedRow(Doc d, EmbedResult r) {
         float[] v = spec.pooling() == JobSpec.Pooling.LAST ? r.last() : r.mean();
-        return RowFactory.create(id, r.numTokens(), v, null);
+        return row(d, d.id(), r.numTokens(), v, null);
     }
 
-    private Row errorRow(Object id, String message) {
-        if (spec.task() == JobSpec.Task.EMBED) return RowFactory.create(id, null, null, message);
-        return spec.perToken()
-                ? RowFactory.create(id, null, null, null, null, null, null, message)
-                : RowFactory.create(id, null, null, null, null, null, message);
+    private Row errorRow(Doc d, String message) {
+        Object[] v = new Object[width()];
+        v[0] = d.id();
+        v[v.length - 1] = message;
+        return row(d, v);
     }
 
     /**
      * The token ids of column i (array of integral numbers) as int[]. Ids beyond int range are
      * reported as outside the vocabulary, like any other too-large id.
      */
-    static int[] tokensOf(Row row, int i) {
-        if (row.isNullAt(i)) throw new IllegalArgumentException("tokens is null: nothing to score or embed");
-        List<Object> list = row.getList(i);
-        int[] out = new int[list.size()];
-        for (int p = 0; p < out.length; p++) {
-            Object v = list.get(p);
-            if (v == null) throw new IllegalArgumentException("token at position " + p + " is null");
-            if (!(v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte))
-                throw new IllegalArgumentException("token at position " + p + " is a " + v.getClass().getSimpleName() + ", not an integer");
-            long t = ((Number) v).longValue();
-            if (t < Integer.MIN_VALUE || t > Integer.MAX_VALUE)
-                throw new IllegalArgumentException("token id " + t + " at position " + p + " is outside the model's vocabulary");
-            out[p] = (int) t;
-        }
-        return out;
-    }
+    static int[] tokensOf(Row row, int i) { return TokenRowBatcher.tokensOf(row, i); }
 }

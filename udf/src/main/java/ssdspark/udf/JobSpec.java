@@ -7,15 +7,24 @@ import java.util.Locale;
  * What the partition function does to every document: shipped to executors inside the function, so
  * it holds only plain values (the model is found through {@link ModelCache}, never serialised).
  *
- * @param modelPath   absolute model folder, readable on every executor
- * @param device      engine backend ("cpu"); part of the model cache key
- * @param chunkTokens tokens per forward call; the recurrent state is carried across chunks
- * @param bosId       score only: token prepended so the first token is scored too; negative for none
- * @param perToken    score only: also return every token's log-prob
- * @param pooling     embed only: which hidden state summarises the document
+ * @param modelPath    absolute model folder, readable on every executor
+ * @param device       engine backend: "cpu", "gpu" or "auto" (the GPU when usable, else the CPU); part of the
+ *                     model cache key. The GPU ordinal is the one Spark assigned to the task (see {@link GpuAssignment})
+ * @param chunkTokens  tokens per forward call; the recurrent state is carried across chunks
+ * @param bosId        score only: token prepended so the first token is scored too; negative for none
+ * @param perToken     score only: also return every token's log-prob
+ * @param pooling      embed only: which hidden state summarises the document
+ * @param precision    GPU matrix precision: "bf16", "fp16" or "fp32" (ignored by the CPU engine)
+ * @param tokenBudget  tokens per engine batch: documents are pulled from the partition and packed until their
+ *                     tokens reach this many (a longer document is a batch of its own and runs chunk by chunk)
+ * @param maxBatchDocs documents per engine batch at most (many tiny documents)
  */
 public record JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
-                      Pooling pooling) implements Serializable {
+                      Pooling pooling, String precision, int tokenBudget, int maxBatchDocs) implements Serializable {
+
+    public static final int DEFAULT_TOKEN_BUDGET = 16384;
+    public static final int DEFAULT_MAX_BATCH_DOCS = 1024;
+    public static final String DEFAULT_PRECISION = "bf16";
 
     public enum Task {
         SCORE, EMBED;
@@ -37,16 +46,36 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
     public JobSpec {
         if (task == null) throw new IllegalArgumentException("task is required");
         if (modelPath == null || modelPath.isBlank()) throw new IllegalArgumentException("model path is required");
-        if (device == null || device.isBlank()) throw new IllegalArgumentException("device is required");
+        device = ModelCache.checkDevice(device);
         if (chunkTokens < 1) throw new IllegalArgumentException("chunk tokens must be >= 1, got " + chunkTokens);
         if (pooling == null) pooling = Pooling.MEAN;
+        precision = ModelCache.checkPrecision(precision);
+        if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
+        if (maxBatchDocs < 1) throw new IllegalArgumentException("documents per batch must be >= 1, got " + maxBatchDocs);
     }
 
     public static JobSpec score(String modelPath, String device, int chunkTokens, int bosId, boolean perToken) {
-        return new JobSpec(Task.SCORE, modelPath, device, chunkTokens, bosId, perToken, Pooling.MEAN);
+        return new JobSpec(Task.SCORE, modelPath, device, chunkTokens, bosId, perToken, Pooling.MEAN, DEFAULT_PRECISION,
+                DEFAULT_TOKEN_BUDGET, DEFAULT_MAX_BATCH_DOCS);
     }
 
     public static JobSpec embed(String modelPath, String device, int chunkTokens, Pooling pooling) {
-        return new JobSpec(Task.EMBED, modelPath, device, chunkTokens, -1, false, pooling);
+        return new JobSpec(Task.EMBED, modelPath, device, chunkTokens, -1, false, pooling, DEFAULT_PRECISION,
+                DEFAULT_TOKEN_BUDGET, DEFAULT_MAX_BATCH_DOCS);
+    }
+
+    /** The same job with other batch limits. */
+    public JobSpec withBatching(int tokenBudget, int maxBatchDocs) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
+    }
+
+    /** The same job with another GPU precision. */
+    public JobSpec withPrecision(String precision) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
+    }
+
+    /** The same job on another device. */
+    public JobSpec withDevice(String device) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
     }
 }

@@ -2,25 +2,33 @@ package ssdspark.udf;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import ssdspark.model.Backends;
 import ssdspark.model.Engine;
-import ssdspark.model.Mamba2Model;
+import ssdspark.model.gpu.Precision;
 
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * One engine per (model folder, device) per JVM. Every Spark task of an executor asks here, so the
- * weights are read once per executor, not once per task or partition; engines are thread-safe and
- * shared by concurrent tasks. Entries live as long as the JVM (executors are per application).
+ * One engine per (model folder, backend, GPU ordinal, precision) per JVM. Every Spark task of an executor asks
+ * here, so the weights are read (and uploaded to a GPU) once per executor and device, not once per task or
+ * partition; engines are thread-safe and shared by concurrent tasks (several task slots on one GPU share one
+ * copy of the weights; each task thread gets its own GPU stream and workspace). Entries live as long as the
+ * JVM (executors are per application).
  */
 public final class ModelCache {
     private static final Logger LOG = LoggerFactory.getLogger(ModelCache.class);
 
-    /** Devices this build can run on. */
+    /** The pure-Java engine. */
     public static final String CPU = "cpu";
+    /** The CUDA engine; fails when no GPU can be used. */
+    public static final String GPU = "gpu";
+    /** The GPU when usable, else the CPU (with a log line saying why). */
+    public static final String AUTO = "auto";
 
-    private record Key(String path, String device) {}
+    /** ordinal -1 and precision "" for the CPU: neither applies. */
+    private record Key(String path, String device, int ordinal, String precision) {}
 
     /** A slot per key: its lock makes concurrent first calls wait for one load instead of loading twice. */
     private static final class Slot {
@@ -40,53 +48,84 @@ public final class ModelCache {
 
     private ModelCache() {}
 
-    /** The cached engine for the model folder on the device, loading it on first use. */
+    /** The engine a task of spec runs on: its device, the GPU Spark assigned to the task, its precision. */
+    public static Engine forTask(JobSpec spec) {
+        int ordinal = CPU.equals(spec.device()) ? 0 : GpuAssignment.ordinal();
+        return get(spec.modelPath(), spec.device(), ordinal, spec.precision());
+    }
+
+    /** The cached engine for the model folder on the device (GPU 0, bf16), loading it on first use. */
     public static Engine get(String modelPath, String device) {
-        Key k = key(modelPath, device);
+        return get(modelPath, device, 0, JobSpec.DEFAULT_PRECISION);
+    }
+
+    /** The cached engine for the model folder on device (cpu, gpu, auto), GPU ordinal and precision. */
+    public static Engine get(String modelPath, String device, int ordinal, String precision) {
+        Key k = key(modelPath, device, ordinal, precision);
         return SLOTS.computeIfAbsent(k, x -> new Slot()).get(k);
     }
 
-    /** Whether the model is already loaded in this JVM. */
+    /** Whether the model is already loaded in this JVM (GPU 0, bf16 for gpu/auto). */
     public static boolean isLoaded(String modelPath, String device) {
-        Slot s = SLOTS.get(key(modelPath, device));
+        Slot s = SLOTS.get(key(modelPath, device, 0, JobSpec.DEFAULT_PRECISION));
         return s != null && s.peek() != null;
     }
 
     /**
-     * Makes engine the cached model for (modelPath, device), e.g. one built in memory by a test or
-     * loaded by a driver that shares its JVM with the executors (local mode).
+     * Makes engine the cached model for (modelPath, device) (GPU 0, bf16 for gpu/auto), e.g. one built in memory
+     * by a test or loaded by a driver that shares its JVM with the executors (local mode).
      */
     public static void put(String modelPath, String device, Engine engine) {
         if (engine == null) throw new IllegalArgumentException("engine is null");
-        Key k = key(modelPath, device);
+        Key k = key(modelPath, device, 0, JobSpec.DEFAULT_PRECISION);
         SLOTS.computeIfAbsent(k, x -> new Slot()).set(engine);
     }
 
-    /** Drops and closes the cached engine, if any (tests; freeing device memory). */
+    /** Drops and closes the cached engines of (modelPath, device) on every ordinal and precision (tests; freeing device memory). */
     public static void evict(String modelPath, String device) {
-        Slot s = SLOTS.remove(key(modelPath, device));
-        Engine e = s == null ? null : s.peek();
-        if (e != null) e.close();
+        Key probe = key(modelPath, device, 0, JobSpec.DEFAULT_PRECISION);
+        for (Key k : SLOTS.keySet()) {
+            if (!k.path().equals(probe.path()) || !k.device().equals(probe.device())) continue;
+            Slot s = SLOTS.remove(k);
+            Engine e = s == null ? null : s.peek();
+            if (e != null) e.close();
+        }
     }
 
-    /** Lower-cased device name, or an error naming the devices this build supports. */
+    /** Lower-cased device name (cpu, gpu, auto), or an error naming the devices there are. */
     public static String checkDevice(String device) {
         String d = device == null ? "" : device.trim().toLowerCase(Locale.ROOT);
-        if (CPU.equals(d)) return d;
-        if (d.startsWith("gpu") || d.startsWith("cuda"))
-            throw new IllegalArgumentException("device '" + device + "' is not available in this build yet; use --device cpu");
-        throw new IllegalArgumentException("unknown device '" + device + "'; use --device cpu");
+        switch (d) {
+            case CPU: return CPU;
+            case GPU: case "cuda": return GPU;
+            case AUTO: return AUTO;
+            default:
+                if (d.startsWith("gpu:") || d.startsWith("cuda:"))
+                    throw new IllegalArgumentException("device '" + device + "': use --device gpu; each task runs on the GPU Spark assigned"
+                            + " to it (spark.task.resource.gpu.amount), device 0 in local mode");
+                throw new IllegalArgumentException("unknown device '" + device + "'; use --device cpu, gpu or auto");
+        }
     }
 
-    private static Key key(String modelPath, String device) {
+    /** Canonical precision name (bf16, fp16, fp32); null or blank means bf16. */
+    public static String checkPrecision(String precision) {
+        return Precision.parse(precision).toString();
+    }
+
+    private static Key key(String modelPath, String device, int ordinal, String precision) {
         if (modelPath == null || modelPath.isBlank()) throw new IllegalArgumentException("model path is required");
-        return new Key(Path.of(modelPath).toAbsolutePath().normalize().toString(), checkDevice(device));
+        String d = checkDevice(device);
+        String path = Path.of(modelPath).toAbsolutePath().normalize().toString();
+        if (CPU.equals(d)) return new Key(path, d, -1, "");
+        if (ordinal < 0) throw new IllegalArgumentException("GPU ordinal must be >= 0, got " + ordinal);
+        return new Key(path, d, ordinal, checkPrecision(precision));
     }
 
     private static Engine load(Key k) {
         long t0 = System.nanoTime();
-        Engine e = Mamba2Model.cpu(Path.of(k.path())); // only cpu passes checkDevice today
-        LOG.info("loaded model {} on {} in {} ms: {}", k.path(), e.backend(), (System.nanoTime() - t0) / 1_000_000, e.config());
+        Engine e = Backends.open(Path.of(k.path()), k.device(), Math.max(0, k.ordinal()), Precision.parse(k.precision()));
+        LOG.info("loaded model {} on {} (--device {}) in {} ms: {}", k.path(), e.backend(), k.device(),
+                (System.nanoTime() - t0) / 1_000_000, e.config());
         return e;
     }
 }

@@ -93,18 +93,53 @@ class DocumentFunctionTest {
     }
 
     @Test
-    void streamsOneRowAtATime() throws Exception {
+    void streamsABatchAtATime() throws Exception {
         int[] pulled = {0};
         Iterator<Row> source = new Iterator<>() {
             @Override public boolean hasNext() { return pulled[0] < 1000; }
 
             @Override public Row next() { pulled[0]++; return row(pulled[0], 1, 2); }
         };
-        Iterator<Row> out = new DocumentFunction(JobSpec.score(MODEL, "cpu", 8, -1, false), null).call(source);
+        // 2 tokens a document, a budget of 8 tokens: batches of 4 documents
+        JobSpec spec = JobSpec.score(MODEL, "cpu", 8, -1, false).withBatching(8, 100);
+        Iterator<Row> out = new DocumentFunction(spec, null).call(source);
         assertEquals(0, pulled[0], "nothing is read before the first row is asked for");
-        out.next();
-        out.next();
-        assertEquals(2, pulled[0]);
+        for (int i = 1; i <= 1000; i++) {
+            assertEquals(i, ((Number) out.next().get(0)).intValue(), "input order");
+            int batchEnd = ((i + 3) / 4) * 4;
+            assertEquals(batchEnd, pulled[0], "only the batch of row " + i + " has been read");
+        }
+        assertFalse(out.hasNext());
+        // and at most maxBatchDocs documents whatever the budget
+        pulled[0] = 0;
+        Iterator<Row> few = new DocumentFunction(JobSpec.score(MODEL, "cpu", 8, -1, false).withBatching(1 << 20, 3), null).call(source);
+        few.next();
+        assertEquals(3, pulled[0]);
+    }
+
+    @Test
+    void aBatchOfDocumentsIsOnePackedEngineCall() throws Exception {
+        int before = ENGINE.packed.get();
+        List<Row> in = new ArrayList<>();
+        for (int i = 0; i < 10; i++) in.add(row("d" + i, 1, 2, 3));
+        List<Row> out = run(JobSpec.score(MODEL, "cpu", 2048, -1, false).withBatching(30, 100), in);
+        assertEquals(10, out.size());
+        assertEquals(1, ENGINE.packed.get() - before, "30 tokens in one packed call");
+        for (Row r : out) assertEquals(-0.3 - 0.4, r.getDouble(3), 1e-6);
+    }
+
+    @Test
+    void carriedColumnsFollowTheirRows() throws Exception {
+        Row a = RowFactory.create("a", CollectionConverters.asScala(List.<Object>of(1, 2)).toSeq(), "en", 7);
+        Row b = RowFactory.create("b", null, "de", 8);
+        List<Row> out = run(JobSpec.embed(MODEL, "cpu", 4, JobSpec.Pooling.MEAN), List.of(a, b));
+        assertEquals(6, out.get(0).length());
+        assertEquals("en", out.get(0).get(4));
+        assertEquals(7, out.get(0).get(5));
+        assertNull(out.get(0).get(3));
+        assertEquals("de", out.get(1).get(4));
+        assertEquals(8, out.get(1).get(5));
+        assertTrue(out.get(1).getString(3).contains("null"));
     }
 
     @Test

@@ -11,10 +11,17 @@ final class FakeEngine implements Engine {
     static final Mamba2Config CONFIG = Mamba2Config.parse("{\"model_type\":\"mamba2\",\"hidden_size\":4,\"num_hidden_layers\":1,"
             + "\"vocab_size\":10,\"state_size\":2,\"head_dim\":2,\"expand\":2,\"n_groups\":1}");
     final AtomicInteger forwards = new AtomicInteger();
+    final AtomicInteger packed = new AtomicInteger();
 
     @Override public Mamba2Config config() { return CONFIG; }
 
     @Override public String backend() { return "fake"; }
+
+    @Override
+    public float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) {
+        packed.incrementAndGet();
+        return Engine.super.forwardPacked(tokens, cu, states);
+    }
 
     @Override
     public float[] forward(int[] tokens, int off, int n, Mamba2State state) {

@@ -8,7 +8,8 @@ import java.util.NoSuchElementException;
 /**
  * Tokenizes (id, text) rows one at a time as they are pulled, so a partition is never held in memory.
  * A row whose text is null or yields no tokens, or that the tokenizer fails on, becomes a document
- * with an error instead of failing the task.
+ * with an error instead of failing the task. Columns after id and text (when both are the first two)
+ * travel with the document as {@link TokenizedDoc#carried()}.
  */
 public final class StreamingTokenizer implements Iterator<TokenizedDoc> {
     private final Iterator<Row> rows;
@@ -36,12 +37,21 @@ public final class StreamingTokenizer implements Iterator<TokenizedDoc> {
         Row r = rows.next();
         long i = index++;
         Object id = r.get(idField);
-        if (r.isNullAt(textField)) return TokenizedDoc.failed(id, i, TokenizedDoc.MISSING);
+        Object[] carried = carried(r);
+        if (r.isNullAt(textField)) return TokenizedDoc.failed(id, i, TokenizedDoc.MISSING, carried);
         try {
-            return TokenizedDoc.of(id, i, encoder.encode(r.getString(textField)));
+            return TokenizedDoc.of(id, i, encoder.encode(r.getString(textField)), carried);
         } catch (RuntimeException e) {
             // One odd document should not fail a partition of millions; its row carries the reason.
-            return TokenizedDoc.failed(id, i, "tokenizer failed: " + e);
+            return TokenizedDoc.failed(id, i, "tokenizer failed: " + e, carried);
         }
+    }
+
+    private Object[] carried(Row r) {
+        int from = Math.max(idField, textField) + 1;
+        if (Math.min(idField, textField) != 0 || from != 2 || r.length() <= from) return null;
+        Object[] v = new Object[r.length() - from];
+        for (int k = 0; k < v.length; k++) v[k] = r.get(from + k);
+        return v;
     }
 }

@@ -13,6 +13,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.TaskCompletionListener;
+import ssdspark.udf.JobCounters;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -83,6 +84,34 @@ final class TextFiles {
         return new ArrayList<>(files.values());
     }
 
+    /** Counts the bytes read through it (the file's own bytes, before decompression). */
+    static final class CountingStream extends java.io.FilterInputStream {
+        volatile long count;
+
+        CountingStream(InputStream in) { super(in); }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) count++;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) count += n;
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long k = super.skip(n);
+            if (k > 0) count += k;
+            return k;
+        }
+    }
+
     private static boolean hiddenBelow(String root, String file) {
         String rel = file.startsWith(root) ? file.substring(root.length()) : file;
         for (String part : rel.split("/"))
@@ -121,18 +150,22 @@ final class TextFiles {
         private final HadoopConf conf;
         private final TextInputOptions.Unit unit;
         private final boolean skipBlank;
+        private final JobCounters counters;
 
-        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) {
+        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) { this(conf, unit, skipBlank, null); }
+
+        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank, JobCounters counters) {
             this.conf = new HadoopConf(conf);
             this.unit = unit;
             this.skipBlank = skipBlank;
+            this.counters = counters;
         }
 
         @Override
         public Iterator<Row> call(Iterator<List<Entry>> groups) {
             List<Entry> files = new ArrayList<>();
             groups.forEachRemaining(files::addAll);
-            Docs docs = new Docs(files, conf.get(), unit, skipBlank);
+            Docs docs = new Docs(files, conf.get(), unit, skipBlank, counters);
             TaskContext task = TaskContext.get();
             if (task != null) task.addTaskCompletionListener((TaskCompletionListener) c -> docs.close());
             return docs;
@@ -145,18 +178,34 @@ final class TextFiles {
         private final Configuration conf;
         private final TextInputOptions.Unit unit;
         private final boolean skipBlank;
+        private final JobCounters counters;
         private CompressionCodecFactory codecs;
+        private CountingStream raw;
+        private long reported;
         private int nextFile;
         private BufferedReader reader;
         private String path;
         private long line;
         private Row next;
 
-        Docs(List<Entry> files, Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) {
+        Docs(List<Entry> files, Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) { this(files, conf, unit, skipBlank, null); }
+
+        Docs(List<Entry> files, Configuration conf, TextInputOptions.Unit unit, boolean skipBlank, JobCounters counters) {
             this.files = files;
             this.conf = conf;
             this.unit = unit;
             this.skipBlank = skipBlank;
+            this.counters = counters;
+        }
+
+        /** Adds the bytes read from the file system since the last report to the job's input-bytes counter. */
+        private void report() {
+            if (counters == null || raw == null) return;
+            long n = raw.count;
+            if (n > reported) {
+                counters.addInputBytes(n - reported);
+                reported = n;
+            }
         }
 
         @Override
@@ -170,6 +219,7 @@ final class TextFiles {
             if (!hasNext()) throw new NoSuchElementException();
             Row r = next;
             next = null;
+            report();
             return r;
         }
 
@@ -202,7 +252,9 @@ final class TextFiles {
 
         private void open(Entry f) throws IOException {
             Path p = new Path(f.path);
-            InputStream in = p.getFileSystem(conf).open(p);
+            raw = new CountingStream(p.getFileSystem(conf).open(p));
+            reported = 0;
+            InputStream in = raw;
             if (codecs == null) codecs = new CompressionCodecFactory(conf);
             CompressionCodec codec = codecs.getCodec(p); // by extension: .gz, .bz2, .zst, ...
             if (codec != null) in = codec.createInputStream(in);
@@ -226,6 +278,7 @@ final class TextFiles {
         @Override
         public void close() {
             if (reader == null) return;
+            report();
             try {
                 reader.close();
             } catch (IOException ignored) {

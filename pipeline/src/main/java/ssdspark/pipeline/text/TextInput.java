@@ -13,6 +13,10 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
+import ssdspark.pipeline.Corpus;
+import ssdspark.udf.JobCounters;
+
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -31,8 +35,20 @@ public final class TextInput {
             DataTypes.createStructField("id", DataTypes.StringType, false),
             DataTypes.createStructField("text", DataTypes.StringType, false)});
 
-    public static Dataset<Row> read(SparkSession spark, TextInputOptions o) {
-        if (o.format() == TextInputOptions.Format.TEXT) return readText(spark, o);
+    public static Dataset<Row> read(SparkSession spark, TextInputOptions o) { return read(spark, o, List.of(), null); }
+
+    /**
+     * Rows of (id, text, carried...). carried names input columns passed through to the output (JSON and Parquet
+     * only: plain text has no other columns). counters, when given, counts the bytes the plain-text reader reads
+     * (Spark's own input metrics count the others).
+     */
+    public static Dataset<Row> read(SparkSession spark, TextInputOptions o, List<String> carried, JobCounters counters) {
+        if (o.format() == TextInputOptions.Format.TEXT) {
+            if (!carried.isEmpty())
+                throw new IllegalArgumentException("plain-text input has no columns besides id and text, so " + carried
+                        + " cannot be kept or partitioned by; use JSON lines or Parquet input for --partition-by/--keep-cols");
+            return readText(spark, o, counters);
+        }
         Dataset<Row> in;
         String fmt = o.format().name().toLowerCase(Locale.ROOT);
         try {
@@ -42,11 +58,14 @@ public final class TextInput {
                 throw new IllegalArgumentException("cannot read " + fmt + " input " + o.path() + ": " + firstLine(e.getMessage()), e);
             throw e;
         }
-        return select(in, o.idCol(), o.textCol());
+        return select(in, o.idCol(), o.textCol(), carried);
     }
 
     /** (id, text) from a table, renamed; a message naming the flag to change when a column does not fit. */
-    public static Dataset<Row> select(Dataset<Row> in, String idCol, String textCol) {
+    public static Dataset<Row> select(Dataset<Row> in, String idCol, String textCol) { return select(in, idCol, textCol, List.of()); }
+
+    /** (id, text, carried...) from a table; id and text renamed, carried columns under their own names. */
+    public static Dataset<Row> select(Dataset<Row> in, String idCol, String textCol, List<String> carried) {
         StructType schema = in.schema();
         String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
                 .collect(Collectors.joining(", "));
@@ -61,10 +80,24 @@ public final class TextInput {
         if (!text.dataType().equals(DataTypes.StringType))
             throw new IllegalArgumentException("column '" + textCol + "' is " + text.dataType().simpleString()
                     + ", not a string of text; pass --text-col NAME (columns: " + have + ")");
-        return in.select(col(idCol).as("id"), col(textCol).as("text"));
+        Corpus.checkCarried(schema, carried, idCol, textCol, "--text-col");
+        List<Column> cols = new ArrayList<>(List.of(col(idCol).as("id"), col(textCol).as("text")));
+        for (String c : carried) {
+            if (c.equals("id") || c.equals("text"))
+                throw new IllegalArgumentException("input column '" + c + "' cannot be kept: the document's id and text take those names");
+            cols.add(col(c));
+        }
+        return in.select(cols.toArray(new Column[0]));
     }
 
-    private static Dataset<Row> readText(SparkSession spark, TextInputOptions o) {
+    /** Total bytes of the plain-text files under path (for the progress line's ETA). */
+    public static long textBytes(SparkSession spark, String path) {
+        long n = 0;
+        for (TextFiles.Entry e : TextFiles.list(path, spark.sparkContext().hadoopConfiguration())) n += e.length;
+        return n;
+    }
+
+    private static Dataset<Row> readText(SparkSession spark, TextInputOptions o, JobCounters counters) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         List<TextFiles.Entry> files = TextFiles.list(o.path(), conf);
         long maxBytes = bytes(spark, "spark.sql.files.maxPartitionBytes", "128m");
@@ -74,7 +107,7 @@ public final class TextInput {
         // one group per slice: parallelize cuts a list of n into n slices of one
         JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
                 .parallelize(groups, groups.size())
-                .mapPartitions(new TextFiles.ReadGroup(conf, o.unit(), o.skipBlankLines()));
+                .mapPartitions(new TextFiles.ReadGroup(conf, o.unit(), o.skipBlankLines(), counters));
         return spark.createDataFrame(rows, TEXT_SCHEMA);
     }
 

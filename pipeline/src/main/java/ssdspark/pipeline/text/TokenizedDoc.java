@@ -16,21 +16,28 @@ public final class TokenizedDoc {
     private final long index;
     private final int[] tokens;
     private final String error;
+    private final Object[] carried;
 
-    private TokenizedDoc(Object id, long index, int[] tokens, String error) {
+    private TokenizedDoc(Object id, long index, int[] tokens, String error, Object[] carried) {
         this.id = id;
         this.index = index;
         this.tokens = tokens;
         this.error = error;
+        this.carried = carried;
     }
 
     /** A tokenized document; no tokens makes it an {@link #EMPTY} one. */
-    public static TokenizedDoc of(Object id, long index, int[] tokens) {
-        return tokens == null || tokens.length == 0 ? failed(id, index, EMPTY) : new TokenizedDoc(id, index, tokens, null);
+    public static TokenizedDoc of(Object id, long index, int[] tokens) { return of(id, index, tokens, null); }
+
+    /** A tokenized document with input values carried to its output row (null: none). */
+    public static TokenizedDoc of(Object id, long index, int[] tokens, Object[] carried) {
+        return tokens == null || tokens.length == 0 ? failed(id, index, EMPTY, carried) : new TokenizedDoc(id, index, tokens, null, carried);
     }
 
-    public static TokenizedDoc failed(Object id, long index, String error) {
-        return new TokenizedDoc(id, index, NONE, error);
+    public static TokenizedDoc failed(Object id, long index, String error) { return failed(id, index, error, null); }
+
+    public static TokenizedDoc failed(Object id, long index, String error, Object[] carried) {
+        return new TokenizedDoc(id, index, NONE, error, carried);
     }
 
     public Object id() { return id; }
@@ -45,6 +52,9 @@ public final class TokenizedDoc {
 
     /** Why the document is not run, or null. */
     public String error() { return error; }
+
+    /** Values of the input columns after id and text, carried to the output row unchanged; null when none. */
+    public Object[] carried() { return carried; }
 
     @Override
     public String toString() { return "doc " + id + " (#" + index + ", " + tokens.length + " tokens" + (error == null ? ")" : ", " + error + ")"); }
