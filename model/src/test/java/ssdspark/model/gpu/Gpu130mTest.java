@@ -147,9 +147,9 @@ class Gpu130mTest {
                 System.out.printf("  THROUGHPUT %s scoring %d x %d tokens: %.1f ms per batch, %.0f tok/s (mean of %d, host transfers included)%n",
                         p, seqs, len, s * 1e3, seqs * len / s, reps);
                 if (p == Precision.BF16) { // variants: 4-stage GEMM pipeline, SIMT SSD kernels
-                    for (String variant : new String[] {"gemm 4 stages", "SSD on SIMT fp32"}) {
+                    for (String variant : new String[] {"gemm 4 stages", "SSD on 3xTF32 tensor cores"}) {
                         if (variant.startsWith("gemm")) GpuGemm.setStages(4);
-                        else GpuSsdScan.setTensorCores(false);
+                        else GpuSsdScan.setTensorCores(true);
                         try {
                             gpu.logProbsBatch(docs, targets, null);
                             long v0 = System.nanoTime();
@@ -158,7 +158,7 @@ class Gpu130mTest {
                             System.out.printf("  THROUGHPUT %s with %s: %.1f ms per batch, %.0f tok/s%n", p, variant, sv * 1e3, seqs * len / sv);
                         } finally {
                             GpuGemm.setStages(3);
-                            GpuSsdScan.setTensorCores(true);
+                            GpuSsdScan.setTensorCores(false);
                         }
                     }
                 }
