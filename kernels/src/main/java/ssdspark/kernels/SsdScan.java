@@ -128,9 +128,9 @@ public final class SsdScan {
                 for (int t = 0; t < ql; t++) {
                     float d = dt[(s + t) * H + h];
                     dtv[t] = d;
-                    float a = (float) Math.exp(d * ah);
+                    float a = tiny((float) Math.exp(d * ah));
                     av[t] = a;
-                    run *= a;
+                    run = tiny(run * a);
                     gcum[t] = run;
                     System.arraycopy(in, (s + t) * inStride + xOff + h * P + p0, x[t], 0, pw);
                 }
@@ -156,10 +156,10 @@ public final class SsdScan {
                             continue;
                         }
                         float a = av[tr];
-                        for (int u = 0; u < tr; u++) e[u] *= a;
+                        for (int u = 0; u < tr; u++) e[u] = (e[u] * a + FLUSH) - FLUSH;
                         e[tr] = 1f;
                         float[] cbr = cbRows[tr];
-                        for (int u = 0; u <= tr; u++) wr[u] = cbr[u] * e[u] * dtv[u];
+                        for (int u = 0; u <= tr; u++) wr[u] = (cbr[u] * dtv[u] * e[u] + FLUSH) - FLUSH;
                         for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
                     Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
@@ -171,7 +171,7 @@ public final class SsdScan {
                 }
                 // state passing: S = G_last · S + Σ_u (B_u[n] · E[last][u] · dt_u) x_u
                 float keep = gcum[ql - 1];
-                for (int u = 0; u < ql; u++) e[u] *= dtv[u]; // e is E[last][·]: now E[last][u] · dt_u
+                for (int u = 0; u < ql; u++) e[u] = (e[u] * dtv[u] + FLUSH) - FLUSH; // E[last][u] · dt_u
                 for (int n = 0; n < N; n++) scale(st[n], keep);
                 zeroState = false;
                 for (int n = 0; n < N; n += 4) {
@@ -180,7 +180,7 @@ public final class SsdScan {
                         float[] wr = ws[r];
                         if (r >= nr) { java.util.Arrays.fill(wr, 0, ql, 0f); continue; }
                         float[] br = bRows[n + r];
-                        for (int u = 0; u < ql; u++) wr[u] = br[u] * e[u];
+                        for (int u = 0; u < ql; u++) wr[u] = (br[u] * e[u] + FLUSH) - FLUSH;
                     }
                     Gemm.madd4t(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
                             w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, ql);
@@ -193,10 +193,23 @@ public final class SsdScan {
         });
     }
 
-    /** v[0..TILE) *= f. */
+    /** v[0..TILE) *= f, flushed (see {@link #FLUSH}). */
     private static void scale(float[] v, float f) {
-        for (int i = 0; i < Gemm.TILE; i++) v[i] *= f;
+        for (int i = 0; i < Gemm.TILE; i++) v[i] = (v[i] * f + FLUSH) - FLUSH;
     }
+
+    /**
+     * Decay products reach the float32 subnormal range (below 1.2e-38) for heads that forget fast,
+     * and every operation with a subnormal input or result costs ~100+ cycles on Intel cores (a
+     * microcode assist; we may not set flush-to-zero from Java). So decay factors and the weights
+     * built from them are flushed: {@code (v + FLUSH) - FLUSH} (plain adds, which C2 vectorises)
+     * turns |v| below 2⁻⁶⁴ into 0 and rounds |v| below 2⁻⁴⁰ to a multiple of 2⁻⁶³, keeping every
+     * value the scan multiplies 0 or above ~1e-19; scalar decays below 2⁻³⁰ become 0 ({@link #tiny}).
+     * The absolute change is below 1e-19 on factors of at most 1: invisible next to float32 rounding.
+     */
+    static final float FLUSH = 0x1p-40f;
+
+    private static float tiny(float v) { return v < 0x1p-30f ? 0f : v; }
 
     /** The recurrence one step at a time in double precision: the ground truth the chunked form is tested against. */
     public static void sequentialReference(Dims dm, int len,
