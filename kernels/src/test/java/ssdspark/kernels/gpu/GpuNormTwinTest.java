@@ -119,6 +119,15 @@ class GpuNormTwinTest {
             for (int i = 0; i < dMlp; i++)
                 want[t * dInner + i] = GatedRmsNorm.silu(proj[t * ldProj + i]) * proj[t * ldProj + dMlp + i];
         }
+        // a group wider than the register cache (> 8 x 256): the two-pass path
+        int wide = 2600, ldW = 2 * wide + 3;
+        float[] yw = randn(r, 7 * wide, 1), pw = randn(r, 7 * ldW, 1), ww = uniform(r, wide, 0.5, 1.5);
+        for (boolean nbg : new boolean[] {false, true}) {
+            float[] wantW = new float[7 * wide];
+            GatedRmsNorm.cpu(yw, 0, wide, pw, 0, ldW, ww, 1e-5f, wide, nbg, 7, wide, wantW, 0, wide);
+            check(dev, "gated rmsnorm group of " + wide + " nbg=" + nbg, DType.F32, 7, yw, wide, pw, ldW, 0, ww, wide, nbg,
+                    wide, 0, wide, wantW);
+        }
         check(dev, "y*silu(z) (no norm)", DType.F32, rows, y, dSsm, proj, ldProj, zOff, null, dSsm, false, dSsm, dMlp, dInner, want);
     }
 

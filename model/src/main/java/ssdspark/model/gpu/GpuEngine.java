@@ -63,7 +63,10 @@ public final class GpuEngine implements Engine {
         this.precision = p;
         if (c.dConv < 1) throw new IllegalArgumentException("d_conv must be >= 1");
         this.w = new GpuWeights(weights, dev, p);
-        this.q = Math.min(c.chunkSize, GpuSsdScan.MAX_CHUNK);
+        int cap = Integer.getInteger("ssdspark.ssd.chunk", GpuSsdScan.MAX_CHUNK);
+        if (cap < 1 || cap > GpuSsdScan.MAX_CHUNK)
+            throw new IllegalArgumentException("ssdspark.ssd.chunk must be in [1, " + GpuSsdScan.MAX_CHUNK + "], got " + cap);
+        this.q = Math.min(c.chunkSize, cap);
     }
 
     /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
@@ -83,7 +86,10 @@ public final class GpuEngine implements Engine {
     /** Device bytes held by the weights. */
     public long weightBytes() { return w.bytes; }
 
-    /** SSD chunk length used on the GPU (the config's, capped at 128; the result does not depend on it). */
+    /**
+     * SSD chunk length used on the GPU: the config's, capped at 128 (or at -Dssdspark.ssd.chunk); the result does not
+     * depend on it beyond float rounding.
+     */
     public int chunkLength() { return q; }
 
     // ------------------------------------------------------------------ Engine
