@@ -115,8 +115,14 @@ public final class Main {
                 else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
             }
 
-            Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend,
-                    o.effective());
+            Map<String, String> options = o.effective();
+            options.put("--model", plan.spec().modelPath());
+            options.put("--input", plan.input());
+            options.put("--output", plan.output());
+            if (plan.tokenizer() != null) options.put("--tokenizer", plan.tokenizer().path());
+            if (plan.spec().bosId() >= 0) options.put("--prepend-bos", Integer.toString(plan.spec().bosId()));
+            options.put("--format", plan.inputFormat().name().toLowerCase(Locale.ROOT));
+            Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend, options);
             spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
             DocumentPipeline.write(result, plan.output(), plan.outputFormat(), o.overwrite, o.partitionBy, kv);
             progress.close();

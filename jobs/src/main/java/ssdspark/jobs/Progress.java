@@ -138,7 +138,8 @@ final class Progress implements AutoCloseable {
 
     private synchronized void print() {
         Counts c = listener.now();
-        if (c.rows == lastRows && c.tokens == lastTokens) return; // nothing new (start-up, or a task between heartbeats)
+        if (c.rows == lastRows && c.tokens == lastTokens) return; // nothing new (a task between heartbeats)
+        if (c.rows == 0 && c.tokens == 0) return; // still starting
         lastRows = c.rows;
         lastTokens = c.tokens;
         out.println(line(c, (System.nanoTime() - t0) / 1e9));
