@@ -75,16 +75,12 @@ public final class Gemm {
         Parallel.forRange(np * groups, t -> {
             int panel = t / groups, g = t % groups;
             int b0 = g * groupBlocks, b1 = Math.min(blocks, b0 + groupBlocks);
-            float[] a0 = new float[PANEL], a1 = new float[PANEL], a2 = new float[PANEL], a3 = new float[PANEL];
+            float[] acc = new float[ROWS * PANEL], one = new float[PANEL];
             int col0 = panel * PANEL, cols = Math.min(PANEL, n - col0);
             for (int b = b0; b < b1; b++) {
                 int r0 = b * ROWS, rows = Math.min(ROWS, m - r0);
-                tile(x, k, r0, rows, w.rows, panel * k, a0, a1, a2, a3);
-                int o = r0 * n + col0;
-                System.arraycopy(a0, 0, out, o, cols);
-                if (rows > 1) System.arraycopy(a1, 0, out, o + n, cols);
-                if (rows > 2) System.arraycopy(a2, 0, out, o + 2 * n, cols);
-                if (rows > 3) System.arraycopy(a3, 0, out, o + 3 * n, cols);
+                tile(x, k, r0, rows, w.rows, panel * k, acc, one);
+                for (int r = 0; r < rows; r++) System.arraycopy(acc, r * PANEL, out, (r0 + r) * n + col0, cols);
             }
         });
     }
@@ -98,65 +94,64 @@ public final class Gemm {
     }
 
     /**
-     * acc_r[c] = Σ_q x[(r0+r)·k + q] · b[bOff + q][c] for r < rows (1 to 4), c < PANEL; accumulators
-     * zeroed first. Rows past {@code rows} are left untouched or hold garbage.
+     * acc[r·PANEL + c] = Σ_q x[(r0+r)·k + q] · b[bOff + q][c] for r < rows (1 to 4), c < PANEL; rows
+     * past {@code rows} hold garbage. {@code one} is scratch of PANEL floats.
      */
-    static void tile(float[] x, int k, int r0, int rows, float[][] b, int bOff,
-                     float[] a0, float[] a1, float[] a2, float[] a3) {
-        Arrays.fill(a0, 0f);
+    static void tile(float[] x, int k, int r0, int rows, float[][] b, int bOff, float[] acc, float[] one) {
+        Arrays.fill(acc, 0f);
         if (rows == ROWS) {
-            Arrays.fill(a1, 0f);
-            Arrays.fill(a2, 0f);
-            Arrays.fill(a3, 0f);
             int o = r0 * k;
-            madd4(a0, a1, a2, a3, x, o, x, o + k, x, o + 2 * k, x, o + 3 * k, b, bOff, 0, k);
+            madd4(acc, x, o, o + k, o + 2 * k, o + 3 * k, b, bOff, 0, k);
         } else {
-            madd1(a0, x, r0 * k, b, bOff, 0, k);
-            if (rows > 1) { Arrays.fill(a1, 0f); madd1(a1, x, (r0 + 1) * k, b, bOff, 0, k); }
-            if (rows > 2) { Arrays.fill(a2, 0f); madd1(a2, x, (r0 + 2) * k, b, bOff, 0, k); }
+            for (int r = 0; r < rows; r++) {
+                Arrays.fill(one, 0f);
+                madd1(one, x, (r0 + r) * k, b, bOff, 0, k);
+                System.arraycopy(one, 0, acc, r * PANEL, PANEL);
+            }
         }
     }
 
     /**
-     * The GEMM micro-kernel: c_r[0..PANEL) += Σ_{j0 <= j < j1} x_r[o_r + j] · b[bOff + j][0..PANEL) for
-     * r = 0..3, three j at a time (12 fused multiply-adds per accumulator vector loaded and stored).
-     * c0..c3 must be four distinct arrays of at least PANEL floats, none of them a b row.
+     * The GEMM micro-kernel: acc[r·PANEL + c] += Σ_{j0 <= j < j1} x[o_r + j] · b[bOff + j][c] for rows
+     * r = 0..3 and c < PANEL, three j at a time (12 fused multiply-adds per accumulator vector loaded
+     * and stored). The four accumulator rows share one array at constant offsets, so C2's pre-loop,
+     * which aligns one array, aligns all four (split cache-line stores are costly on Intel cores).
      * The shape (4 rows × 3 j × 128 columns) and the loop form were measured: C2 (JDK 17) vectorised
      * this and fell back to scalar code, 4-5× slower, for 4 j at a time, for 6 rows, and for an outer
      * loop bound written as {@code j0 + (j1 - j0) / 3 * 3}. Change it only with a benchmark at hand.
      */
-    static void madd4(float[] c0, float[] c1, float[] c2, float[] c3,
-            float[] x0, int o0, float[] x1, int o1, float[] x2, int o2, float[] x3, int o3,
+    static void madd4(float[] acc, float[] x, int o0, int o1, int o2, int o3,
             float[][] b, int bOff, int j0, int j1) {
         int j = j0;
         for (int jEnd = j1 - 2; j < jEnd; j += 3) {
-            float a00 = x0[o0 + j], a01 = x0[o0 + j + 1], a02 = x0[o0 + j + 2];
-            float a10 = x1[o1 + j], a11 = x1[o1 + j + 1], a12 = x1[o1 + j + 2];
-            float a20 = x2[o2 + j], a21 = x2[o2 + j + 1], a22 = x2[o2 + j + 2];
-            float a30 = x3[o3 + j], a31 = x3[o3 + j + 1], a32 = x3[o3 + j + 2];
+            float a00 = x[o0 + j], a01 = x[o0 + j + 1], a02 = x[o0 + j + 2];
+            float a10 = x[o1 + j], a11 = x[o1 + j + 1], a12 = x[o1 + j + 2];
+            float a20 = x[o2 + j], a21 = x[o2 + j + 1], a22 = x[o2 + j + 2];
+            float a30 = x[o3 + j], a31 = x[o3 + j + 1], a32 = x[o3 + j + 2];
             float[] b0 = b[bOff + j], b1 = b[bOff + j + 1], b2 = b[bOff + j + 2];
             for (int c = 0; c < PANEL; c++) {
                 float w0 = b0[c], w1 = b1[c], w2 = b2[c];
-                c0[c] = Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, c0[c])));
-                c1[c] = Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, c1[c])));
-                c2[c] = Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, c2[c])));
-                c3[c] = Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, c3[c])));
+                acc[c] = Math.fma(a02, w2, Math.fma(a01, w1, Math.fma(a00, w0, acc[c])));
+                acc[PANEL + c] = Math.fma(a12, w2, Math.fma(a11, w1, Math.fma(a10, w0, acc[PANEL + c])));
+                acc[2 * PANEL + c] = Math.fma(a22, w2, Math.fma(a21, w1, Math.fma(a20, w0, acc[2 * PANEL + c])));
+                acc[3 * PANEL + c] = Math.fma(a32, w2, Math.fma(a31, w1, Math.fma(a30, w0, acc[3 * PANEL + c])));
             }
         }
         for (; j < j1; j++) {
-            float a0 = x0[o0 + j], a1 = x1[o1 + j], a2 = x2[o2 + j], a3 = x3[o3 + j];
+            float a0 = x[o0 + j], a1 = x[o1 + j], a2 = x[o2 + j], a3 = x[o3 + j];
             float[] b0 = b[bOff + j];
             for (int c = 0; c < PANEL; c++) {
                 float w0 = b0[c];
-                c0[c] = Math.fma(a0, w0, c0[c]);
-                c1[c] = Math.fma(a1, w0, c1[c]);
-                c2[c] = Math.fma(a2, w0, c2[c]);
-                c3[c] = Math.fma(a3, w0, c3[c]);
+                acc[c] = Math.fma(a0, w0, acc[c]);
+                acc[PANEL + c] = Math.fma(a1, w0, acc[PANEL + c]);
+                acc[2 * PANEL + c] = Math.fma(a2, w0, acc[2 * PANEL + c]);
+                acc[3 * PANEL + c] = Math.fma(a3, w0, acc[3 * PANEL + c]);
             }
         }
     }
 
-    /** One row of {@link #madd4}: c0[0..PANEL) += Σ_j x0[o0 + j] · b[bOff + j][0..PANEL). */
+
+    /** One row of {@link #madd4} into its own array: c0[0..PANEL) += Σ_j x0[o0 + j] · b[bOff + j][0..PANEL). */
     static void madd1(float[] c0,
             float[] x0, int o0,
             float[][] b, int bOff, int j0, int j1) {

@@ -34,8 +34,7 @@ public final class LmHead {
             int vg = task / rowGroups, rg = task % rowGroups;
             int r0 = rg * ROW_GROUP, r1 = Math.min(rows, r0 + ROW_GROUP);
             int p0 = vg * VOCAB_PANELS, p1 = Math.min(np, p0 + VOCAB_PANELS);
-            float[] a0 = new float[W], a1 = new float[W], a2 = new float[W], a3 = new float[W];
-            float[][] acc = {a0, a1, a2, a3};
+            float[] acc = new float[Gemm.ROWS * W], one = new float[W], l = new float[W];
             float[] ex = new float[W], kx = new float[W];
             float[] max = new float[r1 - r0];
             double[] sum = new double[r1 - r0];
@@ -44,9 +43,9 @@ public final class LmHead {
                 int col0 = p * W, cols = Math.min(W, v - col0);
                 for (int b = r0; b < r1; b += Gemm.ROWS) {
                     int nr = Math.min(Gemm.ROWS, r1 - b);
-                    Gemm.tile(hidden, d, b, nr, head.rows, p * d, a0, a1, a2, a3);
+                    Gemm.tile(hidden, d, b, nr, head.rows, p * d, acc, one);
                     for (int r = 0; r < nr; r++) {
-                        float[] l = acc[r];
+                        System.arraycopy(acc, r * W, l, 0, W); // the row in an array of its own: vector loops below
                         int row = b + r, li = row - r0;
                         int t = targets[targetOff + row] - col0;
                         if (t >= 0 && t < cols) tgtLogit[row] = l[t];

@@ -76,9 +76,14 @@ public final class Parallel {
                 next.set(n); // the others stop at their next item
             }
         };
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[workers];
-        for (int w = 0; w < workers; w++) tasks[w] = p.submit(worker);
-        for (ForkJoinTask<?> t : tasks) t.join();
+        // One external submission; the first worker forks the rest from inside the pool (cheaper than
+        // one external submission, lock and wake-up per worker from the calling thread) and works too.
+        p.submit(() -> {
+            ForkJoinTask<?>[] helpers = new ForkJoinTask<?>[workers - 1];
+            for (int w = 0; w < helpers.length; w++) helpers[w] = ForkJoinTask.adapt(worker).fork();
+            worker.run();
+            for (int w = helpers.length - 1; w >= 0; w--) helpers[w].join(); // runs unstolen ones itself
+        }).join();
         Throwable first = failure.get(); // rethrown as thrown (ForkJoinTask.join would wrap a copy)
         if (first instanceof RuntimeException re) throw re;
         if (first instanceof Error er) throw er;
