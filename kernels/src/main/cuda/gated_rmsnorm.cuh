@@ -3,8 +3,6 @@
 #pragma once
 #include "common.cuh"
 
-#define GN_CACHE 8
-
 // grid (rows), block 256. y[r][0:d] (row stride ldY), z = proj[r][zOff:zOff+d], w[d] (null: y*silu(z), no norm).
 // Writes out[r][outOff:outOff+d]; if dMlp > 0 also out[r][0:dMlp] = silu(proj[r][0:dMlp]) * proj[r][dMlp:2dMlp];
 // zero fills out[r][padFrom:ldOut].
@@ -20,34 +18,6 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
     TO* orow = out + r * ldOut;
     if (w == nullptr) {
         for (int i = threadIdx.x; i < d; i += blockDim.x) store_f(orow + outOff + i, yr[i] * silu_f(zr[i]));
-    } else if (groupSize <= GN_CACHE * (int)blockDim.x) {
-        // each thread keeps its <= GN_CACHE values of the group in registers: one read of y and z, one silu each
-        for (int g0 = 0; g0 < d; g0 += groupSize) {
-            float v[GN_CACHE], gate[GN_CACHE];
-            float ss = 0.f;
-#pragma unroll
-            for (int k = 0; k < GN_CACHE; k++) {
-                const int i = threadIdx.x + k * blockDim.x;
-                v[k] = 0.f;
-                gate[k] = 0.f;
-                if (i < groupSize) {
-                    gate[k] = silu_f(zr[g0 + i]);
-                    v[k] = normBeforeGate ? yr[g0 + i] : yr[g0 + i] * gate[k];
-                    ss += v[k] * v[k];
-                }
-            }
-            ss = block_sum(ss, sh);
-            const float inv = 1.f / sqrtf(ss / groupSize + eps);
-#pragma unroll
-            for (int k = 0; k < GN_CACHE; k++) {
-                const int i = threadIdx.x + k * blockDim.x;
-                if (i < groupSize) {
-                    float o = v[k] * inv * w[g0 + i];
-                    if (normBeforeGate) o *= gate[k];
-                    store_f(orow + outOff + g0 + i, o);
-                }
-            }
-        }
     } else {
         for (int g0 = 0; g0 < d; g0 += groupSize) {
             float ss = 0.f;
