@@ -29,9 +29,10 @@ public final class CausalConv1d {
         final int tasks = (len + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         Parallel.forRange(tasks, task -> {
             int t0 = task * ROWS_PER_TASK, t1 = Math.min(len, t0 + ROWS_PER_TASK);
-            float[][] win = new float[kernel][channels]; // win[j] = input at time t - hist + j
+            float[][] sc = scratch(kernel + 3, channels);
+            float[][] win = java.util.Arrays.copyOf(sc, kernel); // win[j] = input at time t - hist + j
             for (int j = 0; j < hist; j++) load(in, inOff, inStride, channels, convState, hist, t0 - hist + j, win[j + 1]);
-            float[] acc = new float[channels], e = new float[channels], k = new float[channels];
+            float[] acc = sc[kernel], e = sc[kernel + 1], k = sc[kernel + 2];
             for (int t = t0; t < t1; t++) {
                 float[] oldest = win[0]; // rotate the window by one row: the oldest array takes the newest input
                 System.arraycopy(win, 1, win, 0, hist);
@@ -54,6 +55,15 @@ public final class CausalConv1d {
             if (tt >= 0) System.arraycopy(in, tt * inStride + inOff, convState, i * channels, channels);
             else System.arraycopy(convState, (hist + tt) * channels, convState, i * channels, channels);
         }
+    }
+
+    private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>();
+
+    /** At least rows arrays of at least len floats, per thread, reused across calls; contents are stale. */
+    private static float[][] scratch(int rows, int len) {
+        float[][] s = SCRATCH.get();
+        if (s == null || s.length < rows || s[0].length < len) SCRATCH.set(s = new float[rows][len]);
+        return s;
     }
 
     /** dst = the input at time t (relative to the chunk; negative = carried window). */

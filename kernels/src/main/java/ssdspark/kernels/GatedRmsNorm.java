@@ -18,7 +18,8 @@ public final class GatedRmsNorm {
         final int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         Parallel.forRange(tasks, task -> {
             // row copies in arrays of their own, so every loop below is a vector loop over [i]
-            float[] xs = new float[d], sg = new float[d], e = new float[d], k = new float[d], o = new float[d];
+            float[][] sc = scratch(d);
+            float[] xs = sc[0], sg = sc[1], e = sc[2], k = sc[3], o = sc[4];
             for (int r = task * ROWS_PER_TASK, r1 = Math.min(rows, r + ROWS_PER_TASK); r < r1; r++) {
                 System.arraycopy(x, r * xStride + xOff, xs, 0, d);
                 System.arraycopy(z, r * zStride + zOff, sg, 0, d);
@@ -47,6 +48,15 @@ public final class GatedRmsNorm {
 
     /** Rows per parallel task. */
     static final int ROWS_PER_TASK = 8;
+
+    private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>();
+
+    /** Five arrays of at least len floats, per thread, reused across calls (every element used is written first). */
+    private static float[][] scratch(int len) {
+        float[][] s = SCRATCH.get();
+        if (s == null || s[0].length < len) SCRATCH.set(s = new float[5][len]);
+        return s;
+    }
 
     /** v[i] = silu(v[i]) for i < n, with {@link #exp}; e and k are scratch of n floats. */
     static void siluInPlace(float[] v, float[] e, float[] k, int n) {

@@ -72,7 +72,7 @@ public final class SsdScan {
             float[][] b = bt[cg], rows = cb[cg];
             // B transposed into 64-wide tiles: tile[ut·N + n][i] = B_{ut·64+i}[n]
             int ut1 = (t1 - 1) / W + 1;
-            float[][] tile = new float[ut1 * N][W];
+            float[][] tile = tileScratch(ut1 * N); // columns past ql hold stale values: they only reach CB[t][u > t], never copied
             for (int ut = 0; ut < ut1; ut++) {
                 int u0 = ut * W, uw = Math.min(W, ql - u0);
                 for (int n = 0; n < N; n++) System.arraycopy(b[n], u0, tile[ut * N + n], 0, uw);
@@ -105,14 +105,17 @@ public final class SsdScan {
             final int h = task / pTiles, pt = task % pTiles, g = dm.group(h);
             final int p0 = pt * W, pw = Math.min(W, P - p0);
             final float ah = A[h];
-            final float[][] x = new float[L][W];       // X rows of this channel tile
-            final float[][] st = new float[N][W];      // state rows S[n][p]
-            final float[] y0 = new float[W], y1 = new float[W], y2 = new float[W], y3 = new float[W];
-            final float[][] ys = {y0, y1, y2, y3};
-            final float[] w0 = new float[L], w1 = new float[L], w2 = new float[L], w3 = new float[L];
-            final float[][] ws = {w0, w1, w2, w3};
-            final float[] e = new float[L], dtv = new float[L], av = new float[L], gcum = new float[L], dv = new float[W];
-            final float[] zero = new float[Math.max(L, N)];
+            final HeadScratch sc = HeadScratch.get(L, N);
+            final float[][] x = sc.x;                  // X rows of this channel tile
+            final float[][] st = sc.st;                // state rows S[n][p]
+            final float[] y0 = sc.ys[0], y1 = sc.ys[1], y2 = sc.ys[2], y3 = sc.ys[3];
+            final float[][] ys = sc.ys;
+            final float[] w0 = sc.ws[0], w1 = sc.ws[1], w2 = sc.ws[2], w3 = sc.ws[3];
+            final float[][] ws = sc.ws;
+            final float[] e = sc.e, dtv = sc.dtv, av = sc.av, gcum = sc.gcum, dv = sc.dv;
+            final float[] zero = sc.zero;
+            java.util.Arrays.fill(dv, 0f);
+            for (int n = 0; n < N; n++) java.util.Arrays.fill(st[n], pw, W, 0f);
             for (int p = 0; p < pw; p++) {
                 dv[p] = dPerChannel ? D[h * P + p0 + p] : D[h];
                 int sp = (h * P + p0 + p) * N;
@@ -191,6 +194,46 @@ public final class SsdScan {
                 for (int n = 0; n < N; n++) state[sp + n] = st[n][p];
             }
         });
+    }
+
+    /** Per-thread work arrays of a (head, channel tile) task, reused across calls (no garbage per layer). */
+    private static final class HeadScratch {
+        private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
+        final int L, N;
+        final float[][] x, st, ys, ws;
+        final float[] e, dtv, av, gcum, dv, zero;
+
+        private HeadScratch(int L, int N) {
+            int W = Gemm.TILE;
+            this.L = L;
+            this.N = N;
+            x = new float[L][W];
+            st = new float[N][W];
+            ys = new float[4][W];
+            ws = new float[4][L];
+            e = new float[L];
+            dtv = new float[L];
+            av = new float[L];
+            gcum = new float[L];
+            dv = new float[W];
+            zero = new float[Math.max(L, N)];
+        }
+
+        /** Every array is fully written before it is read, except zero (never written) and the masks set per task. */
+        static HeadScratch get(int L, int N) {
+            HeadScratch s = CACHE.get();
+            if (s == null || s.L < L || s.N != N) CACHE.set(s = new HeadScratch(L, N));
+            return s;
+        }
+    }
+
+    private static final ThreadLocal<float[][]> TILES = new ThreadLocal<>();
+
+    /** At least n rows of TILE floats, per thread. */
+    private static float[][] tileScratch(int n) {
+        float[][] t = TILES.get();
+        if (t == null || t.length < n) TILES.set(t = new float[n][Gemm.TILE]);
+        return t;
     }
 
     /** v[0..TILE) *= f, flushed (see {@link #FLUSH}). */
