@@ -112,14 +112,14 @@ def text(out, total, files, seed):
     tdir = os.path.join(out, "text")
     os.makedirs(tdir, exist_ok=True)
     words = np.array(WORDS)
-    # ~1.6 tiny-tokenizer tokens per word on this vocabulary
-    nwords = int(total / 1.6)
+    # ~3.6 tiny-tokenizer tokens per word of this list (byte-level BPE with 60 merges)
+    nwords = int(total / 3.6)
     per_file = nwords // files
     for k in range(files):
         with open(os.path.join(tdir, f"part-{k:03d}.txt"), "w") as f:
             left = per_file
             while left > 0:
-                n = int(np.clip(rng.lognormal(np.log(400), 1.0), 8, 8000))
+                n = min(left, int(np.clip(rng.lognormal(np.log(400), 1.0), 8, 8000)))
                 f.write(" ".join(words[rng.integers(0, len(words), n)]) + "\n")
                 left -= n
 
