@@ -4,14 +4,14 @@
 # Here (the build machine), from the repository root:
 #   tools/pipeline/gpu_job.sh stage        builds the job jar from a clean export of HEAD (kernels for sm_90, the H200),
 #                                          packs a JRE (/work/shared/gpu/jre.sh) and the Spark runtime
-#                                          (/work/shared/gpu/spark-runtime.sh) and splits everything into carry folders
-#                                          .rt/c1 .rt/c2 .rt/c3 of < 58 MB each (.rt/ is git-ignored); prints the calls
+#                                          (/work/shared/gpu/spark-runtime.sh) and splits everything into two carry
+#                                          folders .rt/c1 (JRE + first part of Spark) and .rt/c2 (the rest of Spark +
+#                                          the jar), each under 58 MiB (.rt/ is git-ignored); prints the calls
 # There (each call carries one folder; the machine must stay warm between calls: /tmp survives for 30 s):
 #   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the parts into /tmp/ssd-rt (stage.sh)
-#   bash tools/pipeline/gpu_job.sh there .rt/c2
-#   bash tools/pipeline/gpu_job.sh there .rt/c3 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
+#   bash tools/pipeline/gpu_job.sh there .rt/c2 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
 #
-# Environment for stage: SHARED (default /work/shared/gpu), SSD_CUDA_ARCHS (default 90), PART_MB (default 27).
+# Environment for stage: SHARED (default /work/shared/gpu), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default 57).
 set -euo pipefail
 what=${1:?usage: gpu_job.sh stage | there DIR [run]}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))
@@ -25,34 +25,33 @@ if [[ $what == stage ]]; then
   echo "[stage] exporting HEAD ($(git rev-parse --short HEAD)) to $build"
   git archive HEAD | tar -x -C "$build"
   echo "[stage] building the job jar (kernels for sm_${SSD_CUDA_ARCHS:-90})"
-  (cd "$build" && SSD_CUDA_ARCHS=${SSD_CUDA_ARCHS:-90} mvn -q -B -o -Dssd.tag=-gpujob -pl jobs -am package -DskipTests \
-     && mvn -q -B -o -Dssd.tag=-gpujob -pl jobs dependency:copy-dependencies -DincludeScope=provided -DexcludeGroupIds=dev.ssdspark \
-          -DoutputDirectory="$build/spark-jars")
+  (cd "$build" && SSD_CUDA_ARCHS=${SSD_CUDA_ARCHS:-90} mvn -q -B -o -Dssd.tag=-gpujob -pl jobs -am package -DskipTests)
+  mkdir -p "$build/spark-jars"   # Spark and its dependencies: the jobs module's provided classpath
+  tr ':' '\n' < "$build/jobs/target-gpujob/spark.classpath" | while read -r j; do [[ $j == *.jar ]] && cp "$j" "$build/spark-jars/"; done
   jar=$(ls "$build"/jobs/target-gpujob/ssdspark-jobs-*-spark.jar)
-  unzip -l "$jar" | grep -q ssdspark_kernels.fatbin || { echo "[stage] the jar has no fatbin (nvcc missing?)" >&2; exit 1; }
-  rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/c2" "$rt/c3" "$rt/parts"
+  [[ $(unzip -l "$jar" | grep -c ssdspark_kernels.fatbin) -gt 0 ]] || { echo "[stage] the jar has no fatbin (nvcc missing?)" >&2; exit 1; }
+  rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/c2" "$rt/parts"
   echo "[stage] packing the JRE and the Spark runtime"
   bash "$shared/jre.sh" "$rt/c1" >/dev/null
-  bash "$shared/spark-runtime.sh" "$build/spark-jars" "$rt/parts" "${PART_MB:-27}" >/dev/null
+  bash "$shared/spark-runtime.sh" "$build/spark-jars" "$rt/parts" >/dev/null
   cp "$shared/stage.sh" "$rt/c1/"
-  cp "$jar" "$rt/c3/ssdspark-jobs-spark.jar"
-  cp "$rt/parts/spark.sha256" "$rt/c3/"
-  # spread the Spark parts: c1 has the JRE (~32 MB), so one part there, two in c2, the rest in c3
-  i=0
-  for p in "$rt"/parts/spark.tar.xz.part*; do
-    case $i in 0) d=c1;; 1|2) d=c2;; *) d=c3;; esac
-    mv "$p" "$rt/$d/"; i=$((i + 1))
-  done
+  cp "$jar" "$rt/c2/ssdspark-jobs-spark.jar"
+  cp "$rt/parts/spark.sha256" "$rt/c2/"
+  # Spark in two parts: what fits beside the JRE in c1, the rest beside the jar in c2 (stage.sh joins them).
+  cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
+  first=$(( ${CARRY_MIB:-57} * 1048576 - $(stat -c %s "$rt/c1/jre.tar.xz") ))
+  head -c "$first" "$rt/parts/all" > "$rt/c1/spark.tar.xz.part00"
+  tail -c +"$((first + 1))" "$rt/parts/all" > "$rt/c2/spark.tar.xz.part01"
   rm -rf "$rt/parts" "$build"
-  du -sh "$rt"/c1 "$rt"/c2 "$rt"/c3
-  for d in c1 c2 c3; do
-    s=$(du -sm "$rt/$d" | cut -f1)
-    (( s < 58 )) || { echo "[stage] $rt/$d is $s MB: too big for one call (64 MiB with the working tree); lower PART_MB" >&2; exit 1; }
+  tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+  for d in c1 c2; do
+    s=$(du -sb "$rt/$d" | cut -f1)
+    echo "[stage] $rt/$d: $((s / 1048576)) MiB (+ $((tree / 1048576)) MiB of working tree per call)"
+    (( s + tree < 63 * 1048576 )) || { echo "[stage] $rt/$d is too big for one call (64 MiB with the working tree); lower CARRY_MIB" >&2; exit 1; }
   done
   echo "[stage] now, back to back (the machine stays warm 30 s between calls):"
   echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c1', carry=['.rt/c1'])"
-  echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c2', carry=['.rt/c2'])"
-  echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c3 run', carry=['.rt/c3'])"
+  echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c2 run', carry=['.rt/c2'])"
   exit 0
 fi
 
