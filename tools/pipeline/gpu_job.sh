@@ -4,12 +4,13 @@
 # Here (the build machine), from the repository root:
 #   tools/pipeline/gpu_job.sh stage        builds the job jar from a clean export of HEAD (kernels for sm_90, the H200),
 #                                          packs a JRE (/work/shared/gpu/jre.sh) and the Spark runtime
-#                                          (/work/shared/gpu/spark-runtime.sh) and splits everything into two carry
-#                                          folders .rt/c1 (JRE + first part of Spark) and .rt/c2 (the rest of Spark +
+#                                          (/work/shared/gpu/spark-runtime.sh) and splits everything into carry
+#                                          folders .rt/c1 (JRE + first piece of Spark), .rt/c2, ... (the last with
 #                                          the jar), each under 58 MiB (.rt/ is git-ignored); prints the calls
 # There (each call carries one folder; the machine must stay warm between calls: /tmp survives for 30 s):
-#   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the parts into /tmp/ssd-rt (stage.sh)
-#   bash tools/pipeline/gpu_job.sh there .rt/c2 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
+#   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the pieces into /tmp/ssd-rt (stage.sh)
+#   bash tools/pipeline/gpu_job.sh there .rt/c2
+#   bash tools/pipeline/gpu_job.sh there .rt/c3 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
 #
 # Environment for stage: SHARED (default /work/shared/gpu), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default 57).
 set -euo pipefail
@@ -27,31 +28,50 @@ if [[ $what == stage ]]; then
   echo "[stage] building the job jar (kernels for sm_${SSD_CUDA_ARCHS:-90})"
   (cd "$build" && SSD_CUDA_ARCHS=${SSD_CUDA_ARCHS:-90} mvn -q -B -o -Dssd.tag=-gpujob -pl jobs -am package -DskipTests)
   mkdir -p "$build/spark-jars"   # Spark and its dependencies: the jobs module's provided classpath
-  tr ':' '\n' < "$build/jobs/target-gpujob/spark.classpath" | while read -r j; do [[ $j == *.jar ]] && cp "$j" "$build/spark-jars/"; done
+  tr ':' '\n' < "$build/jobs/target-gpujob/spark.classpath" | while read -r j || [[ -n $j ]]; do  # the last entry has no newline
+    if [[ $j == *.jar ]]; then cp "$j" "$build/spark-jars/"; fi
+  done
+  n=$(ls "$build/spark-jars" | wc -l); want=$(tr ':' '\n' < "$build/jobs/target-gpujob/spark.classpath" | grep -c '\.jar$')
+  (( n == want )) || { echo "[stage] copied $n of $want Spark jars" >&2; exit 1; }
   jar=$(ls "$build"/jobs/target-gpujob/ssdspark-jobs-*-spark.jar)
   [[ $(unzip -l "$jar" | grep -c ssdspark_kernels.fatbin) -gt 0 ]] || { echo "[stage] the jar has no fatbin (nvcc missing?)" >&2; exit 1; }
-  rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/c2" "$rt/parts"
+  rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/parts"
   echo "[stage] packing the JRE and the Spark runtime"
   bash "$shared/jre.sh" "$rt/c1" >/dev/null
   bash "$shared/spark-runtime.sh" "$build/spark-jars" "$rt/parts" >/dev/null
   cp "$shared/stage.sh" "$rt/c1/"
-  cp "$jar" "$rt/c2/ssdspark-jobs-spark.jar"
-  cp "$rt/parts/spark.sha256" "$rt/c2/"
-  # Spark in two parts: what fits beside the JRE in c1, the rest beside the jar in c2 (stage.sh joins them).
+  # The Spark archive cut to fill the carries: c1 holds the JRE and the first piece, each next carry the next
+  # piece; the last one also the jar and the checksum (stage.sh joins the pieces once all are there).
   cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
-  first=$(( ${CARRY_MIB:-57} * 1048576 - $(stat -c %s "$rt/c1/jre.tar.xz") ))
-  head -c "$first" "$rt/parts/all" > "$rt/c1/spark.tar.xz.part00"
-  tail -c +"$((first + 1))" "$rt/parts/all" > "$rt/c2/spark.tar.xz.part01"
+  cap=$(( ${CARRY_MIB:-57} * 1048576 ))
+  total=$(stat -c %s "$rt/parts/all"); extra=$(( $(stat -c %s "$jar") + 4096 ))
+  room=$(( cap - $(stat -c %s "$rt/c1/jre.tar.xz") )); pos=0; k=0
+  while :; do
+    left=$(( total - pos ))
+    if (( left + extra <= room )); then  # the rest and the jar fit here: last carry
+      tail -c +"$((pos + 1))" "$rt/parts/all" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
+      cp "$jar" "$rt/c$((k + 1))/ssdspark-jobs-spark.jar"
+      cp "$rt/parts/spark.sha256" "$rt/c$((k + 1))/"
+      break
+    fi
+    n=$(( left < room ? left : room ))
+    tail -c +"$((pos + 1))" "$rt/parts/all" | head -c "$n" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
+    pos=$(( pos + n )); k=$(( k + 1 )); room=$cap
+    mkdir -p "$rt/c$((k + 1))"
+  done
   rm -rf "$rt/parts" "$build"
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
-  for d in c1 c2; do
-    s=$(du -sb "$rt/$d" | cut -f1)
-    echo "[stage] $rt/$d: $((s / 1048576)) MiB (+ $((tree / 1048576)) MiB of working tree per call)"
-    (( s + tree < 63 * 1048576 )) || { echo "[stage] $rt/$d is too big for one call (64 MiB with the working tree); lower CARRY_MIB" >&2; exit 1; }
+  carries=("$rt"/c*)
+  for d in "${carries[@]}"; do
+    s=$(du -sb "$d" | cut -f1)
+    echo "[stage] $d: $((s / 1048576)) MiB (+ $((tree / 1048576)) MiB of working tree per call)"
+    (( s + tree < 63 * 1048576 )) || { echo "[stage] $d is too big for one call (64 MiB with the working tree); lower CARRY_MIB" >&2; exit 1; }
   done
   echo "[stage] now, back to back (the machine stays warm 30 s between calls):"
-  echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c1', carry=['.rt/c1'])"
-  echo "  run(command='bash tools/pipeline/gpu_job.sh there .rt/c2 run', carry=['.rt/c2'])"
+  for d in "${carries[@]}"; do
+    r=""; [[ $d == "${carries[-1]}" ]] && r=" run"
+    echo "  run(command='bash tools/pipeline/gpu_job.sh there $d$r', carry=['$d'])"
+  done
   exit 0
 fi
 

@@ -6,7 +6,8 @@
 #   2. the whole job: bin/ssdspark's entry point in Spark local mode, --device gpu, Parquet in, Parquet out
 #   3. the engine alone with as many threads as the job has task slots (when time is left)
 # Prints END-TO-END / ENGINE-ALONE lines and their ratio; logs and results under $OUT (default /tmp/ssd-out).
-# Environment: GJ_DEVICE (gpu), GJ_LONG_DOCS (4), GJ_TOKENS (20000000), GJ_SLOTS (4), GJ_BUDGET (16384), GJ_CHUNK (2048), GJ_PRECISION (bf16),
+# Environment: GJ_DEVICE (gpu), GJ_LONG_DOCS (4), GJ_ENGINE1 (1: run step 1), GJ_ENGINE_TOKENS (all: step 3 on the first N
+#              tokens only), GJ_TOKENS (20000000), GJ_SLOTS (4), GJ_BUDGET (16384), GJ_CHUNK (2048), GJ_PRECISION (bf16),
 #              GJ_TEXT_TOKENS (0: no text job; else a plain-text job with the tiny tokenizer), GJ_DEADLINE (330 s).
 set -uo pipefail
 t_start=$(date +%s)
@@ -43,12 +44,14 @@ log "== $(date -u +%FT%TZ) gpu_run: $TOKENS tokens, local[$SLOTS], budget $BUDGE
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv,noheader 2>&1 | tee -a "$OUT/log"
 text=()
 [[ ${GJ_TEXT_TOKENS:-0} -gt 0 ]] && text=(--text-tokens "$GJ_TEXT_TOKENS")
-python3 tools/pipeline/make_gpu_inputs.py "$W" --tokens "$TOKENS" --long-docs "${GJ_LONG_DOCS:-4}" "${text[@]}" 2>&1 | tee -a "$OUT/log"
-"$J" ssdspark.jobs.bench.CorpusToParquet "$W/corpus.bin" "$W/corpus" 16 2>&1 | grep -v -E "WARN (Utils|NativeCodeLoader)" | tee -a "$OUT/log"
+python3 tools/pipeline/make_gpu_inputs.py "$W" --tokens "$TOKENS" --long-docs "${GJ_LONG_DOCS:-4}" --parquet-files 16 "${text[@]}" 2>&1 | tee -a "$OUT/log"
+[[ -f $W/corpus/_SUCCESS ]] || "$J" ssdspark.jobs.bench.CorpusToParquet "$W/corpus.bin" "$W/corpus" 16 2>&1 | grep -v -E "WARN (Utils|NativeCodeLoader)" | tee -a "$OUT/log"
 
-log "== 1. engine alone, 1 thread ($(left) s left)"
-timeout "$(left)" "$J" ssdspark.jobs.bench.EngineAlone "$W/model" "$W/corpus.bin" \
-  --device "$DEV" --precision "$PREC" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --threads 1 2>&1 | grep -v WARN | tee -a "$OUT/log"
+if [[ ${GJ_ENGINE1:-1} == 1 ]]; then
+  log "== 1. engine alone, 1 thread ($(left) s left)"
+  timeout "$(left)" "$J" ssdspark.jobs.bench.EngineAlone "$W/model" "$W/corpus.bin" \
+    --device "$DEV" --precision "$PREC" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --threads 1 2>&1 | grep -v WARN | tee -a "$OUT/log"
+fi
 
 log "== 2. the job, local[$SLOTS], --device gpu ($(left) s left)"
 t0=$(now)
@@ -59,9 +62,9 @@ t1=$(now)
 log "job process wall time (JVM start to exit): $(python3 -c "print(round($t1 - $t0, 1))") s"
 cp "$W/out/_ssdspark.json" "$OUT/job_ssdspark.json" 2>/dev/null || true
 
-if (( $(left) > 90 )); then
+if (( $(left) > 30 )); then
   log "== 3. engine alone, $SLOTS threads ($(left) s left)"
-  timeout "$(left)" "$J" ssdspark.jobs.bench.EngineAlone "$W/model" "$W/corpus.bin" \
+  timeout "$(left)" "$J" ssdspark.jobs.bench.EngineAlone "$W/model" "$W/corpus.bin" --max-tokens "${GJ_ENGINE_TOKENS:-$TOKENS}" \
     --device "$DEV" --precision "$PREC" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --threads "$SLOTS" 2>&1 | grep -v WARN | tee -a "$OUT/log"
 else
   log "== 3. skipped: $(left) s left"
@@ -75,8 +78,8 @@ if [[ ${GJ_TEXT_TOKENS:-0} -gt 0 ]] && (( $(left) > 60 )); then
 fi
 
 log "== results"
-e1=$(grep -o 'threads=1 .*= [0-9]* tok/s' "$OUT/log" | grep -o '[0-9]* tok/s' | grep -o '[0-9]*' | head -1)
-eT=$(grep -o "threads=$SLOTS .*= [0-9]* tok/s" "$OUT/log" | grep -o '[0-9]* tok/s' | grep -o '[0-9]*' | head -1)
+e1=$(grep -o 'threads=1 .*= [0-9]* tok/s' "$OUT/log" | grep -o '[0-9]* tok/s' | grep -o '[0-9]*' | tail -1)
+eT=$(grep -o "threads=$SLOTS .*= [0-9]* tok/s" "$OUT/log" | grep -o '[0-9]* tok/s' | grep -o '[0-9]*' | tail -1)
 job=$(python3 -c "import json; print(json.load(open('$OUT/job_ssdspark.json'))['ssdspark.summary']['tokens_per_second'])" 2>/dev/null)
 {
   echo "END-TO-END job (local[$SLOTS], Parquet in/out, summary wall time): ${job:-?} tok/s"

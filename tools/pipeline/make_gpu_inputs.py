@@ -12,6 +12,7 @@ Writes
                           b"SSDC", int32 docs, int64 offsets[docs+1], int32 tokens (little-endian); document lengths
                           log-normal (median ~700, clipped to 16..16384) plus four 100k-token documents that exercise
                           the carried state
+  OUT_DIR/corpus/         (--parquet-files N, when pyarrow is there) the same documents as Parquet, N files
   OUT_DIR/text/           (--text-tokens N > 0) plain-text documents, one per line, of about N tiny-tokenizer tokens
 Needs numpy only (safetensors are written by hand: an 8-byte header length, a JSON header, the raw tensors).
 """
@@ -89,7 +90,28 @@ def lengths(total, rng, long_docs):
     return np.array(out, np.int64)
 
 
-def corpus(out, total, seed, vocab=50280, long_docs=4):
+def parquet(out, off, toks, files):
+    """corpus/ as Parquet (id string, tokens list<int32>), FILES files of consecutive documents; False without pyarrow."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    cdir = os.path.join(out, "corpus")
+    os.makedirs(cdir, exist_ok=True)
+    n = len(off) - 1
+    cuts = [n * k // files for k in range(files + 1)]
+    for k in range(files):
+        a, b = cuts[k], cuts[k + 1]
+        offs = pa.array((off[a:b + 1] - off[a]).astype(np.int32), pa.int32())
+        arr = pa.ListArray.from_arrays(offs, pa.array(toks[off[a]:off[b]], pa.int32()))
+        ids = pa.array([f"doc-{i:07d}" for i in range(a, b)], pa.string())
+        pq.write_table(pa.table({"id": ids, "tokens": arr}), os.path.join(cdir, f"part-{k:05d}.zstd.parquet"), compression="zstd")
+    open(os.path.join(cdir, "_SUCCESS"), "w").close()
+    return True
+
+
+def corpus(out, total, seed, vocab=50280, long_docs=4, parquet_files=0):
     rng = np.random.default_rng(seed + 1)
     lens = lengths(total, rng, long_docs)
     off = np.zeros(len(lens) + 1, np.int64)
@@ -100,6 +122,15 @@ def corpus(out, total, seed, vocab=50280, long_docs=4):
         f.write(np.array([len(lens)], "<i4").tobytes())
         f.write(off.astype("<i8").tobytes())
         f.write(toks.astype("<i4").tobytes())
+    if parquet_files > 0:
+        try:
+            done = parquet(out, off, toks, parquet_files)
+        except Exception as e:  # leave it to ssdspark.jobs.bench.CorpusToParquet
+            import shutil
+            shutil.rmtree(os.path.join(out, "corpus"), ignore_errors=True)
+            print(f"parquet: pyarrow failed ({e!r})", flush=True)
+            done = False
+        print("parquet: " + ("corpus/ written with pyarrow" if done else "not written here"), flush=True)
     return len(lens), int(off[-1])
 
 
@@ -134,13 +165,14 @@ def main():
     ap.add_argument("--vocab", type=int, default=50280, help="token ids drawn below this (tests: 317 for examples/tiny-mamba2)")
     ap.add_argument("--long-docs", type=int, default=4, help="100k-token documents in the corpus")
     ap.add_argument("--no-model", action="store_true", help="corpus only")
+    ap.add_argument("--parquet-files", type=int, default=0, help="also write corpus/ as Parquet in N files (needs pyarrow)")
     a = ap.parse_args()
     if not a.no_model:
         t = time.time()
         p = model(os.path.join(a.out, "model"), a.seed)
         print(f"model: {p / 1e6:.1f}M parameters in {time.time() - t:.1f} s", flush=True)
     t = time.time()
-    docs, toks = corpus(a.out, a.tokens, a.seed, a.vocab, a.long_docs)
+    docs, toks = corpus(a.out, a.tokens, a.seed, a.vocab, a.long_docs, a.parquet_files)
     print(f"corpus: {docs} docs, {toks} tokens in {time.time() - t:.1f} s", flush=True)
     if a.text_tokens > 0:
         t = time.time()

@@ -40,7 +40,7 @@ public final class CorpusToParquet {
                 for (int i = r[0]; i < r[1]; i++) part.add(RowFactory.create(String.format(Locale.ROOT, "doc-%07d", i), slice.get(i - r[0])));
                 return part.iterator();
             });
-            spark.createDataFrame(rows, schema).write().option("compression", "zstd").parquet(out);
+            spark.createDataFrame(rows, schema).write().mode("overwrite").option("compression", "zstd").parquet(out);
             System.out.printf(Locale.ROOT, "corpus-to-parquet: %d docs -> %s (%d files) in %.1f s%n", n, out, files, (System.nanoTime() - t0) / 1e9);
         } finally {
             spark.stop();

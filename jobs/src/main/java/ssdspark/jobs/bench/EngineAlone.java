@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Spark task slots would). The yardstick for the job's end-to-end throughput.
  *
  * <pre>java -cp JOBS_JAR:SPARK_CLASSPATH ssdspark.jobs.bench.EngineAlone MODEL CORPUS.bin [--device gpu] [--precision bf16]
- *     [--token-budget 16384] [--max-batch-docs 1024] [--chunk-tokens 2048] [--threads 1] [--check-sum true]</pre>
+ *     [--token-budget 16384] [--max-batch-docs 1024] [--chunk-tokens 2048] [--threads 1] [--max-tokens N]</pre>
  *
  * Corpus file (little-endian): "SSDC", int32 docs, int64 offsets[docs + 1], int32 tokens[offsets[docs]].
  */
@@ -42,6 +42,7 @@ public final class EngineAlone {
         Path model = Path.of(args[0]), corpus = Path.of(args[1]);
         String device = "gpu", precision = "bf16";
         int budget = 16384, maxDocs = 1024, chunk = 2048, threads = 1;
+        long maxTokens = Long.MAX_VALUE;
         for (int i = 2; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--device": device = args[i + 1]; break;
@@ -50,13 +51,16 @@ public final class EngineAlone {
                 case "--max-batch-docs": maxDocs = Integer.parseInt(args[i + 1]); break;
                 case "--chunk-tokens": chunk = Integer.parseInt(args[i + 1]); break;
                 case "--threads": threads = Integer.parseInt(args[i + 1]); break;
+                case "--max-tokens": maxTokens = Long.parseLong(args[i + 1]); break;
                 default: throw new IllegalArgumentException("unknown flag " + args[i]);
             }
         }
         long t0 = System.nanoTime();
         List<int[]> docs = read(corpus);
         long total = 0;
-        for (int[] d : docs) total += d.length;
+        int keep = 0;
+        while (keep < docs.size() && total < maxTokens) total += docs.get(keep++).length; // the first documents, up to --max-tokens
+        docs = docs.subList(0, keep);
         System.out.printf(Locale.ROOT, "engine-alone: %d docs, %d tokens read in %.1f s%n", docs.size(), total, (System.nanoTime() - t0) / 1e9);
         t0 = System.nanoTime();
         Engine engine = Backends.open(model, device, 0, Precision.parse(precision));
