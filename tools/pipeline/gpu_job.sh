@@ -49,13 +49,13 @@ if [[ $what == stage ]]; then
   while :; do
     left=$(( total - pos ))
     if (( left + extra <= room )); then  # the rest and the jar fit here: last carry
-      tail -c +"$((pos + 1))" "$rt/parts/all" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
+      (( left > 0 )) && tail -c +"$((pos + 1))" "$rt/parts/all" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
       cp "$jar" "$rt/c$((k + 1))/ssdspark-jobs-spark.jar"
       cp "$rt/parts/spark.sha256" "$rt/c$((k + 1))/"
       break
     fi
     n=$(( left < room ? left : room ))
-    tail -c +"$((pos + 1))" "$rt/parts/all" | head -c "$n" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
+    dd if="$rt/parts/all" of="$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)" iflag=skip_bytes,count_bytes skip="$pos" count="$n" bs=4M status=none
     pos=$(( pos + n )); k=$(( k + 1 )); room=$cap
     mkdir -p "$rt/c$((k + 1))"
   done

@@ -53,7 +53,7 @@ if [[ ${GJ_ENGINE1:-1} == 1 ]]; then
     --device "$DEV" --precision "$PREC" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --threads 1 2>&1 | grep -v WARN | tee -a "$OUT/log"
 fi
 
-log "== 2. the job, local[$SLOTS], --device gpu ($(left) s left)"
+log "== 2. the job, local[$SLOTS], --device $DEV ($(left) s left)"
 t0=$(now)
 timeout "$(left)" "$J" ssdspark.jobs.Main score --model "$W/model" --input "$W/corpus" \
   --output "$W/out" --overwrite --device "$DEV" "${prec[@]}" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --master "local[$SLOTS]" \

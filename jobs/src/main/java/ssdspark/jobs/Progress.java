@@ -158,7 +158,7 @@ final class Progress implements AutoCloseable {
         if (done > 0 && total > 0) {
             double f = Math.min(1.0, (double) done / total);
             s.append(String.format(Locale.ROOT, ", %.0f%% of input", 100 * f));
-            if (f < 1) s.append(", ETA ").append(duration(seconds * (1 - f) / f));
+            if (f >= 0.01 && f < 1) s.append(", ETA ").append(duration(seconds * (1 - f) / f)); // too early to tell below 1%
         }
         return s.toString();
     }
