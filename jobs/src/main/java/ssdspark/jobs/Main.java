@@ -39,6 +39,9 @@ public final class Main {
     /** The side file every output folder gets: metadata and the run's summary as JSON (Spark skips _ files). */
     public static final String SIDE_FILE = "_ssdspark.json";
 
+    /** Task slots of a local-mode run on a GPU when --master is not given. */
+    static final int LOCAL_GPU_SLOTS = 4;
+
     public static void main(String[] args) {
         int rc = run(args, System.out, System.err, null);
         if (rc != 0) System.exit(rc);
@@ -65,6 +68,7 @@ public final class Main {
         }
 
         String task = o.task.cliName();
+        boolean masterGiven = spark != null || o.master != null || new SparkConf().contains("spark.master");
         String master = spark != null ? spark.sparkContext().master()
                 : o.master != null ? o.master : new SparkConf().get("spark.master", "local[*]");
         boolean local = master.startsWith("local");
@@ -77,6 +81,11 @@ public final class Main {
             if (local) {
                 Engine e = ModelCache.get(plan.spec().modelPath(), plan.spec().device(), 0, plan.spec().precision());
                 backend = e.backend();
+                if (!masterGiven && backend.startsWith("gpu")) {
+                    // every task slot gets its own GPU stream and workspace: a few keep the GPU busy, all cores would not
+                    master = "local[" + LOCAL_GPU_SLOTS + "]";
+                    out.println("running on " + backend + " with " + LOCAL_GPU_SLOTS + " task slots (--master local[N] to change)");
+                }
             }
         } catch (IllegalArgumentException | UnsupportedOperationException | UncheckedIOException e) {
             err.println("error: cannot load model " + plan.spec().modelPath() + ": " + e.getMessage());
