@@ -100,7 +100,7 @@ public final class Mamba2Config {
 
     @SuppressWarnings("unchecked")
     private static Mamba2Config fromMambaSsm(Map<String, Object> m) {
-        int dModel = intField(m, "d_model", null);
+        int dModel = positive(intField(m, "d_model", null), "d_model");
         int nLayer = intField(m, "n_layer", null);
         int vocab = intField(m, "vocab_size", null);
         int dIntermediate = intField(m, "d_intermediate", 0);
@@ -117,10 +117,10 @@ public final class Mamba2Config {
         String layer = String.valueOf(s.getOrDefault("layer", "Mamba1"));
         if (!"Mamba2".equals(layer))
             throw new IllegalArgumentException("config.json: ssm_cfg.layer = '" + layer + "' is not supported; only Mamba2 layers are");
-        int dState = intField(s, "d_state", 128);
-        int headdim = intField(s, "headdim", 64);
-        int expand = intField(s, "expand", 2);
-        int ngroups = intField(s, "ngroups", 1);
+        int dState = positive(intField(s, "d_state", 128), "ssm_cfg.d_state");
+        int headdim = positive(intField(s, "headdim", 64), "ssm_cfg.headdim");
+        int expand = positive(intField(s, "expand", 2), "ssm_cfg.expand");
+        int ngroups = positive(intField(s, "ngroups", 1), "ssm_cfg.ngroups");
         int dConv = intField(s, "d_conv", 4);
         int chunk = intField(s, "chunk_size", 256);
         boolean gated = boolField(s, "rmsnorm", true);
@@ -130,7 +130,7 @@ public final class Mamba2Config {
         boolean bias = boolField(s, "bias", false);
         int dInner = expand * dModel;
         Object dSsmObj = s.get("d_ssm");
-        int dSsm = dSsmObj == null ? dInner : intField(s, "d_ssm", null);
+        int dSsm = dSsmObj == null ? dInner : positive(intField(s, "d_ssm", null), "ssm_cfg.d_ssm");
         float[] limit = limits(s.get("dt_limit"), "ssm_cfg.dt_limit");
         int mult = intField(m, "pad_vocab_size_multiple", 8);
         int padded = mult <= 1 ? vocab : ((vocab + mult - 1) / mult) * mult;
@@ -143,15 +143,15 @@ public final class Mamba2Config {
         Object mt = m.get("model_type");
         if (mt != null && !"mamba2".equals(mt))
             throw new IllegalArgumentException("config.json: model_type '" + mt + "' is not supported; expected 'mamba2'");
-        int dModel = intField(m, "hidden_size", null);
+        int dModel = positive(intField(m, "hidden_size", null), "hidden_size");
         int nLayer = intField(m, "num_hidden_layers", null);
         int vocab = intField(m, "vocab_size", null);
-        int dState = intField(m, "state_size", 128);
-        int headdim = intField(m, "head_dim", 64);
-        int expand = intField(m, "expand", 2);
+        int dState = positive(intField(m, "state_size", 128), "state_size");
+        int headdim = positive(intField(m, "head_dim", 64), "head_dim");
+        int expand = positive(intField(m, "expand", 2), "expand");
         int dInner = expand * dModel;
-        int nheads = intField(m, "num_heads", dInner / headdim);
-        int ngroups = intField(m, "n_groups", 1);
+        int nheads = positive(intField(m, "num_heads", dInner / headdim), "num_heads");
+        int ngroups = positive(intField(m, "n_groups", 1), "n_groups");
         int dConv = intField(m, "conv_kernel", 4);
         int chunk = intField(m, "chunk_size", 256);
         if (nheads * headdim != dInner)
@@ -217,6 +217,12 @@ public final class Mamba2Config {
         if (v instanceof Long && (Long) v == ((Long) v).intValue()) return ((Long) v).intValue();
         if (v instanceof Double && (Double) v == Math.rint((Double) v) && Math.abs((Double) v) < 1e9) return (int) (double) (Double) v;
         throw new IllegalArgumentException("config.json: field '" + key + "' must be an integer, got " + v);
+    }
+
+    /** v, or a message naming the field when it is not positive (a 0 would divide by zero further on). */
+    private static int positive(int v, String field) {
+        if (v < 1) throw new IllegalArgumentException("config.json: " + field + " must be a positive integer, got " + v);
+        return v;
     }
 
     private static boolean boolField(Map<String, Object> m, String key, boolean dflt) {

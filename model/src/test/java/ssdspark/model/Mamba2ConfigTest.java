@@ -58,6 +58,19 @@ class Mamba2ConfigTest {
         assertRefused("{\"d_model\": 768, ", "malformed JSON");
     }
 
+    @Test
+    void zeroOrNegativeSizesAreRefusedByFieldNotDividedBy() {
+        String hf = """
+                {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "state_size": 16,
+                 "head_dim": 16, "num_heads": 8, "n_groups": 2, "expand": 2}""";
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"headdim\": 0"), "ssm_cfg.headdim");
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"ngroups\": 0"), "ssm_cfg.ngroups");
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"d_state\": -16"), "ssm_cfg.d_state");
+        assertRefused(hf.replace("\"head_dim\": 16", "\"head_dim\": 0"), "head_dim");
+        assertRefused(hf.replace("\"n_groups\": 2", "\"n_groups\": 0"), "n_groups");
+        assertRefused(hf.replace("\"state_size\": 16", "\"state_size\": 0"), "state_size");
+    }
+
     private static void assertRefused(String json, String mentions) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Mamba2Config.parse(json));
         assertTrue(e.getMessage().contains(mentions), "message '" + e.getMessage() + "' should name " + mentions);
