@@ -45,6 +45,10 @@ public final class CpuEngine implements Engine {
         // column offsets inside one in_proj row: [z0 | x0 | z | xBC | dt]
         final int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
 
+        // the widest buffer is in_proj's [n][d_in_proj]; past 2^31 floats n * dIn would wrap around
+        if ((long) n * dIn > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("a forward pass of " + n + " tokens needs " + n + " x " + dIn
+                    + " floats for in_proj, more than a Java array holds; lower the token budget or chunk tokens");
         float[] h = new float[n * d];                   // residual stream [n][d]
         for (int t = 0; t < n; t++) {
             int tok = tokens[off + t];

@@ -27,6 +27,9 @@ public interface Engine extends AutoCloseable {
      */
     default float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) {
         int d = config().dModel, n = states.length;
+        if ((long) cu[n] * d > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("a batch of " + cu[n] + " tokens needs " + cu[n] + " x " + d
+                    + " floats of hidden states, more than a Java array holds; lower the token budget");
         float[] out = new float[cu[n] * d];
         for (int i = 0; i < n; i++) {
             int len = cu[i + 1] - cu[i];

@@ -88,4 +88,18 @@ class BadInputTest {
             assertTrue(m.contains("BOS id 400"), m);
         }
     }
+
+    @Test
+    void batchTooLargeForJavaArraysIsRefusedBeforeSizesWrapAround() throws IOException {
+        Fixtures.Case fx = Fixtures.load("mssm_g1_safetensors");
+        try (Engine e = Mamba2Model.cpu(fx.dir())) {
+            Mamba2Config c = e.config();
+            // n * d_model overflows int (so does n * d_in_proj): the sizes must not wrap to a negative or small array
+            int n = Integer.MAX_VALUE / c.dModel + 1;
+            String m = assertThrows(IllegalArgumentException.class, () -> e.forward(new int[1], 0, n, e.newState())).getMessage();
+            assertTrue(m.contains(n + " tokens") && m.contains("token budget"), m);
+            m = assertThrows(IllegalArgumentException.class, () -> e.forwardPacked(new int[1], new int[] {0, n}, new Mamba2State[1])).getMessage();
+            assertTrue(m.contains(n + " tokens") && m.contains("token budget"), m);
+        }
+    }
 }
