@@ -151,7 +151,7 @@ public final class Mamba2Config {
         int expand = positive(intField(m, "expand", 2), "expand");
         int dInner = expand * dModel;
         int nheads = positive(intField(m, "num_heads", dInner / headdim), "num_heads");
-        int ngroups = positive(intField(m, "n_groups", 1), "n_groups");
+        int ngroups = positive(intField(m, "n_groups", 8), "n_groups");
         int dConv = intField(m, "conv_kernel", 4);
         int chunk = intField(m, "chunk_size", 256);
         if (nheads * headdim != dInner)
@@ -159,7 +159,7 @@ public final class Mamba2Config {
                     + " must equal expand * hidden_size = " + dInner);
         float eps = (float) numField(m, "layer_norm_epsilon", 1e-5);
         float[] limit = limits(m.get("time_step_limit"), "time_step_limit");
-        boolean tie = boolField(m, "tie_word_embeddings", true);
+        boolean tie = boolField(m, "tie_word_embeddings", false);
         // HF's Mamba2 gates before normalising whatever the flag says (and normalises over all d_inner);
         // we follow the flag with mamba_ssm's group-wise semantics.
         boolean nbg = boolField(m, "norm_before_gate", false);

@@ -48,6 +48,16 @@ class Mamba2ConfigTest {
     }
 
     @Test
+    void hfDefaultsAreTransformersDefaults() {
+        // transformers' Mamba2Config: n_groups=8, tie_word_embeddings=False when the fields are absent
+        Mamba2Config c = Mamba2Config.parse("""
+                {"model_type": "mamba2", "hidden_size": 256, "num_hidden_layers": 2, "vocab_size": 100, "head_dim": 64}""");
+        assertEquals(8, c.ngroups);
+        assertEquals(false, c.tieEmbeddings);
+        assertEquals(8, c.nheads);
+    }
+
+    @Test
     void unsupportedArchitecturesAreRefusedByField() {
         assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba1\""), "ssm_cfg.layer");
         assertRefused(MAMBA_SSM.replace("\"attn_layer_idx\": []", "\"attn_layer_idx\": [3]"), "attn_layer_idx");
