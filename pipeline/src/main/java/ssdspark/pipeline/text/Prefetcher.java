@@ -70,22 +70,31 @@ public final class Prefetcher<T> implements CloseableIterator<T> {
             while (!closed && source.hasNext()) {
                 T item = source.next();
                 if (item == null) throw new NullPointerException("the prefetched iterator returned null");
-                queue.put(item);
+                if (!put(item)) return;
             }
-            queue.put(END);
+            put(END);
         } catch (InterruptedException e) {
             // close() asked us to stop
         } catch (Throwable t) {
-            if (!closed) {
-                try {
-                    queue.put(new Failure(t));
-                } catch (InterruptedException ignored) {
-                    // closed meanwhile
-                }
+            try {
+                put(new Failure(t));
+            } catch (InterruptedException ignored) {
+                // closed meanwhile
             }
         } finally {
             if (task != null) TaskContext$.MODULE$.unset();
         }
+    }
+
+    /**
+     * Puts o in the queue, waiting for space; false once closed. Never blocks past close(), even when the
+     * source cleared the interrupt close() sent (a full queue would otherwise hold the producer until
+     * close's join gives up).
+     */
+    private boolean put(Object o) throws InterruptedException {
+        while (!closed)
+            if (queue.offer(o, 50, TimeUnit.MILLISECONDS)) return true;
+        return false;
     }
 
     @Override

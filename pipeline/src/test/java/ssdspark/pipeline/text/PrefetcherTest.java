@@ -139,6 +139,36 @@ class PrefetcherTest {
     }
 
     @Test
+    void closeDoesNotWaitForAProducerThatSwallowedTheInterrupt() throws Exception {
+        // a source that clears the interrupt (as some blocking readers do) and hands back one more item:
+        // after close the producer must not block on a full queue until close's join times out
+        CountDownLatch inside = new CountDownLatch(1);
+        Iterator<Integer> swallowing = new Iterator<>() {
+            int i;
+            @Override public boolean hasNext() { return true; }
+            @Override public Integer next() {
+                if (i == 1) {
+                    inside.countDown();
+                    try {
+                        Thread.sleep(10_000);
+                    } catch (InterruptedException e) {
+                        // swallowed: the flag is now clear
+                    }
+                }
+                return i++;
+            }
+        };
+        Prefetcher<Integer> p = new Prefetcher<>(swallowing, 1);
+        assertEquals(0, p.next());
+        assertTrue(inside.await(5, TimeUnit.SECONDS));
+        long t0 = System.nanoTime();
+        p.close();
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(p.producerDone());
+        assertTrue(ms < 5_000, "close took " + ms + " ms");
+    }
+
+    @Test
     void manyShortLivedPrefetchersLeaveNoThreads() {
         for (int k = 0; k < 50; k++) {
             boolean endless = k % 3 == 0;
