@@ -99,6 +99,12 @@ public final class Preflight {
             throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
                     + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");
 
+        if (format == TextInputOptions.Format.TEXT)
+            for (String f : new String[] {"--id-col", "--text-col"})
+                if (o.given.containsKey(f))
+                    throw new UsageException(f + " names a column of JSON/Parquet input; plain-text input has no columns (ids are the file path,"
+                            + " or path:line with --doc-per line): drop " + f + ", or pass --format json|parquet if " + input + " is not plain text");
+
         List<String> carried = new ArrayList<>(o.partitionBy);
         for (String c : o.keepCols) if (!carried.contains(c)) carried.add(c);
         if (!carried.isEmpty() && format == TextInputOptions.Format.TEXT)

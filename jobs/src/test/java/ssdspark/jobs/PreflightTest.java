@@ -72,6 +72,10 @@ class PreflightTest {
                 .contains("plain-text input has no columns"));
         assertTrue(error("score", "--model", m, "--input", in, "--doc-per", "line", "--tokenizer", tokenizer().toString())
                 .contains("for plain-text input"));
+        // column flags have no meaning for plain text: refused, not silently ignored
+        for (String flag : new String[] {"--id-col", "--text-col"})
+            assertTrue(error("score", "--model", m, "--input", txt.toString(), "--tokenizer", tokenizer().toString(), flag, "doc")
+                    .contains(flag + " names a column of JSON/Parquet input"), flag);
         Path out = Files.createDirectories(dir.resolve("out"));
         Files.writeString(out.resolve("keep.txt"), "precious");
         assertTrue(error("score", "--model", m, "--input", in, "--output", out.toString()).contains("--overwrite"));
