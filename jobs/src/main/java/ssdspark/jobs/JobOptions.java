@@ -122,7 +122,7 @@ public final class JobOptions {
                 "  --tokenizer PATH        text input: Hugging Face tokenizer.json (or its folder), local or Hadoop path [none: pre-tokenized]",
                 "  --text-col NAME         text input: the string column of JSON/Parquet input [text]",
                 "  --doc-per file|line     plain text: a document per file (id = path) or per line (id = path:line) [file]",
-                "  --skip-blank-lines      plain text per line: drop empty lines (line numbers still count them) [off]",
+                "  --skip-blank-lines      plain text per line: drop blank lines (line numbers still count them) [off]",
                 "  --special-tokens        text input: let the tokenizer add its special tokens (template BOS/EOS) [off]",
                 "",
                 "Model and batching:",
@@ -145,7 +145,7 @@ public final class JobOptions {
                 "  --overwrite             replace the output folder of an earlier run         [off]",
                 "",
                 "Spark and reporting:",
-                "  --master URL            Spark master                                        [spark-submit's, else local[*]]",
+                "  --master URL            Spark master               [spark-submit's, else local[*] (local[" + Main.LOCAL_GPU_SLOTS + "] with a GPU)]",
                 "  --conf KEY=VALUE        extra Spark setting; repeatable                     [none]",
                 "  --progress SECONDS      progress line every SECONDS; 0 = only the summary   [" + DEFAULT_PROGRESS_SECONDS + "]",
                 "  -h, --help              print this help",
@@ -164,11 +164,13 @@ public final class JobOptions {
         Builder b = new Builder();
         b.home = home;
         Set<String> seen = new HashSet<>();
-        for (String a : args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
             if (a.equals("-h") || a.equals("--help") || a.equals("help")) {
                 b.help = true;
                 return new JobOptions(b);
             }
+            if (KNOWN.contains(a) && i + 1 < args.length && !args[i + 1].startsWith("--")) i++; // a value, e.g. --id-col help
         }
         for (int i = 0; i < args.length; i++) {
             String a = args[i];

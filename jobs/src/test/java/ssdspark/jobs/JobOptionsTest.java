@@ -137,6 +137,10 @@ class JobOptionsTest {
     void helpListsEveryFlagWithItsDefault() {
         assertTrue(parse("score", "--bogus", "--help").help);
         assertTrue(parse("-h").help);
+        // "help" as a flag's value is that value, not a request for help
+        JobOptions v = parse("score", "--model", "/m", "--input", "/in.jsonl", "--id-col", "help");
+        assertFalse(v.help);
+        assertEquals("help", v.idCol);
         String u = JobOptions.usage("bin/ssdspark");
         String[] flags = {"--model", "--input", "--format", "--id-col", "--tokens-col", "--tokenizer", "--text-col", "--doc-per",
                 "--skip-blank-lines", "--special-tokens", "--device", "--precision", "--chunk-tokens", "--token-budget",
@@ -158,6 +162,9 @@ class JobOptionsTest {
                 "--output", "--output-format", "--chunk-tokens", "--token-budget", "--max-batch-docs", "--prefetch", "--prepend-bos",
                 "--pooling", "--device", "--precision", "--partition-by", "--keep-cols", "--progress", "--master", "--conf"})
             assertTrue(java.util.Arrays.asList(flags).contains(known), known);
+        // as README's table says: the GPU's local default, and blank (not just empty) lines
+        assertTrue(u.contains("local[" + Main.LOCAL_GPU_SLOTS + "] with a GPU"), u);
+        assertTrue(u.lines().anyMatch(l -> l.contains("--skip-blank-lines") && l.contains("drop blank lines")), u);
         assertTrue(u.contains("[2048]") && u.contains("[mean]") && u.contains("[parquet]") && u.contains("[id]") && u.contains("[tokens]")
                 && u.contains("[auto]") && u.contains("[16384]") && u.contains("[bf16]") && u.contains("[text]") && u.contains("[file]"));
     }
