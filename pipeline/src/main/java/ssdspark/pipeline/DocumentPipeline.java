@@ -5,7 +5,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
-import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import ssdspark.pipeline.text.OutputMetadata;
@@ -17,7 +16,6 @@ import ssdspark.udf.JobSpec;
 
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -86,14 +84,5 @@ public final class DocumentPipeline {
         }
         if (!partitionBy.isEmpty()) w = w.partitionBy(partitionBy.toArray(new String[0]));
         w.save(path);
-    }
-
-    /** Reads a pre-tokenized corpus, transforms and writes; returns nothing, counters say what happened. */
-    public static void run(SparkSession spark, String input, DataFormat inFormat, String idCol, String tokensCol,
-                           JobSpec spec, JobCounters counters, String output, DataFormat outFormat, boolean overwrite) {
-        Dataset<Row> in = Corpus.read(spark, input, inFormat);
-        Dataset<Row> out = transformTokens(in, idCol, tokensCol, List.of(), spec, counters, DEFAULT_PREFETCH);
-        spark.sparkContext().setJobDescription("ssdspark " + spec.task().name().toLowerCase(Locale.ROOT) + " " + input + " -> " + output);
-        write(out, output, outFormat, overwrite);
     }
 }

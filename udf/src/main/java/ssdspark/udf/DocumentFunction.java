@@ -130,10 +130,7 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         return out;
     }
 
-    private int width() {
-        int w = spec.task() == JobSpec.Task.EMBED ? 4 : spec.perToken() ? 8 : 7;
-        return w;
-    }
+    private int width() { return spec.task() == JobSpec.Task.EMBED ? 4 : spec.perToken() ? 8 : 7; }
 
     private Row row(Doc d, Object... values) {
         Object[] carried = d.carried();
@@ -163,10 +160,4 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         v[v.length - 1] = message;
         return row(d, v);
     }
-
-    /**
-     * The token ids of column i (array of integral numbers) as int[]. Ids beyond int range are
-     * reported as outside the vocabulary, like any other too-large id.
-     */
-    static int[] tokensOf(Row row, int i) { return TokenRowBatcher.tokensOf(row, i); }
 }

@@ -26,8 +26,6 @@ public final class JobCounters implements Serializable {
         backends = sc.collectionAccumulator("ssdspark backends");
     }
 
-    void add(int numTokens, boolean error) { addBatch(1, error ? 1 : 0, error ? 0 : numTokens); }
-
     /** One batch's rows, of which errors failed, and the tokens of the others. */
     void addBatch(long rowCount, long errorCount, long tokenCount) {
         rows.add(rowCount);
