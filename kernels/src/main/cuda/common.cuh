@@ -40,6 +40,24 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
     return r;
 }
 
+// Row stride of the fp32 SIMT tiles (64 columns + 4 of padding against bank conflicts).
+#define SIMT_LDS 68
+
+// One 16-deep step of a 64x64 fp32 SIMT tile: acc[i][j] += As[k][ty*4+i] * Bs[k][tx*4+j] over k < 16.
+__device__ __forceinline__ void simt_fma_16(float (&acc)[4][4], const float (*As)[SIMT_LDS], const float (*Bs)[SIMT_LDS],
+                                            int ty, int tx) {
+#pragma unroll
+    for (int kk = 0; kk < 16; kk++) {
+        const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
+        const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
+        const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+}
+
 // (m, s) pairs of an online logsumexp: value = m + log(s)
 __device__ __forceinline__ void lse_merge(float& m, float& s, float m2, float s2) {
     float nm = fmaxf(m, m2);

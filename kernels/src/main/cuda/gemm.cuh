@@ -163,7 +163,7 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f16_tn(const f16* A, int 
 }
 
 namespace simt_gemm {
-constexpr int BM = 64, BN = 64, BK = 16, LDS = 68;
+constexpr int BM = 64, BN = 64, BK = 16, LDS = SIMT_LDS; // BK is simt_fma_16's depth
 
 // acc[i][j] holds C[bm + ty*4 + i][bn + tx*4 + j], tx = tid % 16, ty = tid / 16 (block of 256).
 __device__ __forceinline__ void mainloop(float (&acc)[4][4], const float* __restrict__ A, int lda,
@@ -183,16 +183,7 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4], const float* __rest
             Bs[kk][r] = (bn + r < N && gk < K) ? B[(size_t)(bn + r) * ldb + gk] : 0.f;
         }
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < BK; kk++) {
-            const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
-            const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
-            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
+        simt_fma_16(acc, As, Bs, ty, tx);
     }
 }
 }  // namespace simt_gemm

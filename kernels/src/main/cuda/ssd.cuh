@@ -13,7 +13,7 @@
 #include "common.cuh"
 
 #define SSD_QMAX 128
-#define SSD_LDS 68
+#define SSD_LDS SIMT_LDS
 
 // grid (chunks, H), block 128
 extern "C" __global__ void ssd_chunk_cumsum(const float* __restrict__ dtIn, int ldDt, int dtOff,
@@ -40,20 +40,6 @@ extern "C" __global__ void ssd_chunk_cumsum(const float* __restrict__ dtIn, int 
     if (t < len) {
         dt[(size_t)h * T + st + t] = dtv;
         cum[(size_t)h * T + st + t] = v;
-    }
-}
-
-__device__ __forceinline__ void simt_fma_16(float (&acc)[4][4], const float (*As)[SSD_LDS], const float (*Bs)[SSD_LDS],
-                                            int ty, int tx) {
-#pragma unroll
-    for (int kk = 0; kk < 16; kk++) {
-        const float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
-        const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
-        const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
     }
 }
 
