@@ -1,5 +1,15 @@
 package ssdspark.jobs;
 
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.TypeConversionException;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
 import ssdspark.pipeline.text.TextInputOptions;
@@ -8,152 +18,260 @@ import ssdspark.udf.JobSpec.Pooling;
 import ssdspark.udf.JobSpec.Task;
 import ssdspark.udf.ModelCache;
 
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import java.lang.reflect.Field;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The command line of {@code bin/ssdspark score|embed}: {@code --flag value} or {@code --flag=value}.
- * Parsing only checks the flags themselves; {@link Preflight} checks the files they name.
+ *
+ * <p>Every flag is one annotated field below: picocli parses it, checks and converts its value, and
+ * prints it in {@code --help} with its default; {@link Recorded} says whether and when the output
+ * metadata records it ({@link #provenance}). To add a flag, add a field here (in the section of
+ * {@code --help} it belongs to) and a row to README's flag table; {@code JobOptionsTest} checks that the
+ * two agree. Parsing only checks the flags themselves; {@link Preflight} checks the files they name.
  */
+@Command(name = "ssdspark", usageHelpWidth = 120, sortOptions = false,
+        customSynopsis = "${COMMAND-NAME} score|embed [flags]",
+        description = {
+                "",
+                "Scores (log-probs, perplexity) or embeds documents with a Mamba-2 model on Spark: text (tokenized on the"
+                        + " executors with a Hugging Face tokenizer.json) or token ids, from Parquet, JSON lines or plain-text files, to"
+                        + " Parquet (zstd) or JSON lines. Every input row gives one output row, in input order within each partition;"
+                        + " rows the model cannot take get a message in 'error'.",
+                "With neither --model nor --input it runs the bundled example (" + JobOptions.EXAMPLE_MODEL + " on "
+                        + JobOptions.EXAMPLE_INPUT + "); with an --input under " + JobOptions.EXAMPLES
+                        + "/ the example model and tokenizer are the defaults.",
+                "", "Flags (default in brackets):"},
+        footer = {
+                "",
+                "Score output: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error, [kept columns]",
+                "Embed output: id, num_tokens, embedding, error, [kept columns]",
+                "Exit status: 0 done; 2 a flag, file or column to fix (the message names it); 1 any other failure."})
 public final class JobOptions {
-    public static final int DEFAULT_CHUNK_TOKENS = 2048;
-    public static final int DEFAULT_PROGRESS_SECONDS = 5;
     public static final String EXAMPLES = "examples";
     public static final String EXAMPLE_MODEL = "examples/tiny-mamba2";
     public static final String EXAMPLE_INPUT = "examples/corpus-tokens.jsonl";
     public static final String EXAMPLE_TEXT = "examples/corpus-text";
     public static final String EXAMPLE_TOKENIZER = "examples/tiny-tokenizer.json";
 
-    public final boolean help;
-    public final Task task;
-    public final String model, input, output;
-    /** Null: infer from the input's name or files. */
-    public final TextInputOptions.Format format;
-    public final DataFormat outputFormat;
-    /** tokensCol is for pre-tokenized input, textCol for text input (JSON lines or Parquet). */
-    public final String idCol, tokensCol, textCol;
-    /** Null: the input is pre-tokenized (unless it is the bundled text example, see {@link Preflight}). */
-    public final String tokenizer;
-    public final TextInputOptions.Unit docPer;
-    public final boolean skipBlankLines, specialTokens;
-    public final boolean perToken, overwrite;
-    public final int chunkTokens, tokenBudget, maxBatchDocs, prefetch;
-    /** Negative: no BOS, or a token name in bosToken to be looked up in the tokenizer. */
-    public final int bosId;
-    /** --prepend-bos given as an added token of the tokenizer (e.g. "<|endoftext|>"), else null. */
-    public final String bosToken;
-    public final Pooling pooling;
-    public final String device, precision;
-    public final List<String> partitionBy, keepCols;
-    public final int progressSeconds;
-    /** Null: spark-submit's master, else local[*]. */
-    public final String master;
-    /** KEY=VALUE pairs for the Spark session, in order. */
-    public final List<String[]> conf;
-    /** True when --model and --input were left out and the bundled example is used. */
-    public final boolean example;
-    /** True when --model was left out because the input is one of the bundled examples. */
-    public final boolean exampleModel;
-    /** Folder holding examples/ (null: none). */
-    public final Path home;
-    /** Every flag given, by name, with its value ("" for switches), in order: for the output metadata. */
-    public final Map<String, String> given;
-
-    private JobOptions(Builder b) {
-        help = b.help;
-        task = b.task;
-        model = b.model;
-        input = b.input;
-        output = b.output;
-        format = b.format;
-        outputFormat = b.outputFormat;
-        idCol = b.idCol;
-        tokensCol = b.tokensCol;
-        textCol = b.textCol;
-        tokenizer = b.tokenizer;
-        docPer = b.docPer;
-        skipBlankLines = b.skipBlankLines;
-        specialTokens = b.specialTokens;
-        perToken = b.perToken;
-        overwrite = b.overwrite;
-        chunkTokens = b.chunkTokens;
-        tokenBudget = b.tokenBudget;
-        maxBatchDocs = b.maxBatchDocs;
-        prefetch = b.prefetch;
-        bosId = b.bosId;
-        bosToken = b.bosToken;
-        pooling = b.pooling;
-        device = b.device;
-        precision = b.precision;
-        partitionBy = List.copyOf(b.partitionBy);
-        keepCols = List.copyOf(b.keepCols);
-        progressSeconds = b.progressSeconds;
-        master = b.master;
-        conf = List.copyOf(b.conf);
-        example = b.example;
-        exampleModel = b.exampleModel;
-        home = b.home;
-        given = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.given));
+    /** Which runs the output metadata records a flag for; flags without it (how to run, not what) are not recorded. */
+    @Retention(RetentionPolicy.RUNTIME)
+    @Target(ElementType.FIELD)
+    @interface Recorded {
+        When value() default When.ALWAYS;
     }
 
+    enum When { ALWAYS, SCORE, EMBED, TEXT, TOKENS }
+
+    // ---- Input ----
+    @Recorded
+    @Option(names = "--model", paramLabel = "DIR", converter = NonBlank.class,
+            description = "model folder: config.json + model.safetensors (or shards / pytorch_model.bin)"
+                    + " [" + EXAMPLE_MODEL + " (when --input is left out or under " + EXAMPLES + "/)]")
+    String model;
+
+    @Recorded
+    @Option(names = "--input", paramLabel = "PATH", converter = NonBlank.class,
+            description = "corpus file, folder or glob, any Hadoop file system [" + EXAMPLE_INPUT + "]")
+    String input;
+
+    /** Null: infer from the input's name or files. */
+    @Recorded
+    @Option(names = "--format", paramLabel = "json|parquet|text", converter = InputFormat.class,
+            description = "input format (text: plain-text files) [from the name (.jsonl/.parquet/.txt) or the files in the folder]")
+    TextInputOptions.Format format;
+
+    @Recorded
+    @Option(names = "--id-col", paramLabel = "NAME", converter = NonBlank.class, defaultValue = "id",
+            description = "document id column, any type; written as id [${DEFAULT-VALUE}]")
+    String idCol;
+
+    /** The token column of pre-tokenized input. */
+    @Recorded(When.TOKENS)
+    @Option(names = "--tokens-col", paramLabel = "NAME", converter = NonBlank.class, defaultValue = "tokens",
+            description = "pre-tokenized input: array<int> or array<bigint> [${DEFAULT-VALUE}]")
+    String tokensCol;
+
+    /** Null: the input is pre-tokenized (unless it is the bundled text example, see {@link Preflight}). */
+    @Recorded(When.TEXT)
+    @Option(names = "--tokenizer", paramLabel = "PATH", converter = NonBlank.class,
+            description = "text input: HF tokenizer.json (or its folder), local or Hadoop path [none (pre-tokenized)]")
+    String tokenizer;
+
+    /** The text column of text input (JSON lines or Parquet). */
+    @Recorded(When.TEXT)
+    @Option(names = "--text-col", paramLabel = "NAME", converter = NonBlank.class, defaultValue = "text",
+            description = "text input: string column of JSON/Parquet [${DEFAULT-VALUE}]")
+    String textCol;
+
+    @Recorded(When.TEXT)
+    @Option(names = "--doc-per", paramLabel = "file|line", converter = DocPer.class, defaultValue = "file",
+            description = "plain text: a document per file (id = path) or per line (id = path:line) [${DEFAULT-VALUE}]")
+    TextInputOptions.Unit docPer;
+
+    @Recorded(When.TEXT)
+    @Option(names = "--skip-blank-lines",
+            description = "plain text per line: drop blank lines (line numbers still count them) [off]")
+    boolean skipBlankLines;
+
+    @Recorded(When.TEXT)
+    @Option(names = "--special-tokens", description = "let the tokenizer add its template's special tokens [off]")
+    boolean specialTokens;
+
+    // ---- Model and batching ----
+    @Recorded
+    @Option(names = "--device", paramLabel = "cpu|gpu|auto", converter = Device.class, defaultValue = ModelCache.AUTO,
+            description = "CPU engine, CUDA engine (fails without a GPU), or the GPU when usable [${DEFAULT-VALUE}]")
+    String device;
+
+    @Recorded
+    @Option(names = "--precision", paramLabel = "bf16|fp16|fp32", converter = GpuPrecision.class,
+            defaultValue = JobSpec.DEFAULT_PRECISION, description = "GPU matrix precision [${DEFAULT-VALUE}]")
+    String precision;
+
+    @Recorded
+    @Option(names = "--chunk-tokens", paramLabel = "N", converter = Positive.class, defaultValue = "2048",
+            description = "longest piece of a document per forward pass; the recurrent state is carried across pieces,"
+                    + " so results do not depend on N [${DEFAULT-VALUE}]")
+    int chunkTokens;
+
+    @Recorded
+    @Option(names = "--token-budget", paramLabel = "N", converter = Positive.class, defaultValue = "" + JobSpec.DEFAULT_TOKEN_BUDGET,
+            description = "tokens per engine batch (documents packed back to back) [${DEFAULT-VALUE}]")
+    int tokenBudget;
+
+    @Recorded
+    @Option(names = "--max-batch-docs", paramLabel = "N", converter = Positive.class, defaultValue = "" + JobSpec.DEFAULT_MAX_BATCH_DOCS,
+            description = "documents per batch at most [${DEFAULT-VALUE}]")
+    int maxBatchDocs;
+
+    @Recorded
+    @Option(names = "--prefetch", paramLabel = "N", converter = NonNegative.class, defaultValue = "" + DocumentPipeline.DEFAULT_PREFETCH,
+            description = "batches read and tokenized ahead of the engine; 0 = none [${DEFAULT-VALUE}]")
+    int prefetch;
+
+    @Recorded(When.SCORE)
+    @Option(names = "--per-token", description = "score: add token_logprobs [off]")
+    boolean perToken;
+
+    /** A token id ("0") or, with --tokenizer, an added token ("<|endoftext|>"); null: no BOS. */
+    @Recorded(When.SCORE)
+    @Option(names = "--prepend-bos", paramLabel = "ID|TOKEN", converter = Bos.class,
+            description = "score: prepend this token so the first token is scored too; with --tokenizer also an added"
+                    + " token such as '<|endoftext|>' [none]")
+    String prependBos;
+
+    @Recorded(When.EMBED)
+    @Option(names = "--pooling", paramLabel = "mean|last", converter = PoolingName.class, defaultValue = "mean",
+            description = "embed: mean of all final hidden states, or the last one [${DEFAULT-VALUE}]")
+    Pooling pooling;
+
+    // ---- Output ----
+    @Recorded
+    @Option(names = "--output", paramLabel = "DIR", converter = NonBlank.class, description = "output folder [out/score / out/embed]")
+    String output;
+
+    @Recorded
+    @Option(names = "--output-format", paramLabel = "parquet|json", converter = OutputFormat.class, defaultValue = "parquet",
+            description = "Parquet (zstd, job metadata in the footers) or JSON lines [${DEFAULT-VALUE}]")
+    DataFormat outputFormat;
+
+    @Recorded
+    @Option(names = "--partition-by", paramLabel = "COL", split = ",", converter = Column.class,
+            description = "write COL=value/ folders; COL is an input column, copied to the output [none]")
+    List<String> partitionBy = new ArrayList<>();
+
+    @Recorded
+    @Option(names = "--keep-cols", paramLabel = "COL", split = ",", converter = Column.class,
+            description = "input columns copied to the output unchanged [none]")
+    List<String> keepCols = new ArrayList<>();
+
+    @Option(names = "--overwrite", description = "replace the output folder of an earlier run [off]")
+    boolean overwrite;
+
+    // ---- Spark and reporting ----
+    /** Null: spark-submit's master, else local[*]. */
+    @Option(names = "--master", paramLabel = "URL", converter = NonBlank.class,
+            description = "Spark master [spark-submit's, else local[*] (local[" + Main.LOCAL_GPU_SLOTS + "] with a GPU)]")
+    String master;
+
+    /** Extra Spark settings, in order. */
+    @Option(names = "--conf", paramLabel = "KEY=VALUE", converter = SparkSetting.class,
+            description = "extra Spark setting, repeatable [none]")
+    List<Setting> conf = new ArrayList<>();
+
+    @Option(names = "--progress", paramLabel = "S", converter = NonNegative.class, defaultValue = "5",
+            description = "progress line every S seconds; 0 = only the summary [${DEFAULT-VALUE}]")
+    int progressSeconds;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "list the flags")
+    boolean help;
+
+    /** The help's section headings, by the first flag of each section (in field order). */
+    private static final Map<String, String> SECTIONS = Map.of("--model", "Input", "--device", "Model and batching",
+            "--output", "Output", "--master", "Spark and reporting");
+
+    // ---- Not flags: what parse() works out ----
+    @Parameters(arity = "0..1", paramLabel = "score|embed", hidden = true)
+    private String command;
+
+    Task task;
+    /** True when --model and --input were left out and the bundled example is used. */
+    boolean example;
+    /** True when --model was left out because the input is one of the bundled examples. */
+    boolean exampleModel;
+    /** Folder holding examples/ (null: none). */
+    Path home;
+    /** Every flag given except --conf, by name, with its value as typed ("" for switches), in order. */
+    Map<String, String> given = Map.of();
+
+    /** One --conf KEY=VALUE. */
+    public record Setting(String key, String value) {}
+
+    private JobOptions() {}
+
+    /** The help text, {@code prog} as the command's name. */
     public static String usage(String prog) {
-        return String.join("\n",
-                "Usage: " + prog + " score|embed [flags]",
-                "",
-                "Scores (log-probs, perplexity) or embeds documents with a Mamba-2 model on Spark: text (tokenized on the",
-                "executors with a Hugging Face tokenizer.json) or token ids, from Parquet, JSON lines or plain-text files, to",
-                "Parquet (zstd) or JSON lines. Every input row gives one output row, in input order within each partition;",
-                "rows the model cannot take get a message in 'error'.",
-                "With neither --model nor --input it runs the bundled example (" + EXAMPLE_MODEL + " on " + EXAMPLE_INPUT + ");",
-                "with an --input under " + EXAMPLES + "/ the example model and tokenizer are the defaults.",
-                "",
-                "Input (default in brackets):",
-                "  --model DIR             model folder: config.json + model.safetensors        [" + EXAMPLE_MODEL + "]",
-                "  --input PATH            corpus file, folder or glob (any Hadoop file system) [" + EXAMPLE_INPUT + "]",
-                "  --format F              json, parquet or text (plain-text files)            [from the input's name or files]",
-                "  --id-col NAME           document id column, any type; output as 'id'        [id]",
-                "  --tokens-col NAME       pre-tokenized input: array<int> or array<bigint>    [tokens]",
-                "  --tokenizer PATH        text input: Hugging Face tokenizer.json (or its folder), local or Hadoop path [none: pre-tokenized]",
-                "  --text-col NAME         text input: the string column of JSON/Parquet input [text]",
-                "  --doc-per file|line     plain text: a document per file (id = path) or per line (id = path:line) [file]",
-                "  --skip-blank-lines      plain text per line: drop blank lines (line numbers still count them) [off]",
-                "  --special-tokens        text input: let the tokenizer add its special tokens (template BOS/EOS) [off]",
-                "",
-                "Model and batching:",
-                "  --device cpu|gpu|auto   engine: pure-Java CPU, CUDA GPU (fails without one), or the GPU when usable [auto]",
-                "  --precision P           GPU matrices: bf16, fp16 or fp32                    [" + JobSpec.DEFAULT_PRECISION + "]",
-                "  --chunk-tokens N        longest piece of a document per forward pass; state carried across [" + DEFAULT_CHUNK_TOKENS + "]",
-                "  --token-budget N        tokens per engine batch (documents packed back to back) [" + JobSpec.DEFAULT_TOKEN_BUDGET + "]",
-                "  --max-batch-docs N      documents per engine batch at most                  [" + JobSpec.DEFAULT_MAX_BATCH_DOCS + "]",
-                "  --prefetch N            batches read and tokenized ahead of the engine; 0 = none [" + DocumentPipeline.DEFAULT_PREFETCH + "]",
-                "  --per-token             score: add token_logprobs (element i scores token i+1) [off]",
-                "  --prepend-bos ID|TOKEN  score: prepend this token so the first token is scored too;",
-                "                          an id, or with --tokenizer an added token such as '<|endoftext|>' [none]",
-                "  --pooling mean|last     embed: mean of all hidden states, or the last one   [mean]",
-                "",
-                "Output:",
-                "  --output DIR            output folder                                       [out/score or out/embed]",
-                "  --output-format F       parquet (zstd, job metadata in the footers) or json (JSON lines) [parquet]",
-                "  --partition-by COL[,COL] write COL=value/ folders; COL is an input column, carried to the output [none]",
-                "  --keep-cols COL[,COL]   input columns copied to the output unchanged        [none]",
-                "  --overwrite             replace the output folder of an earlier run         [off]",
-                "",
-                "Spark and reporting:",
-                "  --master URL            Spark master               [spark-submit's, else local[*] (local[" + Main.LOCAL_GPU_SLOTS + "] with a GPU)]",
-                "  --conf KEY=VALUE        extra Spark setting; repeatable                     [none]",
-                "  --progress SECONDS      progress line every SECONDS; 0 = only the summary   [" + DEFAULT_PROGRESS_SECONDS + "]",
-                "  -h, --help              print this help",
-                "",
-                "Score output: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error, [kept columns]",
-                "Embed output: id, num_tokens, embedding, error, [kept columns]",
-                "Exit status: 0 done; 2 a flag, file or column to fix (the message names it); 1 any other failure.",
-                "");
+        CommandLine cmd = commandLine(new JobOptions());
+        cmd.setCommandName(prog);
+        cmd.setSeparator(" "); // shown as "--model DIR"; both "--model DIR" and "--model=DIR" parse
+        cmd.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_OPTION_LIST, help -> {
+            StringBuilder sb = new StringBuilder();
+            CommandLine.Help.Layout layout = help.createDefaultLayout();
+            for (OptionSpec o : help.commandSpec().options()) {
+                String heading = SECTIONS.get(o.longestName());
+                if (heading != null) {
+                    sb.append(layout);
+                    if (sb.length() > 0) sb.append(System.lineSeparator());
+                    sb.append(heading).append(':').append(System.lineSeparator());
+                    layout = help.createDefaultLayout();
+                }
+                layout.addOption(o, help.createDefaultParamLabelRenderer());
+            }
+            return sb.append(layout).toString();
+        });
+        return cmd.getUsageMessage(CommandLine.Help.Ansi.OFF);
+    }
+
+    /** The picocli command over one options object: the only place its parser settings are made. */
+    static CommandLine commandLine(JobOptions target) {
+        CommandLine cmd = new CommandLine(target);
+        cmd.setUsageHelpLongOptionsMaxWidth(30);             // "--output-format parquet|json" beside its text
+        cmd.setExpandAtFiles(false);                          // "@file" is a value like any other
+        cmd.setUnmatchedArgumentsAllowed(true);               // reported by parse(), after a --help anywhere
+        cmd.setUnmatchedOptionsAllowedAsOptionParameters(false); // "--model --typo": --model needs a value
+        return cmd;
     }
 
     /**
@@ -161,67 +279,103 @@ public final class JobOptions {
      *             both left out, or --model is left out for an input under examples/
      */
     public static JobOptions parse(String[] args, Path home) {
-        Builder b = new Builder();
-        b.home = home;
-        Set<String> seen = new HashSet<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("-h") || a.equals("--help") || a.equals("help")) {
-                b.help = true;
-                return new JobOptions(b);
-            }
-            if (KNOWN.contains(a) && i + 1 < args.length && !args[i + 1].startsWith("--")) i++; // a value, e.g. --id-col help
+        JobOptions o = new JobOptions();
+        o.home = home;
+        CommandLine cmd = commandLine(o);
+        ParseResult r;
+        try {
+            r = cmd.parseArgs(args);
+        } catch (ParameterException e) {
+            throw new UsageException(message(e), e);
         }
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (!a.startsWith("-")) {
-                if (b.task != null) throw new UsageException("unexpected argument '" + a + "'; flags start with --");
-                b.task = parseTask(a);
-                continue;
-            }
-            String name = a, value = null;
-            int eq = a.indexOf('=');
-            if (a.startsWith("--") && eq > 0) {
-                name = a.substring(0, eq);
-                value = a.substring(eq + 1);
-            }
-            if (!name.equals("--conf") && !seen.add(name)) throw new UsageException(name + " is given twice");
-            if (SWITCHES.contains(name)) {
-                flag(name, value);
-                setSwitch(b, name);
-                b.given.put(name, "");
-                continue;
-            }
-            if (value == null) {
-                if (i + 1 >= args.length || args[i + 1].startsWith("--"))
-                    throw new UsageException(name.startsWith("--") && KNOWN.contains(name) ? name + " needs a value" : unknown(name));
-                value = args[++i];
-            }
-            set(b, name, value);
-            if (!name.equals("--conf")) b.given.put(name, value);
+        List<String> unmatched = r.unmatched();
+        o.help = o.help || "help".equals(o.command) || unmatched.contains("help");
+        if (o.help) return o;
+        for (String a : unmatched)
+            if (a.startsWith("-")) throw new UsageException("unknown flag " + a.replaceFirst("=.*", "") + suggestion(cmd, a)
+                    + "; run with --help for the list");
+        if (o.command == null) throw new UsageException("say what to do: score or embed (e.g. 'ssdspark score --model DIR --input PATH')");
+        o.task = parseTask(o.command);
+        if (!unmatched.isEmpty()) throw new UsageException("unexpected argument '" + unmatched.get(0) + "'; flags start with --");
+
+        Map<String, String> given = new LinkedHashMap<>();
+        for (OptionSpec s : r.matchedOptions())
+            if (!s.longestName().equals("--conf"))
+                given.put(s.longestName(), s.arity().max() == 0 ? "" : String.join(",", s.originalStringValues()));
+        o.given = Collections.unmodifiableMap(given);
+        o.partitionBy = List.copyOf(o.partitionBy);
+        o.keepCols = List.copyOf(o.keepCols);
+        o.conf = List.copyOf(o.conf);
+        o.checkCombinations();
+        o.defaultModelAndInput();
+        if (o.output == null) o.output = "out/" + o.task.cliName();
+        return o;
+    }
+
+    /** The BOS token id of --prepend-bos; -1 when none or given by name (see {@link #bosToken()}). */
+    int bosId() {
+        return prependBos != null && Bos.isId(prependBos) ? Integer.parseInt(prependBos.trim()) : -1;
+    }
+
+    /** --prepend-bos given as an added token of the tokenizer (e.g. "<|endoftext|>"), else null. */
+    String bosToken() {
+        return prependBos != null && !Bos.isId(prependBos) ? prependBos : null;
+    }
+
+    /**
+     * The job's settings for the output metadata, defaults included: task, then every {@link Recorded} flag that
+     * applies to this run by name, unset ones as "none"; {@code resolved} replaces values the preflight worked out
+     * (absolute paths, the inferred format, a BOS looked up in the tokenizer).
+     */
+    Map<String, String> provenance(boolean text, Map<String, String> resolved) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("task", task.cliName());
+        for (OptionSpec s : commandLine(this).getCommandSpec().options()) {
+            Recorded rec = ((Field) s.userObject()).getAnnotation(Recorded.class);
+            if (rec == null || !applies(rec.value(), text)) continue;
+            String name = s.longestName();
+            m.put(name, resolved.getOrDefault(name, text(s.getValue())));
         }
-        if (b.task == null) throw new UsageException("say what to do: score or embed (e.g. 'ssdspark score --model DIR --input PATH')");
-        checkCombinations(b, seen);
-        if (b.model == null) {
-            if (b.input == null) {
+        return m;
+    }
+
+    private boolean applies(When w, boolean text) {
+        switch (w) {
+            case SCORE: return task == Task.SCORE;
+            case EMBED: return task == Task.EMBED;
+            case TEXT: return text;
+            case TOKENS: return !text;
+            default: return true;
+        }
+    }
+
+    /** A flag's value as the metadata writes it: as typed on the command line. */
+    private static String text(Object v) {
+        if (v == null) return "none";
+        if (v instanceof List<?> l) return l.isEmpty() ? "none" : String.join(",", l.stream().map(String::valueOf).toList());
+        if (v instanceof Enum<?> e) return e.name().toLowerCase(Locale.ROOT);
+        return v.toString();
+    }
+
+    private void defaultModelAndInput() {
+        if (model == null) {
+            if (input == null) {
                 Path m = home == null ? null : home.resolve(EXAMPLE_MODEL), in = home == null ? null : home.resolve(EXAMPLE_INPUT);
                 if (m == null || !Files.isDirectory(m) || !Files.isRegularFile(in))
                     throw new UsageException("--model DIR and --input PATH are required (the bundled example "
                             + EXAMPLE_MODEL + " + " + EXAMPLE_INPUT + " was not found" + (home == null ? "" : " under " + home) + ")");
-                b.model = m.toString();
-                b.input = in.toString();
-                b.example = true;
-            } else if (isExample(home, b.input)) {
-                b.model = home.resolve(EXAMPLE_MODEL).toString();
-                b.exampleModel = true;
+                model = m.toString();
+                input = in.toString();
+                example = true;
+            } else if (isExample(home, input)) {
+                model = home.resolve(EXAMPLE_MODEL).toString();
+                exampleModel = true;
             } else {
                 throw new UsageException("--input is given but --model is not; give both, or neither to run the bundled example");
             }
-        } else if (b.input == null) {
+        } else if (input == null) {
             throw new UsageException("--model is given but --input is not; give both, or neither to run the bundled example");
         }
-        if (b.output == null) b.output = "out/" + b.task.cliName();
-        return new JobOptions(b);
     }
 
     /** Whether path is a local path inside home/examples (the bundled inputs). */
@@ -235,144 +389,30 @@ public final class JobOptions {
         }
     }
 
-    private static void checkCombinations(Builder b, Set<String> seen) {
-        if (b.task == Task.SCORE && seen.contains("--pooling"))
+    /** Rules between flags; a flag's own value is checked by its converter. */
+    private void checkCombinations() {
+        if (task == Task.SCORE && given.containsKey("--pooling"))
             throw new UsageException("--pooling is for embed; score has no pooling");
-        if (b.task == Task.EMBED && seen.contains("--per-token"))
+        if (task == Task.EMBED && given.containsKey("--per-token"))
             throw new UsageException("--per-token is for score; embed returns one vector per document");
-        if (b.task == Task.EMBED && seen.contains("--prepend-bos"))
+        if (task == Task.EMBED && given.containsKey("--prepend-bos"))
             throw new UsageException("--prepend-bos is for score; embed uses the document's own tokens");
-        boolean text = b.tokenizer != null;
-        if (text && seen.contains("--tokens-col"))
+        boolean text = tokenizer != null;
+        if (text && given.containsKey("--tokens-col"))
             throw new UsageException("--tokens-col is for pre-tokenized input and --tokenizer for text input; give one of them");
-        if (!text && seen.contains("--text-col"))
+        if (!text && given.containsKey("--text-col"))
             throw new UsageException("--text-col names the text of text input: add --tokenizer PATH (a Hugging Face tokenizer.json)");
-        if (!text && seen.contains("--special-tokens"))
+        if (!text && given.containsKey("--special-tokens"))
             throw new UsageException("--special-tokens is for text input: add --tokenizer PATH");
-        if (b.bosToken != null && !text)
-            throw new UsageException("--prepend-bos " + b.bosToken + " is not a token id; a token name needs --tokenizer to look it up");
-        if (b.format != null && b.format != TextInputOptions.Format.TEXT && (seen.contains("--doc-per") || seen.contains("--skip-blank-lines")))
-            throw new UsageException((seen.contains("--doc-per") ? "--doc-per" : "--skip-blank-lines")
+        if (bosToken() != null && !text)
+            throw new UsageException("--prepend-bos " + bosToken() + " is not a token id; a token name needs --tokenizer to look it up");
+        if (format != null && format != TextInputOptions.Format.TEXT && (given.containsKey("--doc-per") || given.containsKey("--skip-blank-lines")))
+            throw new UsageException((given.containsKey("--doc-per") ? "--doc-per" : "--skip-blank-lines")
                     + " is for plain-text input (--format text); JSON and Parquet have a row per document");
-        if (seen.contains("--skip-blank-lines") && b.docPer != TextInputOptions.Unit.LINE)
+        if (given.containsKey("--skip-blank-lines") && docPer != TextInputOptions.Unit.LINE)
             throw new UsageException("--skip-blank-lines needs --doc-per line");
-        if (seen.contains("--precision") && ModelCache.CPU.equals(b.device))
+        if (given.containsKey("--precision") && ModelCache.CPU.equals(device))
             throw new UsageException("--precision is for the GPU engine; the CPU engine is float32 throughout: drop it or use --device gpu|auto");
-    }
-
-    private static final Set<String> SWITCHES = Set.of("--per-token", "--overwrite", "--skip-blank-lines", "--special-tokens");
-
-    private static final Set<String> KNOWN = Set.of("--model", "--input", "--format", "--id-col", "--tokens-col", "--text-col",
-            "--tokenizer", "--doc-per", "--output", "--output-format", "--chunk-tokens", "--token-budget", "--max-batch-docs",
-            "--prefetch", "--prepend-bos", "--pooling", "--device", "--precision", "--partition-by", "--keep-cols",
-            "--progress", "--master", "--conf");
-
-    private static void setSwitch(Builder b, String name) {
-        switch (name) {
-            case "--per-token": b.perToken = true; break;
-            case "--overwrite": b.overwrite = true; break;
-            case "--skip-blank-lines": b.skipBlankLines = true; break;
-            case "--special-tokens": b.specialTokens = true; break;
-            default: throw new UsageException(unknown(name));
-        }
-    }
-
-    private static void set(Builder b, String name, String v) {
-        switch (name) {
-            case "--model": b.model = nonBlank(name, v); break;
-            case "--input": b.input = nonBlank(name, v); break;
-            case "--output": b.output = nonBlank(name, v); break;
-            case "--format": {
-                try {
-                    b.format = TextInputOptions.Format.parse(v);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException("--format must be json, parquet or text, got '" + v + "'");
-                }
-                break;
-            }
-            case "--output-format": {
-                try {
-                    b.outputFormat = DataFormat.parse(v);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException("--output-format must be json or parquet, got '" + v + "'");
-                }
-                break;
-            }
-            case "--id-col": b.idCol = nonBlank(name, v); break;
-            case "--tokens-col": b.tokensCol = nonBlank(name, v); break;
-            case "--text-col": b.textCol = nonBlank(name, v); break;
-            case "--tokenizer": b.tokenizer = nonBlank(name, v); break;
-            case "--doc-per": {
-                try {
-                    b.docPer = TextInputOptions.Unit.parse(v);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException(e.getMessage());
-                }
-                break;
-            }
-            case "--chunk-tokens": b.chunkTokens = atLeast(name, v, 1); break;
-            case "--token-budget": b.tokenBudget = atLeast(name, v, 1); break;
-            case "--max-batch-docs": b.maxBatchDocs = atLeast(name, v, 1); break;
-            case "--prefetch": b.prefetch = atLeast(name, v, 0); break;
-            case "--progress": b.progressSeconds = atLeast(name, v, 0); break;
-            case "--prepend-bos": {
-                String t = v.trim();
-                if (t.matches("[+-]?\\d+")) {
-                    b.bosId = integer(name, t);
-                    if (b.bosId < 0) throw new UsageException("--prepend-bos must be a token id >= 0, got " + v);
-                } else {
-                    b.bosToken = nonBlank(name, v);
-                }
-                break;
-            }
-            case "--pooling": {
-                try {
-                    b.pooling = Pooling.parse(v.trim());
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException("--pooling must be mean or last, got '" + v + "'");
-                }
-                break;
-            }
-            case "--device": {
-                try {
-                    b.device = ModelCache.checkDevice(v);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException(e.getMessage());
-                }
-                break;
-            }
-            case "--precision": {
-                try {
-                    b.precision = ModelCache.checkPrecision(v);
-                } catch (IllegalArgumentException e) {
-                    throw new UsageException("--precision must be bf16, fp16 or fp32, got '" + v + "'");
-                }
-                break;
-            }
-            case "--partition-by": b.partitionBy.addAll(columns(name, v)); break;
-            case "--keep-cols": b.keepCols.addAll(columns(name, v)); break;
-            case "--master": b.master = nonBlank(name, v); break;
-            case "--conf": {
-                int eq = v.indexOf('=');
-                if (eq <= 0) throw new UsageException("--conf expects KEY=VALUE, got '" + v + "'");
-                b.conf.add(new String[] {v.substring(0, eq).trim(), v.substring(eq + 1)});
-                break;
-            }
-            default: throw new UsageException(unknown(name));
-        }
-    }
-
-    private static List<String> columns(String name, String v) {
-        List<String> out = new ArrayList<>();
-        for (String c : v.split(",")) {
-            if (c.isBlank()) throw new UsageException(name + " expects column names separated by commas, got '" + v + "'");
-            out.add(c.trim());
-        }
-        return out;
-    }
-
-    private static String unknown(String name) {
-        return "unknown flag " + name + "; run with --help for the list";
     }
 
     private static Task parseTask(String s) {
@@ -380,80 +420,149 @@ public final class JobOptions {
         throw new UsageException("unknown command '" + s + "'; use score or embed");
     }
 
-    private static void flag(String name, String value) {
-        if (value != null) throw new UsageException(name + " takes no value; drop '=" + value + "'");
+    private static String suggestion(CommandLine cmd, String arg) {
+        List<String> s = new CommandLine.UnmatchedArgumentException(cmd, List.of(arg)).getSuggestions();
+        return s.isEmpty() ? "" : " (did you mean " + String.join(" or ", s.subList(0, Math.min(2, s.size()))) + "?)";
     }
 
-    private static String nonBlank(String name, String v) {
-        if (v.isBlank()) throw new UsageException(name + " needs a non-empty value");
-        return v;
+    /** picocli's complaint as a sentence that names the flag and says what to fix. */
+    private static String message(ParameterException e) {
+        if (e instanceof CommandLine.MissingParameterException m && !m.getMissing().isEmpty())
+            return name(m.getMissing().get(0)) + " needs a value";
+        java.util.regex.Matcher flagAsValue = java.util.regex.Pattern.compile("Expected parameter for option '([^']+)' but found '([^']+)'")
+                .matcher(String.valueOf(e.getMessage()));
+        if (flagAsValue.find()) return flagAsValue.group(1) + " needs a value (got the flag " + flagAsValue.group(2) + ")";
+        if (e instanceof CommandLine.OverwrittenOptionException o)
+            return name(o.getOverwritten()) + " is given twice";
+        ArgSpec arg = e.getArgSpec();
+        if (arg != null && e.getCause() instanceof TypeConversionException c) {
+            String flag = name(arg);
+            if (arg.type() == boolean.class) return flag + " takes no value; drop '=" + e.getValue() + "'";
+            return c.getMessage().contains(flag) ? c.getMessage() : flag + " " + c.getMessage();
+        }
+        return e.getMessage();
     }
 
-    private static int integer(String name, String v) {
-        try {
-            return Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            throw new UsageException(name + " expects an integer, got '" + v + "'");
+    private static String name(ArgSpec a) {
+        return a instanceof OptionSpec o ? o.longestName() : a.paramLabel();
+    }
+
+    // ---- Value converters: each says what is wrong; message() puts the flag's name in front ----
+
+    static final class NonBlank implements ITypeConverter<String> {
+        @Override public String convert(String v) {
+            if (v.isBlank()) throw new TypeConversionException("needs a non-empty value");
+            return v;
         }
     }
 
-    private static int atLeast(String name, String v, int min) {
-        int n = integer(name, v);
-        if (n < min) throw new UsageException(name + " must be at least " + min + ", got " + v);
+    static final class Column implements ITypeConverter<String> {
+        @Override public String convert(String v) {
+            if (v.isBlank()) throw new TypeConversionException("expects column names separated by commas, got an empty name");
+            return v.trim();
+        }
+    }
+
+    static final class Positive implements ITypeConverter<Integer> {
+        @Override public Integer convert(String v) { return atLeast(v, 1); }
+    }
+
+    static final class NonNegative implements ITypeConverter<Integer> {
+        @Override public Integer convert(String v) { return atLeast(v, 0); }
+    }
+
+    private static int atLeast(String v, int min) {
+        int n;
+        try {
+            n = Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new TypeConversionException("expects an integer, got '" + v + "'");
+        }
+        if (n < min) throw new TypeConversionException("must be at least " + min + ", got " + v);
         return n;
     }
 
-    /** The job's settings with defaults filled in, by flag name: what the output metadata records. */
-    Map<String, String> effective() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("task", task.cliName());
-        m.put("--model", model);
-        m.put("--input", input);
-        if (format != null) m.put("--format", format.name().toLowerCase(java.util.Locale.ROOT));
-        m.put("--id-col", idCol);
-        if (tokenizer != null) {
-            m.put("--tokenizer", tokenizer);
-            m.put("--text-col", textCol);
-            m.put("--doc-per", docPer.name().toLowerCase(java.util.Locale.ROOT));
-            m.put("--skip-blank-lines", Boolean.toString(skipBlankLines));
-            m.put("--special-tokens", Boolean.toString(specialTokens));
-        } else {
-            m.put("--tokens-col", tokensCol);
+    static final class Bos implements ITypeConverter<String> {
+        static boolean isId(String v) { return v.trim().matches("[+-]?\\d+"); }
+
+        @Override public String convert(String v) {
+            if (!isId(v)) return new NonBlank().convert(v);
+            int id;
+            try {
+                id = Integer.parseInt(v.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("expects a token id or name, got '" + v + "'");
+            }
+            if (id < 0) throw new TypeConversionException("must be a token id >= 0, got " + v);
+            return Integer.toString(id);
         }
-        m.put("--device", device);
-        m.put("--precision", precision);
-        m.put("--chunk-tokens", Integer.toString(chunkTokens));
-        m.put("--token-budget", Integer.toString(tokenBudget));
-        m.put("--max-batch-docs", Integer.toString(maxBatchDocs));
-        m.put("--prefetch", Integer.toString(prefetch));
-        if (task == Task.SCORE) {
-            m.put("--per-token", Boolean.toString(perToken));
-            m.put("--prepend-bos", bosToken != null ? bosToken : bosId >= 0 ? Integer.toString(bosId) : "none");
-        } else {
-            m.put("--pooling", pooling.cliName());
-        }
-        m.put("--output", output);
-        m.put("--output-format", outputFormat.sparkName());
-        if (!partitionBy.isEmpty()) m.put("--partition-by", String.join(",", partitionBy));
-        if (!keepCols.isEmpty()) m.put("--keep-cols", String.join(",", keepCols));
-        return m;
     }
 
-    private static final class Builder {
-        boolean help, perToken, overwrite, example, exampleModel, skipBlankLines, specialTokens;
-        Task task;
-        String model, input, output, idCol = "id", tokensCol = "tokens", textCol = "text", tokenizer, bosToken, master;
-        String device = ModelCache.AUTO, precision = JobSpec.DEFAULT_PRECISION;
-        TextInputOptions.Format format;
-        TextInputOptions.Unit docPer = TextInputOptions.Unit.FILE;
-        DataFormat outputFormat = DataFormat.PARQUET;
-        int chunkTokens = DEFAULT_CHUNK_TOKENS, bosId = -1, tokenBudget = JobSpec.DEFAULT_TOKEN_BUDGET,
-                maxBatchDocs = JobSpec.DEFAULT_MAX_BATCH_DOCS, prefetch = DocumentPipeline.DEFAULT_PREFETCH,
-                progressSeconds = DEFAULT_PROGRESS_SECONDS;
-        Pooling pooling = Pooling.MEAN;
-        final List<String> partitionBy = new ArrayList<>(), keepCols = new ArrayList<>();
-        final List<String[]> conf = new ArrayList<>();
-        final Map<String, String> given = new LinkedHashMap<>();
-        Path home;
+    static final class InputFormat implements ITypeConverter<TextInputOptions.Format> {
+        @Override public TextInputOptions.Format convert(String v) {
+            try {
+                return TextInputOptions.Format.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("must be json, parquet or text, got '" + v + "'");
+            }
+        }
+    }
+
+    static final class OutputFormat implements ITypeConverter<DataFormat> {
+        @Override public DataFormat convert(String v) {
+            try {
+                return DataFormat.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("must be json or parquet, got '" + v + "'");
+            }
+        }
+    }
+
+    static final class DocPer implements ITypeConverter<TextInputOptions.Unit> {
+        @Override public TextInputOptions.Unit convert(String v) {
+            try {
+                return TextInputOptions.Unit.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    static final class PoolingName implements ITypeConverter<Pooling> {
+        @Override public Pooling convert(String v) {
+            try {
+                return Pooling.parse(v.trim());
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("must be mean or last, got '" + v + "'");
+            }
+        }
+    }
+
+    static final class Device implements ITypeConverter<String> {
+        @Override public String convert(String v) {
+            try {
+                return ModelCache.checkDevice(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    static final class GpuPrecision implements ITypeConverter<String> {
+        @Override public String convert(String v) {
+            try {
+                return ModelCache.checkPrecision(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("must be bf16, fp16 or fp32, got '" + v + "'");
+            }
+        }
+    }
+
+    static final class SparkSetting implements ITypeConverter<Setting> {
+        @Override public Setting convert(String v) {
+            int eq = v.indexOf('=');
+            if (eq <= 0) throw new TypeConversionException("expects KEY=VALUE, got '" + v + "'");
+            return new Setting(v.substring(0, eq).trim(), v.substring(eq + 1));
+        }
     }
 }

@@ -124,13 +124,7 @@ public final class Main {
                 else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
             }
 
-            Map<String, String> options = o.effective();
-            options.put("--model", plan.spec().modelPath());
-            options.put("--input", plan.input());
-            options.put("--output", plan.output());
-            if (plan.tokenizer() != null) options.put("--tokenizer", plan.tokenizer().path());
-            if (plan.spec().bosId() >= 0) options.put("--prepend-bos", Integer.toString(plan.spec().bosId()));
-            options.put("--format", plan.inputFormat().name().toLowerCase(Locale.ROOT));
+            Map<String, String> options = o.provenance(plan.isText(), plan.resolvedFlags());
             Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend, options);
             spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
             DocumentPipeline.write(result, plan.output(), plan.outputFormat(), o.overwrite, o.partitionBy, kv);
@@ -224,7 +218,7 @@ public final class Main {
         // unless the user set it.
         if (o.progressSeconds > 0 && !new SparkConf().contains("spark.executor.heartbeatInterval"))
             b.config("spark.executor.heartbeatInterval", Math.max(1, Math.min(o.progressSeconds, 10)) + "s");
-        for (String[] kv : o.conf) b.config(kv[0], kv[1]);
+        for (JobOptions.Setting kv : o.conf) b.config(kv.key(), kv.value());
         return b.getOrCreate();
     }
 

@@ -14,7 +14,9 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.stream.Stream;
 
@@ -38,6 +40,18 @@ public final class Preflight {
                        String tokensCol, List<String> carried, List<String> partitionBy, String bosToken, boolean specialTokens) {
 
         public boolean isText() { return text != null; }
+
+        /** The flags whose values the preflight worked out, by name: absolute paths, the format, the tokenizer, the BOS id. */
+        public Map<String, String> resolvedFlags() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("--model", spec.modelPath());
+            m.put("--input", input);
+            m.put("--format", inputFormat.name().toLowerCase(Locale.ROOT));
+            m.put("--output", output);
+            if (tokenizer != null) m.put("--tokenizer", tokenizer.path());
+            if (spec.bosId() >= 0) m.put("--prepend-bos", Integer.toString(spec.bosId()));
+            return m;
+        }
 
         /** The plan with tokenizer t (as read by {@link TokenizerSpec#read}) checked against the model and applied. */
         public Plan withTokenizer(TokenizerSpec t) {
@@ -69,10 +83,10 @@ public final class Preflight {
         } catch (IllegalArgumentException | UncheckedIOException e) {
             throw new UsageException("model " + model + " has an unusable config.json: " + e.getMessage(), e);
         }
-        if (o.bosId >= cfg.vocabSize)
-            throw new UsageException("--prepend-bos " + o.bosId + " is outside the model's vocabulary [0, " + cfg.vocabSize + ")");
+        if (o.bosId() >= cfg.vocabSize)
+            throw new UsageException("--prepend-bos " + o.bosId() + " is outside the model's vocabulary [0, " + cfg.vocabSize + ")");
         JobSpec spec = (o.task == JobSpec.Task.SCORE
-                ? JobSpec.score(model.toString(), o.device, o.chunkTokens, o.bosId, o.perToken)
+                ? JobSpec.score(model.toString(), o.device, o.chunkTokens, o.bosId(), o.perToken)
                 : JobSpec.embed(model.toString(), o.device, o.chunkTokens, o.pooling))
                 .withPrecision(o.precision).withBatching(o.tokenBudget, o.maxBatchDocs);
 
@@ -93,8 +107,8 @@ public final class Preflight {
             tokenizerPath = o.home.resolve(JobOptions.EXAMPLE_TOKENIZER).toString(); // the bundled text example
         if (tokenizerPath == null && format == TextInputOptions.Format.TEXT)
             throw new UsageException("plain-text input needs a tokenizer: pass --tokenizer PATH (a Hugging Face tokenizer.json)");
-        if (tokenizerPath == null && o.bosToken != null)
-            throw new UsageException("--prepend-bos " + o.bosToken + " is not a token id; a token name needs --tokenizer");
+        if (tokenizerPath == null && o.bosToken() != null)
+            throw new UsageException("--prepend-bos " + o.bosToken() + " is not a token id; a token name needs --tokenizer");
         if (format != TextInputOptions.Format.TEXT && (o.given.containsKey("--doc-per") || o.given.containsKey("--skip-blank-lines")))
             throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
                     + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");
@@ -126,7 +140,7 @@ public final class Preflight {
             output = localOut.toString();
         }
         Plan plan = new Plan(spec, cfg, input, format, output, o.outputFormat, tokenizerPath, null, text,
-                o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken, o.specialTokens);
+                o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken(), o.specialTokens);
         if (tokenizerPath != null && isLocal(tokenizerPath)) plan = plan.withTokenizer(readTokenizer(tokenizerPath, new Configuration()));
         return plan;
     }

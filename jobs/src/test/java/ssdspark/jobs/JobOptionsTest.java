@@ -8,6 +8,7 @@ import ssdspark.pipeline.text.TextInputOptions;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -28,7 +29,7 @@ class JobOptionsTest {
         assertEquals(HOME.resolve(JobOptions.EXAMPLE_INPUT).toString(), o.input);
         assertEquals("out/score", o.output);
         assertEquals(2048, o.chunkTokens);
-        assertEquals(-1, o.bosId);
+        assertEquals(-1, o.bosId());
         assertNull(o.format);
         assertEquals(DataFormat.PARQUET, o.outputFormat);
         assertEquals("id", o.idCol);
@@ -62,11 +63,11 @@ class JobOptionsTest {
         assertEquals(DataFormat.JSON, o.outputFormat);
         assertTrue(o.perToken && o.overwrite && !o.example);
         assertEquals(64, o.chunkTokens);
-        assertEquals(0, o.bosId);
+        assertEquals(0, o.bosId());
         assertEquals("cpu", o.device);
         assertEquals("local[2]", o.master);
         assertEquals(2, o.conf.size());
-        assertArrayEquals(new String[] {"spark.a", "b=c"}, o.conf.get(0));
+        assertEquals(new JobOptions.Setting("spark.a", "b=c"), o.conf.get(0));
         assertEquals(4096, o.tokenBudget);
         assertEquals(64, o.maxBatchDocs);
         assertEquals(0, o.prefetch);
@@ -86,8 +87,8 @@ class JobOptionsTest {
         assertEquals("gpu", t.device);
         assertEquals("fp32", t.precision);
         JobOptions named = parse("score", "--model", "/m", "--input", "/c", "--tokenizer", "t.json", "--prepend-bos", "<|endoftext|>");
-        assertEquals("<|endoftext|>", named.bosToken);
-        assertEquals(-1, named.bosId);
+        assertEquals("<|endoftext|>", named.bosToken());
+        assertEquals(-1, named.bosId());
     }
 
     @Test
@@ -95,6 +96,8 @@ class JobOptionsTest {
         assertTrue(error("score", "--modle", "/m").contains("unknown flag --modle"));
         assertTrue(error("score", "--model").contains("--model needs a value"));
         assertTrue(error("score", "--model", "--input", "x").contains("--model needs a value"));
+        assertTrue(error("score", "--model", "--bogus").contains("--model needs a value"));
+        assertTrue(error("score", "--modle", "/m").contains("did you mean --model?"));
         assertTrue(error("score", "--chunk-tokens", "abc").contains("--chunk-tokens expects an integer, got 'abc'"));
         assertTrue(error("score", "--chunk-tokens", "0").contains("at least 1"));
         assertTrue(error("score", "--prepend-bos", "-3").contains(">= 0"));
@@ -154,7 +157,7 @@ class JobOptionsTest {
             assertTrue(at >= 0, flag + " missing from --help");
             if (flag.equals("--help")) continue;
             // the default closes the flag's entry, on its line or the continuation line below it
-            String entry = lines.get(at) + (at + 1 < lines.size() && lines.get(at + 1).startsWith("      ") ? lines.get(at + 1) : "");
+            String entry = lines.get(at) + (at + 1 < lines.size() && lines.get(at + 1).startsWith(" ".repeat(20)) ? lines.get(at + 1) : "");
             assertTrue(entry.matches(".*\\[.+]\\s*$"), "no [default] for " + flag + ": " + entry);
         }
         // every flag the parser knows is in the help
@@ -167,5 +170,89 @@ class JobOptionsTest {
         assertTrue(u.lines().anyMatch(l -> l.contains("--skip-blank-lines") && l.contains("drop blank lines")), u);
         assertTrue(u.contains("[2048]") && u.contains("[mean]") && u.contains("[parquet]") && u.contains("[id]") && u.contains("[tokens]")
                 && u.contains("[auto]") && u.contains("[16384]") && u.contains("[bf16]") && u.contains("[text]") && u.contains("[file]"));
+    }
+
+    /** The metadata records the flags that apply to the run, defaults included, and what the preflight resolved. */
+    @Test
+    void provenanceRecordsTheFlagsThatApply() {
+        JobOptions text = parse("embed", "--model", "m", "--input", "in.jsonl", "--tokenizer", "t.json", "--text-col", "body",
+                "--master", "local[2]", "--overwrite");
+        Map<String, String> p = text.provenance(true, Map.of("--model", "/abs/m", "--format", "json"));
+        assertEquals("embed", p.get("task"));
+        assertEquals("/abs/m", p.get("--model"));
+        assertEquals("json", p.get("--format"));
+        assertEquals("body", p.get("--text-col"));
+        assertEquals("file", p.get("--doc-per"));
+        assertEquals("false", p.get("--special-tokens"));
+        assertEquals("mean", p.get("--pooling"));
+        assertEquals("16384", p.get("--token-budget"));
+        assertEquals("none", p.get("--keep-cols"));
+        for (String absent : new String[] {"--tokens-col", "--per-token", "--prepend-bos", "--master", "--overwrite", "--conf", "--progress", "--help"})
+            assertFalse(p.containsKey(absent), absent);
+        Map<String, String> s = parse("score", "--model", "m", "--input", "in.parquet", "--per-token", "--output-format", "json")
+                .provenance(false, Map.of());
+        assertEquals("tokens", s.get("--tokens-col"));
+        assertEquals("true", s.get("--per-token"));
+        assertEquals("none", s.get("--prepend-bos"));
+        assertEquals("json", s.get("--output-format"));
+        assertEquals("none", s.get("--format"), "not resolved: not given");
+        assertFalse(s.containsKey("--text-col") || s.containsKey("--pooling"));
+    }
+
+    /** README's flag table and --help list the same flags, with the same meaning and the same default. */
+    @Test
+    void readmeFlagTableAgreesWithHelp() throws java.io.IOException {
+        Map<String, String[]> readme = readmeFlags(java.nio.file.Files.readAllLines(HOME.resolve("README.md")));
+        Map<String, String[]> help = helpFlags(JobOptions.usage("bin/ssdspark"));
+        assertTrue(help.size() >= 28, "--help lists " + help.keySet());
+        assertEquals(help.keySet(), readme.keySet(), "flags (with their value names) in --help vs README's table");
+        for (String flag : help.keySet()) {
+            assertEquals(help.get(flag)[0], readme.get(flag)[0], "meaning of " + flag + ": --help vs README");
+            assertEquals(help.get(flag)[1], readme.get(flag)[1], "default of " + flag + ": --help vs README");
+        }
+    }
+
+    /** README's "| Flag | Meaning | Default |" rows as flag -> {meaning, default}, markdown removed. */
+    static Map<String, String[]> readmeFlags(List<String> lines) {
+        Map<String, String[]> m = new java.util.LinkedHashMap<>();
+        int start = lines.indexOf("| Flag | Meaning | Default |");
+        assertTrue(start >= 0, "README has no flag table");
+        for (String row : lines.subList(start + 2, lines.size())) {
+            if (!row.startsWith("|")) break;
+            String[] cells = row.substring(1, row.length() - 1).split("(?<!\\\\)\\|", -1);
+            assertEquals(3, cells.length, row);
+            String[] c = new String[3];
+            for (int i = 0; i < 3; i++) c[i] = cells[i].replace("`", "").replace("\\|", "|").trim();
+            assertNull(m.put(c[0], new String[] {c[1], c[2]}), "twice in README: " + c[0]);
+        }
+        return m;
+    }
+
+    /** --help's flag entries as "flag VALUE" -> {meaning, default}: the text before and inside the closing [...]. */
+    static Map<String, String[]> helpFlags(String usage) {
+        Map<String, String[]> m = new java.util.LinkedHashMap<>();
+        java.util.regex.Pattern entry = java.util.regex.Pattern.compile("^ {2,6}((?:-\\w, )?--\\S+(?: \\S+)?) {2,}(.*)$");
+        String flag = null;
+        StringBuilder text = new StringBuilder();
+        for (String line : (usage + "\n").lines().toList()) {
+            java.util.regex.Matcher e = entry.matcher(line);
+            boolean more = flag != null && line.startsWith(" ".repeat(20)) && !line.isBlank();
+            if (more) {
+                text.append(' ').append(line.trim());
+                continue;
+            }
+            if (flag != null) {
+                java.util.regex.Matcher d = java.util.regex.Pattern.compile("^(.*?)(?: \\[(.*)])?$").matcher(text.toString());
+                assertTrue(d.matches());
+                assertNull(m.put(flag, new String[] {d.group(1), d.group(2) == null ? "" : d.group(2)}), "twice in --help: " + flag);
+                flag = null;
+            }
+            if (e.matches()) {
+                flag = e.group(1);
+                text.setLength(0);
+                text.append(e.group(2).trim());
+            }
+        }
+        return m;
     }
 }
