@@ -1,26 +1,23 @@
 package ssdspark.pipeline;
 
 import org.apache.spark.sql.Row;
-import ssdspark.pipeline.text.CloseableIterator;
-import ssdspark.pipeline.text.Prefetcher;
-import ssdspark.pipeline.text.TextBatches;
-import ssdspark.pipeline.text.TokenBatch;
-import ssdspark.pipeline.text.TokenizedDoc;
+import ssdspark.pipeline.text.StreamingTokenizer;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.Doc;
 import ssdspark.udf.JobSpec;
-import ssdspark.udf.TokenRowBatcher;
+import ssdspark.udf.TokenBudgetBatcher;
+import ssdspark.udf.TokenRows;
 
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
 /**
- * Where the partition function's batches come from. Both read ahead on a producer thread (a bounded queue of
+ * Where the partition function's batches come from: the input's documents (token rows as they are, text rows
+ * tokenized) batched by {@link TokenBudgetBatcher}, read ahead on a producer thread (a bounded queue of
  * {@code prefetch} batches, {@link Prefetcher#inTask}) so the engine never waits for Spark's reader or the
  * tokenizer while there is input left: with prefetch p, at most p + 2 batches of rows are in memory (p
- * queued, one being built, one being run).
+ * queued, one being built, one being run), plus the batcher's one document of look-ahead.
  */
 public final class BatchSources {
     private BatchSources() {}
@@ -30,6 +27,23 @@ public final class BatchSources {
 
     /** Text rows (id, text, carried...), tokenized with tokenizer. prefetch 0: tokenized on the task's thread. */
     public static BatchSource text(TokenizerSpec tokenizer, int prefetch) { return new Text(tokenizer, checkPrefetch(prefetch)); }
+
+    /**
+     * docs in batches of tokenBudget tokens and maxDocs documents at most, prefetch of them prepared ahead on a
+     * producer thread that sees the Spark task (0: on the caller's thread). Close the result when done (Spark
+     * also closes it at task end).
+     */
+    public static CloseableIterator<List<Doc>> batches(Iterator<Doc> docs, long tokenBudget, int maxDocs, int prefetch) {
+        Iterator<List<Doc>> batches = new TokenBudgetBatcher(docs, tokenBudget, maxDocs);
+        if (checkPrefetch(prefetch) > 0) return Prefetcher.inTask(batches, prefetch);
+        return new CloseableIterator<>() {
+            @Override public boolean hasNext() { return batches.hasNext(); }
+
+            @Override public List<Doc> next() { return batches.next(); }
+
+            @Override public void close() {}
+        };
+    }
 
     private static int checkPrefetch(int p) {
         if (p < 0) throw new IllegalArgumentException("prefetch must be 0 (off) or more batches, got " + p);
@@ -44,8 +58,7 @@ public final class BatchSources {
 
         @Override
         public Iterator<List<Doc>> open(Iterator<Row> rows, JobSpec spec) {
-            Iterator<List<Doc>> batches = new TokenRowBatcher(rows, spec.tokenBudget(), spec.maxBatchDocs());
-            return prefetch == 0 ? batches : Prefetcher.inTask(batches, prefetch);
+            return batches(TokenRows.docs(rows), spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
         }
     }
 
@@ -61,21 +74,7 @@ public final class BatchSources {
 
         @Override
         public Iterator<List<Doc>> open(Iterator<Row> rows, JobSpec spec) {
-            CloseableIterator<TokenBatch> batches = TextBatches.open(rows, tokenizer, spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
-            return new CloseableIterator<>() {
-                @Override public boolean hasNext() { return batches.hasNext(); }
-
-                @Override public List<Doc> next() { return docs(batches.next()); }
-
-                @Override public void close() { batches.close(); }
-            };
+            return batches(new StreamingTokenizer(rows, tokenizer.open()), spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
         }
-    }
-
-    static List<Doc> docs(TokenBatch b) {
-        List<Doc> out = new ArrayList<>(b.size());
-        for (TokenizedDoc d : b.docs())
-            out.add(d.error() != null ? Doc.failed(d.id(), d.error(), d.carried()) : Doc.of(d.id(), d.tokens(), d.carried()));
-        return out;
     }
 }

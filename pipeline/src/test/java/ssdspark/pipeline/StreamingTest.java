@@ -7,7 +7,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import scala.jdk.javaapi.CollectionConverters;
-import ssdspark.pipeline.text.Prefetcher;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.DocumentFunction;

@@ -7,8 +7,8 @@ import java.util.Iterator;
 import java.util.List;
 
 /**
- * Turns a partition's input rows into batches of documents, in input order, each about
- * {@link JobSpec#tokenBudget()} tokens and at most {@link JobSpec#maxBatchDocs()} documents. It may read
+ * Turns a partition's input rows into batches of documents, in input order, by {@link TokenBudgetBatcher}: at most
+ * {@link JobSpec#tokenBudget()} tokens (unless one document alone is longer) and {@link JobSpec#maxBatchDocs()} documents. It may read
  * ahead on another thread (the pipeline's sources tokenize the next batch while the model runs this one);
  * then the iterator is {@link AutoCloseable} and is closed when the partition is done.
  */
@@ -18,6 +18,6 @@ public interface BatchSource extends Serializable {
 
     /** Pre-tokenized rows (id, tokens, carried...), batched on the caller's thread. */
     static BatchSource tokenRows() {
-        return (rows, spec) -> new TokenRowBatcher(rows, spec.tokenBudget(), spec.maxBatchDocs());
+        return (rows, spec) -> new TokenBudgetBatcher(TokenRows.docs(rows), spec.tokenBudget(), spec.maxBatchDocs());
     }
 }

@@ -1,6 +1,7 @@
 package ssdspark.pipeline.text;
 
 import org.apache.spark.sql.Row;
+import ssdspark.udf.Doc;
 
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -9,14 +10,18 @@ import java.util.NoSuchElementException;
  * Tokenizes (id, text) rows one at a time as they are pulled, so a partition is never held in memory.
  * A row whose text is null or yields no tokens, or that the tokenizer fails on, becomes a document
  * with an error instead of failing the task. Columns after id and text (when both are the first two)
- * travel with the document as {@link TokenizedDoc#carried()}.
+ * travel with the document as {@link Doc#carried()}.
  */
-public final class StreamingTokenizer implements Iterator<TokenizedDoc> {
+public final class StreamingTokenizer implements Iterator<Doc> {
+    /** Error of a document whose text yields no tokens (empty, or only characters the tokenizer drops). */
+    public static final String EMPTY = "empty document";
+    /** Error of a document whose text is null (a missing field in JSON, a null in Parquet). */
+    public static final String MISSING = "missing text";
+
     private final Iterator<Row> rows;
     private final TextEncoder encoder;
     private final int idField;
     private final int textField;
-    private long index;
 
     /** Rows of (id, text), as {@link TextInput#read} gives them. */
     public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder) { this(rows, encoder, 0, 1); }
@@ -32,19 +37,20 @@ public final class StreamingTokenizer implements Iterator<TokenizedDoc> {
     public boolean hasNext() { return rows.hasNext(); }
 
     @Override
-    public TokenizedDoc next() {
+    public Doc next() {
         if (!rows.hasNext()) throw new NoSuchElementException();
         Row r = rows.next();
-        long i = index++;
         Object id = r.get(idField);
         Object[] carried = carried(r);
-        if (r.isNullAt(textField)) return TokenizedDoc.failed(id, i, TokenizedDoc.MISSING, carried);
+        if (r.isNullAt(textField)) return Doc.failed(id, MISSING, carried);
+        int[] tokens;
         try {
-            return TokenizedDoc.of(id, i, encoder.encode(r.getString(textField)), carried);
+            tokens = encoder.encode(r.getString(textField));
         } catch (RuntimeException e) {
             // One odd document should not fail a partition of millions; its row carries the reason.
-            return TokenizedDoc.failed(id, i, "tokenizer failed: " + e, carried);
+            return Doc.failed(id, "tokenizer failed: " + e, carried);
         }
+        return tokens == null || tokens.length == 0 ? Doc.failed(id, EMPTY, carried) : Doc.of(id, tokens, carried);
     }
 
     private Object[] carried(Row r) {

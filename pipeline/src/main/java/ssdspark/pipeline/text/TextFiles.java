@@ -13,6 +13,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.util.TaskCompletionListener;
+import ssdspark.pipeline.CloseableIterator;
 import ssdspark.udf.JobCounters;
 
 import java.io.BufferedReader;

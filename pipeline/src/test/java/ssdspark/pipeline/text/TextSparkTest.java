@@ -12,6 +12,10 @@ import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import ssdspark.pipeline.BatchSources;
+import ssdspark.pipeline.CloseableIterator;
+import ssdspark.pipeline.Prefetcher;
+import ssdspark.udf.Doc;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,9 +57,9 @@ class TextSparkTest {
         public Iterator<Row> call(Iterator<Row> rows) {
             List<Row> out = new ArrayList<>();
             int b = 0;
-            try (CloseableIterator<TokenBatch> batches = TextBatches.open(rows, spec, 6, 1000, 2)) {
+            try (CloseableIterator<List<Doc>> batches = BatchSources.batches(new StreamingTokenizer(rows, spec.open()), 6, 1000, 2)) {
                 while (batches.hasNext()) {
-                    for (TokenizedDoc d : batches.next().docs()) out.add(RowFactory.create(d.id(), d.length(), b, d.error()));
+                    for (Doc d : batches.next()) out.add(RowFactory.create(d.id(), d.length(), b, d.error()));
                     b++;
                 }
             }
@@ -71,11 +75,11 @@ class TextSparkTest {
 
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
-            CloseableIterator<TokenBatch> it = TextBatches.open(rows, spec, 8, 1000, 2);
+            CloseableIterator<List<Doc>> it = BatchSources.batches(new StreamingTokenizer(rows, spec.open()), 8, 1000, 2);
             return new Iterator<>() {
                 @Override public boolean hasNext() { return it.hasNext(); }
                 @Override public Row next() {
-                    TokenizedDoc d = it.next().docs().get(0);
+                    Doc d = it.next().get(0);
                     return RowFactory.create(d.id(), d.length(), 0, d.error());
                 }
             };
@@ -104,7 +108,7 @@ class TextSparkTest {
                 got.stream().map(r -> r.getString(0)).collect(Collectors.toList()));
         // hello world = 2, "" = empty, the mamba and spark = 4, café = 5 bytes, hello hello hello = 5
         assertEquals(List.of(2, 0, 4, 5, 5), got.stream().map(r -> r.getInt(1)).collect(Collectors.toList()));
-        assertEquals(TokenizedDoc.EMPTY, got.get(1).getString(3));
+        assertEquals(StreamingTokenizer.EMPTY, got.get(1).getString(3));
         awaitNoProducers();
     }
 

@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline;
 
 import org.apache.spark.TaskContext;
 import org.apache.spark.TaskContext$;

@@ -2,45 +2,23 @@ package ssdspark.udf;
 
 import org.apache.spark.sql.Row;
 
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 
 /**
- * Batches of pre-tokenized rows (id, tokens, carried columns...): consecutive rows, in order, until their
- * tokens reach the token budget or the batch holds maxDocs documents. Lazy: a batch pulls only its own
- * rows, so at most one batch of rows is held. A row whose tokens are null or not integers becomes a
- * failed {@link Doc}; it never fails the partition.
+ * Pre-tokenized input rows (id, tokens, carried...) as {@link Doc}s, one at a time as they are pulled. A row
+ * whose tokens are null or not integers becomes a failed document; it never fails the partition.
  */
-public final class TokenRowBatcher implements Iterator<List<Doc>> {
-    private final Iterator<Row> rows;
-    private final long tokenBudget;
-    private final int maxDocs;
+public final class TokenRows {
+    private TokenRows() {}
 
-    public TokenRowBatcher(Iterator<Row> rows, long tokenBudget, int maxDocs) {
-        if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be at least 1, got " + tokenBudget);
-        if (maxDocs < 1) throw new IllegalArgumentException("documents per batch must be at least 1, got " + maxDocs);
-        this.rows = rows;
-        this.tokenBudget = tokenBudget;
-        this.maxDocs = maxDocs;
-    }
+    /** The documents of rows, lazily. */
+    public static Iterator<Doc> docs(Iterator<Row> rows) {
+        return new Iterator<>() {
+            @Override public boolean hasNext() { return rows.hasNext(); }
 
-    @Override
-    public boolean hasNext() { return rows.hasNext(); }
-
-    @Override
-    public List<Doc> next() {
-        if (!rows.hasNext()) throw new NoSuchElementException();
-        List<Doc> batch = new ArrayList<>();
-        long sum = 0;
-        // A batch closes once it is full, before the next row is pulled, so nothing is read ahead.
-        while (rows.hasNext() && sum < tokenBudget && batch.size() < maxDocs) {
-            Doc d = toDoc(rows.next());
-            batch.add(d);
-            sum += d.length();
-        }
-        return batch;
+            @Override public Doc next() { return toDoc(rows.next()); }
+        };
     }
 
     /** One (id, tokens, carried...) row as a document. */

@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
