@@ -16,8 +16,8 @@ import ssdspark.model.DocumentRunner.EmbedResult;
 import ssdspark.model.DocumentRunner.ScoreOptions;
 import ssdspark.model.DocumentRunner.ScoreResult;
 import ssdspark.pipeline.text.HfTokenizer;
-import ssdspark.pipeline.text.ModelFingerprint;
-import ssdspark.pipeline.text.OutputMetadata;
+import ssdspark.pipeline.output.ModelFingerprint;
+import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.ModelCache;
 

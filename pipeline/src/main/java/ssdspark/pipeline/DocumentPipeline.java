@@ -7,12 +7,13 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import ssdspark.pipeline.text.OutputMetadata;
+import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.DocumentFunction;
 import ssdspark.udf.JobCounters;
 import ssdspark.udf.JobSpec;
+import ssdspark.udf.OutputRows;
 
 import java.util.Arrays;
 import java.util.List;
@@ -59,7 +60,7 @@ public final class DocumentPipeline {
     private static Dataset<Row> map(Dataset<Row> rows, JobSpec spec, JobCounters counters, BatchSource source) {
         StructField[] in = rows.schema().fields();
         List<StructField> carried = Arrays.asList(in).subList(2, in.length);
-        StructType schema = OutputSchema.of(spec, in[0].dataType(), carried);
+        StructType schema = OutputRows.of(spec).schema(in[0].dataType(), carried);
         return rows.mapPartitions(new DocumentFunction(spec, counters, source), Encoders.row(schema));
     }
 

@@ -3,10 +3,7 @@ package ssdspark.pipeline;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Test;
-import ssdspark.udf.JobSpec;
 
-import java.util.Arrays;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -36,16 +33,5 @@ class SchemaTest {
         assertTrue(m.contains("array<string>") && m.contains("array of integer"), m);
         m = error(s, "doc", "text");
         assertTrue(m.contains("'text' is string"), m);
-    }
-
-    @Test
-    void outputColumns() {
-        List<String> score = Arrays.asList(OutputSchema.of(JobSpec.score("/m", "cpu", 8, -1, false), DataTypes.LongType).fieldNames());
-        assertEquals(List.of("id", "num_tokens", "num_scored", "sum_logprob", "mean_nll", "perplexity", "error"), score);
-        StructType perToken = OutputSchema.of(JobSpec.score("/m", "cpu", 8, -1, true), DataTypes.StringType);
-        assertEquals("array<float>", perToken.apply("token_logprobs").dataType().simpleString());
-        assertEquals(DataTypes.StringType, perToken.apply("id").dataType());
-        List<String> embed = Arrays.asList(OutputSchema.of(JobSpec.embed("/m", "cpu", 8, JobSpec.Pooling.MEAN), DataTypes.IntegerType).fieldNames());
-        assertEquals(List.of("id", "num_tokens", "embedding", "error"), embed);
     }
 }

@@ -2,12 +2,9 @@ package ssdspark.udf;
 
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import ssdspark.model.DocumentRunner;
-import ssdspark.model.DocumentRunner.EmbedResult;
 import ssdspark.model.DocumentRunner.Outcome;
 import ssdspark.model.DocumentRunner.ScoreOptions;
-import ssdspark.model.DocumentRunner.ScoreResult;
 import ssdspark.model.Engine;
 
 import java.util.ArrayDeque;
@@ -25,16 +22,15 @@ import java.util.NoSuchElementException;
  * is read when Spark asks for a row beyond the previous one, so a partition is never held in memory, and the
  * model comes from the executor's {@link ModelCache} with the first batch that has something to run.
  *
- * <p>Output values, in the column order of the pipeline's output schema:
- * score: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error, [carried...];
- * embed: id, num_tokens, embedding, error, [carried...]. A document the model cannot take (null or empty tokens,
- * ids outside the vocabulary, no text) becomes a row with the message in error and nulls elsewhere; anything
- * else (a broken model, out of memory) fails the task as usual.
+ * <p>Rows are built by {@link OutputRows}, which also gives their schema. A document the model cannot take (null
+ * or empty tokens, ids outside the vocabulary, no text) becomes a row with the message in error and nulls
+ * elsewhere; anything else (a broken model, out of memory) fails the task as usual.
  */
 public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     private final JobSpec spec;
     private final JobCounters counters; // null: no accounting
     private final BatchSource source;
+    private transient OutputRows output; // built on the executor
 
     /** Pre-tokenized (id, tokens, carried...) rows, batched on the task's thread. */
     public DocumentFunction(JobSpec spec, JobCounters counters) { this(spec, counters, BatchSource.tokenRows()); }
@@ -46,6 +42,11 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     }
 
     public JobSpec spec() { return spec; }
+
+    private OutputRows output() {
+        if (output == null) output = OutputRows.of(spec);
+        return output;
+    }
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
@@ -120,44 +121,13 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
             }
             if (error != null) {
                 errors++;
-                out.add(errorRow(d, error));
+                out.add(output().errorRow(d, error));
             } else {
                 tokens += d.tokens().length;
-                out.add(spec.task() == JobSpec.Task.SCORE ? scoreRow(d, (ScoreResult) result) : embedRow(d, (EmbedResult) result));
+                out.add(output().row(d, result));
             }
         }
         if (counters != null) counters.addBatch(batch.size(), errors, tokens);
         return out;
-    }
-
-    private int width() { return spec.task() == JobSpec.Task.EMBED ? 4 : spec.perToken() ? 8 : 7; }
-
-    private Row row(Doc d, Object... values) {
-        Object[] carried = d.carried();
-        if (carried == null || carried.length == 0) return RowFactory.create(values);
-        Object[] all = new Object[values.length + carried.length];
-        System.arraycopy(values, 0, all, 0, values.length);
-        System.arraycopy(carried, 0, all, values.length, carried.length);
-        return RowFactory.create(all);
-    }
-
-    private Row scoreRow(Doc d, ScoreResult r) {
-        Double meanNll = r.numScored() == 0 ? null : r.meanNll();
-        Double ppl = r.numScored() == 0 ? null : r.perplexity();
-        return spec.perToken()
-                ? row(d, d.id(), r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, r.tokenLogprobs(), null)
-                : row(d, d.id(), r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, null);
-    }
-
-    private Row embedRow(Doc d, EmbedResult r) {
-        float[] v = spec.pooling() == JobSpec.Pooling.LAST ? r.last() : r.mean();
-        return row(d, d.id(), r.numTokens(), v, null);
-    }
-
-    private Row errorRow(Doc d, String message) {
-        Object[] v = new Object[width()];
-        v[0] = d.id();
-        v[v.length - 1] = message;
-        return row(d, v);
     }
 }

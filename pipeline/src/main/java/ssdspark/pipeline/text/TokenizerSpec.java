@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
+import ssdspark.pipeline.Sha256;
+
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,8 +15,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -117,7 +117,7 @@ public final class TokenizerSpec implements Serializable {
             maxId = Math.max(maxId, id);
         }
         if (maxId < 0) throw new IllegalArgumentException(name + ": the tokenizer's vocabulary is empty");
-        return new TokenizerSpec(name, json, sha256(json), maxId + 1, Collections.unmodifiableMap(added), false, -1);
+        return new TokenizerSpec(name, json, Sha256.of(json), maxId + 1, Collections.unmodifiableMap(added), false, -1);
     }
 
     /** Largest id of the model's own vocabulary: a token→id map (BPE, WordLevel, WordPiece) or a [piece, score] list (Unigram). */
@@ -182,24 +182,6 @@ public final class TokenizerSpec implements Serializable {
     public String toString() {
         return "tokenizer " + path + " (sha256 " + sha256 + ", vocab " + vocabSize + ", special tokens " + addSpecialTokens
                 + (bosId >= 0 ? ", bos " + bosId : "") + ")";
-    }
-
-    static String sha256(byte[] bytes) {
-        return hex(digest().digest(bytes));
-    }
-
-    static MessageDigest digest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
-    }
-
-    static String hex(byte[] b) {
-        StringBuilder s = new StringBuilder(b.length * 2);
-        for (byte x : b) s.append(Character.forDigit((x >> 4) & 15, 16)).append(Character.forDigit(x & 15, 16));
-        return s.toString();
     }
 
     /** A path without a scheme as a local path; null when a scheme (file:, hdfs:, s3a:, ...) says to ask Hadoop. */

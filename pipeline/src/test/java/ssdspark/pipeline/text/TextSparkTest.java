@@ -15,6 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 import ssdspark.pipeline.BatchSources;
 import ssdspark.pipeline.CloseableIterator;
 import ssdspark.pipeline.Prefetcher;
+import ssdspark.pipeline.output.ModelFingerprint;
+import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.udf.Doc;
 
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline.output;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.execution.datasources.parquet.ParquetWriteSupport;

@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline.output;
 
 import org.apache.hadoop.mapreduce.Job;
 import org.apache.parquet.hadoop.ParquetOutputFormat;

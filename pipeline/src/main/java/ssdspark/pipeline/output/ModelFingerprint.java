@@ -1,4 +1,6 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline.output;
+
+import ssdspark.pipeline.Sha256;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -61,7 +63,7 @@ public final class ModelFingerprint {
         if (picked.size() == 1)
             throw new IllegalArgumentException("model folder " + folder + " has config.json but no weights (.safetensors, .bin, .pt, .pth)");
         Map<String, String> each = new LinkedHashMap<>();
-        MessageDigest all = TokenizerSpec.digest();
+        MessageDigest all = Sha256.digest();
         long total = 0;
         ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
         for (Path p : picked) {
@@ -78,18 +80,18 @@ public final class ModelFingerprint {
             total += size;
             all.update((name + "\t" + size + "\t" + h + "\n").getBytes(StandardCharsets.UTF_8));
         }
-        return new ModelFingerprint(folder, TokenizerSpec.hex(all.digest()), Collections.unmodifiableMap(each), total);
+        return new ModelFingerprint(folder, Sha256.hex(all.digest()), Collections.unmodifiableMap(each), total);
     }
 
     private static String hash(FileChannel ch, ByteBuffer buf) throws IOException {
-        MessageDigest md = TokenizerSpec.digest();
+        MessageDigest md = Sha256.digest();
         buf.clear();
         while (ch.read(buf) != -1) {
             buf.flip();
             md.update(buf);
             buf.clear();
         }
-        return TokenizerSpec.hex(md.digest());
+        return Sha256.hex(md.digest());
     }
 
     public Path folder() { return folder; }

@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline.output;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class ModelFingerprintTest {
     static String sha(byte[] b) throws Exception {
-        return TokenizerSpec.hex(MessageDigest.getInstance("SHA-256").digest(b));
+        return java.util.HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     }
 
     /** The documented recipe, computed from whole-file reads: one "NAME\tSIZE\tSHA\n" line per file, by name. */

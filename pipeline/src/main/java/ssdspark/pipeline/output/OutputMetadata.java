@@ -1,4 +1,4 @@
-package ssdspark.pipeline.text;
+package ssdspark.pipeline.output;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -8,6 +8,8 @@ import org.apache.hadoop.fs.Path;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.spark.sql.DataFrameWriter;
+
+import ssdspark.pipeline.text.TokenizerSpec;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,7 +66,8 @@ public final class OutputMetadata {
         }
     }
 
-    static Map<String, String> parse(String json) {
+    /** A JSON object of strings, as this class writes the values of ssdspark.model.files and ssdspark.options. */
+    public static Map<String, String> parse(String json) {
         try {
             return JSON.readValue(json, new TypeReference<LinkedHashMap<String, String>>() {});
         } catch (JsonProcessingException e) {
