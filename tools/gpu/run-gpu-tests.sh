@@ -4,13 +4,14 @@
 #   tools/gpu/run-gpu-tests.sh [BUNDLE_DIR]        (default .gpu-bundle, git-ignored)
 #
 # Builds the kernels (nvcc -> fatbin) and model modules with their tests (own output folder, -Dssd.tag=-gpu),
-# then gathers into BUNDLE_DIR: a jlink'd JRE (jre.tar.xz, made once by /work/shared/gpu/jre.sh or $SSD_JRE_SH),
+# then gathers into BUNDLE_DIR: a jlink'd JRE (jre.tar.xz, made once by $SSD_SHARED/gpu/jre.sh; SSD_SHARED defaults
+# to the folder "shared" beside the repository),
 # the module jars and test-class jars, JCuda with only the driver-API native library, the JUnit console launcher,
 # and tools/gpu/device-run.sh. About 40 MB. Then, on the GPU host, from the repository root:
 #
 #   bash .gpu-bundle/device-run.sh [tests|bench|sanitize|all]   (results and logs under $OUT, default /tmp/ssd-out)
 #
-# With the workplace's device tool: run(command="bash .gpu-bundle/device-run.sh all", carry=[".gpu-bundle"]).
+# Copy the bundle to the GPU host with the repository (or carry it there) and run the line above.
 set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
@@ -28,7 +29,8 @@ rm -f "$bundle"/lib/*.jar
 cp kernels/target"$tag"/ssdspark-kernels-*.jar model/target"$tag"/ssdspark-model-*.jar "$bundle/lib/"
 jar cf "$bundle/lib/ssdspark-kernels-tests.jar" -C kernels/target"$tag"/test-classes .
 jar cf "$bundle/lib/ssdspark-model-tests.jar" -C model/target"$tag"/test-classes .
-if ! unzip -l "$bundle"/lib/ssdspark-kernels-0*.jar | grep -q ssdspark_kernels.fatbin; then
+# grep without -q reads all of its input: under pipefail an early exit would fail unzip with SIGPIPE
+if ! unzip -l "$bundle"/lib/ssdspark-kernels-0*.jar | grep ssdspark_kernels.fatbin >/dev/null; then
   echo "[bundle] ERROR: the kernels jar holds no fatbin (was nvcc found?)" >&2
   exit 1
 fi
@@ -43,7 +45,7 @@ cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_v/junit-plat
 
 if [[ ! -f "$bundle/jre.tar.xz" ]]; then
   echo "[bundle] making the JRE (once)"
-  bash "${SSD_JRE_SH:-/work/shared/gpu/jre.sh}" "$bundle"
+  bash "${SSD_SHARED:-$root/../shared}/gpu/jre.sh" "$bundle"
 fi
 cp tools/gpu/device-run.sh "$bundle/"
 du -sh "$bundle"; ls -l "$bundle" "$bundle/lib"

@@ -6,7 +6,7 @@
 #
 # nvcc is looked up in $NVCC, PATH, /usr/local/cuda/bin, /usr/local/cuda-*/bin (newest first); NVCC=none skips
 # the kernels on purpose (a fast CPU-only build).
-# SSD_CUDA_ARCHS (default "80 86 89 90 100 120") picks the SASS targets; a quick dev build: SSD_CUDA_ARCHS=90.
+# SSD_CUDA_ARCHS (default "80 86 89 90 100 120") picks the SASS targets (90 builds sm_90a); a quick dev build: SSD_CUDA_ARCHS=90.
 # Without nvcc the build does not fail: it writes OUT_FILE.missing with the reason, and the GPU backend reports it
 # ("kernels were not compiled ... rebuild with ...") instead of running.
 set -euo pipefail
@@ -45,7 +45,8 @@ for a in $archs; do
     echo "[ssdspark kernels] $nvcc does not know sm_$a; skipping it" >&2
     continue
   fi
-  gencode+=("-gencode=arch=compute_$a,code=sm_$a")
+  # Hopper gets the arch-specific target: wgmma (gemm_sm90.cuh) exists only in sm_90a code, which runs on sm_90 parts
+  if [[ $a == 90 ]]; then gencode+=("-gencode=arch=compute_90a,code=sm_90a"); else gencode+=("-gencode=arch=compute_$a,code=sm_$a"); fi
   kept+=("$a")
 done
 if [[ ${#kept[@]} -eq 0 ]]; then echo "[ssdspark kernels] no usable architecture in '$archs'" >&2; exit 1; fi
@@ -54,7 +55,7 @@ gencode+=("-gencode=arch=compute_$lo,code=compute_$lo")
 [[ "$hi" != "$lo" ]] && gencode+=("-gencode=arch=compute_$hi,code=compute_$hi")
 
 # up to date? (same sources, same arch list)
-want="$(cat "$here"/*.cu "$here"/*.cuh "$here/build.sh" | cksum) ${kept[*]} $("$nvcc" --version | tail -1)"
+want="$(cat "$here"/*.cu "$here"/*.cuh "$here/build.sh" | cksum) ${kept[*]} ${SSD_CUDA_DEFINES:-} $("$nvcc" --version | tail -1)"
 if [[ -f "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "[ssdspark kernels] $out is up to date"
   exit 0
@@ -63,7 +64,8 @@ fi
 echo "[ssdspark kernels] $nvcc -> $out (SASS: ${kept[*]}; PTX: $lo $hi)"
 start=$(date +%s)
 tmp="$out.tmp.$$"
-"$nvcc" -fatbin -O3 -std=c++17 --threads 0 "${gencode[@]}" -o "$tmp" "$here/ssdspark_kernels.cu"
+# SSD_CUDA_DEFINES: extra -D flags for bench builds (e.g. -DSSD_GEMM_VARIANTS adds the GEMM shape experiments)
+"$nvcc" -fatbin -O3 -std=c++17 --threads 0 ${SSD_CUDA_DEFINES:-} "${gencode[@]}" -o "$tmp" "$here/ssdspark_kernels.cu"
 mv "$tmp" "$out"
 printf '%s' "$want" > "$stamp"
 echo "[ssdspark kernels] built $(stat -c %s "$out") bytes in $(( $(date +%s) - start )) s"

@@ -1,4 +1,5 @@
-// Dense products in torch Linear layout: C[m][n] = A[m][k] . B[n][k]^T (+ bias[n]). Twin: ssdspark.kernels.Gemm.
+// Dense products in torch Linear layout: C[m][n] = A[m][k] . B[n][k]^T (+ bias[n]) (+ C[m][n] when accumulate, which
+// folds the residual add of a block into its out_proj). Twin: ssdspark.kernels.Gemm.
 //  - bf16 or fp16 inputs, fp32 accumulate on tensor cores (mma.sync m16n8k16, ldmatrix, 3-stage cp.async pipeline).
 //    A and B rows must be 16-byte aligned (lda, ldb multiples of 8) and zero padded from K up to the next multiple of 8.
 //  - fp32 SIMT path (64x64 tiles, 4x4 per thread): the exact-precision path, any strides.
@@ -126,7 +127,7 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const T* __restr
 // grid (ceil(N/128), ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<STAGES>()
 template <typename T, int STAGES>
 __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
-                                             float* C, int ldc, const float* bias, int M, int N, int K) {
+                                             float* C, int ldc, const float* bias, int M, int N, int K, int accumulate) {
     using namespace mma_gemm;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int bn = blockIdx.x * BN, bm = blockIdx.y * BM;
@@ -144,22 +145,23 @@ __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, c
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
                     const int col = bn + wn * 32 + ni * 8 + (lane & 3) * 2 + e;
-                    if (col < N) C[(size_t)row * ldc + col] = acc[mi][ni][half * 2 + e] + (bias ? bias[col] : 0.f);
+                    if (col < N) {
+                        float* c = C + (size_t)row * ldc + col;
+                        *c = acc[mi][ni][half * 2 + e] + (bias ? bias[col] : 0.f) + (accumulate ? *c : 0.f);
+                    }
                 }
         }
 }
 
 extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* A, int lda, const bf16* B, int ldb, float* C,
-                                                               int ldc, const float* bias, int M, int N, int K) {
-    gemm_half_tn<bf16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K);
-}
-extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn_s4(const bf16* A, int lda, const bf16* B, int ldb, float* C,
-                                                                  int ldc, const float* bias, int M, int N, int K) {
-    gemm_half_tn<bf16, 4>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+                                                               int ldc, const float* bias, int M, int N, int K,
+                                                               int accumulate) {
+    gemm_half_tn<bf16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 extern "C" __global__ void __launch_bounds__(256) gemm_f16_tn(const f16* A, int lda, const f16* B, int ldb, float* C,
-                                                              int ldc, const float* bias, int M, int N, int K) {
-    gemm_half_tn<f16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K);
+                                                              int ldc, const float* bias, int M, int N, int K,
+                                                              int accumulate) {
+    gemm_half_tn<f16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 
 namespace simt_gemm {
@@ -191,7 +193,7 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4], const float* __rest
 // grid (ceil(N/64), ceil(M/64)), block 256
 extern "C" __global__ void __launch_bounds__(256) gemm_f32_tn(const float* __restrict__ A, int lda,
                                                               const float* __restrict__ B, int ldb, float* C, int ldc,
-                                                              const float* bias, int M, int N, int K) {
+                                                              const float* bias, int M, int N, int K, int accumulate) {
     using namespace simt_gemm;
     __shared__ __align__(16) float As[BK][LDS];
     __shared__ __align__(16) float Bs[BK][LDS];
@@ -205,7 +207,10 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f32_tn(const float* __res
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             const int col = bn + tx * 4 + j;
-            if (col < N) C[(size_t)row * ldc + col] = acc[i][j] + (bias ? bias[col] : 0.f);
+            if (col < N) {
+                float* c = C + (size_t)row * ldc + col;
+                *c = acc[i][j] + (bias ? bias[col] : 0.f) + (accumulate ? *c : 0.f);
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 // vocabulary (a split) keeping an online logsumexp (m, s) per row, the thread that meets a row's target column
 // writes that logit, and lm_head_finish merges the splits: out = logit[target] - logsumexp.
 #pragma once
-#include "gemm.cuh"
+#include "gemm_sm90.cuh"
 
 // grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<3>().
 // H[M][ldh] hidden rows, E[V][lde] head rows (K = d_model), both bf16 or both fp16. Split sp covers vocab tiles
@@ -166,4 +166,88 @@ extern "C" __global__ void lm_head_finish(const float* partM, const float* partS
     float m = SSD_NEG_INF, s = 0.f;
     for (int sp = 0; sp < splits; sp++) lse_merge(m, s, partM[(size_t)sp * M + r], partS[(size_t)sp * M + r]);
     out[r] = targets[r] >= 0 ? targetLogit[r] - (m + logf(s)) : __int_as_float(0x7fc00000);
+}
+
+// The same on Hopper's warpgroup tensor cores (sm_90a; gemm_sm90.cuh's shipped tile shape): grid (splits, ceil(M/128)),
+// block 256, dynamic smem wg_gemm::smem_bytes<SSD_WG_BN, SSD_WG_STAGES>(), vocabulary tiles of SSD_WG_BN. Each thread
+// holds two rows (r0, r0 + 8) of the tile.
+template <typename T>
+__device__ __forceinline__ void lm_head_wg(const T* __restrict__ H, int ldh, const T* __restrict__ E, int lde, int M,
+                                           int V, int K, const int* __restrict__ targets, int tilesPerSplit,
+                                           float* partM, float* partS, float* targetLogit) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace wg_gemm;
+    constexpr int BN = SSD_WG_BN;
+    const uint32_t smem = aligned_smem();
+    const int split = blockIdx.x, bm = blockIdx.y * BM;
+    const int vtiles = (V + BN - 1) / BN;
+    const int vt0 = split * tilesPerSplit, vt1 = min(vt0 + tilesPerSplit, vtiles);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int r0 = bm + (warp >> 2) * 64 + (warp & 3) * 16 + (lane >> 2);
+    int tg[2];
+    float m[2], s[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        tg[h] = r0 + 8 * h < M ? targets[r0 + 8 * h] : -1;
+        m[h] = SSD_NEG_INF;
+        s[h] = 0.f;
+    }
+    float acc[BN / 2];
+    for (int vt = vt0; vt < vt1; vt++) {
+        const int bn = vt * BN;
+        mainloop<T, BN, SSD_WG_STAGES, SSD_WG_INFLIGHT>(acc, H, ldh, E, lde, M, V, K, bm, bn, smem);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float vmax = SSD_NEG_INF;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+                    if (bn + 8 * j + 2 * (lane & 3) + e < V) vmax = fmaxf(vmax, acc[4 * j + 2 * h + e]);
+            const float nm = fmaxf(m[h], vmax);
+            if (nm == SSD_NEG_INF) continue;
+            float sum = s[h] * expf(m[h] - nm);
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int col = bn + 8 * j + 2 * (lane & 3) + e;
+                    const float v = acc[4 * j + 2 * h + e];
+                    if (col < V) sum += expf(v - nm);
+                    if (col == tg[h]) targetLogit[r0 + 8 * h] = v;
+                }
+            s[h] = sum;
+            m[h] = nm;
+        }
+    }
+    // the four lanes of a quad hold the other columns of the same rows
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+#pragma unroll
+        for (int o = 1; o <= 2; o <<= 1) {
+            const float m2 = __shfl_xor_sync(0xffffffffu, m[h], o), s2 = __shfl_xor_sync(0xffffffffu, s[h], o);
+            lse_merge(m[h], s[h], m2, s2);
+        }
+        const int row = r0 + 8 * h;
+        if ((lane & 3) == 0 && row < M) {
+            partM[(size_t)split * M + row] = m[h];
+            partS[(size_t)split * M + row] = s[h];
+        }
+    }
+#else
+    __trap();  // the host launches this only where the sm_90a code is loaded
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2) lm_head_bf16_wg(const bf16* H, int ldh, const bf16* E, int lde,
+                                                                     int M, int V, int K, const int* targets,
+                                                                     int tilesPerSplit, float* partM, float* partS,
+                                                                     float* targetLogit) {
+    lm_head_wg<bf16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
+}
+extern "C" __global__ void __launch_bounds__(256, 2) lm_head_f16_wg(const f16* H, int ldh, const f16* E, int lde,
+                                                                    int M, int V, int K, const int* targets,
+                                                                    int tilesPerSplit, float* partM, float* partS,
+                                                                    float* targetLogit) {
+    lm_head_wg<f16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
 }

@@ -11,6 +11,7 @@
 // Head h reads B/C group h / (H/G). Matrix work is fp32 on 64x64 SIMT tiles (4x4 per thread, 256 threads).
 #pragma once
 #include "common.cuh"
+#include <type_traits>
 
 #define SSD_QMAX 128
 #define SSD_LDS SIMT_LDS
@@ -102,21 +103,24 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
     }
 }
 
-// grid (ceil(P*N/256), H, S), block 256. ssm[s*seqStride + h*P*N + e] holds the carried state in and the final
-// state out; states[c] (local) becomes the state entering chunk c. The chunk decays go through shared memory and the
-// local states are loaded 8 chunks ahead, so the sequential recurrence is not bound by memory latency.
-extern "C" __global__ void __launch_bounds__(256) ssd_state_passing(float* states, const float* __restrict__ cum, int T,
-                                                                    const int* __restrict__ chunkStart,
-                                                                    const int* __restrict__ chunkLen,
-                                                                    const int* __restrict__ seqChunk0,
-                                                                    const int* __restrict__ seqChunks, int H, int PN,
-                                                                    float* ssm, long long seqStride) {
+// grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
+// ssm[s*seqStride + h*P*N + e] holds the carried state in and the final state out; states[c] (local) becomes the
+// state entering chunk c. Each thread walks V state elements down the sequence's chunks; the chunk decays go through
+// shared memory and the local states are loaded 8 chunks ahead, so the recurrence is not bound by memory latency.
+template <int V>
+__device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
+                                                   const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
+                                                   const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
+                                                   int H, int PN, float* ssm, long long seqStride) {
+    typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
     __shared__ float decay[256];
-    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
     const bool valid = e < PN;
     const int h = blockIdx.y, s = blockIdx.z;
-    float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;
-    float S = valid ? *carried : 0.f;
+    float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
+    float S[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) S[i] = valid ? carried[i] : 0.f;
     const int c0 = seqChunk0[s], nc = seqChunks[s];
     for (int base = 0; base < nc; base += 256) {
         const int cnt = min(256, nc - base);
@@ -128,19 +132,42 @@ extern "C" __global__ void __launch_bounds__(256) ssd_state_passing(float* state
         __syncthreads();
         if (!valid) continue;
         for (int k0 = 0; k0 < cnt; k0 += 8) {
-            float loc[8];
+            vec loc[8];
 #pragma unroll
             for (int j = 0; j < 8; j++)
-                if (k0 + j < cnt) loc[j] = states[((size_t)(c0 + base + k0 + j) * H + h) * PN + e];
+                if (k0 + j < cnt) loc[j] = *reinterpret_cast<const vec*>(states + ((size_t)(c0 + base + k0 + j) * H + h) * PN + e);
 #pragma unroll
             for (int j = 0; j < 8; j++)
                 if (k0 + j < cnt) {
-                    states[((size_t)(c0 + base + k0 + j) * H + h) * PN + e] = S;
-                    S = decay[k0 + j] * S + loc[j];
+                    vec out;
+                    float* o = reinterpret_cast<float*>(&out);
+                    const float* l = reinterpret_cast<const float*>(&loc[j]);
+                    const float a = decay[k0 + j];
+#pragma unroll
+                    for (int i = 0; i < V; i++) {
+                        o[i] = S[i];
+                        S[i] = a * S[i] + l[i];
+                    }
+                    *reinterpret_cast<vec*>(states + ((size_t)(c0 + base + k0 + j) * H + h) * PN + e) = out;
                 }
         }
     }
-    if (valid) *carried = S;
+    if (valid)
+#pragma unroll
+        for (int i = 0; i < V; i++) carried[i] = S[i];
+}
+
+extern "C" __global__ void __launch_bounds__(256) ssd_state_passing(float* states, const float* cum, int T,
+                                                                    const int* chunkStart, const int* chunkLen,
+                                                                    const int* seqChunk0, const int* seqChunks, int H,
+                                                                    int PN, float* ssm, long long seqStride) {
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
+}
+extern "C" __global__ void __launch_bounds__(256) ssd_state_passing_v4(float* states, const float* cum, int T,
+                                                                       const int* chunkStart, const int* chunkLen,
+                                                                       const int* seqChunk0, const int* seqChunks,
+                                                                       int H, int PN, float* ssm, long long seqStride) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

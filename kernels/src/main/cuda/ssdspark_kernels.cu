@@ -4,9 +4,13 @@
 #include "embedding.cuh"
 #include "rmsnorm.cuh"
 #include "gemm.cuh"
+#include "gemm_sm90.cuh"
 #include "lm_head.cuh"
 #include "conv1d.cuh"
 #include "ssd.cuh"
 #include "ssd_tc.cuh"
 #include "gated_rmsnorm.cuh"
 #include "pooling.cuh"
+#ifdef SSD_GEMM_VARIANTS
+#include "gemm_sm90_variants.cuh"  // bench builds only
+#endif

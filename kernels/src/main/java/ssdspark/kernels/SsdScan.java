@@ -26,6 +26,16 @@ public final class SsdScan {
     }
 
     /**
+     * Mamba-2's step size: {@code clamp(softplus(dtRaw + dtBias), dtMin, dtMax)}, softplus with torch's threshold of
+     * 20. The CPU twin of the dt step of ssd_chunk_cumsum.
+     */
+    public static float discretizeDt(float dtRaw, float dtBias, float dtMin, float dtMax) {
+        float x = dtRaw + dtBias;
+        float sp = x > 20f ? x : (float) Math.log1p(Math.exp(x));
+        return Math.min(Math.max(sp, dtMin), dtMax);
+    }
+
+    /**
      * Chunked SSD with chunk length q; the CPU twin of the GPU scan.
      *
      * <p>Per chunk of L = min(q, rest) steps, with a_t = exp(dt_t·A_h), G_t = a_0···a_t (decay from the

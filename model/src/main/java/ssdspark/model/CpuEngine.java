@@ -73,10 +73,8 @@ public final class CpuEngine implements Engine {
             CausalConv1d.cpu(proj, xbcOff, dIn, n, convDim, l.convWeight, l.convBias, c.dConv, state.conv[li], xbc);
 
             for (int t = 0; t < n; t++)
-                for (int hh = 0; hh < H; hh++) {
-                    float v = softplus(proj[t * dIn + dtOff + hh] + l.dtBias[hh]);
-                    dt[t * H + hh] = Math.min(Math.max(v, c.dtMin), c.dtMax);
-                }
+                for (int hh = 0; hh < H; hh++)
+                    dt[t * H + hh] = SsdScan.discretizeDt(proj[t * dIn + dtOff + hh], l.dtBias[hh], c.dtMin, c.dtMax);
 
             SsdScan.chunked(dims, n, c.chunkSize, xbc, convDim, 0, dSsm, dSsm + G * N,
                     dt, negA[li], l.d, c.dHasHdim, state.ssm[li], y);
@@ -104,10 +102,6 @@ public final class CpuEngine implements Engine {
     @Override
     public void logProbs(float[] hidden, int n, int[] targets, int tOff, float[] out, int outOff) {
         LmHead.logProbsCpu(hidden, n, head, targets, tOff, out, outOff);
-    }
-
-    static float softplus(float x) {
-        return x > 20f ? x : (float) Math.log1p(Math.exp(x)); // torch's threshold
     }
 
     private static void addBias(float[] m, float[] b, int rows, int cols) {

@@ -107,6 +107,28 @@ public final class GpuDevice {
         smemLimit.put(kernel, bytes);
     }
 
+    private volatile Boolean wgmma;
+
+    /**
+     * Whether the loaded kernels run Hopper's warpgroup tensor-core code here: true on an sm_90 GPU when the fatbin
+     * holds sm_90a machine code (build.sh's default); elsewhere the mma.sync kernels run. Asked of the GPU once.
+     */
+    public boolean hasWgmma() {
+        Boolean w = wgmma;
+        if (w == null) {
+            if (ccMajor != 9 || ccMinor != 0) w = false;
+            else try (GpuStream s = newStream(); DeviceBuffer flag = alloc(4)) {
+                s.upload(new int[] {0}, flag.ptr());
+                s.launch("probe_sm90a", 1, 1, 1, 1, 0, flag);
+                int[] r = new int[1];
+                s.download(flag.ptr(), r, 0, 1);
+                w = r[0] == 1;
+            }
+            wgmma = w;
+        }
+        return w;
+    }
+
     /** Free and total device memory in bytes. */
     public long[] memoryInfo() {
         makeCurrent();

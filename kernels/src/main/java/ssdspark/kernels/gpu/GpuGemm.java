@@ -3,36 +3,58 @@ package ssdspark.kernels.gpu;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * C[m][n] = A[m][k] . B[n][k]^T + bias[n] in torch Linear layout (gemm.cuh). Twin: {@link ssdspark.kernels.Gemm}.
- * bf16 / fp16: tensor cores (mma.sync m16n8k16) with fp32 accumulation; rows of A and B strided by a multiple of 8 and
- * zero padded past k ({@link Bf16#ld}). fp32: SIMT FMA, any strides.
+ * C[m][n] = A[m][k] . B[n][k]^T + bias[n] in torch Linear layout. Twin: {@link ssdspark.kernels.Gemm}.
+ * bf16 / fp16: tensor cores with fp32 accumulation, rows of A and B strided by a multiple of 8 and zero padded past k
+ * ({@link Bf16#ld}): Hopper's wgmma on sm_90 (gemm_sm90.cuh, 128 x 128 tiles), mma.sync m16n8k16 elsewhere
+ * (gemm.cuh, 128 x 128 tiles). fp32: SIMT FMA, any strides.
  */
 public final class GpuGemm {
     private GpuGemm() {}
 
     /** Dynamic shared memory of gemm_bf16_tn / lm_head_bf16 (3 stages of 128x32 A and B tiles, padded rows). */
-    public static final int BF16_SMEM = 3 * (128 + 128) * 40 * 2;
+    public static final int MMA_SMEM = 3 * (128 + 128) * 40 * 2;
+    /** Tile width (columns of C, vocabulary rows of the LM head) of the wgmma kernels: gemm_sm90.cuh's SSD_WG_BN. */
+    public static final int WGMMA_TILE_N = 128;
+    /** Dynamic shared memory of the wgmma kernels: 3 stages of 128x64 A and 128x64 B tiles, plus alignment slack. */
+    public static final int WGMMA_SMEM = 3 * (128 + WGMMA_TILE_N) * 64 * 2 + 1024;
 
-    /** Pipeline depth of the bf16 GEMM: 3 (default) or 4 (-Dssdspark.gemm.stages=4; an experiment, bf16 only). */
-    private static volatile int stages = Integer.getInteger("ssdspark.gemm.stages", 3);
-
-    public static void setStages(int s) {
-        if (s != 3 && s != 4) throw new IllegalArgumentException("stages must be 3 or 4");
-        stages = s;
-    }
-
-    /** Any DType: fp32 goes to the SIMT kernel, bf16 / fp16 to the tensor-core one. */
+    /** C = A . B^T + bias, any DType: fp32 goes to the SIMT kernel, bf16 / fp16 to the device's fastest tensor cores. */
     public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                            CUdeviceptr bias, int m, int n, int k) {
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, s.device().hasWgmma());
+    }
+
+    /** C += A . B^T + bias (a block's out_proj added into the residual stream). */
+    public static void addTo(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                             CUdeviceptr bias, int m, int n, int k) {
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, true, s.device().hasWgmma());
+    }
+
+    /** C = A . B^T + bias with the tensor-core kernel chosen: wgmma (sm_90 only) or mma.sync. */
+    public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                           CUdeviceptr bias, int m, int n, int k, boolean wgmma) {
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, wgmma);
+    }
+
+    private static void launch(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                               CUdeviceptr bias, int m, int n, int k, boolean accumulate, boolean wgmma) {
+        int acc = accumulate ? 1 : 0;
         if (t == DType.F32) {
-            f32(s, a, lda, b, ldb, c, ldc, bias, m, n, k);
+            if (lda < k || ldb < k || ldc < n)
+                throw new IllegalArgumentException("strides " + lda + "/" + ldb + "/" + ldc + " too small for k " + k + ", n " + n);
+            s.launch("gemm_f32_tn", (n + 63) / 64, (m + 63) / 64, 1, 256, 0, a, lda, b, ldb, c, ldc, bias, m, n, k, acc);
             return;
         }
         checkBf16(lda, ldb, k);
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
-        boolean s4 = stages == 4 && t == DType.BF16;
-        s.launch("gemm_" + t.suffix + "_tn" + (s4 ? "_s4" : ""), (n + 127) / 128, (m + 127) / 128, 1, 256,
-                s4 ? 4 * (128 + 128) * 40 * 2 : BF16_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k);
+        if (wgmma) {
+            if (!s.device().hasWgmma()) throw new IllegalStateException("wgmma kernels need sm_90 and an sm_90a build");
+            s.launch("gemm_" + t.suffix + "_tn_wg", (n + WGMMA_TILE_N - 1) / WGMMA_TILE_N, (m + 127) / 128, 1, 256,
+                    WGMMA_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k, acc);
+        } else {
+            s.launch("gemm_" + t.suffix + "_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, MMA_SMEM, a, lda, b, ldb, c,
+                    ldc, bias, m, n, k, acc);
+        }
     }
 
     public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
@@ -42,8 +64,7 @@ public final class GpuGemm {
 
     public static void f32(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                            CUdeviceptr bias, int m, int n, int k) {
-        if (lda < k || ldb < k || ldc < n) throw new IllegalArgumentException("strides " + lda + "/" + ldb + "/" + ldc + " too small for k " + k + ", n " + n);
-        s.launch("gemm_f32_tn", (n + 63) / 64, (m + 63) / 64, 1, 256, 0, a, lda, b, ldb, c, ldc, bias, m, n, k);
+        run(s, DType.F32, a, lda, b, ldb, c, ldc, bias, m, n, k);
     }
 
     static void checkBf16(int lda, int ldb, int k) {

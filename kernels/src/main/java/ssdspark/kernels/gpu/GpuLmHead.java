@@ -12,21 +12,27 @@ import jcuda.driver.CUdeviceptr;
 public final class GpuLmHead {
     private GpuLmHead() {}
 
-    /** How a call is cut: splits x tilesPerSplit vocabulary tiles. */
-    public record Plan(int rowTile, int vocabTile, int splits, int tilesPerSplit) {
+    /** How a call is cut: splits x tilesPerSplit vocabulary tiles; wgmma: the Hopper kernel. */
+    public record Plan(int rowTile, int vocabTile, int splits, int tilesPerSplit, boolean wgmma) {
         /** Scratch floats: partial max and sum per split and row, plus the target logit per row. */
         public long scratchFloats(int rows) { return (2L * splits + 1) * rows; }
     }
 
     public static Plan plan(GpuDevice dev, int rows, int vocab, DType type) {
+        return plan(dev, rows, vocab, type, type.isHalf() && dev.hasWgmma());
+    }
+
+    /** As above with the tensor-core kernel chosen (wgmma needs {@link GpuDevice#hasWgmma()}). */
+    public static Plan plan(GpuDevice dev, int rows, int vocab, DType type, boolean wgmma) {
         boolean tc = type.isHalf();
-        int rt = tc ? 128 : 64, vt = tc ? 128 : 64;
+        wgmma &= tc;
+        int rt = tc ? 128 : 64, vt = wgmma ? GpuGemm.WGMMA_TILE_N : tc ? 128 : 64;
         int rowTiles = (rows + rt - 1) / rt, vtiles = (vocab + vt - 1) / vt;
-        int wantCtas = 2 * dev.multiprocessors;
+        int wantCtas = 2 * dev.multiprocessors;  // two CTAs resident per SM
         int splits = Math.max(1, Math.min(vtiles, (wantCtas + rowTiles - 1) / rowTiles));
         int per = (vtiles + splits - 1) / splits;
         splits = (vtiles + per - 1) / per;
-        return new Plan(rt, vt, splits, per);
+        return new Plan(rt, vt, splits, per, wgmma);
     }
 
     /**
@@ -39,8 +45,11 @@ public final class GpuLmHead {
         CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
                 tl = scratch.withByteOffset(8L * p.splits() * rows);
         int rowTiles = (rows + p.rowTile() - 1) / p.rowTile();
-        if (type.isHalf())
-            s.launch("lm_head_" + type.suffix, p.splits(), rowTiles, 1, 256, GpuGemm.BF16_SMEM, h, ldh, e, lde, rows, vocab, k,
+        if (p.wgmma())
+            s.launch("lm_head_" + type.suffix + "_wg", p.splits(), rowTiles, 1, 256, GpuGemm.WGMMA_SMEM, h, ldh, e, lde, rows,
+                    vocab, k, targets, p.tilesPerSplit(), partM, partS, tl);
+        else if (type.isHalf())
+            s.launch("lm_head_" + type.suffix, p.splits(), rowTiles, 1, 256, GpuGemm.MMA_SMEM, h, ldh, e, lde, rows, vocab, k,
                     targets, p.tilesPerSplit(), partM, partS, tl);
         else
             s.launch("lm_head_f32", p.splits(), rowTiles, 1, 256, 0, h, ldh, e, lde, rows, vocab, k, targets,

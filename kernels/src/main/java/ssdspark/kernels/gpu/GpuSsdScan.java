@@ -3,49 +3,49 @@ package ssdspark.kernels.gpu;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * The SSD chunked scan over a packed varlen batch, with carried states in and final states out (ssd.cuh).
+ * The SSD chunked scan over a packed varlen batch, with carried states in and final states out (ssd.cuh, ssd_tc.cuh).
  * Twin: {@link ssdspark.kernels.SsdScan#chunked} on each sequence alone with the same chunk length
- * ({@code Varlen.q}, at most {@link #MAX_CHUNK}); dt is computed from the raw in_proj column as in CpuEngine:
- * {@code clamp(softplus(dt_raw + dt_bias), dtMin, dtMax)}.
+ * ({@code Varlen.q}, at most {@link #MAX_CHUNK}); dt is {@link ssdspark.kernels.SsdScan#discretizeDt} of the raw
+ * in_proj column.
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
  * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
- * The chunk-state and chunk-scan products run as fp32 FMA (SIMT) tiles; -Dssdspark.ssd.tc=true selects WMMA
- * tensor-core kernels in 3xTF32 (same accuracy), which in their present form are slower on an H200 (bf16 130M
- * scoring: 287 K vs 354 K tok/s) and are kept as the starting point for an mma.sync version.
+ * The chunk-state and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
+ * 3xTF32 with fp32 accumulation (the bf16 / fp16 engines; fp32 accuracy, see ssd_tc.cuh).
  */
 public final class GpuSsdScan {
     private GpuSsdScan() {}
 
     public static final int MAX_CHUNK = 128;
 
-    /** Tensor-core (3xTF32) chunk-state and chunk-scan kernels only with -Dssdspark.ssd.tc=true (see above). */
-    private static volatile boolean tensorCores = Boolean.getBoolean("ssdspark.ssd.tc");
+    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM) and heads per CTA. */
+    static final int TC_STATE_SMEM = 4 * (MAX_CHUNK * 136 + MAX_CHUNK * 72 + MAX_CHUNK),
+            TC_SCAN_SMEM = 4 * (MAX_CHUNK * 132 + 2 * 64 * 132 + 2 * MAX_CHUNK * 72 + 2 * MAX_CHUNK), TC_HEADS = 4;
 
-    public static void setTensorCores(boolean on) { tensorCores = on; }
-
-    public static boolean tensorCores() { return tensorCores; }
+    /**
+     * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x, B and C rows
+     * (strides and offsets multiples of 4 floats) and hold at most 128 state columns and 64 channels of a head.
+     */
+    public static boolean tensorCoreEligible(int headdim, int dstate, int ldX, int xOff, int bOff, int cOff) {
+        return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff) & 3) == 0;
+    }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
-        return 2L * nheads * tokens + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK;
+        return statesOffset(nheads, tokens) + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK;
+    }
+
+    /** Floats before the chunk states in the scratch (dt and cumsum), rounded up so the states are 16-byte aligned. */
+    private static long statesOffset(int nheads, int tokens) {
+        return (2L * nheads * tokens + 3) & ~3L;
     }
 
     /**
      * x, B, C: columns xOff (nheads*headdim), bOff, cOff (ngroups*dstate each) of rows x[t][ldX];
      * dt_raw: column dtOff + h of rows dtIn[t][ldDt]; A[h] negative; D[h] or D[h*headdim+p];
      * ssm + s*seqStride: sequence s's state [H][P][N], read as the initial state and replaced by the final one;
-     * y[t][ldY] columns [0, H*P).
+     * y[t][ldY] columns [0, H*P). tensorCores: 3xTF32 tensor-core products where {@link #tensorCoreEligible}, else
+     * fp32 FMA.
      */
-    public static void forward(GpuStream s, Varlen.OnDevice v, int nheads, int headdim, int dstate, int ngroups,
-                               CUdeviceptr x, int ldX, int xOff, int bOff, int cOff,
-                               CUdeviceptr dtIn, int ldDt, int dtOff, CUdeviceptr dtBias, CUdeviceptr negA,
-                               float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel,
-                               CUdeviceptr ssm, long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY) {
-        forward(s, v, nheads, headdim, dstate, ngroups, x, ldX, xOff, bOff, cOff, dtIn, ldDt, dtOff, dtBias, negA, dtMin,
-                dtMax, d, dPerChannel, ssm, seqStride, scratch, y, ldY, tensorCores);
-    }
-
-    /** As above, choosing the tensor-core (3xTF32) or SIMT fp32 kernels for the two matrix-heavy steps. */
     public static void forward(GpuStream s, Varlen.OnDevice v, int nheads, int headdim, int dstate, int ngroups,
                                CUdeviceptr x, int ldX, int xOff, int bOff, int cOff,
                                CUdeviceptr dtIn, int ldDt, int dtOff, CUdeviceptr dtBias, CUdeviceptr negA,
@@ -56,20 +56,28 @@ public final class GpuSsdScan {
         if (H % G != 0) throw new IllegalArgumentException("nheads " + H + " not a multiple of ngroups " + G);
         Varlen hv = v.host();
         final int T = hv.tokens, C = hv.chunks;
-        CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
-                states = scratch.withByteOffset(8L * H * T),
-                cb = scratch.withByteOffset(8L * H * T + 4L * C * H * P * N);
+        final long statesOff = statesOffset(H, T);
+        CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T), states = scratch.withByteOffset(4 * statesOff),
+                cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
         s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, dtIn, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
                 v.chunkStart(), v.chunkLen(), T, dt, cum);
-        int tilesP = (P + 63) / 64, tilesN = (N + 63) / 64;
-        String tc = tensorCores ? "_tc" : "";
-        int block = tensorCores ? 128 : 256;
-        s.launch("ssd_chunk_state" + tc, C, H, tilesP * tilesN, block, 0, x, ldX, xOff, bOff, dt, cum, T, v.chunkStart(),
-                v.chunkLen(), H, P, N, G, states);
-        s.launch("ssd_state_passing", (P * N + 255) / 256, H, hv.seqs, 256, 0, states, cum, T, v.chunkStart(),
-                v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
+        int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
+        tensorCores &= tensorCoreEligible(P, N, ldX, xOff, bOff, cOff);
+        if (tensorCores)
+            s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, xOff, bOff, dt,
+                    cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+        else
+            s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, xOff, bOff, dt, cum, T,
+                    v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+        final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
+        s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
+                states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
         s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, bOff, cOff, v.chunkStart(), v.chunkLen(), G, N, cb);
-        s.launch("ssd_chunk_scan" + tc, C, H, 2 * tilesP, block, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
-                v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
+        if (tensorCores)
+            s.launch("ssd_chunk_scan_tc", C, G, slabs, 256, TC_SCAN_SMEM, x, ldX, xOff, cOff, dt, cum, T,
+                    v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
+        else
+            s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
+                    v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
     }
 }

@@ -14,7 +14,14 @@ class GpuGemmTwinTest {
     /** -Dssd.gpu.small=true (the compute-sanitizer runs) keeps only the small shapes. */
     static final boolean SMALL = Boolean.getBoolean("ssd.gpu.small");
     private static final int[][] SHAPES = SMALL ? new int[][] {{1, 7, 3}, {77, 53, 45}, {257, 130, 200}}
-            : new int[][] {{1, 7, 3}, {77, 53, 45}, {257, 130, 200}, {300, 520, 768}, {129, 3352, 96}};
+            : new int[][] {{1, 7, 3}, {77, 53, 45}, {257, 130, 200}, {300, 520, 768}, {129, 3352, 96}, {1000, 768, 1544}};
+
+    /** The tensor-core kernels this GPU runs: mma.sync everywhere, wgmma too on sm_90 (which must have it). */
+    static boolean[] tensorCorePaths(GpuDevice dev) {
+        if (dev.ccMajor == 9 && dev.ccMinor == 0)
+            assertTrue(dev.hasWgmma(), "an sm_90 GPU must get the sm_90a (wgmma) kernels: was the fatbin built without 90?");
+        return dev.hasWgmma() ? new boolean[] {false, true} : new boolean[] {false};
+    }
 
     @Test
     void fp32GemmMatchesTwin() {
@@ -30,6 +37,11 @@ class GpuGemmTwinTest {
                  DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * (n + 3))) {
                 GpuGemm.f32(s, ga.ptr(), k, gb.ptr(), k, c.ptr(), n, gbias.ptr(), m, n, k);
                 close("gemm fp32 " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 1e-4 * Math.sqrt(k), 1e-5);
+                // C += A.B^T + bias on top of the first result: twice the product
+                GpuGemm.addTo(s, DType.F32, ga.ptr(), k, gb.ptr(), k, c.ptr(), n, gbias.ptr(), m, n, k);
+                float[] twice = new float[m * n];
+                for (int i = 0; i < twice.length; i++) twice[i] = 2 * want[i];
+                close("gemm fp32 accumulate " + m + "x" + n + "x" + k, twice, s.downloadFloats(c.ptr(), m * n), 2e-4 * Math.sqrt(k), 1e-5);
                 // strided output, no bias
                 GpuGemm.f32(s, ga.ptr(), k, gb.ptr(), k, c.ptr(), n + 3, null, m, n, k);
                 float[] got = s.downloadFloats(c.ptr(), m * (n + 3));
@@ -53,18 +65,19 @@ class GpuGemmTwinTest {
             for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) want[i * n + j] += bias[j];
             try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadHalf(s, t, a, m, k); DeviceBuffer gb = uploadHalf(s, t, b, n, k);
                  DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * n)) {
-                GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
-                // exact products, fp32 accumulation in another order
-                close("gemm " + t.suffix + " " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
-                if (t == DType.BF16) {
-                    GpuGemm.setStages(4);
-                    try {
-                        GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
-                    } finally {
-                        GpuGemm.setStages(3);
-                    }
-                    close("gemm bf16 4 stages " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                for (boolean wg : tensorCorePaths(dev)) {
+                    s.zero(c.ptr(), 4L * m * n);
+                    GpuGemm.run(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k, wg);
+                    // exact products, fp32 accumulation in another order
+                    close("gemm " + t.suffix + (wg ? " wgmma " : " mma.sync ") + m + "x" + n + "x" + k, want,
+                            s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
                 }
+                // the device's own kernel adding into C: twice the product
+                GpuGemm.addTo(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k);
+                float[] twice = new float[m * n];
+                for (int i = 0; i < twice.length; i++) twice[i] = 2 * want[i];
+                close("gemm " + t.suffix + " accumulate " + m + "x" + n + "x" + k, twice, s.downloadFloats(c.ptr(), m * n),
+                        4e-5 * Math.sqrt(k), 1e-5);
             }
         }
         assertThrows(IllegalArgumentException.class, () -> GpuGemm.checkBf16(44, 48, 45));
@@ -100,11 +113,13 @@ class GpuGemmTwinTest {
                      DeviceBuffer gh = t.isHalf() ? uploadHalf(s, t, h, rows, d) : upload(s, h);
                      DeviceBuffer ge = t.isHalf() ? uploadHalf(s, t, e, vocab, d) : upload(s, e);
                      DeviceBuffer gt = upload(s, tg); DeviceBuffer out = dev.alloc(4L * rows)) {
-                    GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, vocab, t);
-                    try (DeviceBuffer scratch = dev.alloc(4 * p.scratchFloats(rows))) {
-                        GpuLmHead.logProbs(s, t, gh.ptr(), t.ld(d), ge.ptr(), t.ld(d), rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
-                        close("lm head " + t.suffix + " rows=" + rows + " vocab=" + vocab + " d=" + d + " splits=" + p.splits(),
-                                wantT, s.downloadFloats(out.ptr(), rows), t.isHalf() ? 2e-4 : 1e-4, 1e-5);
+                    for (boolean wg : t.isHalf() ? tensorCorePaths(dev) : new boolean[] {false}) {
+                        GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, vocab, t, wg);
+                        try (DeviceBuffer scratch = dev.alloc(4 * p.scratchFloats(rows))) {
+                            GpuLmHead.logProbs(s, t, gh.ptr(), t.ld(d), ge.ptr(), t.ld(d), rows, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
+                            close("lm head " + t.suffix + (p.wgmma() ? " wgmma" : "") + " rows=" + rows + " vocab=" + vocab + " d=" + d
+                                    + " splits=" + p.splits(), wantT, s.downloadFloats(out.ptr(), rows), t.isHalf() ? 2e-4 : 1e-4, 1e-5);
+                        }
                     }
                 }
             }

@@ -343,9 +343,8 @@ public final class GpuEngine implements Engine {
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         for (int l = 0; l < L; l++) {
             GpuWeights.Layer g = w.layers[l];
-            CUdeviceptr delta = l == 0 ? null : ws.out.ptr();
-            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, null, 0, mt, ws.xn.ptr(), ldXn);
-            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), delta, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, mt, null, 0);
+            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, g.norm.ptr(), c.normEps, T, d, null, 0, mt, ws.xn.ptr(), ldXn);
+            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, mt, null, 0);
             GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
 
             GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, xbcOff, convDim, g.convWeight.ptr(), ptr(g.convBias),
@@ -353,13 +352,14 @@ public final class GpuEngine implements Engine {
 
             GpuSsdScan.forward(s, vd, H, c.headdim, N, G, ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N,
                     ws.proj.ptr(), dIn, dtOff, g.dtBias.ptr(), g.negA.ptr(), c.dtMin, c.dtMax, g.d.ptr(), c.dHasHdim,
-                    ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm);
+                    ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
             GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, zOff, ptr(g.gatedNorm),
                     c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), ldGated, dMlp, c.dInner);
-            GpuGemm.run(s, mt, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.out.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+            // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
+            GpuGemm.addTo(s, mt, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
         }
-        GpuRmsNorm.addNorm(s, ws.residual.ptr(), ws.out.ptr(), w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
+        GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
                 mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
         return vd;
     }

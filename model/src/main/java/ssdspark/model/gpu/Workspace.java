@@ -27,7 +27,6 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer xbc;        // f32 [T][conv_dim]
     DeviceBuffer y;          // f32 [T][d_ssm]
     DeviceBuffer gated;      // bf16 [T][ldInner] or f32 [T][d_inner]
-    DeviceBuffer out;        // f32 [T][d]
     DeviceBuffer hidden;     // f32 [T][d]
     DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only)
     DeviceBuffer ssd;        // SSD scratch
@@ -74,7 +73,6 @@ final class Workspace implements AutoCloseable {
             xbc = dev.alloc(4 * T * c.convDim());
             y = dev.alloc(4 * T * c.dSsm);
             gated = dev.alloc(bf16 ? 2 * T * ldInner : 4 * T * c.dInner);
-            out = dev.alloc(4 * T * d);
             hidden = dev.alloc(4 * T * d);
             if (bf16) hiddenH = dev.alloc(2 * T * ldModel);
             ssd = dev.alloc(4 * GpuSsdScan.scratchFloats(t, ch, c.nheads, c.headdim, c.dState, c.ngroups));
@@ -110,7 +108,7 @@ final class Workspace implements AutoCloseable {
 
     long bytes() {
         long b = 0;
-        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, proj, xbc, y, gated, out, hidden, hiddenH, ssd,
+        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd,
                 convState, ssmState, pool, lm})
             if (x != null) b += x.bytes();
         return b;
@@ -118,8 +116,8 @@ final class Workspace implements AutoCloseable {
 
     private void freeTokenBuffers() {
         stream.sync();
-        closeAll(residual, xn, proj, xbc, y, gated, out, hidden, hiddenH, ssd);
-        residual = xn = proj = xbc = y = gated = out = hidden = hiddenH = ssd = null;
+        closeAll(residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd);
+        residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = null;
     }
 
     private static void closeAll(DeviceBuffer... bs) {
@@ -129,8 +127,8 @@ final class Workspace implements AutoCloseable {
     @Override
     public void close() {
         stream.sync();
-        closeAll(ints, residual, xn, proj, xbc, y, gated, out, hidden, hiddenH, ssd, convState, ssmState, pool, lm);
-        ints = residual = xn = proj = xbc = y = gated = out = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm);
+        ints = residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
         stream.close();
     }
 }

@@ -146,22 +146,6 @@ class Gpu130mTest {
                 double s = (System.nanoTime() - t0) / 1e9 / reps;
                 System.out.printf("  THROUGHPUT %s scoring %d x %d tokens: %.1f ms per batch, %.0f tok/s (mean of %d, host transfers included)%n",
                         p, seqs, len, s * 1e3, seqs * len / s, reps);
-                if (p == Precision.BF16) { // variants: 4-stage GEMM pipeline, SIMT SSD kernels
-                    for (String variant : new String[] {"gemm 4 stages", "SSD on 3xTF32 tensor cores"}) {
-                        if (variant.startsWith("gemm")) GpuGemm.setStages(4);
-                        else GpuSsdScan.setTensorCores(true);
-                        try {
-                            gpu.logProbsBatch(docs, targets, null);
-                            long v0 = System.nanoTime();
-                            for (int i = 0; i < reps; i++) gpu.logProbsBatch(docs, targets, null);
-                            double sv = (System.nanoTime() - v0) / 1e9 / reps;
-                            System.out.printf("  THROUGHPUT %s with %s: %.1f ms per batch, %.0f tok/s%n", p, variant, sv * 1e3, seqs * len / sv);
-                        } finally {
-                            GpuGemm.setStages(3);
-                            GpuSsdScan.setTensorCores(false);
-                        }
-                    }
-                }
                 gpu.setProfiling(true);
                 gpu.takeProfile();
                 gpu.logProbsBatch(docs, targets, null);
