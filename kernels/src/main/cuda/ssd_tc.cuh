@@ -1,65 +1,93 @@
 // The two matrix-heavy SSD steps on tensor cores: the bf16 / fp16 engines' path. Same results as ssd_chunk_state /
-// ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to fp32 rounding; twin: ssdspark.kernels.SsdScan.chunked.
+// ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to about 1e-5 of the output scale; twin: SsdScan.chunked.
 //
-// Products run as 3xTF32 on mma.sync m16n8k8 (each fp32 operand split into a TF32 head and a TF32 tail; head*head +
-// head*tail + tail*head, fp32 accumulation): plain TF32 (a 10-bit mantissa) moved a sensitive 130M model's per-document
-// perplexity by 1.1 %, 3xTF32 keeps the scan at fp32 accuracy.
+// Products run as bf16x3 on mma.sync m16n8k16 with fp32 accumulation: each fp32 operand v is split into v_hi =
+// bf16(v) and v_lo = bf16(v - v_hi) (16 bits of mantissa together, fp32's range), and a.b is taken as
+// a_lo.b_hi + a_hi.b_lo + a_hi.b_hi. Plain TF32 (10 bits) moved a sensitive 130M model's per-document perplexity by
+// 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
 //
-// A CTA of 8 warps covers a whole chunk (Q <= 128 steps) and a slab of heads of one group: the group's B or C tile is
-// staged in shared memory once and reused by every head of the slab; each head's x (and state) tiles follow.
-// Staging is cp.async of 16-byte pieces, so the fast path needs N <= 128, P <= 64, and 16-byte aligned rows
-// (GpuSsdScan.tensorCoreEligible); the host falls back to the fp32 kernels otherwise. Row strides in shared memory
-// are chosen so that every fragment load of a warp hits 32 different banks.
+// The operand every warp of a CTA reads (B or the state S, and x) is split once into packed bf16 pairs in shared
+// memory, laid out so that each fragment register is one 32-bit load and a warp's loads hit 32 different banks; the
+// operand whose rows a warp owns (x.w, C, C.B) is split as its fragments load. The fast path needs N <= 128, P <= 64
+// and even, 8-byte aligned rows (GpuSsdScan.tensorCoreEligible); the host falls back to the fp32 kernels otherwise.
 #pragma once
 #include "ssd.cuh"
 
 namespace ssd_tc {
 constexpr int THREADS = 256, HEADS_PER_CTA = 4;
-constexpr int LD_N = 132;  // rows over 128 state (or step) columns: C, S, C.B
-constexpr int LD_X = 72;   // rows over 64 channels of a head: x
-constexpr int LD_B = 136;  // B rows as the k-major operand of the chunk state
-// floats: B [128][LD_B] | x [128][LD_X] | w [128]
-constexpr int STATE_SMEM = 4 * (SSD_QMAX * LD_B + SSD_QMAX * LD_X + SSD_QMAX);
-// floats: C [128][LD_N] | S head, tail [64][LD_N] | x head, tail [128][LD_X] | cum [128] | dt [128]
-constexpr int SCAN_SMEM = 4 * (SSD_QMAX * LD_N + 2 * 64 * LD_N + 2 * SSD_QMAX * LD_X + 2 * SSD_QMAX);
+constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragment loads down a column miss no bank
+constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
+// chunk state, floats: B head, tail [128 n][LD_W] | x [128 u][LD_X] | w [128]
+constexpr int STATE_SMEM = 4 * (2 * 128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
+// chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]
+constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
 
-__device__ __forceinline__ float tf32(float v) {
-    uint32_t r;
-    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(v));
-    return __uint_as_float(r);
+__device__ __forceinline__ uint32_t pack(float a, float b) {  // a in the low half: the lower k index
+    const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// v = hi + lo with both TF32: together 21 bits of mantissa
-struct Split {
-    float hi, lo;
-    Split() = default;
-    __device__ __forceinline__ explicit Split(float v) : hi(tf32(v)), lo(tf32(v - tf32(v))) {}
+// (a, b) = hi + lo, each a packed bf16 pair
+struct Split2 {
+    uint32_t hi, lo;
+    Split2() = default;
+    __device__ __forceinline__ Split2(float a, float b) {
+        const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+        hi = *reinterpret_cast<const uint32_t*>(&h);
+        lo = pack(a - __low2float(h), b - __high2float(h));
+    }
 };
 
-// Not volatile: the compiler may interleave independent products (volatile asm statements keep program order, so a
-// product would wait for the one before it on the same accumulator).
-__device__ __forceinline__ void mma_tf32(float (&c)[4], float a0, float a1, float a2, float a3, float b0, float b1) {
-    asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+// Not volatile: the compiler may interleave independent products.
+__device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(__float_as_uint(a0)), "r"(__float_as_uint(a1)), "r"(__float_as_uint(a2)), "r"(__float_as_uint(a3)),
-          "r"(__float_as_uint(b0)), "r"(__float_as_uint(b1)));
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// acc[j] += a (16x8, row) . b_j (8x8, col) for the 8 column blocks j of a warp's tile, in 3xTF32; (bh0, bl0)[j] and
-// (bh1, bl1)[j] are the split values of b_j's fragment (PTX ISA m16n8k8 layout). Each pass runs over all j, so 8
-// independent products separate two that share an accumulator. Small terms first.
-__device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split (&a)[4], const float (&bh0)[8], const float (&bh1)[8],
-                                       const float (&bl0)[8], const float (&bl1)[8]) {
+// acc[j] += a (16x16, row) . b_j (16x8, col) for the warp's 8 column blocks j, in bf16x3 (PTX ISA m16n8k16 fragment
+// layout). Each pass runs over all j, so 8 independent products separate two that share an accumulator.
+__device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split2 (&a)[4], const uint32_t (&bh0)[8],
+                                       const uint32_t (&bh1)[8], const uint32_t (&bl0)[8], const uint32_t (&bl1)[8]) {
 #pragma unroll
-    for (int j = 0; j < 8; j++) mma_tf32(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, bh0[j], bh1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, bh0[j], bh1[j]);
 #pragma unroll
-    for (int j = 0; j < 8; j++) mma_tf32(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bl0[j], bl1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bl0[j], bl1[j]);
 #pragma unroll
-    for (int j = 0; j < 8; j++) mma_tf32(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
 }
 
-// Stages rows [0, ROWS) x floats [0, W) of src (row r at src + r * ld, 16-byte aligned) into dst[r * LD]; rows >= rowsValid
-// and columns >= colsValid (a multiple of 4) read 0. Asynchronous: cp_async_commit / wait, then a barrier.
+// The b fragments of column blocks j = 0..7 from a packed [col][LD_W] operand: words k/2 + tq and k/2 + tq + 4.
+__device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, int col0, int k, int gr, int tq,
+                                       uint32_t (&bh0)[8], uint32_t (&bh1)[8], uint32_t (&bl0)[8], uint32_t (&bl1)[8]) {
+    const int o = (col0 + gr) * LD_W + (k >> 1) + tq;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        bh0[j] = hi[o + 8 * j * LD_W];
+        bh1[j] = hi[o + 8 * j * LD_W + 4];
+        bl0[j] = lo[o + 8 * j * LD_W];
+        bl1[j] = lo[o + 8 * j * LD_W + 4];
+    }
+}
+
+// Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
+// hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0.
+template <int COLS>
+__device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
+                                             int rowsValid, int colsValid) {
+    for (int id = threadIdx.x; id < 64 * COLS; id += THREADS) {
+        const int w = id / COLS, col = id % COLS, k = 2 * w;
+        const float a = (k < rowsValid && col < colsValid) ? src[k * ld + col] : 0.f;
+        const float b = (k + 1 < rowsValid && col < colsValid) ? src[(k + 1) * ld + col] : 0.f;
+        const Split2 s(a, b);
+        hi[col * LD_W + w] = s.hi;
+        lo[col * LD_W + w] = s.lo;
+    }
+}
+
+// cp.async of rows [0, ROWS) x floats [0, W) of src (row r at src + r * ld, 16-byte aligned) into dst[r * LD]; rows >=
+// rowsValid and columns >= colsValid (a multiple of 4) read 0. Then cp_async_commit / wait and a barrier.
 template <int ROWS, int W>
 __device__ __forceinline__ void stage(float* dst, int LD, const float* __restrict__ src, size_t ld, int rowsValid,
                                       int colsValid) {
@@ -76,29 +104,29 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 
 // grid (chunks, G, ceil((H/G) / HEADS_PER_CTA)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
-// Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)... Operands split as their fragments load: B split once in
-// shared memory instead measured slower on an H200 (one CTA per SM instead of two).
-extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
-                                                                     int bOff, const float* __restrict__ dt,
-                                                                     const float* __restrict__ cum, int T,
-                                                                     const int* __restrict__ chunkStart,
-                                                                     const int* __restrict__ chunkLen, int H, int P,
-                                                                     int N, int G, float* states) {
+// Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA.
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
+                                                                        int bOff, const float* __restrict__ dt,
+                                                                        const float* __restrict__ cum, int T,
+                                                                        const int* __restrict__ chunkStart,
+                                                                        const int* __restrict__ chunkLen, int H, int P,
+                                                                        int N, int G, float* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    float* Bs = sm;                      // [u][n]
-    float* Xs = Bs + SSD_QMAX * LD_B;    // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;    // [u]
+    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
+    uint32_t* Blo = Bhi + 128 * LD_W;
+    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
+    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 7) & ~7;
-    stage<SSD_QMAX, 128>(Bs, LD_B, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
+    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
+    pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
     for (int i = 0; i < HEADS_PER_CTA; i++) {
         const int hl = blockIdx.z * HEADS_PER_CTA + i;
         if (hl >= hpg) break;
         const int h = g * hpg + hl;
-        __syncthreads();  // the previous head's readers are done with x and w
+        __syncthreads();  // B is packed; the previous head's readers are done with x and w
         stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
         mma_gemm::cp_async_commit();
         const float* cumh = cum + (size_t)h * T + st;
@@ -107,105 +135,92 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state_tc(const float
         mma_gemm::cp_async_wait<0>();
         __syncthreads();
         float acc[8][4] = {};
-        for (int k = 0; k < kEnd; k += 8) {
-            const float w0 = wU[k + tq], w1 = wU[k + tq + 4];
-            const float* x0 = Xs + (k + tq) * LD_X + pb + gr;
-            const float* x1 = x0 + 4 * LD_X;
-            const Split a[4] = {Split(x0[0] * w0), Split(x0[8] * w0), Split(x1[0] * w1), Split(x1[8] * w1)};
-            const float* b = Bs + (k + tq) * LD_B + nb + gr;
-            float h0[8], h1[8], l0[8], l1[8];
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const Split s0(b[8 * j]), s1(b[8 * j + 4 * LD_B]);
-                h0[j] = s0.hi;
-                l0[j] = s0.lo;
-                h1[j] = s1.hi;
-                l1[j] = s1.lo;
-            }
-            mma3x8(acc, a, h0, h1, l0, l1);
+        for (int k = 0; k < kEnd; k += 16) {
+            const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
+            const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
+            const float* xa = Xs + pb + gr;
+            const Split2 a[4] = {Split2(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
+                                 Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
+                                 Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
+                                 Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Bhi, Blo, nb, k, gr, tq, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
         }
         float* out = states + ((size_t)c * H + h) * P * N;
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq + (e & 1);
-                if (p < P && n < N) out[(size_t)p * N + n] = acc[j][e];
+            for (int e = 0; e < 4; e += 2) {
+                const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
+                if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
             }
     }
 }
 
-// grid (chunks, G, ceil((H/G) / HEADS_PER_CTA)), block 256, dynamic smem ssd_tc::SCAN_SMEM.
-// y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p] per head.
-// Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal.
-// S and x (the operands every warp reads) are split into TF32 head and tail once per head, in shared memory; C and
-// C.B rows (a warp's own) are split as their fragments load, C from shared memory (reused by the slab's heads), C.B
-// straight from global memory (L2: the group's heads share it), one step ahead.
-extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan_tc(
+// grid (H * chunks), block 256, dynamic smem ssd_tc::SCAN_SMEM; CTA b covers head b % H of chunk b / H.
+// y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
+// Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
+// C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead.
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     float* y, int ldY) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    float* Cs = sm;                          // [t][n]
-    float* Shi = Cs + SSD_QMAX * LD_N;       // [p][n] (64 rows), head and tail
-    float* Slo = Shi + 64 * LD_N;
-    float* Xhi = Slo + 64 * LD_N;            // [u][p], head and tail
-    float* Xlo = Xhi + SSD_QMAX * LD_X;
-    float* cumU = Xlo + SSD_QMAX * LD_X;     // [u]
-    float* dtU = cumU + SSD_QMAX;            // [u]
-    const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
+    uint32_t* Shi = reinterpret_cast<uint32_t*>(sm);   // [p][n/2]
+    uint32_t* Slo = Shi + 64 * LD_W;
+    uint32_t* Xhi = Slo + 64 * LD_W;                    // [p][u/2]
+    uint32_t* Xlo = Xhi + 64 * LD_W;
+    float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
+    float* dtU = cumU + SSD_QMAX;                             // [u]
+    const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
-    const int kInter = (N + 7) & ~7, kIntra = min(tb + 16, (len + 7) & ~7);
     const int t0 = tb + gr, t1 = t0 + 8;
-    const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
-    stage<SSD_QMAX, 128>(Cs, LD_N, x + (size_t)st * ldX + cOff + g * N, ldX, len, N);
-    for (int i = 0; i < HEADS_PER_CTA; i++) {
-        const int hl = blockIdx.z * HEADS_PER_CTA + i;
-        if (hl >= hpg) break;
-        const int h = g * hpg + hl;
-        __syncthreads();  // the previous head's readers are done with S, x, cum and dt
-        stage<64, 128>(Shi, LD_N, states + ((size_t)c * H + h) * P * N, N, P, N);
-        stage<SSD_QMAX, 64>(Xhi, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
-        mma_gemm::cp_async_commit();
-        for (int u = tid; u < SSD_QMAX; u += THREADS) {
-            cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
-            dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
+    // S_in [p][n] packed over n; x [u][p] packed over u
+    {
+        const float* S = states + ((size_t)c * H + h) * P * N;
+        for (int id = tid; id < 64 * 64; id += THREADS) {
+            const int p = id >> 6, w = id & 63, n = 2 * w;
+            const float2 v = (p < P && n < N) ? *reinterpret_cast<const float2*>(S + (size_t)p * N + n) : make_float2(0.f, 0.f);
+            const Split2 s(v.x, v.y);
+            Shi[p * LD_W + w] = s.hi;
+            Slo[p * LD_W + w] = s.lo;
         }
-        mma_gemm::cp_async_wait<0>();
-        __syncthreads();
-        for (int e = tid; e < 64 * 128; e += THREADS) {
-            float* v = Shi + (e >> 7) * LD_N + (e & 127);
-            const Split sp(*v);
-            *v = sp.hi;
-            Slo[v - Shi] = sp.lo;
-        }
-        for (int e = tid; e < SSD_QMAX * 64; e += THREADS) {
-            float* v = Xhi + (e >> 6) * LD_X + (e & 63);
-            const Split sp(*v);
-            *v = sp.hi;
-            Xlo[v - Xhi] = sp.lo;
-        }
-        __syncthreads();
-        float acc[8][4] = {};
+    }
+    pack_k_pairs<64>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    for (int u = tid; u < SSD_QMAX; u += THREADS) {
+        cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
+        dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
+    }
+    __syncthreads();
+    float acc[8][4] = {};
+    if (tb < len) {
         // inter chunk: C [t x n] . S_in^T [n x p]
-        if (tb < len)
-            for (int k = 0; k < kInter; k += 8) {
-                const float* r = Cs + t0 * LD_N + k + tq;
-                const Split a[4] = {Split(r[0]), Split(r[8 * LD_N]), Split(r[4]), Split(r[8 * LD_N + 4])};
-                const int o = gr * LD_N + k + tq;
-                float h0[8], h1[8], l0[8], l1[8];
-#pragma unroll
-                for (int j = 0; j < 8; j++) {
-                    h0[j] = Shi[o + 8 * j * LD_N];
-                    h1[j] = Shi[o + 8 * j * LD_N + 4];
-                    l0[j] = Slo[o + 8 * j * LD_N];
-                    l1[j] = Slo[o + 8 * j * LD_N + 4];
-                }
-                mma3x8(acc, a, h0, h1, l0, l1);
-            }
+        const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
+        const float* C1 = C0 + 8 * (size_t)ldX;
+        const bool r0 = t0 < len, r1 = t1 < len;
+        auto loadC = [&](int k, float2 (&v)[4]) {
+            const int n0 = k + 2 * tq, n1 = n0 + 8;
+            const float2 z = make_float2(0.f, 0.f);
+            v[0] = r0 && n0 < N ? *reinterpret_cast<const float2*>(C0 + n0) : z;
+            v[1] = r1 && n0 < N ? *reinterpret_cast<const float2*>(C1 + n0) : z;
+            v[2] = r0 && n1 < N ? *reinterpret_cast<const float2*>(C0 + n1) : z;
+            v[3] = r1 && n1 < N ? *reinterpret_cast<const float2*>(C1 + n1) : z;
+        };
+        const int kInter = (N + 15) & ~15;
+        float2 nxt[4];
+        loadC(0, nxt);
+        for (int k = 0; k < kInter; k += 16) {
+            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[2].x, nxt[2].y),
+                                 Split2(nxt[3].x, nxt[3].y)};
+            if (k + 16 < kInter) loadC(k + 16, nxt);
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Shi, Slo, 0, k, gr, tq, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
+        }
         const float c0 = cumU[t0], c1 = cumU[t1], e0 = expf(c0), e1 = expf(c1);
 #pragma unroll
         for (int j = 0; j < 8; j++) {
@@ -215,46 +230,45 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_scan_tc(
             acc[j][3] *= e1;
         }
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
-        auto cbLoad = [&](int k, float (&v)[4]) {
-            const int u0 = k + tq, u1 = u0 + 4;
-            v[0] = (t0 < len && u0 <= t0) ? cbc[t0 * SSD_QMAX + u0] : 0.f;
-            v[1] = (t1 < len && u0 <= t1) ? cbc[t1 * SSD_QMAX + u0] : 0.f;
-            v[2] = (t0 < len && u1 <= t0) ? cbc[t0 * SSD_QMAX + u1] : 0.f;
-            v[3] = (t1 < len && u1 <= t1) ? cbc[t1 * SSD_QMAX + u1] : 0.f;
+        const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+        auto loadCB = [&](int k, float2 (&v)[4]) {
+            const int u0 = k + 2 * tq, u1 = u0 + 8;  // rows t0, t1 are < 128; masked entries are dropped below
+            v[0] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u0);
+            v[1] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u0);
+            v[2] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u1);
+            v[3] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u1);
         };
-        float nxt[4];
-        cbLoad(0, nxt);
-        for (int k = 0; k < kIntra; k += 8) {
-            const float cur[4] = {nxt[0], nxt[1], nxt[2], nxt[3]};
-            if (k + 8 < kIntra) cbLoad(k + 8, nxt);
-            const int u0 = k + tq, u1 = u0 + 4;
-            const Split a[4] = {Split(cur[0] == 0.f ? 0.f : cur[0] * expf(c0 - cumU[u0]) * dtU[u0]),
-                                Split(cur[1] == 0.f ? 0.f : cur[1] * expf(c1 - cumU[u0]) * dtU[u0]),
-                                Split(cur[2] == 0.f ? 0.f : cur[2] * expf(c0 - cumU[u1]) * dtU[u1]),
-                                Split(cur[3] == 0.f ? 0.f : cur[3] * expf(c1 - cumU[u1]) * dtU[u1])};
-            const int o = u0 * LD_X + gr;
-            float h0[8], h1[8], l0[8], l1[8];
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                h0[j] = Xhi[o + 8 * j];
-                h1[j] = Xhi[o + 8 * j + 4 * LD_X];
-                l0[j] = Xlo[o + 8 * j];
-                l1[j] = Xlo[o + 8 * j + 4 * LD_X];
-            }
-            mma3x8(acc, a, h0, h1, l0, l1);
+        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u for u <= t < len, else 0 (CB there may be unwritten)
+        auto m = [&](float v, int t, float ct, int u) {
+            return (t < len && u <= t) ? v * expf(ct - cumU[u]) * dtU[u] : 0.f;
+        };
+        const int kIntra = min(tb + 16, (len + 15) & ~15);
+        loadCB(0, nxt);
+        for (int k = 0; k < kIntra; k += 16) {
+            const int u0 = k + 2 * tq, u1 = u0 + 8;
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u0), m(nxt[0].y, t0, c0, u0 + 1)),
+                                 Split2(m(nxt[1].x, t1, c1, u0), m(nxt[1].y, t1, c1, u0 + 1)),
+                                 Split2(m(nxt[2].x, t0, c0, u1), m(nxt[2].y, t0, c0, u1 + 1)),
+                                 Split2(m(nxt[3].x, t1, c1, u1), m(nxt[3].y, t1, c1, u1 + 1))};
+            if (k + 16 < kIntra) loadCB(k + 16, nxt);
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Xhi, Xlo, 0, k, gr, tq, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
         }
+    }
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int t = tb + gr + (e >> 1) * 8;
-            if (t >= len) continue;
-            float* yr = y + (size_t)(st + t) * ldY + h * P;
+    for (int e = 0; e < 4; e += 2) {
+        const int t = tb + gr + (e >> 1) * 8;
+        if (t >= len) continue;
+        const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
+        float* yr = y + (size_t)(st + t) * ldY + h * P;
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int p = 8 * j + 2 * tq + (e & 1);
-                if (p >= P) continue;
-                const float dd = dPerChannel ? D[h * P + p] : D[h];
-                yr[p] = acc[j][e] + dd * (Xhi[t * LD_X + p] + Xlo[t * LD_X + p]);
-            }
+        for (int j = 0; j < 8; j++) {
+            const int p = 8 * j + 2 * tq;
+            if (p >= P) continue;
+            const float2 xv = *reinterpret_cast<const float2*>(xr + p);
+            const float d0 = dPerChannel ? D[h * P + p] : D[h], d1 = dPerChannel ? D[h * P + p + 1] : D[h];
+            *reinterpret_cast<float2*>(yr + p) = make_float2(acc[j][e] + d0 * xv.x, acc[j][e + 1] + d1 * xv.y);
         }
     }
 }

@@ -11,23 +11,24 @@ import jcuda.driver.CUdeviceptr;
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
  * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
  * The chunk-state and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
- * 3xTF32 with fp32 accumulation (the bf16 / fp16 engines; fp32 accuracy, see ssd_tc.cuh).
+ * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh).
  */
 public final class GpuSsdScan {
     private GpuSsdScan() {}
 
     public static final int MAX_CHUNK = 128;
 
-    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM) and heads per CTA. */
-    static final int TC_STATE_SMEM = 4 * (MAX_CHUNK * 136 + MAX_CHUNK * 72 + MAX_CHUNK),
-            TC_SCAN_SMEM = 4 * (MAX_CHUNK * 132 + 2 * 64 * 132 + 2 * MAX_CHUNK * 72 + 2 * MAX_CHUNK), TC_HEADS = 4;
+    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM) and heads per chunk-state CTA. */
+    static final int TC_STATE_SMEM = 4 * (2 * 128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (4 * 64 * 68 + 2 * MAX_CHUNK),
+            TC_HEADS = 4;
 
     /**
-     * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x, B and C rows
-     * (strides and offsets multiples of 4 floats) and hold at most 128 state columns and 64 channels of a head.
+     * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x and B rows and move
+     * pairs of y (strides and offsets multiples of 4 floats, ldY even), and hold at most 128 state columns and 64
+     * channels of a head.
      */
-    public static boolean tensorCoreEligible(int headdim, int dstate, int ldX, int xOff, int bOff, int cOff) {
-        return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff) & 3) == 0;
+    public static boolean tensorCoreEligible(int headdim, int dstate, int ldX, int xOff, int bOff, int cOff, int ldY) {
+        return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff) & 3) == 0 && ldY % 2 == 0;
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
@@ -43,7 +44,7 @@ public final class GpuSsdScan {
      * x, B, C: columns xOff (nheads*headdim), bOff, cOff (ngroups*dstate each) of rows x[t][ldX];
      * dt_raw: column dtOff + h of rows dtIn[t][ldDt]; A[h] negative; D[h] or D[h*headdim+p];
      * ssm + s*seqStride: sequence s's state [H][P][N], read as the initial state and replaced by the final one;
-     * y[t][ldY] columns [0, H*P). tensorCores: 3xTF32 tensor-core products where {@link #tensorCoreEligible}, else
+     * y[t][ldY] columns [0, H*P). tensorCores: bf16x3 tensor-core products where {@link #tensorCoreEligible}, else
      * fp32 FMA.
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, int nheads, int headdim, int dstate, int ngroups,
@@ -62,7 +63,7 @@ public final class GpuSsdScan {
         s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, dtIn, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
                 v.chunkStart(), v.chunkLen(), T, dt, cum);
         int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
-        tensorCores &= tensorCoreEligible(P, N, ldX, xOff, bOff, cOff);
+        tensorCores &= tensorCoreEligible(P, N, ldX, xOff, bOff, cOff, ldY);
         if (tensorCores)
             s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, xOff, bOff, dt,
                     cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states);
@@ -74,7 +75,7 @@ public final class GpuSsdScan {
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
         s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, bOff, cOff, v.chunkStart(), v.chunkLen(), G, N, cb);
         if (tensorCores)
-            s.launch("ssd_chunk_scan_tc", C, G, slabs, 256, TC_SCAN_SMEM, x, ldX, xOff, cOff, dt, cum, T,
+            s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, xOff, cOff, dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
         else
             s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
