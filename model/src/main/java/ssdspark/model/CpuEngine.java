@@ -42,8 +42,8 @@ public final class CpuEngine implements Engine {
     public float[] forward(int[] tokens, int off, int n, Mamba2State state) {
         final int d = c.dModel, dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim();
         final int H = c.nheads, N = c.dState, G = c.ngroups;
-        // column offsets inside one in_proj row: [z0 | x0 | z | xBC | dt]
-        final int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
+        final Mamba2Config.InProjColumns col = c.inProjColumns();
+        final int zOff = col.z(), xbcOff = col.xbc(), dtOff = col.dt();
 
         // the widest buffer is in_proj's [n][d_in_proj]; past 2^31 floats n * dIn would wrap around
         if ((long) n * dIn > Integer.MAX_VALUE - 8)

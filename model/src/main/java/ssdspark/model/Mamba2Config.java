@@ -78,6 +78,17 @@ public final class Mamba2Config {
     /** Output rows of in_proj: [z0, x0] (MLP part), z, xBC, dt. */
     public int dInProj() { return 2 * dInner + 2 * ngroups * dState + nheads; }
 
+    /**
+     * Where each part starts in one in_proj output row, mamba_ssm's order [z0 | x0 | z | xBC | dt] (z0, x0: the MLP
+     * part, d_mlp wide; z: d_ssm; xBC: the conv's input, x | B | C; dt: one per head), and the row's width.
+     */
+    public record InProjColumns(int z0, int x0, int z, int xbc, int dt, int width) {}
+
+    public InProjColumns inProjColumns() {
+        int mlp = dMlp(), z = 2 * mlp, xbc = z + dSsm, dt = xbc + convDim();
+        return new InProjColumns(0, mlp, z, xbc, dt, dInProj());
+    }
+
     public static Mamba2Config load(Path dir) {
         Path f = Files.isDirectory(dir) ? dir.resolve("config.json") : dir;
         try {

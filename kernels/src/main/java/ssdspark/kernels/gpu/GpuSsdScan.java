@@ -1,6 +1,7 @@
 package ssdspark.kernels.gpu;
 
 import jcuda.driver.CUdeviceptr;
+import ssdspark.kernels.SsdScan;
 
 /**
  * The SSD chunked scan over a packed varlen batch, with carried states in and final states out (ssd.cuh, ssd_tc.cuh).
@@ -41,44 +42,48 @@ public final class GpuSsdScan {
     }
 
     /**
-     * x, B, C: columns xOff (nheads*headdim), bOff, cOff (ngroups*dstate each) of rows x[t][ldX];
-     * dt_raw: column dtOff + h of rows dtIn[t][ldDt]; A[h] negative; D[h] or D[h*headdim+p];
-     * ssm + s*seqStride: sequence s's state [H][P][N], read as the initial state and replaced by the final one;
-     * y[t][ldY] columns [0, H*P). tensorCores: bf16x3 tensor-core products where {@link #tensorCoreEligible}, else
-     * fp32 FMA.
+     * Where one layer's scan inputs live: x, B and C are the column blocks at xOff (nheads*headdim), bOff and cOff
+     * (ngroups*dstate each) of rows xbc[t][ldX]; the raw dt of head h is column dtOff + h of rows dtRaw[t][ldDt].
      */
-    public static void forward(GpuStream s, Varlen.OnDevice v, int nheads, int headdim, int dstate, int ngroups,
-                               CUdeviceptr x, int ldX, int xOff, int bOff, int cOff,
-                               CUdeviceptr dtIn, int ldDt, int dtOff, CUdeviceptr dtBias, CUdeviceptr negA,
-                               float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel,
-                               CUdeviceptr ssm, long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY,
-                               boolean tensorCores) {
-        final int H = nheads, P = headdim, N = dstate, G = ngroups;
-        if (H % G != 0) throw new IllegalArgumentException("nheads " + H + " not a multiple of ngroups " + G);
-        Varlen hv = v.host();
+    public record Inputs(CUdeviceptr xbc, int ldX, int xOff, int bOff, int cOff, CUdeviceptr dtRaw, int ldDt, int dtOff) {}
+
+    /** One layer's SSM parameters: dt_bias[H], A = -exp(A_log) [H], the dt clamp, D[H] or D[H*P]. */
+    public record Params(CUdeviceptr dtBias, CUdeviceptr negA, float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel) {}
+
+    /**
+     * The scan of one layer over the packed batch v. ssm + s*seqStride is sequence s's state [H][P][N], read as its
+     * initial state and replaced by its final one; y[t][ldY] gets columns [0, H*P); scratch holds
+     * {@link #scratchFloats}. tensorCores: bf16x3 tensor-core products where {@link #tensorCoreEligible}, else fp32 FMA.
+     */
+    public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
+                               long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
+        final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
+        final CUdeviceptr x = in.xbc();
+        final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
+        final Varlen hv = v.host();
         final int T = hv.tokens, C = hv.chunks;
         final long statesOff = statesOffset(H, T);
-        CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T), states = scratch.withByteOffset(4 * statesOff),
-                cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
-        s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, dtIn, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
-                v.chunkStart(), v.chunkLen(), T, dt, cum);
-        int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
-        tensorCores &= tensorCoreEligible(P, N, ldX, xOff, bOff, cOff, ldY);
+        final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
+                states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
+        s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(), in.dtOff(), p.dtBias(), p.negA(),
+                p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, dt, cum);
+        final int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
+        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
         if (tensorCores)
-            s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, xOff, bOff, dt,
-                    cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+            s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
+                    v.chunkStart(), v.chunkLen(), H, P, N, G, states);
         else
-            s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, xOff, bOff, dt, cum, T,
+            s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
-        s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, bOff, cOff, v.chunkStart(), v.chunkLen(), G, N, cb);
+        s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         if (tensorCores)
-            s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, xOff, cOff, dt, cum, T,
-                    v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
+            s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else
-            s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, xOff, cOff, dt, cum, T, v.chunkStart(),
-                    v.chunkLen(), H, P, N, G, states, cb, d, dPerChannel ? 1 : 0, y, ldY);
+            s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(),
+                    v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
     }
 }

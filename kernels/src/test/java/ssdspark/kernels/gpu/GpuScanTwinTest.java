@@ -118,8 +118,9 @@ class GpuScanTwinTest {
              DeviceBuffer scratch = dev.alloc(4 * GpuSsdScan.scratchFloats(v.tokens, v.chunks, H, P, N, G));
              DeviceBuffer gy = dev.alloc(4L * v.tokens * (dSsm + 2))) {
             Varlen.OnDevice vd = v.upload(s, ints, 0);
-            GpuSsdScan.forward(s, vd, H, P, N, G, gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff, gbias.ptr(),
-                    ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm + 2, tc);
+            GpuSsdScan.forward(s, vd, dims, new GpuSsdScan.Inputs(gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff),
+                    new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel), gst.ptr(),
+                    (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm + 2, tc);
             float[] got = s.downloadFloats(gy.ptr(), v.tokens * (dSsm + 2));
             float[] gotY = new float[v.tokens * dSsm];
             for (int t = 0; t < v.tokens; t++) System.arraycopy(got, t * (dSsm + 2), gotY, t * dSsm, dSsm);

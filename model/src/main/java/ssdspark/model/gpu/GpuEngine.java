@@ -1,6 +1,7 @@
 package ssdspark.model.gpu;
 
 import jcuda.driver.CUdeviceptr;
+import ssdspark.kernels.SsdScan;
 import ssdspark.kernels.gpu.Cuda;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.GpuCausalConv1d;
@@ -52,6 +53,7 @@ public final class GpuEngine implements Engine {
     private final Precision precision;
     private final GpuWeights w;
     private final int q;
+    private final SsdScan.Dims dims;
     private final ThreadLocal<Workspace> local = new ThreadLocal<>();
     private final List<Workspace> workspaces = new CopyOnWriteArrayList<>();
     private volatile boolean profiling;
@@ -67,6 +69,7 @@ public final class GpuEngine implements Engine {
         if (cap < 1 || cap > GpuSsdScan.MAX_CHUNK)
             throw new IllegalArgumentException("ssdspark.ssd.chunk must be in [1, " + GpuSsdScan.MAX_CHUNK + "], got " + cap);
         this.q = Math.min(c.chunkSize, cap);
+        this.dims = new SsdScan.Dims(c.nheads, c.headdim, c.dState, c.ngroups);
     }
 
     /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
@@ -335,10 +338,11 @@ public final class GpuEngine implements Engine {
 
         final DType mt = precision.matrixType;
         final boolean bf = mt.isHalf();
-        final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim();
-        final int H = c.nheads, N = c.dState, G = c.ngroups;
-        final int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
+        final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups, N = c.dState;
+        final Mamba2Config.InProjColumns col = c.inProjColumns();
         final int ldXn = bf ? w.ldModel : d, ldGated = bf ? w.ldInner : c.dInner;
+        // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
+        final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         for (int l = 0; l < L; l++) {
@@ -347,14 +351,12 @@ public final class GpuEngine implements Engine {
             else GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, mt, null, 0);
             GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
 
-            GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, xbcOff, convDim, g.convWeight.ptr(), ptr(g.convBias),
+            GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
                     c.dConv, ws.convState.at4(l * convN), L * convN, ws.xbc.ptr());
 
-            GpuSsdScan.forward(s, vd, H, c.headdim, N, G, ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N,
-                    ws.proj.ptr(), dIn, dtOff, g.dtBias.ptr(), g.negA.ptr(), c.dtMin, c.dtMax, g.d.ptr(), c.dHasHdim,
-                    ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+            GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
-            GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, zOff, ptr(g.gatedNorm),
+            GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
                     c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), ldGated, dMlp, c.dInner);
             // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
             GpuGemm.addTo(s, mt, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);

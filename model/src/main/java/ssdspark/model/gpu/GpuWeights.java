@@ -2,6 +2,7 @@ package ssdspark.model.gpu;
 
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
+import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuStream;
 import ssdspark.model.Mamba2Config;
@@ -28,7 +29,8 @@ final class GpuWeights implements AutoCloseable {
     private final List<DeviceBuffer> all = new ArrayList<>();
 
     static final class Layer {
-        DeviceBuffer norm, inProj, inProjBias, convWeight, convBias, dtBias, negA, d, gatedNorm, outProj, outProjBias;
+        DeviceBuffer norm, inProj, inProjBias, convWeight, convBias, gatedNorm, outProj, outProjBias;
+        GpuSsdScan.Params ssm;  // dt_bias, A = -exp(A_log), D, the dt clamp
     }
 
     GpuWeights(Mamba2Weights w, GpuDevice dev, Precision p) {
@@ -54,11 +56,9 @@ final class GpuWeights implements AutoCloseable {
                 g.inProjBias = vec(s, l.inProjBias);
                 g.convWeight = vec(s, l.convWeight);
                 g.convBias = vec(s, l.convBias);
-                g.dtBias = vec(s, l.dtBias);
                 float[] negA = new float[c.nheads];
                 for (int h = 0; h < c.nheads; h++) negA[h] = (float) -Math.exp(l.aLog[h]);
-                g.negA = vec(s, negA);
-                g.d = vec(s, l.d);
+                g.ssm = new GpuSsdScan.Params(vec(s, l.dtBias).ptr(), vec(s, negA).ptr(), c.dtMin, c.dtMax, vec(s, l.d).ptr(), c.dHasHdim);
                 g.gatedNorm = vec(s, l.gatedNorm);
                 g.outProj = matrix(s, l.outProj, c.dModel, c.dInner, bf);
                 g.outProjBias = vec(s, l.outProjBias);
