@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
-# The whole job on a bare GPU host (NVIDIA driver only), in local mode with the GPU engine, against the engine alone.
+# The whole job on a GPU host with only the NVIDIA driver (no Java, no CUDA toolkit), in local mode with the GPU
+# engine, against the engine alone.
 #
 # Here (the build machine), from the repository root:
 #   tools/pipeline/gpu_job.sh stage        builds the job jar from a clean export of HEAD (kernels for sm_90, the H200),
-#                                          packs a JRE (/work/shared/gpu/jre.sh) and the Spark runtime
-#                                          (/work/shared/gpu/spark-runtime.sh) and splits everything into carry
-#                                          folders .rt/c1 (JRE + first piece of Spark), .rt/c2, ... (the last with
-#                                          the jar), each under 58 MiB (.rt/ is git-ignored); prints the calls
-# There (each call carries one folder; the machine must stay warm between calls: /tmp survives for 30 s):
-#   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the pieces into /tmp/ssd-rt (stage.sh)
+#                                          packs a JRE ($SSD_SHARED/gpu/jre.sh) and the Spark runtime
+#                                          ($SSD_SHARED/gpu/spark-runtime.sh) and splits everything into folders
+#                                          .rt/c1 (JRE + first piece of Spark), .rt/c2, ... (the last with the jar),
+#                                          each under CARRY_MIB MiB for hosts that take files in small uploads
+#                                          (.rt/ is git-ignored); prints the commands for the GPU host
+# There (a checkout of the same commit; copy each folder to the same path in it, in order; $SSD_RT must survive
+# between the calls):
+#   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the pieces into $SSD_RT (default /tmp/ssd-rt; stage.sh)
 #   bash tools/pipeline/gpu_job.sh there .rt/c2
 #   bash tools/pipeline/gpu_job.sh there .rt/c3 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
 #
-# Environment for stage: SHARED (default /work/shared/gpu), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default 57).
+# Environment for stage: SSD_SHARED (the folder with the GPU-host helper scripts gpu/jre.sh, gpu/spark-runtime.sh and
+# gpu/stage.sh; default: shared/ next to the repository), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default 57).
 set -euo pipefail
 what=${1:?usage: gpu_job.sh stage | there DIR [run]}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))
 cd "$root"
 
 if [[ $what == stage ]]; then
-  shared=${SHARED:-/work/shared/gpu}
-  rt=.rt
-  grep -qx '/.rt/' .gitignore 2>/dev/null || grep -qsx '/.rt/' .git/info/exclude || echo '/.rt/' >> .git/info/exclude
+  shared=${SSD_SHARED:-$root/../shared}/gpu
+  [[ -f $shared/jre.sh && -f $shared/spark-runtime.sh && -f $shared/stage.sh ]] \
+    || { echo "[stage] no jre.sh, spark-runtime.sh and stage.sh in $shared: set SSD_SHARED to the folder holding gpu/" >&2; exit 2; }
+  rt=.rt   # in .gitignore
   build=$(mktemp -d /tmp/ssd-gpujob.XXXX)
   echo "[stage] exporting HEAD ($(git rev-parse --short HEAD)) to $build"
   git archive HEAD | tar -x -C "$build"
@@ -67,10 +72,10 @@ if [[ $what == stage ]]; then
     echo "[stage] $d: $((s / 1048576)) MiB (+ $((tree / 1048576)) MiB of working tree per call)"
     (( s + tree < 63 * 1048576 )) || { echo "[stage] $d is too big for one call (64 MiB with the working tree); lower CARRY_MIB" >&2; exit 1; }
   done
-  echo "[stage] now, back to back (the machine stays warm 30 s between calls):"
+  echo "[stage] now on the GPU host, from a checkout of $(git rev-parse --short HEAD), each folder copied there first:"
   for d in "${carries[@]}"; do
     r=""; [[ $d == "${carries[-1]}" ]] && r=" run"
-    echo "  run(command='bash tools/pipeline/gpu_job.sh there $d$r', carry=['$d'])"
+    echo "  bash tools/pipeline/gpu_job.sh there $d$r"
   done
   exit 0
 fi
@@ -83,7 +88,7 @@ if [[ $what == there ]]; then
   [[ -f $dir/ssdspark-jobs-spark.jar ]] && cp "$dir/ssdspark-jobs-spark.jar" "$SSD_RT/"
   files=()
   for f in "$dir"/*; do case $(basename "$f") in jre.tar.xz|spark.tar.xz.part*|spark.sha256) files+=("$f");; esac; done
-  if [[ ! -x $SSD_RT/stage.sh ]]; then echo "no stage.sh in $SSD_RT: carry .rt/c1 first (on a warm machine)" >&2; exit 1; fi
+  if [[ ! -x $SSD_RT/stage.sh ]]; then echo "no stage.sh in $SSD_RT: stage .rt/c1 first (and keep $SSD_RT between the calls)" >&2; exit 1; fi
   bash "$SSD_RT/stage.sh" "${files[@]}"
   if [[ ${3:-} == run ]]; then
     exec bash tools/pipeline/gpu_run.sh

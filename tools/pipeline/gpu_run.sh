@@ -88,3 +88,5 @@ job=$(python3 -c "import json; print(json.load(open('$OUT/job_ssdspark.json'))['
   [[ -n $job && -n $eT ]] && python3 -c "print(f'ratio end-to-end / engine alone ($SLOTS threads): {$job/$eT:.2f}')"
   echo "total $(($(date +%s) - t_start)) s"
 } | tee "$OUT/results.txt" | tee -a "$OUT/log"
+# the logs are meant to be committed: the scratch folder by name, not by its path on this host
+sed -i "s:$W/:\$GJ_WORK/:g" "$OUT"/*.log "$OUT/log" "$OUT/job_ssdspark.json" 2>/dev/null || true

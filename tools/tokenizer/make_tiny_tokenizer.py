@@ -8,7 +8,7 @@ Vocabulary (317 ids, the size of examples/tiny-mamba2's vocab):
   id  316      <|endoftext|>, an added special token; the post-processor puts it in front of a sequence
                only when special tokens are asked for
 
-Usage: python3 tools/tokenizer/make_tiny_tokenizer.py [OUT]   (default: the pipeline test resource)
+Usage: python3 tools/tokenizer/make_tiny_tokenizer.py [OUT]   (default: examples/tiny-tokenizer.json, also the tests' tokenizer)
 """
 import json
 import os
@@ -79,7 +79,7 @@ def build():
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    default = os.path.join(here, "..", "..", "pipeline", "src", "test", "resources", "text", "tiny-tokenizer.json")
+    default = os.path.join(here, "..", "..", "examples", "tiny-tokenizer.json")  # also the tests' tokenizer (pipeline/pom.xml)
     out = os.path.normpath(sys.argv[1] if len(sys.argv) > 1 else default)
     with open(out, "w", encoding="utf-8", newline="\n") as f:
         json.dump(build(), f, ensure_ascii=False, indent=2)
