@@ -36,3 +36,49 @@ extern "C" __global__ void add_rmsnorm_f16(float* residual, const float* delta, 
                                            float* outF, int ldF, f16* outH, int ldH) {
     add_rmsnorm_impl(residual, delta, w, eps, d, outF, ldF, outH, ldH);
 }
+
+// The same with one warp per row and 16-byte accesses (d, ldF, ldH multiples of 4; 8 rows per 256-thread block):
+// no block barriers, and the second pass over the row reads what the first just brought into L1.
+template <typename TH>
+__device__ __forceinline__ void add_rmsnorm_warp(float* residual, const float* delta, const float* w, float eps, int d,
+                                                 float* outF, int ldF, TH* outH, int ldH, int rows) {
+    const int lane = threadIdx.x & 31;
+    const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= (size_t)rows) return;
+    float4* x = reinterpret_cast<float4*>(residual + r * d);
+    const float4* dl = delta ? reinterpret_cast<const float4*>(delta + r * d) : nullptr;
+    float ss = 0.f;
+    for (int i = lane; i < d / 4; i += 32) {
+        float4 v = x[i];
+        if (dl) {
+            const float4 e = dl[i];
+            v = make_float4(v.x + e.x, v.y + e.y, v.z + e.z, v.w + e.w);
+            x[i] = v;
+        }
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    const float inv = 1.f / sqrtf(warp_sum(ss) / d + eps);
+    const float4* w4 = reinterpret_cast<const float4*>(w);
+    for (int i = lane; i < d / 4; i += 32) {
+        const float4 v = x[i], g = w4[i];
+        const float4 o = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+        if (outF) reinterpret_cast<float4*>(outF + r * ldF)[i] = o;
+        if (outH) {
+            TH* h = outH + r * ldH + 4 * i;
+            store_f(h, o.x);
+            store_f(h + 1, o.y);
+            store_f(h + 2, o.z);
+            store_f(h + 3, o.w);
+        }
+    }
+    if (outH)
+        for (int i = d + lane; i < ldH; i += 32) store_f(outH + r * ldH + i, 0.f);
+}
+extern "C" __global__ void add_rmsnorm_warp_bf16(float* residual, const float* delta, const float* w, float eps, int d,
+                                                 float* outF, int ldF, bf16* outH, int ldH, int rows) {
+    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+}
+extern "C" __global__ void add_rmsnorm_warp_f16(float* residual, const float* delta, const float* w, float eps, int d,
+                                                float* outF, int ldF, f16* outH, int ldH, int rows) {
+    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+}

@@ -9,11 +9,15 @@ public final class GpuRmsNorm {
     /**
      * residual[rows][d] (fp32) += delta (skipped when delta is null); y = rmsnorm(residual) * w written to outF
      * (fp32, stride ldF) and/or outH (halfType: bf16 or fp16, stride ldH, zero padded past d); either output may be null.
+     * Buffers start 16-byte aligned (as allocations do).
      */
     public static void addNorm(GpuStream s, CUdeviceptr residual, CUdeviceptr delta, CUdeviceptr w, float eps, int rows,
                                int d, CUdeviceptr outF, int ldF, DType halfType, CUdeviceptr outH, int ldH) {
         if (outF == null && outH == null) throw new IllegalArgumentException("no output");
-        String k = halfType == DType.F16 ? "add_rmsnorm_f16" : "add_rmsnorm_bf16";
-        s.launch(k, rows, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH);
+        String t = halfType == DType.F16 ? "f16" : "bf16";
+        if (d % 4 == 0 && (outF == null || ldF % 4 == 0)) // a warp per row, 16-byte accesses
+            s.launch("add_rmsnorm_warp_" + t, (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+        else
+            s.launch("add_rmsnorm_" + t, rows, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH);
     }
 }
