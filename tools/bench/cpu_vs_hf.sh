@@ -21,7 +21,7 @@ if [ -z "${SKIP_JAVA:-}" ]; then
     mkdir -p /tmp/ssd-jre && tar xJf .bench-bundle/jre.tar.xz -C /tmp/ssd-jre && java=/tmp/ssd-jre/jre/bin/java
   fi
   if ls .bench-bundle/app/*.jar >/dev/null 2>&1; then cp=".bench-bundle/app/*"
-  else cp=$(ls -d kernels/target*/classes | head -1):$(ls -d model/target*/classes | head -1); fi
+  else cp=$(ls -d kernels/target*/classes | head -1):$(ls -d model/target*/classes | head -1):$(ls ~/.m2/repository/com/fasterxml/jackson/core/jackson-core/*/jackson-core-*.jar | sort -V | tail -1); fi
   [ -n "$java" ] || { echo "no Java: set JAVA or run tools/bench/bundle.sh" >&2; exit 2; }
   "$java" -Xmx8g -cp "$cp" ssdspark.model.bench.CpuBenchmark --threads "${JAVA_THREADS:-$threads}" ${JAVA_ARGS:-} 2>&1 | tee -a "$log"
 fi

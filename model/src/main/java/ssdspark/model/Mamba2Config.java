@@ -53,16 +53,13 @@ public final class Mamba2Config {
         this.gatedNormEps = gatedNormEps;
         this.dtMin = dtMin;
         this.dtMax = dtMax;
-        check(dModel > 0, "d_model/hidden_size must be positive");
-        check(nLayer > 0, "n_layer/num_hidden_layers must be positive");
-        check(vocabSize > 0, "vocab_size must be positive");
         check(dSsm % headdim == 0, "d_ssm (" + dSsm + ") must be a multiple of headdim (" + headdim + ")");
         check(dSsm <= dInner, "d_ssm (" + dSsm + ") must not exceed d_inner (" + dInner + ")");
         check(nheads % ngroups == 0, "number of heads (" + nheads + ") must be a multiple of ngroups (" + ngroups + ")");
         check(dSsm % ngroups == 0, "d_ssm (" + dSsm + ") must be a multiple of ngroups (" + ngroups + ")");
         check(dConv >= 1, "d_conv must be >= 1");
         check(chunkSize >= 1, "chunk_size must be >= 1");
-        check(dtMin <= dtMax, "time_step_limit/dt_limit lower bound exceeds upper bound");
+        check(dtMin <= dtMax, "time_step_limit/dt_limit [" + dtMin + ", " + dtMax + "] must be numbers, lower <= upper");
     }
 
     private static void check(boolean ok, String msg) {
@@ -89,10 +86,21 @@ public final class Mamba2Config {
         return new InProjColumns(0, mlp, z, xbc, dt, dInProj());
     }
 
+    /*
+     * Sanity bounds, far above any released Mamba-2 (2.7B: d_model 2560, 64 layers; Codestral 7B: d_model 4096,
+     * vocab 32768). A config beyond them is corrupt or hostile; refusing it here, in long arithmetic, keeps every
+     * size computed later within int and stops absurd sizes before anything is allocated.
+     */
+    static final long MAX_D_MODEL = 1 << 16, MAX_LAYERS = 1 << 10, MAX_VOCAB = 1 << 24, MAX_D_STATE = 1 << 12,
+            MAX_HEADDIM = 1 << 12, MAX_EXPAND = 16, MAX_GROUPS = 1 << 12, MAX_D_CONV = 64, MAX_CHUNK = 1 << 16,
+            MAX_PAD_MULTIPLE = 1 << 16;
+    /** Elements of one weight matrix: what a Java array holds. */
+    static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
     public static Mamba2Config load(Path dir) {
         Path f = Files.isDirectory(dir) ? dir.resolve("config.json") : dir;
         try {
-            return parse(Files.readString(f, StandardCharsets.UTF_8));
+            return from(Json.parseObjectFile(f));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read model config " + f + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {
@@ -101,7 +109,10 @@ public final class Mamba2Config {
     }
 
     public static Mamba2Config parse(String json) {
-        Map<String, Object> m = Json.parseObject(json);
+        return from(Json.parseObject(json));
+    }
+
+    private static Mamba2Config from(Map<String, Object> m) {
         if (m.containsKey("d_model")) return fromMambaSsm(m);
         if ("mamba2".equals(m.get("model_type")) || m.containsKey("hidden_size")) return fromHf(m);
         if (m.containsKey("model_type"))
@@ -111,64 +122,69 @@ public final class Mamba2Config {
 
     @SuppressWarnings("unchecked")
     private static Mamba2Config fromMambaSsm(Map<String, Object> m) {
-        int dModel = positive(intField(m, "d_model", null), "d_model");
-        int nLayer = intField(m, "n_layer", null);
-        int vocab = intField(m, "vocab_size", null);
-        int dIntermediate = intField(m, "d_intermediate", 0);
+        long dModel = size(m, "d_model", null, MAX_D_MODEL);
+        long nLayer = size(m, "n_layer", null, MAX_LAYERS);
+        long vocab = size(m, "vocab_size", null, MAX_VOCAB);
+        long dIntermediate = longField(m, "d_intermediate", 0L);
         if (dIntermediate != 0)
             throw new IllegalArgumentException("config.json: d_intermediate = " + dIntermediate + " asks for MLP blocks, which are not supported yet (only 0)");
         Object attn = m.get("attn_layer_idx");
         if (attn instanceof List && !((List<?>) attn).isEmpty())
-            throw new IllegalArgumentException("config.json: attn_layer_idx " + attn + " asks for attention layers, which are not supported yet");
+            throw new IllegalArgumentException("config.json: attn_layer_idx asks for attention layers, which are not supported yet");
         if (!boolField(m, "rms_norm", true))
             throw new IllegalArgumentException("config.json: rms_norm = false (LayerNorm blocks) is not supported yet");
         Object cfgObj = m.getOrDefault("ssm_cfg", Map.of());
         if (!(cfgObj instanceof Map)) throw new IllegalArgumentException("config.json: ssm_cfg must be an object");
         Map<String, Object> s = (Map<String, Object>) cfgObj;
-        String layer = String.valueOf(s.getOrDefault("layer", "Mamba1"));
+        Object layer = s.getOrDefault("layer", "Mamba1");
         if (!"Mamba2".equals(layer))
-            throw new IllegalArgumentException("config.json: ssm_cfg.layer = '" + layer + "' is not supported; only Mamba2 layers are");
-        int dState = positive(intField(s, "d_state", 128), "ssm_cfg.d_state");
-        int headdim = positive(intField(s, "headdim", 64), "ssm_cfg.headdim");
-        int expand = positive(intField(s, "expand", 2), "ssm_cfg.expand");
-        int ngroups = positive(intField(s, "ngroups", 1), "ssm_cfg.ngroups");
-        int dConv = intField(s, "d_conv", 4);
-        int chunk = intField(s, "chunk_size", 256);
+            throw new IllegalArgumentException("config.json: ssm_cfg.layer = '" + shortText(layer) + "' is not supported; only Mamba2 layers are");
+        long dState = size(s, "d_state", 128L, MAX_D_STATE, "ssm_cfg.");
+        long headdim = size(s, "headdim", 64L, MAX_HEADDIM, "ssm_cfg.");
+        long expand = size(s, "expand", 2L, MAX_EXPAND, "ssm_cfg.");
+        long ngroups = size(s, "ngroups", 1L, MAX_GROUPS, "ssm_cfg.");
+        long dConv = size(s, "d_conv", 4L, MAX_D_CONV, "ssm_cfg.");
+        long chunk = size(s, "chunk_size", 256L, MAX_CHUNK, "ssm_cfg.");
         boolean gated = boolField(s, "rmsnorm", true);
         boolean nbg = boolField(s, "norm_before_gate", false);
         boolean dHasHdim = boolField(s, "D_has_hdim", false);
         boolean convBias = boolField(s, "conv_bias", true);
         boolean bias = boolField(s, "bias", false);
-        int dInner = expand * dModel;
-        Object dSsmObj = s.get("d_ssm");
-        int dSsm = dSsmObj == null ? dInner : positive(intField(s, "d_ssm", null), "ssm_cfg.d_ssm");
+        long dInner = expand * dModel;
+        long dSsm = s.get("d_ssm") == null ? dInner : size(s, "d_ssm", null, dInner, "ssm_cfg.");
         float[] limit = limits(s.get("dt_limit"), "ssm_cfg.dt_limit");
-        int mult = intField(m, "pad_vocab_size_multiple", 8);
-        int padded = mult <= 1 ? vocab : ((vocab + mult - 1) / mult) * mult;
+        long mult = longField(m, "pad_vocab_size_multiple", 8L);
+        if (mult > MAX_PAD_MULTIPLE)
+            throw new IllegalArgumentException("config.json: pad_vocab_size_multiple = " + mult + " is beyond " + MAX_PAD_MULTIPLE);
+        long padded = mult <= 1 ? vocab : ((vocab + mult - 1) / mult) * mult;
         boolean tie = boolField(m, "tie_embeddings", true);
-        return new Mamba2Config(Layout.MAMBA_SSM, dModel, nLayer, vocab, padded, dState, headdim, ngroups, dConv, chunk,
-                dInner, dSsm, tie, nbg, dHasHdim, convBias, bias, gated, 1e-5f, 1e-5f, limit[0], limit[1]);
+        checkSizes(dModel, dInner, dSsm, headdim, ngroups, dState, padded, dConv);
+        return new Mamba2Config(Layout.MAMBA_SSM, (int) dModel, (int) nLayer, (int) vocab, (int) padded, (int) dState, (int) headdim,
+                (int) ngroups, (int) dConv, (int) chunk, (int) dInner, (int) dSsm, tie, nbg, dHasHdim, convBias, bias, gated,
+                1e-5f, 1e-5f, limit[0], limit[1]);
     }
 
     private static Mamba2Config fromHf(Map<String, Object> m) {
         Object mt = m.get("model_type");
         if (mt != null && !"mamba2".equals(mt))
-            throw new IllegalArgumentException("config.json: model_type '" + mt + "' is not supported; expected 'mamba2'");
-        int dModel = positive(intField(m, "hidden_size", null), "hidden_size");
-        int nLayer = intField(m, "num_hidden_layers", null);
-        int vocab = intField(m, "vocab_size", null);
-        int dState = positive(intField(m, "state_size", 128), "state_size");
-        int headdim = positive(intField(m, "head_dim", 64), "head_dim");
-        int expand = positive(intField(m, "expand", 2), "expand");
-        int dInner = expand * dModel;
-        int nheads = positive(intField(m, "num_heads", dInner / headdim), "num_heads");
-        int ngroups = positive(intField(m, "n_groups", 8), "n_groups");
-        int dConv = intField(m, "conv_kernel", 4);
-        int chunk = intField(m, "chunk_size", 256);
+            throw new IllegalArgumentException("config.json: model_type '" + shortText(mt) + "' is not supported; expected 'mamba2'");
+        long dModel = size(m, "hidden_size", null, MAX_D_MODEL);
+        long nLayer = size(m, "num_hidden_layers", null, MAX_LAYERS);
+        long vocab = size(m, "vocab_size", null, MAX_VOCAB);
+        long dState = size(m, "state_size", 128L, MAX_D_STATE);
+        long headdim = size(m, "head_dim", 64L, MAX_HEADDIM);
+        long expand = size(m, "expand", 2L, MAX_EXPAND);
+        long dInner = expand * dModel;
+        long nheads = size(m, "num_heads", Math.max(1, dInner / headdim), dInner);
+        long ngroups = size(m, "n_groups", 8L, MAX_GROUPS);
+        long dConv = size(m, "conv_kernel", 4L, MAX_D_CONV);
+        long chunk = size(m, "chunk_size", 256L, MAX_CHUNK);
         if (nheads * headdim != dInner)
             throw new IllegalArgumentException("config.json: num_heads * head_dim = " + nheads * headdim
                     + " must equal expand * hidden_size = " + dInner);
         float eps = (float) numField(m, "layer_norm_epsilon", 1e-5);
+        if (!(eps >= 0 && eps < 1)) // NaN too: it would turn every score into NaN
+            throw new IllegalArgumentException("config.json: layer_norm_epsilon = " + eps + " must be in [0, 1)");
         float[] limit = limits(m.get("time_step_limit"), "time_step_limit");
         boolean tie = boolField(m, "tie_word_embeddings", false);
         // HF's Mamba2 gates before normalising whatever the flag says (and normalises over all d_inner);
@@ -178,14 +194,35 @@ public final class Mamba2Config {
         boolean bias = boolField(m, "use_bias", false);
         if (!boolField(m, "rms_norm", true))
             throw new IllegalArgumentException("config.json: rms_norm = false is not supported yet");
-        return new Mamba2Config(Layout.HF, dModel, nLayer, vocab, vocab, dState, headdim, ngroups, dConv, chunk,
-                dInner, dInner, tie, nbg, false, convBias, bias, true, eps, eps, limit[0], limit[1]);
+        checkSizes(dModel, dInner, dInner, headdim, ngroups, dState, vocab, dConv);
+        return new Mamba2Config(Layout.HF, (int) dModel, (int) nLayer, (int) vocab, (int) vocab, (int) dState, (int) headdim,
+                (int) ngroups, (int) dConv, (int) chunk, (int) dInner, (int) dInner, tie, nbg, false, convBias, bias, true,
+                eps, eps, limit[0], limit[1]);
+    }
+
+    /**
+     * Every weight matrix must fit one Java array (the engines index them with int). Inputs are bounded above,
+     * so these long products cannot overflow.
+     */
+    private static void checkSizes(long dModel, long dInner, long dSsm, long headdim, long ngroups, long dState, long headRows, long dConv) {
+        long nheads = dSsm / headdim;
+        long dInProj = 2 * dInner + 2 * ngroups * dState + nheads, convDim = dSsm + 2 * ngroups * dState;
+        fits("in_proj", dInProj, dModel);
+        fits("out_proj", dModel, dInner);
+        fits("embedding / lm_head", headRows, dModel);
+        fits("conv1d", convDim, dConv);
+    }
+
+    private static void fits(String matrix, long rows, long cols) {
+        if (rows * cols > MAX_ARRAY)
+            throw new IllegalArgumentException("config.json: " + matrix + " would be " + rows + " x " + cols + " = " + rows * cols
+                    + " weights, more than one Java array holds (" + MAX_ARRAY + "); this engine cannot run a model this wide");
     }
 
     private static float[] limits(Object v, String field) {
         if (v == null) return new float[] {0f, Float.POSITIVE_INFINITY};
         if (!(v instanceof List) || ((List<?>) v).size() != 2)
-            throw new IllegalArgumentException("config.json: " + field + " must be a pair [min, max], got " + v);
+            throw new IllegalArgumentException("config.json: " + field + " must be a pair [min, max], got " + shortText(v));
         List<?> l = (List<?>) v;
         return new float[] {(float) number(l.get(0), field), (float) number(l.get(1), field)};
     }
@@ -207,7 +244,7 @@ public final class Mamba2Config {
             String t = (String) v;
             if (t.equalsIgnoreCase("infinity") || t.equalsIgnoreCase("inf")) return Double.POSITIVE_INFINITY;
         }
-        throw new IllegalArgumentException("config.json: " + field + " must be a number, got " + v);
+        throw new IllegalArgumentException("config.json: " + field + " must be a number, got " + shortText(v));
     }
 
     private static double numField(Map<String, Object> m, String key, Double dflt) {
@@ -219,28 +256,41 @@ public final class Mamba2Config {
         return number(v, key);
     }
 
-    private static int intField(Map<String, Object> m, String key, Integer dflt) {
-        Object v = m.get(key);
-        if (v == null) {
-            if (dflt == null) throw new IllegalArgumentException("config.json: missing required field '" + key + "'");
-            return dflt;
-        }
-        if (v instanceof Long && (Long) v == ((Long) v).intValue()) return ((Long) v).intValue();
-        if (v instanceof Double && (Double) v == Math.rint((Double) v) && Math.abs((Double) v) < 1e9) return (int) (double) (Double) v;
-        throw new IllegalArgumentException("config.json: field '" + key + "' must be an integer, got " + v);
+    private static long size(Map<String, Object> m, String key, Long dflt, long max) { return size(m, key, dflt, max, ""); }
+
+    /** A size field in [1, max]: absent takes dflt (null: required); prefix names the enclosing object in messages. */
+    private static long size(Map<String, Object> m, String key, Long dflt, long max, String prefix) {
+        long v = longField(m, key, dflt, prefix);
+        if (v < 1 || v > max)
+            throw new IllegalArgumentException("config.json: " + prefix + key + " = " + v + " is outside [1, " + max + "]"
+                    + (v < 1 ? "" : "; no Mamba-2 is this large, so the config is corrupt"));
+        return v;
     }
 
-    /** v, or a message naming the field when it is not positive (a 0 would divide by zero further on). */
-    private static int positive(int v, String field) {
-        if (v < 1) throw new IllegalArgumentException("config.json: " + field + " must be a positive integer, got " + v);
-        return v;
+    private static long longField(Map<String, Object> m, String key, Long dflt) { return longField(m, key, dflt, ""); }
+
+    private static long longField(Map<String, Object> m, String key, Long dflt, String prefix) {
+        Object v = m.get(key);
+        if (v == null) {
+            if (dflt == null) throw new IllegalArgumentException("config.json: missing required field '" + prefix + key + "'");
+            return dflt;
+        }
+        if (v instanceof Long) return (Long) v;
+        if (v instanceof Double && (Double) v == Math.rint((Double) v) && Math.abs((Double) v) < 1e15) return (long) (double) (Double) v;
+        throw new IllegalArgumentException("config.json: field '" + prefix + key + "' must be an integer, got " + shortText(v));
+    }
+
+    /** A value for a message, cut short: a hostile config may put megabytes where a number belongs. */
+    private static String shortText(Object v) {
+        String t = v instanceof Map || v instanceof List ? (v instanceof Map ? "an object" : "a list") : String.valueOf(v);
+        return t.length() > 60 ? t.substring(0, 60) + "..." : t;
     }
 
     private static boolean boolField(Map<String, Object> m, String key, boolean dflt) {
         Object v = m.get(key);
         if (v == null) return dflt;
         if (v instanceof Boolean) return (Boolean) v;
-        throw new IllegalArgumentException("config.json: field '" + key + "' must be true or false, got " + v);
+        throw new IllegalArgumentException("config.json: field '" + key + "' must be true or false, got " + shortText(v));
     }
 
     @Override

@@ -66,7 +66,7 @@ public final class Mamba2Weights {
         if (es.length != 2 || es[1] != c.dModel || es[0] < c.vocabSize)
             throw r.badShape(embName, es, "[>= vocab_size " + c.vocabSize + ", d_model " + c.dModel + "]");
         int embRows = (int) es[0];
-        float[] emb = r.src.readFloats(embName);
+        float[] emb = r.floats(embName, es);
         float[] head;
         int headRows;
         if (src.has("lm_head.weight") && !c.tieEmbeddings) {
@@ -74,7 +74,7 @@ public final class Mamba2Weights {
             if (hs.length != 2 || hs[1] != c.dModel || hs[0] < c.vocabSize)
                 throw r.badShape("lm_head.weight", hs, "[>= vocab_size " + c.vocabSize + ", d_model " + c.dModel + "]");
             headRows = (int) hs[0];
-            head = src.readFloats("lm_head.weight");
+            head = r.floats("lm_head.weight", hs);
         } else if (!c.tieEmbeddings) {
             throw new IllegalArgumentException(src.description() + ": config says embeddings are not tied but there is no lm_head.weight");
         } else {
@@ -119,7 +119,29 @@ public final class Mamba2Weights {
                 throw new IllegalArgumentException(src.description() + ": missing tensor " + name + " " + Arrays.toString(shape));
             long[] s = src.shape(name);
             if (!sameElements(s, shape)) throw badShape(name, s, Arrays.toString(shape));
-            return src.readFloats(name);
+            return floats(name, s);
+        }
+
+        /** The tensor's values, refused when any is NaN or infinite: such weights would score every document NaN. */
+        float[] floats(String name, long[] shape) {
+            float[] v = src.readFloats(name);
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i]))
+                    throw new IllegalArgumentException(src.description() + ": tensor " + name + " holds " + v[i] + " at element " + i
+                            + " (index " + Arrays.toString(index(i, shape)) + " of shape " + Arrays.toString(shape)
+                            + "); weights must be finite, so the checkpoint is corrupt or comes from a diverged training run");
+            }
+            return v;
+        }
+
+        /** Row-major flat index → per-dimension index. */
+        private static long[] index(long flat, long[] shape) {
+            long[] idx = new long[shape.length];
+            for (int d = shape.length - 1; d >= 0; d--) {
+                idx[d] = shape[d] == 0 ? 0 : flat % shape[d];
+                flat = shape[d] == 0 ? 0 : flat / shape[d];
+            }
+            return idx;
         }
 
         float[] absent(String name, String why) {

@@ -4,8 +4,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -101,5 +106,40 @@ class BadInputTest {
             m = assertThrows(IllegalArgumentException.class, () -> e.forwardPacked(new int[1], new int[] {0, n}, new Mamba2State[1])).getMessage();
             assertTrue(m.contains(n + " tokens") && m.contains("token budget"), m);
         }
+    }
+
+    /** Overwrites element i of a tensor in a safetensors file (F32 or BF16), finding it through the header. */
+    private static void poke(Path st, String tensor, int i, float value) throws IOException {
+        byte[] all = Files.readAllBytes(st);
+        ByteBuffer b = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+        int n = (int) b.getLong(0);
+        Map<?, ?> info = (Map<?, ?>) Json.parseObject(new String(all, 8, n, StandardCharsets.UTF_8)).get(tensor);
+        int at = 8 + n + (int) (long) (Long) ((List<?>) info.get("data_offsets")).get(0);
+        switch ((String) info.get("dtype")) {
+            case "F32" -> b.putFloat(at + 4 * i, value);
+            case "BF16" -> b.putShort(at + 2 * i, (short) (Float.floatToRawIntBits(value) >>> 16));
+            default -> throw new IllegalStateException("fixture dtype " + info.get("dtype"));
+        }
+        Files.write(st, all);
+    }
+
+    /** NaN or infinite weights would score every document NaN with no error: refused at load, naming where. */
+    @Test
+    void nonFiniteWeightsAreRefusedNamingTensorAndIndex() throws IOException {
+        Path d = copyOf("mssm_g1_safetensors");
+        poke(d.resolve("model.safetensors"), "backbone.layers.1.mixer.in_proj.weight", 3 * 64 + 5, Float.NaN);
+        String m = failure(d);
+        assertTrue(m.contains("model.safetensors") && m.contains("tensor backbone.layers.1.mixer.in_proj.weight holds NaN at element 197")
+                && m.contains("index [3, 5]"), m);
+
+        Path h = copyOf("hf_g2_safetensors_bf16");
+        poke(h.resolve("model.safetensors"), "backbone.embeddings.weight", 64 + 1, Float.NEGATIVE_INFINITY);
+        m = failure(h);
+        assertTrue(m.contains("tensor backbone.embeddings.weight holds -Infinity at element 65") && m.contains("index [1, 1]"), m);
+
+        Path a = copyOf("hf_g1_safetensors");
+        poke(a.resolve("model.safetensors"), "backbone.layers.0.mixer.A_log", 0, Float.POSITIVE_INFINITY);
+        m = failure(a);
+        assertTrue(m.contains("backbone.layers.0.mixer.A_log holds Infinity at element 0"), m);
     }
 }

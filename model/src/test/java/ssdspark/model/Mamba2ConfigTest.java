@@ -85,4 +85,41 @@ class Mamba2ConfigTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Mamba2Config.parse(json));
         assertTrue(e.getMessage().contains(mentions), "message '" + e.getMessage() + "' should name " + mentions);
     }
+
+    /**
+     * Absurd sizes are refused by field, in long arithmetic, before anything is allocated or any int product
+     * wraps (n_layer 2^32 + 2 used to become 2; d_model * expand used to overflow).
+     */
+    @Test
+    void absurdSizesAreRefusedBeforeAllocation() {
+        String hf = """
+                {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "state_size": 16,
+                 "head_dim": 16, "num_heads": 8, "n_groups": 2, "expand": 2}""";
+        assertRefused(MAMBA_SSM.replace("\"n_layer\": 24", "\"n_layer\": 4294967298"), "n_layer = 4294967298 is outside [1, 1024]");
+        assertRefused(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 1000000000000"), "d_model = 1000000000000");
+        assertRefused(MAMBA_SSM.replace("\"vocab_size\": 50277", "\"vocab_size\": 99999999999"), "vocab_size");
+        assertRefused(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 1e300"), "d_model");
+        assertRefused(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 123456789012345678901234567890"), "'d_model' must be an integer");
+        assertRefused(MAMBA_SSM.replace("\"pad_vocab_size_multiple\": 16", "\"pad_vocab_size_multiple\": 2147483647"), "pad_vocab_size_multiple");
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"expand\": 1000000"), "ssm_cfg.expand");
+        assertRefused(MAMBA_SSM.replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"d_ssm\": 100000"), "ssm_cfg.d_ssm = 100000 is outside [1, 1536]");
+        assertRefused(hf.replace("\"state_size\": 16", "\"state_size\": 100000"), "state_size");
+        assertRefused(hf.replace("\"num_heads\": 8", "\"num_heads\": 4294967304"), "num_heads");
+        // each field within its bound, the product beyond a Java array: named by matrix
+        assertRefused(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 65536").replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"expand\": 16"),
+                "in_proj would be");
+        assertRefused(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 8192").replace("\"vocab_size\": 50277", "\"vocab_size\": 16000000"),
+                "embedding / lm_head would be 16000000 x 8192");
+        assertRefused(hf.replace("\"expand\": 2", "\"expand\": 2, \"layer_norm_epsilon\": NaN"), "layer_norm_epsilon");
+        assertRefused(hf.replace("\"expand\": 2", "\"expand\": 2, \"time_step_limit\": [NaN, 1.0]"), "time_step_limit");
+    }
+
+    /** The largest released shapes still load (no bound is too tight). */
+    @Test
+    void realShapesAreWithinTheBounds() {
+        Mamba2Config c = Mamba2Config.parse(MAMBA_SSM.replace("\"d_model\": 768", "\"d_model\": 4096").replace("\"n_layer\": 24", "\"n_layer\": 64")
+                .replace("\"layer\": \"Mamba2\"", "\"layer\": \"Mamba2\", \"ngroups\": 8").replace("\"vocab_size\": 50277", "\"vocab_size\": 256000"));
+        assertEquals(8192, c.dInner);
+        assertEquals(64, c.nLayer);
+    }
 }

@@ -16,12 +16,16 @@ public enum Dtype {
 
     Dtype(int size) { this.size = size; }
 
-    /** safetensors dtype names → size in bytes; types not in {@link Dtype} are validated but not readable. */
-    private static final Map<String, Integer> SAFETENSORS_SIZES = Map.ofEntries(
-            Map.entry("F64", 8), Map.entry("F32", 4), Map.entry("F16", 2), Map.entry("BF16", 2),
-            Map.entry("I64", 8), Map.entry("U64", 8), Map.entry("I32", 4), Map.entry("U32", 4),
-            Map.entry("I16", 2), Map.entry("U16", 2), Map.entry("I8", 1), Map.entry("U8", 1),
-            Map.entry("BOOL", 1), Map.entry("F8_E4M3", 1), Map.entry("F8_E5M2", 1), Map.entry("C64", 8));
+    /**
+     * safetensors dtype names → element size in bits (the reference's list, sub-byte floats included); types not
+     * in {@link Dtype} are validated but not readable.
+     */
+    private static final Map<String, Integer> SAFETENSORS_BITS = Map.ofEntries(
+            Map.entry("F64", 64), Map.entry("F32", 32), Map.entry("F16", 16), Map.entry("BF16", 16),
+            Map.entry("I64", 64), Map.entry("U64", 64), Map.entry("I32", 32), Map.entry("U32", 32),
+            Map.entry("I16", 16), Map.entry("U16", 16), Map.entry("I8", 8), Map.entry("U8", 8),
+            Map.entry("BOOL", 8), Map.entry("F8_E4M3", 8), Map.entry("F8_E5M2", 8), Map.entry("F8_E8M0", 8),
+            Map.entry("F6_E2M3", 6), Map.entry("F6_E3M2", 6), Map.entry("F4", 4), Map.entry("C64", 64));
 
     /** torch's typed storage classes (torch.FloatStorage ...) → size in bytes. */
     private static final Map<String, Integer> TORCH_STORAGE_SIZES = Map.ofEntries(
@@ -43,8 +47,8 @@ public enum Dtype {
         }
     }
 
-    /** Byte size of a safetensors dtype, or 0 when the name is unknown to us. */
-    public static int safetensorsSize(String name) { return SAFETENSORS_SIZES.getOrDefault(name, 0); }
+    /** Bits per element of a safetensors dtype, or 0 when the name is unknown. */
+    public static int safetensorsBits(String name) { return SAFETENSORS_BITS.getOrDefault(name, 0); }
 
     /** The readable type for a torch storage class name (e.g. "BFloat16Storage"), or null. */
     public static Dtype ofTorchStorage(String name) {

@@ -4,7 +4,6 @@ import ssdspark.model.Json;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,7 +33,7 @@ final class ShardedSource implements TensorSource {
     static ShardedSource open(Path index, Function<Path, TensorSource> opener) {
         Map<String, Object> json;
         try {
-            json = Json.parseObject(Files.readString(index, StandardCharsets.UTF_8));
+            json = Json.parseObjectFile(index);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + index + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {

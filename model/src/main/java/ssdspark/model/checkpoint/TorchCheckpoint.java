@@ -27,11 +27,15 @@ import java.util.Set;
  * Immutable once open; safe to read from several threads.
  */
 public final class TorchCheckpoint implements TensorSource {
+    /** Largest data.pkl read (before unpickling bounds its work further): ~100k tensors' worth. */
+    static final long MAX_PICKLE = 64L << 20;
+
     private final MappedFile file;
     private final ZipArchive zip;
     private final String prefix;
     private final ByteOrder order;
     private final Map<String, TensorRef> tensors;
+    private final Map<String, Bytes> storageBytes = new java.util.concurrent.ConcurrentHashMap<>();
 
     private TorchCheckpoint(MappedFile file, ZipArchive zip, String prefix, ByteOrder order, Map<String, TensorRef> tensors) {
         this.file = file;
@@ -72,7 +76,11 @@ public final class TorchCheckpoint implements TensorSource {
             if (s.equals("big")) order = ByteOrder.BIG_ENDIAN;
             else if (!s.equals("little")) throw new IllegalArgumentException(f.path + ": unknown byteorder record '" + s + "'");
         }
-        byte[] pkl = zip.readAll(zip.get(prefix + "data.pkl"));
+        ZipArchive.Entry pklEntry = zip.get(prefix + "data.pkl");
+        if (pklEntry.size() > MAX_PICKLE)
+            throw new IllegalArgumentException(f.path + ": data.pkl is " + pklEntry.size() + " bytes; a state dict's pickle is a few hundred bytes"
+                    + " per tensor, so more than " + MAX_PICKLE + " means a corrupt or hostile file");
+        byte[] pkl = zip.readAll(pklEntry);
         Map<String, StorageRef> storages = new HashMap<>();
         Object root = TorchUnpickler.load(pkl, where, pid -> storage(where, pid, storages));
         return new TorchCheckpoint(f, zip, prefix, order, stateDict(f, zip, prefix, root));
@@ -98,7 +106,7 @@ public final class TorchCheckpoint implements TensorSource {
     private static StorageRef storage(String where, Tuple pid, Map<String, StorageRef> seen) {
         if (pid.size() != 5 || !"storage".equals(pid.get(0)) || !(pid.get(1) instanceof StorageType type)
                 || !(pid.get(2) instanceof String key) || !(pid.get(3) instanceof String location) || !(pid.get(4) instanceof Long numel) || numel < 0)
-            throw new IllegalArgumentException(where + ": unexpected persistent id " + pid.items()
+            throw new IllegalArgumentException(where + ": unexpected persistent id " + TorchUnpickler.describeItems(pid)
                     + "; expected ('storage', torch.<Type>Storage, key, location, numel) as written by torch.save");
         StorageRef prev = seen.get(key);
         if (prev != null) {
@@ -123,7 +131,7 @@ public final class TorchCheckpoint implements TensorSource {
             out.put(name, t);
         }
         if (out.isEmpty()) {
-            List<String> keys = m.keySet().stream().limit(10).map(String::valueOf).toList();
+            List<String> keys = m.keySet().stream().limit(10).map(k -> k instanceof String n && n.length() <= 60 ? n : TorchUnpickler.describe(k)).toList();
             throw new IllegalArgumentException(f.path + ": the pickled dict holds no tensors at its top level (keys " + keys
                     + "); expected a state dict as torch.save(model.state_dict(), ...) writes. A training checkpoint that nests it"
                     + " (e.g. under \"model\") must be re-saved as just the state dict");
@@ -181,7 +189,8 @@ public final class TorchCheckpoint implements TensorSource {
             throw new IllegalArgumentException(file.path + ": tensor " + name + " has " + n + " elements, more than a Java array holds");
         float[] out = new float[(int) n];
         if (n == 0) return out;
-        Bytes data = zip.bytes(zip.get(prefix + "data/" + s.key()));
+        // One Bytes per storage: a deflated one is inflated once, not once per tensor viewing it.
+        Bytes data = storageBytes.computeIfAbsent(s.key(), k -> zip.bytes(zip.get(prefix + "data/" + k)));
         if (contiguous(t)) {
             data.readFloats(t.offset() * type.size, (int) n, type, order, out);
             return out;

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -20,14 +21,36 @@ import java.util.function.Function;
  * and the few allowed ones are not called but recognised ({@code _rebuild_tensor_v2} becomes a {@link TensorRef}).
  * Values: None → null, bool → Boolean, int → Long (BigInteger when wider), float → Double, str → String,
  * bytes → byte[], list → ArrayList, tuple → {@link Tuple}, dict/OrderedDict → LinkedHashMap, set → LinkedHashSet.
+ * <p>
+ * A hostile pickle of a few bytes can describe structures that are expensive to build, hash or print (tuples
+ * of tuples sharing children through the memo double in size per level). So the work is bounded: the stack,
+ * the memo and the items put into containers are capped ({@link #MAX_STACK}, {@link #MAX_MEMO},
+ * {@link #MAX_ITEMS}); containers nest at most {@link #MAX_DEPTH} deep, and a container already inside another
+ * cannot change (the pickler builds every value before using it, so depths are exact); dict keys and set items
+ * must be scalars (a state dict's keys are strings), so nothing is ever hashed or compared deeply; and
+ * messages describe a value by its type, never by walking it.
  */
 final class TorchUnpickler {
     /** The globals a state dict needs: the dict type, tensor/parameter rebuilders, and storage types (as tags). */
     static final String ALLOWED = "collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, "
             + "torch._utils._rebuild_parameter_with_state and the torch.*Storage types";
 
-    /** A Python tuple (distinct from a list; usable as a dict key). */
-    record Tuple(List<Object> items) {
+    /** Far above a state dict's (an OrderedDict of tensors whose rebuild arguments are tuples: 4 levels). */
+    static final int MAX_DEPTH = 32;
+    /** Values on the stack at once: torch pickles dict items in batches of 1000. */
+    static final int MAX_STACK = 1 << 20;
+    /** Memo entries: about 8 per tensor. */
+    static final int MAX_MEMO = 1 << 21;
+    /** Items put into lists, tuples, dicts and sets over the whole pickle: ~20 per tensor. */
+    static final int MAX_ITEMS = 1 << 22;
+
+    /** The bounds above, as one value so tests can exercise them with small numbers. */
+    record Limits(int depth, int stack, int memo, long items) {
+        static final Limits DEFAULT = new Limits(MAX_DEPTH, MAX_STACK, MAX_MEMO, MAX_ITEMS);
+    }
+
+    /** A Python tuple (distinct from a list); depth is its nesting, 1 for a tuple of scalars. */
+    record Tuple(List<Object> items, int depth) {
         int size() { return items.size(); }
 
         Object get(int i) { return items.get(i); }
@@ -58,15 +81,68 @@ final class TorchUnpickler {
 
     private static final Object MARK = new Object();
 
+    /** Python's mutable containers, with their nesting depth and whether another container holds them yet. */
+    private interface Container {
+        int depth();
+
+        void depth(int d);
+
+        boolean held();
+
+        void hold();
+    }
+
+    private static final class PyList extends ArrayList<Object> implements Container {
+        private int depth = 1;
+        private boolean held;
+
+        @Override public int depth() { return depth; }
+
+        @Override public void depth(int d) { depth = d; }
+
+        @Override public boolean held() { return held; }
+
+        @Override public void hold() { held = true; }
+    }
+
+    private static final class PyDict extends LinkedHashMap<Object, Object> implements Container {
+        private int depth = 1;
+        private boolean held;
+
+        @Override public int depth() { return depth; }
+
+        @Override public void depth(int d) { depth = d; }
+
+        @Override public boolean held() { return held; }
+
+        @Override public void hold() { held = true; }
+    }
+
+    private static final class PySet extends LinkedHashSet<Object> implements Container {
+        private int depth = 1;
+        private boolean held;
+
+        @Override public int depth() { return depth; }
+
+        @Override public void depth(int d) { depth = d; }
+
+        @Override public boolean held() { return held; }
+
+        @Override public void hold() { held = true; }
+    }
+
     private final byte[] b;
     private final String where;
     private final Function<Tuple, Object> persistentLoad;
+    private final Limits limits;
     private int pos;
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayList<Integer> marks = new ArrayList<>();
     private final Map<Long, Object> memo = new HashMap<>();
+    private long items;
 
-    private TorchUnpickler(byte[] b, String where, Function<Tuple, Object> persistentLoad) {
+    private TorchUnpickler(byte[] b, String where, Function<Tuple, Object> persistentLoad, Limits limits) {
+        this.limits = limits;
         this.b = b;
         this.where = where;
         this.persistentLoad = persistentLoad;
@@ -77,12 +153,11 @@ final class TorchUnpickler {
      * where names the file in messages.
      */
     static Object load(byte[] pickle, String where, Function<Tuple, Object> persistentLoad) {
-        try {
-            return new TorchUnpickler(pickle, where, persistentLoad).run();
-        } catch (StackOverflowError e) {
-            // Only reachable through absurdly nested tuples used as dict keys (hashing recurses).
-            throw new IllegalArgumentException(where + ": cannot read the pickle: values are nested too deeply");
-        }
+        return load(pickle, where, persistentLoad, Limits.DEFAULT);
+    }
+
+    static Object load(byte[] pickle, String where, Function<Tuple, Object> persistentLoad, Limits limits) {
+        return new TorchUnpickler(pickle, where, persistentLoad, limits).run();
     }
 
     private Object run() {
@@ -122,38 +197,33 @@ final class TorchUnpickler {
                 case 'C': push(bytes(u8())); break;                         // SHORT_BINBYTES
                 case 0x8e: push(bytes(len64())); break;                     // BINBYTES8
                 case 0x96: push(bytes(len64())); break;                     // BYTEARRAY8
-                case ')': push(new Tuple(List.of())); break;                // EMPTY_TUPLE
+                case ')': push(tuple(List.of())); break;                    // EMPTY_TUPLE
                 case 0x85: push(tupleOf(1)); break;                         // TUPLE1
                 case 0x86: push(tupleOf(2)); break;                         // TUPLE2
                 case 0x87: push(tupleOf(3)); break;                         // TUPLE3
-                case 't': push(new Tuple(listCopy(popMark()))); break;      // TUPLE
-                case ']': push(new ArrayList<>()); break;                   // EMPTY_LIST
-                case 'l': push(new ArrayList<>(popMark())); break;          // LIST
-                case '}': push(new LinkedHashMap<>()); break;               // EMPTY_DICT
-                case 'd': {                                                 // DICT
-                    Map<Object, Object> m = new LinkedHashMap<>();
-                    putPairs(m, popMark());
-                    push(m);
-                    break;
-                }
-                case 0x8f: push(new LinkedHashSet<>()); break;              // EMPTY_SET
-                case 0x91: push(new LinkedHashSet<>(popMark())); break;     // FROZENSET
+                case 't': push(tuple(popMark())); break;                    // TUPLE
+                case ']': push(new PyList()); break;                        // EMPTY_LIST
+                case 'l': push(addAll(new PyList(), popMark(), "LIST")); break; // LIST
+                case '}': push(new PyDict()); break;                        // EMPTY_DICT
+                case 'd': push(putPairs(new PyDict(), popMark(), "DICT")); break; // DICT
+                case 0x8f: push(new PySet()); break;                        // EMPTY_SET
+                case 0x91: push(addAll(new PySet(), popMark(), "FROZENSET")); break; // FROZENSET
                 case 0x90: {                                                // ADDITEMS
-                    List<Object> items = popMark();
-                    set(peek(), "ADDITEMS").addAll(items);
+                    List<Object> v = popMark();
+                    addAll(set(peek(), "ADDITEMS"), v, "ADDITEMS");
                     break;
                 }
-                case 'a': { Object v = pop(); list(peek(), "APPEND").add(v); break; }       // APPEND
-                case 'e': { List<Object> v = popMark(); list(peek(), "APPENDS").addAll(v); break; } // APPENDS
+                case 'a': { Object v = pop(); addAll(list(peek(), "APPEND"), Collections.singletonList(v), "APPEND"); break; } // APPEND
+                case 'e': { List<Object> v = popMark(); addAll(list(peek(), "APPENDS"), v, "APPENDS"); break; } // APPENDS
                 case 's': {                                                 // SETITEM
                     Object v = pop(), k = pop();
-                    dict(peek(), "SETITEM").put(k, v);
+                    putPairs(dict(peek(), "SETITEM"), Arrays.asList(k, v), "SETITEM");
                     break;
                 }
-                case 'u': { List<Object> kv = popMark(); putPairs(dict(peek(), "SETITEMS"), kv); break; } // SETITEMS
-                case 'q': memo.put((long) u8(), peek()); break;             // BINPUT
-                case 'r': memo.put(len32(), peek()); break;                 // LONG_BINPUT
-                case 0x94: memo.put((long) memo.size(), peek()); break;     // MEMOIZE
+                case 'u': { List<Object> kv = popMark(); putPairs(dict(peek(), "SETITEMS"), kv, "SETITEMS"); break; } // SETITEMS
+                case 'q': memoPut(u8()); break;                             // BINPUT
+                case 'r': memoPut(len32()); break;                          // LONG_BINPUT
+                case 0x94: memoPut(memo.size()); break;                     // MEMOIZE
                 case 'h': push(memoGet(u8())); break;                       // BINGET
                 case 'j': push(memoGet(len32())); break;                    // LONG_BINGET
                 case 'c': push(global(line(), line())); break;              // GLOBAL
@@ -176,7 +246,7 @@ final class TorchUnpickler {
                 }
                 case 0x81: {                                                // NEWOBJ: cls.__new__(cls, *args)
                     Object args = pop(), cls = pop();
-                    if (cls == Fn.ORDERED_DICT && args instanceof Tuple t && t.size() == 0) { push(new LinkedHashMap<>()); break; }
+                    if (cls == Fn.ORDERED_DICT && args instanceof Tuple t && t.size() == 0) { push(new PyDict()); break; }
                     throw fail("the pickle instantiates " + describe(cls) + " (NEWOBJ); a state dict only holds tensors and dicts");
                 }
                 case 'b': {                                                 // BUILD: obj.__setstate__(state)
@@ -223,11 +293,11 @@ final class TorchUnpickler {
         if (!(argsObj instanceof Tuple args)) throw fail("arguments of " + f + " are not a tuple");
         switch (f) {
             case ORDERED_DICT: {
-                Map<Object, Object> m = new LinkedHashMap<>();
+                PyDict m = new PyDict();
                 if (args.size() == 1 && args.get(0) instanceof List<?> pairs) {
                     for (Object p : pairs) {
                         if (!(p instanceof Tuple kv) || kv.size() != 2) throw fail("OrderedDict items are not (key, value) pairs");
-                        m.put(kv.get(0), kv.get(1));
+                        putPairs(m, kv.items(), "OrderedDict");
                     }
                 } else if (args.size() != 0) throw fail("OrderedDict called with unexpected arguments");
                 return m;
@@ -237,6 +307,7 @@ final class TorchUnpickler {
                 if (args.size() < 4) throw fail("_rebuild_tensor_v2 expects at least 4 arguments, got " + args.size());
                 if (!(args.get(0) instanceof StorageRef s)) throw fail("_rebuild_tensor_v2's storage is " + describe(args.get(0)) + ", not a persistent storage");
                 long offset = asLong(args.get(1), "storage offset");
+                if (offset < 0) throw fail("_rebuild_tensor_v2's storage offset " + offset + " is negative");
                 long[] size = longs(args.get(2), "size"), stride = longs(args.get(3), "stride");
                 if (size.length != stride.length) throw fail("tensor size " + Arrays.toString(size) + " and stride " + Arrays.toString(stride) + " differ in rank");
                 return new TensorRef(s, offset, size, stride);
@@ -253,7 +324,10 @@ final class TorchUnpickler {
 
     // ---- stack and input helpers --------------------------------------------------------------------------------
 
-    private void push(Object o) { stack.add(o); }
+    private void push(Object o) {
+        if (stack.size() >= limits.stack) throw fail("more than " + limits.stack + " values on the stack; a state dict needs a few thousand");
+        stack.add(o);
+    }
 
     private Object pop() {
         if (stack.isEmpty() || stack.get(stack.size() - 1) == MARK) throw fail("stack underflow");
@@ -277,32 +351,79 @@ final class TorchUnpickler {
     private Tuple tupleOf(int n) {
         Object[] a = new Object[n];
         for (int i = n - 1; i >= 0; i--) a[i] = pop();
-        return new Tuple(listCopy(Arrays.asList(a)));
+        return tuple(Arrays.asList(a));
     }
 
-    /** List.copyOf refuses nulls, and tuples may hold None. */
-    private static List<Object> listCopy(List<Object> l) { return java.util.Collections.unmodifiableList(new ArrayList<>(l)); }
+    /** A tuple of the items (copied: List.copyOf refuses nulls, and tuples may hold None). */
+    private Tuple tuple(List<Object> l) {
+        return new Tuple(Collections.unmodifiableList(new ArrayList<>(l)), hold(1, l, "TUPLE"));
+    }
 
-    private void putPairs(Map<Object, Object> m, List<Object> kv) {
+    /** 0 for scalars, else the container's nesting. */
+    private static int depth(Object v) {
+        if (v instanceof Tuple t) return t.depth();
+        return v instanceof Container c ? c.depth() : 0;
+    }
+
+    /**
+     * Items go into a container of depth d: counts them against {@link #MAX_ITEMS}, marks contained containers
+     * as held (frozen) and returns the container's new depth, refused beyond {@link #MAX_DEPTH}.
+     */
+    private int hold(int d, List<Object> l, String op) {
+        items += l.size();
+        if (items > limits.items) throw fail("more than " + limits.items + " items in containers; a state dict needs about 20 per tensor");
+        for (Object v : l) {
+            d = Math.max(d, depth(v) + 1);
+            if (v instanceof Container c) c.hold();
+        }
+        if (d > limits.depth) throw fail(op + " nests values " + d + " levels deep (at most " + limits.depth + "); a state dict needs 4");
+        return d;
+    }
+
+    private <C extends java.util.Collection<Object> & Container> C addAll(C c, List<Object> l, String op) {
+        grow(c, l, op);
+        if (c instanceof PySet) for (Object v : l) scalar(v, "a set item");
+        c.addAll(l);
+        return c;
+    }
+
+    private PyDict putPairs(PyDict m, List<Object> kv, String op) {
         if (kv.size() % 2 != 0) throw fail("odd number of items for a dict");
-        for (int i = 0; i < kv.size(); i += 2) m.put(kv.get(i), kv.get(i + 1));
+        grow(m, kv, op);
+        for (int i = 0; i < kv.size(); i += 2) m.put(scalar(kv.get(i), "a dict key"), kv.get(i + 1));
+        return m;
     }
 
-    @SuppressWarnings("unchecked")
-    private Map<Object, Object> dict(Object o, String op) {
-        if (o instanceof Map) return (Map<Object, Object>) o;
+    /** A container changes: refused once it is inside another (its holders' depths would go stale). */
+    private void grow(Container c, List<Object> l, String op) {
+        if (c.held()) throw fail(op + " changes a container that is already inside another value; pickles of state dicts never do");
+        c.depth(hold(c.depth(), l, op));
+    }
+
+    /** Dict keys and set items are hashed: only scalars, whose hashing is cheap (a state dict's keys are strings). */
+    private Object scalar(Object v, String what) {
+        if (v == null || v instanceof String || v instanceof Long || v instanceof Boolean || v instanceof Double || v instanceof BigInteger)
+            return v;
+        throw fail(what + " is " + describe(v) + "; only strings, numbers and None are accepted as keys (a state dict's keys are strings)");
+    }
+
+    private void memoPut(long key) {
+        if (memo.size() >= limits.memo && !memo.containsKey(key)) throw fail("more than " + limits.memo + " memo entries; a state dict needs a few per tensor");
+        memo.put(key, peek());
+    }
+
+    private PyDict dict(Object o, String op) {
+        if (o instanceof PyDict d) return d;
         throw fail(op + " on " + describe(o) + ", which is not a dict");
     }
 
-    @SuppressWarnings("unchecked")
-    private List<Object> list(Object o, String op) {
-        if (o instanceof ArrayList) return (List<Object>) o;
+    private PyList list(Object o, String op) {
+        if (o instanceof PyList l) return l;
         throw fail(op + " on " + describe(o) + ", which is not a list");
     }
 
-    @SuppressWarnings("unchecked")
-    private Set<Object> set(Object o, String op) {
-        if (o instanceof Set) return (Set<Object>) o;
+    private PySet set(Object o, String op) {
+        if (o instanceof PySet st) return st;
         throw fail(op + " on " + describe(o) + ", which is not a set");
     }
 
@@ -374,15 +495,28 @@ final class TorchUnpickler {
         long[] out = new long[t.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = asLong(t.get(i), what + " element");
-            if (out[i] < 0) throw fail("tensor " + what + " " + t.items() + " has a negative element");
+            if (out[i] < 0) throw fail("tensor " + what + " has a negative element " + out[i]);
         }
         return out;
+    }
+
+    /** A tuple's items, each described shallowly. */
+    static String describeItems(Tuple t) {
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < Math.min(t.size(), 8); i++) parts.add(describe(t.get(i)));
+        if (t.size() > 8) parts.add("...");
+        return "(" + String.join(", ", parts) + ")";
     }
 
     static String describe(Object o) {
         if (o == null) return "None";
         if (o instanceof Fn f) return f.python;
         if (o instanceof String s) return "the string '" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "'";
+        if (o instanceof Long || o instanceof Boolean || o instanceof Double) return String.valueOf(o);
+        if (o instanceof Tuple) return "a tuple";
+        if (o instanceof PyList) return "a list";
+        if (o instanceof PyDict) return "a dict";
+        if (o instanceof PySet) return "a set";
         return "a " + o.getClass().getSimpleName();
     }
 

@@ -59,8 +59,9 @@ class DtypeTest {
     void names() {
         assertEquals(Dtype.BF16, Dtype.ofSafetensors("BF16"));
         assertEquals(null, Dtype.ofSafetensors("I64"));
-        assertEquals(8, Dtype.safetensorsSize("I64"));
-        assertEquals(0, Dtype.safetensorsSize("Q7"));
+        assertEquals(64, Dtype.safetensorsBits("I64"));
+        assertEquals(4, Dtype.safetensorsBits("F4"));
+        assertEquals(0, Dtype.safetensorsBits("Q7"));
         assertEquals(Dtype.F16, Dtype.ofTorchStorage("HalfStorage"));
         assertEquals(null, Dtype.ofTorchStorage("LongStorage"));
         assertEquals(8, Dtype.torchStorageSize("LongStorage"));

@@ -94,10 +94,10 @@ class SafetensorsFileTest {
     }
 
     @Test
-    void unknownDtypesFailOnlyWhenRead() throws IOException {
+    void unreadableDtypesFailOnlyWhenRead() throws IOException {
         Path p = new SafetensorsWriter()
                 .add("step", "I64", shape(1), ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(42).array())
-                .add("odd", "Q7", shape(3), new byte[5])
+                .add("packed", "F4", shape(3, 2), new byte[3])
                 .f32("w", shape(2), 1f, 2f)
                 .write(tmp.resolve("m.safetensors"));
         try (SafetensorsFile st = SafetensorsFile.open(p)) {
@@ -105,10 +105,18 @@ class SafetensorsFileTest {
             assertArrayEquals(shape(1), st.shape("step"));
             String m = failure(() -> st.readFloats("step"));
             assertTrue(m.contains("step") && m.contains("unsupported dtype I64"), m);
-            m = failure(() -> st.readFloats("odd"));
-            assertTrue(m.contains("odd") && m.contains("Q7"), m);
+            m = failure(() -> st.readFloats("packed"));
+            assertTrue(m.contains("packed") && m.contains("F4"), m);
             assertEquals(42L, st.rawBytes("step").getLong(0), "integer tensors stay reachable as raw bytes");
         }
+    }
+
+    /** As the reference implementation: a dtype name it does not know is a corrupt header, refused at open. */
+    @Test
+    void unknownDtypeIsRefusedAtOpen() throws IOException {
+        Path p = new SafetensorsWriter().add("odd", "Q7", shape(3), new byte[5]).write(tmp.resolve("q.safetensors"));
+        String m = failure(() -> SafetensorsFile.open(p));
+        assertTrue(m.contains("q.safetensors") && m.contains("tensor odd") && m.contains("unknown dtype \"Q7\""), m);
     }
 
     @Test

@@ -250,6 +250,36 @@ class TorchCheckpointTest {
         }
     }
 
+    /** A few hundred bytes of data.pkl that describe 2^60 tuple leaves: refused in well under a second, file named. */
+    @Test
+    void smallHostilePickleInARealArchiveIsRefusedQuickly() throws IOException {
+        java.io.ByteArrayOutputStream p = new java.io.ByteArrayOutputStream();
+        p.writeBytes(new byte[] {(byte) 0x80, 2, '}', ')'});
+        for (int i = 0; i < 60; i++) p.writeBytes(new byte[] {'q', 0, 'h', 0, (byte) 0x86});
+        p.writeBytes(new byte[] {'N', 's', '.'});
+        Path bin = repack(resource("torch_p2/pytorch_model.bin"), tmp.resolve("pytorch_model.bin"), false,
+                e -> e.put("pytorch_model/data.pkl", p.toByteArray()));
+        String m = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> failure(() -> TorchCheckpoint.open(bin)));
+        assertTrue(m.contains(bin.toString()) && m.contains("nests values"), m);
+    }
+
+    /** A data.pkl whose declared size is beyond any state dict's is refused from the directory, before inflating. */
+    @Test
+    void oversizedPickleIsRefusedBeforeInflating() throws IOException {
+        Path bin = repack(resource("torch_p2/pytorch_model.bin"), tmp.resolve("pytorch_model.bin"), true, e -> {});
+        byte[] all = Files.readAllBytes(bin);
+        byte[] name = "pytorch_model/data.pkl".getBytes(StandardCharsets.US_ASCII);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i + 46 < all.length; i++) {
+            if (b.getInt(i) == 0x02014b50 && Arrays.equals(Arrays.copyOfRange(all, i + 46, i + 46 + name.length), name))
+                b.putInt(i + 24, (int) TorchCheckpoint.MAX_PICKLE + 1);
+        }
+        Files.write(bin, all);
+        String m = failure(() -> TorchCheckpoint.open(bin));
+        assertTrue(m.contains("data.pkl is " + (TorchCheckpoint.MAX_PICKLE + 1) + " bytes"), m);
+    }
+
     /**
      * Copies a zip entry by entry through an edit; entries are STORED (with sizes up front) or DEFLATED.
      * java.util.zip writes no alignment padding, which the reader must not need.

@@ -11,6 +11,7 @@ import ssdspark.model.checkpoint.TorchUnpickler.Tuple;
 import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The restricted unpickler on hand-assembled pickles: what it builds, and what it refuses. */
@@ -54,6 +56,14 @@ class TorchUnpicklerTest {
         }
 
         P int1(int v) { return op('K', v); }
+
+        /** n copies of one opcode. */
+        P times(int op, int n) {
+            byte[] a = new byte[n];
+            Arrays.fill(a, (byte) op);
+            b.writeBytes(a);
+            return this;
+        }
 
         P le(long v, int n) { for (int i = 0; i < n; i++) b.write((int) (v >>> (8 * i))); return this; }
 
@@ -210,5 +220,90 @@ class TorchUnpicklerTest {
         m = failure(new P().proto(2).global("torch._utils", "_rebuild_tensor_v2").op('(', 'K', 1, 't', 'R', '.').bytes());
         assertTrue(m.contains("at least 4 arguments"), m);
         assertNull(load(new P().proto(2).op(0x95).le(1, 8).op('N', '.').bytes()), "FRAME is skipped");
+    }
+
+    // ---- hostile pickles: cheap to send, expensive to build, hash or print ------------------------------------
+
+    private static String refusedQuickly(byte[] pkl) {
+        return assertTimeoutPreemptively(Duration.ofSeconds(10), () -> failure(pkl));
+    }
+
+    /** memo[0] = t; t2 = (t, t): each step doubles the leaves of the tuple DAG with 4 bytes of pickle. */
+    private static P doubling(P p, int levels) {
+        for (int i = 0; i < levels; i++) p.op('q', 0, 'h', 0, 0x86);
+        return p;
+    }
+
+    @Test
+    void exponentialTupleDagIsRefusedByDepth() {
+        byte[] pkl = doubling(new P().proto(2).op(')'), 60).op('.').bytes(); // 2^60 leaves in 246 bytes
+        String m = refusedQuickly(pkl);
+        assertTrue(m.contains("TUPLE nests values " + (TorchUnpickler.MAX_DEPTH + 1) + " levels deep"), m);
+    }
+
+    /** Java hashes a tuple by walking it: 2^30 leaves as a dict key or set item would hang the loader. */
+    @Test
+    void containersAreNeverHashed() {
+        String m = refusedQuickly(doubling(new P().proto(2).op('}', ')'), 30).op('N', 's', '.').bytes());
+        assertTrue(m.contains("a dict key is a tuple") && m.contains("keys are strings"), m);
+        m = refusedQuickly(doubling(new P().proto(2).op(0x8f, '(', ')'), 30).op(0x90, '.').bytes());
+        assertTrue(m.contains("a set item is a tuple"), m);
+        m = refusedQuickly(new P().proto(2).op('(', ']', 'N', 'd', '.').bytes());
+        assertTrue(m.contains("a dict key is a list"), m);
+        // scalars are fine as keys
+        assertEquals(Map.of(1L, "x"), load(new P().proto(2).op('}', 'K', 1).shortUnicode("x").op('s', '.').bytes()));
+    }
+
+    @Test
+    void deepListsAreRefusedAtTheDepthBound() {
+        P p = new P().proto(2).times(']', 100_000).times('a', 99_999);
+        String m = refusedQuickly(p.op('.').bytes());
+        assertTrue(m.contains("APPEND nests values " + (TorchUnpickler.MAX_DEPTH + 1) + " levels deep"), m);
+        // at the bound it is fine
+        P ok = new P().proto(2);
+        for (int i = 0; i < TorchUnpickler.MAX_DEPTH; i++) ok.op(']');
+        for (int i = 0; i < TorchUnpickler.MAX_DEPTH - 1; i++) ok.op('a');
+        assertInstanceOf(List.class, load(ok.op('.').bytes()));
+    }
+
+    /** A container inside another may not change afterwards: the holder's recorded depth would go stale. */
+    @Test
+    void heldContainersAreFrozen() {
+        String m = refusedQuickly(new P().proto(2).op(']', ']', 'q', 1, 'a', 'h', 1, 'N', 'a', '.').bytes());
+        assertTrue(m.contains("APPEND changes a container that is already inside another value"), m);
+        m = refusedQuickly(new P().proto(2).op('}', 'q', 1, '(', 'h', 1, 't', '0', 'h', 1, 'K', 1, 'N', 's', '.').bytes());
+        assertTrue(m.contains("SETITEM changes a container"), m);
+    }
+
+    private static String refusedWithin(TorchUnpickler.Limits limits, byte[] pkl) {
+        return assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThrows(IllegalArgumentException.class,
+                () -> TorchUnpickler.load(pkl, "test.pkl", pid -> null, limits)).getMessage());
+    }
+
+    /** Each count is capped; small limits exercise the same checks the defaults do. */
+    @Test
+    void stackMemoAndItemCountsAreCapped() {
+        var small = new TorchUnpickler.Limits(TorchUnpickler.MAX_DEPTH, 100, 100, 1000);
+        byte[] stackOk = new P().proto(2).op('(').times('N', 99).op('l', '.').bytes();
+        assertEquals(99, ((List<?>) TorchUnpickler.load(stackOk, "ok", pid -> null, small)).size());
+        assertTrue(refusedWithin(small, new P().proto(2).op('(').times('N', 100).op('.').bytes()).contains("more than 100 values on the stack"));
+        assertTrue(refusedWithin(small, new P().proto(2).op('N').times(0x94, 101).op('.').bytes()).contains("more than 100 memo entries"));
+        P r = new P().proto(2).op(']');
+        for (int b = 0; b < 11; b++) r.op('(').times('N', 95).op('e');
+        assertTrue(refusedWithin(small, r.op('.').bytes()).contains("more than 1000 items"));
+        // the defaults, with a real-size stack overflow (1M values: ~1 MB of pickle)
+        assertTrue(refusedQuickly(new P().proto(2).op('(').times('N', TorchUnpickler.MAX_STACK).op('.').bytes())
+                .contains("more than " + TorchUnpickler.MAX_STACK + " values on the stack"));
+    }
+
+    /** A negative offset reached the storage read as an IndexOutOfBoundsException; now it is refused by name. */
+    @Test
+    void negativeStorageOffsetIsRefused() {
+        P p = new P().proto(2).global("torch._utils", "_rebuild_tensor_v2").op('(', '(');
+        p.unicode("storage").global("torch", "FloatStorage").unicode("0").unicode("cpu").int1(4).op('t', 'Q');
+        p.op('J').le(-1, 4).int1(2).op(0x85).int1(1).op(0x85).op('t', 'R', '.');
+        String m = assertThrows(IllegalArgumentException.class, () -> TorchUnpickler.load(p.bytes(), "neg.pkl",
+                pid -> new StorageRef((StorageType) pid.get(1), (String) pid.get(2), (String) pid.get(3), (Long) pid.get(4)))).getMessage();
+        assertTrue(m.contains("neg.pkl") && m.contains("storage offset -1 is negative"), m);
     }
 }
