@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
  * sizes within their bounds or is refused. Regression inputs: src/test/resources/ssdspark/model/JsonFuzzTestInputs/.
  */
 class JsonFuzzTest {
-    @FuzzTest(maxDuration = "8s")
+    @FuzzTest(maxDuration = "6s")
     @DictionaryEntries({"\"d_model\"", "\"n_layer\"", "\"vocab_size\"", "\"ssm_cfg\"", "\"layer\"", "\"Mamba2\"", "\"mamba2\"",
             "\"model_type\"", "\"hidden_size\"", "\"num_hidden_layers\"", "\"head_dim\"", "\"num_heads\"", "\"n_groups\"",
             "\"state_size\"", "\"expand\"", "\"time_step_limit\"", "\"__float__\"", "Infinity", "NaN", "-Infinity",

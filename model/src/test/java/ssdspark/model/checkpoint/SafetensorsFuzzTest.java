@@ -9,7 +9,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
  * Regression inputs (seeds and past findings): src/test/resources/ssdspark/model/checkpoint/SafetensorsFuzzTestInputs/.
  */
 class SafetensorsFuzzTest {
-    @FuzzTest(maxDuration = "8s")
+    @FuzzTest(maxDuration = "6s")
     @DictionaryEntries({"\"dtype\"", "\"shape\"", "\"data_offsets\"", "\"__metadata__\"", "\"F32\"", "\"BF16\"", "\"F16\"",
             "\"F64\"", "\"I64\"", "\"F4\"", "\"U8\"", "Infinity", "NaN", "18446744073709551615", "{", "}", "[", "]"})
     void header(byte[] data) {

@@ -11,7 +11,7 @@ import ssdspark.model.checkpoint.TorchUnpickler.StorageType;
  * Regression inputs: src/test/resources/ssdspark/model/checkpoint/TorchCheckpointFuzzTestInputs/{archive,pickle}/.
  */
 class TorchCheckpointFuzzTest {
-    @FuzzTest(maxDuration = "8s")
+    @FuzzTest(maxDuration = "6s")
     @DictionaryEntries({"PK\u0003\u0004", "PK\u0001\u0002", "PK\u0005\u0006", "PK\u0006\u0006", "PK\u0006\u0007", "data.pkl",
             "pytorch_model/data/0", "byteorder", "big", "little"})
     void archive(byte[] data) {
@@ -22,7 +22,7 @@ class TorchCheckpointFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "8s")
+    @FuzzTest(maxDuration = "6s")
     @DictionaryEntries({"torch._utils", "_rebuild_tensor_v2", "_rebuild_parameter", "collections", "OrderedDict", "torch",
             "FloatStorage", "BFloat16Storage", "storage", "cpu"})
     void pickle(byte[] data) {
