@@ -159,16 +159,5 @@ class Gpu130mTest {
                 System.out.println(b);
             }
         }
-        // SSD chunk length 64 instead of 128 (a separate engine: the chunk length is fixed at creation)
-        System.setProperty("ssdspark.ssd.chunk", "64");
-        try (GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16)) {
-            gpu.logProbsBatch(docs, targets, null);
-            long t0 = System.nanoTime();
-            for (int i = 0; i < 5; i++) gpu.logProbsBatch(docs, targets, null);
-            double s = (System.nanoTime() - t0) / 1e9 / 5;
-            System.out.printf("  THROUGHPUT bf16 with SSD chunks of %d: %.1f ms per batch, %.0f tok/s%n", gpu.chunkLength(), s * 1e3, seqs * len / s);
-        } finally {
-            System.clearProperty("ssdspark.ssd.chunk");
-        }
     }
 }
