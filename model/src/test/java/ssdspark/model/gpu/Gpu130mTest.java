@@ -3,8 +3,6 @@ package ssdspark.model.gpu;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import ssdspark.kernels.gpu.DType;
-import ssdspark.kernels.gpu.GpuGemm;
-import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.model.CpuEngine;
 import ssdspark.model.Mamba2Weights;
 import ssdspark.model.checkpoint.TensorSource;
