@@ -50,8 +50,8 @@ import java.util.Map;
                         + " Parquet (zstd) or JSON lines. Every input row gives one output row, in input order within each partition;"
                         + " rows the model cannot take get a message in 'error'.",
                 "With neither --model nor --input it runs the bundled example (" + JobOptions.EXAMPLE_MODEL + " on "
-                        + JobOptions.EXAMPLE_INPUT + "); with an --input under " + JobOptions.EXAMPLES
-                        + "/ the example model and tokenizer are the defaults.",
+                        + JobOptions.EXAMPLE_INPUT + ", reported by " + JobOptions.EXAMPLE_REPORT_BY + "); with an --input under "
+                        + JobOptions.EXAMPLES + "/ the example model and tokenizer are the defaults.",
                 "", "Flags (default in brackets):"},
         footer = {
                 "",
@@ -60,10 +60,13 @@ import java.util.Map;
                 "Exit status: 0 done; 2 a flag, file or column to fix (the message names it); 1 any other failure."})
 public final class JobOptions {
     public static final String EXAMPLES = "examples";
-    public static final String EXAMPLE_MODEL = "examples/tiny-mamba2";
-    public static final String EXAMPLE_INPUT = "examples/corpus-tokens.jsonl";
+    /** The trained demo model (tools/demo), its tokenizer, and the mixed corpus the bundled example scores. */
+    public static final String EXAMPLE_MODEL = "examples/demo-mamba2";
+    public static final String EXAMPLE_INPUT = "examples/demo-corpus.jsonl";
     public static final String EXAMPLE_TEXT = "examples/corpus-text";
-    public static final String EXAMPLE_TOKENIZER = "examples/tiny-tokenizer.json";
+    public static final String EXAMPLE_TOKENIZER = "examples/demo-mamba2/tokenizer.json";
+    /** The column of {@link #EXAMPLE_INPUT} that the bundled example reports perplexity by. */
+    public static final String EXAMPLE_REPORT_BY = "kind";
 
     /** Which runs the output metadata records a flag for; flags without it (how to run, not what) are not recorded. */
     @Retention(RetentionPolicy.RUNTIME)
@@ -215,6 +218,12 @@ public final class JobOptions {
             description = "progress line every S seconds; 0 = only the summary [${DEFAULT-VALUE}]")
     int progressSeconds;
 
+    /** An input column (copied to the output) whose values the end-of-job report groups by; null: no report. */
+    @Option(names = "--report-by", paramLabel = "COL", converter = Column.class,
+            description = "score: at the end, print documents, errors, tokens and perplexity per value of input column COL"
+                    + " (copied to the output) [none; " + EXAMPLE_REPORT_BY + " for the bundled example]")
+    String reportBy;
+
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "list the flags")
     boolean help;
 
@@ -308,6 +317,7 @@ public final class JobOptions {
         o.conf = List.copyOf(o.conf);
         o.checkCombinations();
         o.defaultModelAndInput();
+        if (o.example && o.task == Task.SCORE && o.reportBy == null) o.reportBy = EXAMPLE_REPORT_BY;
         if (o.output == null) o.output = "out/" + o.task.cliName();
         return o;
     }
@@ -389,6 +399,13 @@ public final class JobOptions {
         }
     }
 
+    static final String TEXT_COL_NEEDS_TOKENIZER = "--text-col names the text of text input: add --tokenizer PATH (a Hugging Face tokenizer.json)";
+    static final String SPECIAL_TOKENS_NEED_TOKENIZER = "--special-tokens is for text input: add --tokenizer PATH";
+
+    static String bosTokenNeedsTokenizer(String token) {
+        return "--prepend-bos " + token + " is not a token id; a token name needs --tokenizer to look it up";
+    }
+
     /** Rules between flags; a flag's own value is checked by its converter. */
     private void checkCombinations() {
         if (task == Task.SCORE && given.containsKey("--pooling"))
@@ -397,15 +414,19 @@ public final class JobOptions {
             throw new UsageException("--per-token is for score; embed returns one vector per document");
         if (task == Task.EMBED && given.containsKey("--prepend-bos"))
             throw new UsageException("--prepend-bos is for score; embed uses the document's own tokens");
+        if (task == Task.EMBED && reportBy != null)
+            throw new UsageException("--report-by reports perplexity, which embed does not compute");
         boolean text = tokenizer != null;
         if (text && given.containsKey("--tokens-col"))
             throw new UsageException("--tokens-col is for pre-tokenized input and --tokenizer for text input; give one of them");
-        if (!text && given.containsKey("--text-col"))
-            throw new UsageException("--text-col names the text of text input: add --tokenizer PATH (a Hugging Face tokenizer.json)");
-        if (!text && given.containsKey("--special-tokens"))
-            throw new UsageException("--special-tokens is for text input: add --tokenizer PATH");
-        if (bosToken() != null && !text)
-            throw new UsageException("--prepend-bos " + bosToken() + " is not a token id; a token name needs --tokenizer to look it up");
+        // A bundled example may still get the example tokenizer (Preflight decides from its columns) and checks these then.
+        boolean mayGetTokenizer = !text && (input == null && model == null || isExample(home, input));
+        if (!text && !mayGetTokenizer && given.containsKey("--text-col"))
+            throw new UsageException(TEXT_COL_NEEDS_TOKENIZER);
+        if (!text && !mayGetTokenizer && given.containsKey("--special-tokens"))
+            throw new UsageException(SPECIAL_TOKENS_NEED_TOKENIZER);
+        if (bosToken() != null && !text && !mayGetTokenizer)
+            throw new UsageException(bosTokenNeedsTokenizer(bosToken()));
         if (format != null && format != TextInputOptions.Format.TEXT && (given.containsKey("--doc-per") || given.containsKey("--skip-blank-lines")))
             throw new UsageException((given.containsKey("--doc-per") ? "--doc-per" : "--skip-blank-lines")
                     + " is for plain-text input (--format text); JSON and Parquet have a row per document");

@@ -139,6 +139,9 @@ public final class Main {
             if (counters.errors() > 0)
                 out.println("rows with errors have a message in the 'error' column and nulls in the others");
             writeSideFile(plan.output(), hadoop, kv, counters, s, seen);
+            if (o.reportBy != null)
+                PerplexityReport.format(o.reportBy, PerplexityReport.groups(spark, plan.output(), plan.outputFormat(), o.reportBy))
+                        .forEach(out::println);
             return 0;
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());

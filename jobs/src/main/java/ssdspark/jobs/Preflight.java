@@ -101,14 +101,17 @@ public final class Preflight {
         if (format == null)
             throw new UsageException("cannot tell the format of input " + input + " from its name; pass --format json, parquet or text");
 
+        // the columns of a local JSON/Parquet input, read now: a wrong column name costs a second, not Spark's start and a model load
+        InputColumns.Found columns = localIn == null ? null : InputColumns.of(localIn, format).orElse(null);
+
         String tokenizerPath = o.tokenizer;
-        if (tokenizerPath == null && format == TextInputOptions.Format.TEXT && o.home != null && JobOptions.isExample(o.home, input)
-                && Files.isRegularFile(o.home.resolve(JobOptions.EXAMPLE_TOKENIZER)))
-            tokenizerPath = o.home.resolve(JobOptions.EXAMPLE_TOKENIZER).toString(); // the bundled text example
+        if (tokenizerPath == null && isTextExample(o, input, format, columns))
+            tokenizerPath = o.home.resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize().toString(); // a bundled text example
         if (tokenizerPath == null && format == TextInputOptions.Format.TEXT)
             throw new UsageException("plain-text input needs a tokenizer: pass --tokenizer PATH (a Hugging Face tokenizer.json)");
-        if (tokenizerPath == null && o.bosToken() != null)
-            throw new UsageException("--prepend-bos " + o.bosToken() + " is not a token id; a token name needs --tokenizer");
+        if (tokenizerPath == null && o.bosToken() != null) throw new UsageException(JobOptions.bosTokenNeedsTokenizer(o.bosToken()));
+        if (tokenizerPath == null && o.given.containsKey("--text-col")) throw new UsageException(JobOptions.TEXT_COL_NEEDS_TOKENIZER);
+        if (tokenizerPath == null && o.given.containsKey("--special-tokens")) throw new UsageException(JobOptions.SPECIAL_TOKENS_NEED_TOKENIZER);
         if (format != TextInputOptions.Format.TEXT && (o.given.containsKey("--doc-per") || o.given.containsKey("--skip-blank-lines")))
             throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
                     + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");
@@ -121,8 +124,15 @@ public final class Preflight {
 
         List<String> carried = new ArrayList<>(o.partitionBy);
         for (String c : o.keepCols) if (!carried.contains(c)) carried.add(c);
+        if (o.reportBy != null && format == TextInputOptions.Format.TEXT)
+            throw new UsageException("--report-by needs a column, and plain-text input has none besides id and text; use JSON lines or Parquet");
+        if (o.reportBy != null && o.reportBy.equals(o.idCol))
+            throw new UsageException("--report-by " + o.reportBy + " is the document id column: every document would be its own group;"
+                    + " name a column with a few values (a source, a language, a kind)");
+        if (o.reportBy != null && !carried.contains(o.reportBy)) carried.add(o.reportBy); // the report reads it from the output
         if (!carried.isEmpty() && format == TextInputOptions.Format.TEXT)
             throw new UsageException("plain-text input has no columns besides id and text to keep or partition by; use JSON lines or Parquet for --partition-by/--keep-cols");
+        if (columns != null) checkColumns(o, input, columns, tokenizerPath != null, carried);
         for (String c : o.partitionBy)
             if (o.keepCols.contains(c)) throw new UsageException("column '" + c + "' is in both --partition-by and --keep-cols; --partition-by keeps it already");
 
@@ -143,6 +153,33 @@ public final class Preflight {
                 o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken(), o.specialTokens);
         if (tokenizerPath != null && isLocal(tokenizerPath)) plan = plan.withTokenizer(readTokenizer(tokenizerPath, new Configuration()));
         return plan;
+    }
+
+    /**
+     * Whether input is one of the bundled text examples, tokenized with the example tokenizer unless --tokenizer is
+     * given: plain text under examples/, or JSON/Parquet there with a text column and no token column.
+     */
+    private static boolean isTextExample(JobOptions o, String input, TextInputOptions.Format format, InputColumns.Found columns) {
+        if (o.home == null || !JobOptions.isExample(o.home, input) || !Files.isRegularFile(o.home.resolve(JobOptions.EXAMPLE_TOKENIZER)))
+            return false;
+        if (format == TextInputOptions.Format.TEXT) return true;
+        return columns != null && !o.given.containsKey("--tokens-col") && columns.has(o.textCol) && !columns.has(o.tokensCol);
+    }
+
+    /** The columns the flags name, against those of the input's first file; each message names the flag to change. */
+    private static void checkColumns(JobOptions o, String input, InputColumns.Found columns, boolean text, List<String> carried) {
+        String have = " (" + columns.source() + ": " + columns.list() + ")";
+        if (!columns.has(o.idCol))
+            throw new UsageException("input " + input + " has no column '" + o.idCol + "' for the document id; pass --id-col NAME" + have);
+        if (text && !columns.has(o.textCol))
+            throw new UsageException("input " + input + " has no column '" + o.textCol + "' for the document text; pass --text-col NAME" + have);
+        if (!text && !columns.has(o.tokensCol))
+            throw new UsageException("input " + input + " has no column '" + o.tokensCol + "' for the token ids; pass --tokens-col NAME"
+                    + (columns.has(o.textCol) ? ", or --tokenizer PATH to tokenize its text column '" + o.textCol + "'" : "") + have);
+        for (String c : carried)
+            if (!columns.has(c))
+                throw new UsageException("input " + input + " has no column '" + c + "' to " + (c.equals(o.reportBy) ? "report by; check --report-by"
+                        : "keep or partition by; check --partition-by and --keep-cols") + have);
     }
 
     /** A path without a scheme, or file: (read before Spark starts); others wait for the session's Hadoop settings. */

@@ -37,8 +37,8 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class EndToEndTest {
     private static final Path HOME = Main.home();
-    private static final Path MODEL = HOME.resolve(JobOptions.EXAMPLE_MODEL).toAbsolutePath().normalize();
-    private static final Path CORPUS = HOME.resolve(JobOptions.EXAMPLE_INPUT);
+    private static final Path MODEL = TinyModel.DIR;
+    private static final Path CORPUS = TinyModel.TOKENS_CORPUS;
     private static SparkSession spark;
     private static DocumentRunner runner;
     /** The corpus in file order: id → tokens (null for an empty array, to be kept apart from absent). */

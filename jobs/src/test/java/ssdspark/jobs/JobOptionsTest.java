@@ -114,9 +114,12 @@ class JobOptionsTest {
         assertTrue(error("score", "--token-budget", "0").contains("at least 1"));
         assertTrue(error("score", "--prefetch", "-1").contains("at least 0"));
         assertTrue(error("score", "--tokenizer", "t.json", "--tokens-col", "ids").contains("give one of them"));
-        assertTrue(error("score", "--text-col", "body").contains("add --tokenizer"));
-        assertTrue(error("score", "--special-tokens").contains("--tokenizer"));
-        assertTrue(error("score", "--prepend-bos", "<s>").contains("needs --tokenizer"));
+        // (outside examples/: a bundled example may still get the example tokenizer, which Preflight decides)
+        String[] own = {"--model", "/m", "--input", "/c.jsonl"};
+        assertTrue(error(cat(own, "score", "--text-col", "body")).contains("add --tokenizer"));
+        assertTrue(error(cat(own, "score", "--special-tokens")).contains("--tokenizer"));
+        assertTrue(error(cat(own, "score", "--prepend-bos", "<s>")).contains("needs --tokenizer"));
+        assertTrue(error("embed", "--report-by", "kind").contains("--report-by"));
         assertTrue(error("score", "--format", "json", "--doc-per", "line").contains("plain-text input"));
         assertTrue(error("score", "--tokenizer", "t.json", "--skip-blank-lines").contains("--doc-per line"));
         assertTrue(error("score", "--doc-per", "page").contains("file or line"));
@@ -254,5 +257,11 @@ class JobOptionsTest {
             }
         }
         return m;
+    }
+
+    private static String[] cat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 }

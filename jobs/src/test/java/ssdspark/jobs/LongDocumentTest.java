@@ -76,7 +76,7 @@ class LongDocumentTest {
     static void start() throws IOException {
         // a copy of the tiny model under its own path, so the counting engine is this test's cache entry alone
         model = Files.createDirectories(tmp.resolve("model"));
-        Path ex = Main.home().resolve(JobOptions.EXAMPLE_MODEL);
+        Path ex = TinyModel.DIR;
         for (String f : List.of("config.json", "model.safetensors")) Files.copy(ex.resolve(f), model.resolve(f));
         engine = new Counting(Mamba2Model.cpu(model));
         ModelCache.put(model.toString(), "cpu", engine);
@@ -91,7 +91,7 @@ class LongDocumentTest {
 
     @Test
     void aMillionTokenDocumentRunsInTheMemoryOfAShortOne() throws IOException {
-        Path tokPath = Main.home().resolve(JobOptions.EXAMPLE_TOKENIZER);
+        Path tokPath = TinyModel.TOKENIZER;
         HfTokenizer tok = TokenizerSpec.read(tokPath.toString(), null).open();
         String[] words = TextJobTest.WORDS;
         Random r = new Random(1);
@@ -135,7 +135,7 @@ class LongDocumentTest {
         // the same prefix (a token's log-prob depends only on the tokens before it); chunk-size invariance over whole
         // documents is TextJobTest's
 
-        DocumentRunner runner = new DocumentRunner(ModelCache.get(Main.home().resolve(JobOptions.EXAMPLE_MODEL).toString(), "cpu"));
+        DocumentRunner runner = new DocumentRunner(ModelCache.get(TinyModel.DIR.toString(), "cpu"));
         ScoreResult head = runner.score(java.util.Arrays.copyOf(tokens, 5001), new ScoreOptions(2048, -1, true));
         for (int i = 0; i < 5000; i++) assertEquals(head.tokenLogprobs()[i], lp.get(i), 1e-4f, "token " + (i + 1));
         double sum = 0;

@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -18,7 +19,7 @@ class PreflightTest {
 
     private Path model() throws Exception {
         Path m = Files.createDirectories(dir.resolve("model"));
-        Files.copy(Main.home().resolve(JobOptions.EXAMPLE_MODEL).resolve("config.json"), m.resolve("config.json"));
+        Files.copy(TinyModel.DIR.resolve("config.json"), m.resolve("config.json"));
         Files.writeString(m.resolve("model.safetensors"), "");
         return m;
     }
@@ -84,7 +85,7 @@ class PreflightTest {
     }
 
     private Path tokenizer() {
-        return Main.home().resolve(JobOptions.EXAMPLE_TOKENIZER);
+        return TinyModel.TOKENIZER;
     }
 
     @Test
@@ -109,7 +110,77 @@ class PreflightTest {
         Preflight.Plan ex = Preflight.check(JobOptions.parse(new String[] {"score", "--input",
                 Main.home().resolve(JobOptions.EXAMPLE_TEXT).toString(), "--output", dir.resolve("o").toString()}, Main.home()));
         assertTrue(ex.isText());
-        assertEquals(tokenizer().toAbsolutePath().toString(), ex.tokenizer().path());
+        assertEquals(Main.home().resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize().toString(), ex.tokenizer().path());
+    }
+
+    @Test
+    void columnsAndJsonLinesAreCheckedBeforeSparkAndTheModel() throws Exception {
+        // model() has an empty weights file: a check that passed only after loading the model could not pass here
+        String m = model().toString(), tk = tokenizer().toString();
+        Path text = Files.writeString(dir.resolve("t.jsonl"), "{\"id\":1,\"body\":\"hello\"}\n\n{\"id\":2,\"body\":\"x\",\"lang\":\"en\"}\n");
+        String e = error("score", "--model", m, "--input", text.toString(), "--tokenizer", tk);
+        assertTrue(e.contains("no column 'text'") && e.contains("pass --text-col NAME") && e.contains("id, body, lang"), e);
+        e = error("score", "--model", m, "--input", text.toString(), "--tokenizer", tk, "--text-col", "txt");
+        assertTrue(e.contains("no column 'txt'"), e);
+        e = error("score", "--model", m, "--input", text.toString(), "--tokenizer", tk, "--text-col", "body", "--id-col", "doc");
+        assertTrue(e.contains("no column 'doc'") && e.contains("--id-col"), e);
+        e = error("score", "--model", m, "--input", text.toString(), "--tokenizer", tk, "--text-col", "body", "--keep-cols", "source");
+        assertTrue(e.contains("no column 'source'") && e.contains("--keep-cols"), e);
+        e = error("score", "--model", m, "--input", text.toString(), "--tokenizer", tk, "--text-col", "body", "--report-by", "source");
+        assertTrue(e.contains("no column 'source' to report by"), e);
+        Preflight.Plan ok = Preflight.check(JobOptions.parse(new String[] {"score", "--model", m, "--input", text.toString(), "--tokenizer", tk,
+                "--text-col", "body", "--report-by", "lang", "--output", dir.resolve("o1").toString()}, null));
+        assertEquals(List.of("lang"), ok.carried(), "the report's column travels to the output");
+        // pre-tokenized input: the token column, with a hint when the input has text instead
+        e = error("score", "--model", m, "--input", input().toString(), "--tokens-col", "ids");
+        assertTrue(e.contains("no column 'ids'") && e.contains("--tokens-col"), e);
+        Path plain = Files.writeString(dir.resolve("p.jsonl"), "{\"id\":1,\"text\":\"hello\"}\n");
+        e = error("score", "--model", m, "--input", plain.toString());
+        assertTrue(e.contains("no column 'tokens'") && e.contains("--tokenizer PATH to tokenize its text column 'text'"), e);
+        // a file that is not JSON lines (Spark would read it as one _corrupt_record column)
+        Path notJson = Files.writeString(dir.resolve("n.jsonl"), "just some words\nand more\n");
+        e = error("score", "--model", m, "--input", notJson.toString(), "--tokenizer", tk);
+        assertTrue(e.contains("is not JSON lines") && e.contains("line 1: 'just some words'") && e.contains("--format text"), e);
+        // a folder of part files: the first data file is read (not _SUCCESS or .crc), and col=value folders are columns
+        Path parts = Files.createDirectories(dir.resolve("parts").resolve("lang=en"));
+        Files.writeString(dir.resolve("parts").resolve("_SUCCESS"), "");
+        Files.writeString(parts.resolve(".part-0.json.crc"), "binary");
+        Files.writeString(parts.resolve("part-0.json"), "{\"id\":1,\"tokens\":[1,2]}\n");
+        Preflight.Plan p = Preflight.check(JobOptions.parse(new String[] {"score", "--model", m, "--input", dir.resolve("parts").toString(),
+                "--format", "json", "--report-by", "lang", "--output", dir.resolve("o2").toString()}, null));
+        assertEquals(List.of("lang"), p.carried());
+        // and Main stops at once with status 2, before any Spark session or model load
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int rc = Main.run(new String[] {"score", "--model", m, "--input", notJson.toString(), "--tokenizer", tk}, new PrintStream(err, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), null);
+        assertEquals(2, rc);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("is not JSON lines"));
+    }
+
+    @Test
+    void bundledExamplesGetTheExampleTokenizerAlsoForABosGivenByName() throws Exception {
+        String exTok = Main.home().resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize().toString();
+        JobOptions o = JobOptions.parse(new String[] {"score", "--output", dir.resolve("a").toString()}, Main.home());
+        Preflight.Plan p = Preflight.check(o);
+        assertTrue(o.example && p.isText());
+        assertEquals(exTok, p.tokenizer().path());
+        assertEquals(JobOptions.EXAMPLE_REPORT_BY, o.reportBy, "the bundled example reports by kind");
+        assertEquals(List.of("kind"), p.carried());
+        for (String in : new String[] {JobOptions.EXAMPLE_INPUT, JobOptions.EXAMPLE_TEXT}) {
+            // issue 9: --prepend-bos TOKEN used to demand --tokenizer although the example tokenizer is the default
+            Preflight.Plan b = Preflight.check(JobOptions.parse(new String[] {"score", "--input", Main.home().resolve(in).toString(),
+                    "--prepend-bos", "<|endoftext|>", "--output", dir.resolve("b").toString()}, Main.home()));
+            assertEquals(exTok, b.tokenizer().path(), in);
+            assertEquals(0, b.spec().bosId(), in);
+        }
+        // the pre-tokenized example stays pre-tokenized, and there a BOS name has no tokenizer to look it up in
+        Preflight.Plan t = Preflight.check(JobOptions.parse(new String[] {"score", "--input", TinyModel.TOKENS_CORPUS.toString(),
+                "--output", dir.resolve("c").toString()}, Main.home()));
+        assertFalse(t.isText());
+        assertTrue(error("score", "--input", TinyModel.TOKENS_CORPUS.toString(), "--prepend-bos", "<|endoftext|>").contains("needs --tokenizer"));
+        assertTrue(error("score", "--input", TinyModel.TOKENS_CORPUS.toString(), "--text-col", "body").contains("--text-col names the text"));
+        assertTrue(assertThrows(UsageException.class, () -> JobOptions.parse(new String[] {"embed", "--report-by", "kind"}, Main.home()))
+                .getMessage().contains("--report-by"));
     }
 
     @Test

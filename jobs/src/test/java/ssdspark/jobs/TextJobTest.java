@@ -46,8 +46,8 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class TextJobTest {
     static final Path HOME = Main.home();
-    static final Path MODEL = HOME.resolve(JobOptions.EXAMPLE_MODEL).toAbsolutePath().normalize();
-    static final Path TOKENIZER = HOME.resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize();
+    static final Path MODEL = TinyModel.DIR;
+    static final Path TOKENIZER = TinyModel.TOKENIZER;
     static final String[] WORDS = ("hello world the mamba and spark state space model reads a document token by token "
             + "café naïve 東京 🚀 carries its state over chunks").split(" ");
     static SparkSession spark;
@@ -137,10 +137,10 @@ class TextJobTest {
         List<Row> rows = readOrdered(out);
         List<String> names = new ArrayList<>(files.keySet());
         names.sort(null);
-        assertEquals(names.stream().map(n -> "file:" + in.resolve(n)).collect(Collectors.toList()),
+        assertEquals(names.stream().map(n -> in.resolve(n).toString()).collect(Collectors.toList()),
                 rows.stream().map(x -> x.getString(0)).collect(Collectors.toList()), "a row per file, in path order");
         for (Row row : rows) {
-            String name = Path.of(row.getString(0).substring(5)).getFileName().toString();
+            String name = Path.of(row.getString(0)).getFileName().toString();
             if (name.equals("empty.txt")) {
                 assertEquals("empty document", row.getString(row.fieldIndex("error")));
                 assertTrue(row.isNullAt(1) && row.isNullAt(3));
@@ -160,7 +160,7 @@ class TextJobTest {
             String[] ls = e.getValue().split("\n", -1);
             for (int i = 0; i < ls.length; i++) {
                 if (ls[i].isBlank()) continue;
-                String id = "file:" + in.resolve(e.getKey()) + ":" + (i + 1);
+                String id = in.resolve(e.getKey()) + ":" + (i + 1);
                 Row row = got.get(id);
                 assertNotNull(row, id + " in " + got.keySet());
                 ScoreResult want = runner.score(tok.encode(ls[i]), new ScoreOptions(2048, -1, false));
@@ -320,7 +320,7 @@ class TextJobTest {
             }
         // and they are the engine's numbers for the whole document
         for (int i = 0; i < lines.size(); i++) {
-            String id = "file:" + in + ":" + (i + 1);
+            String id = in + ":" + (i + 1);
             assertScores(id, tok.encode(lines.get(i)), scores.get(1).get(id), -1, 1e-4);
         }
     }

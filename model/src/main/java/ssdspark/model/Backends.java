@@ -43,10 +43,18 @@ public final class Backends {
                         why = e.getMessage();
                     }
                 }
-                LOG.log(System.Logger.Level.WARNING, "ssdspark: backend auto runs on the CPU: the GPU backend is not usable: " + why);
+                // a machine without a GPU is the common case for auto, not a fault: one calm line
+                LOG.log(System.Logger.Level.INFO, "ssdspark: --device auto: no usable GPU (" + calm(why) + "); running on the CPU engine");
                 return new CpuEngine(w);
             }
         }
+    }
+
+    /** The reason in a few words where it is the usual one: no NVIDIA driver on this machine. */
+    static String calm(String why) {
+        if (why != null && why.contains("libcuda") && (why.contains("cannot open shared object") || why.contains("cannot load the CUDA driver")))
+            return "no NVIDIA driver: libcuda.so.1 not found";
+        return why;
     }
 
     /** Null when CUDA device {@code device} can run the GPU engine, else why not. */

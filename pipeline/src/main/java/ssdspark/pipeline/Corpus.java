@@ -67,8 +67,19 @@ public final class Corpus {
         }
     }
 
+    /**
+     * Throws IllegalArgumentException when Spark's JSON reader found no JSON object at all (the schema is only
+     * {@code _corrupt_record}): a column message would name a column the user never wrote.
+     */
+    public static void checkParsedAsJson(StructType schema) {
+        if (schema.fields().length == 1 && schema.fields()[0].name().equals("_corrupt_record"))
+            throw new IllegalArgumentException("the input is not JSON lines: no line parses as a JSON object (JSON lines input has one"
+                    + " object per line, such as {\"id\": 1, \"text\": \"...\"}); for plain text pass --format text, for Parquet --format parquet");
+    }
+
     /** Throws IllegalArgumentException saying which flag to change when the schema does not fit. */
     public static void validate(StructType schema, String idCol, String tokensCol) {
+        checkParsedAsJson(schema);
         String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
                 .collect(Collectors.joining(", "));
         StructField id = field(schema, idCol);

@@ -38,15 +38,19 @@ import java.util.TreeMap;
 final class TextFiles {
     private TextFiles() {}
 
-    /** A file to read and its size in bytes. */
+    /** A file to read, its size in bytes, and the document id it gives (its path, see {@link #list}). */
     static final class Entry implements Serializable {
         private static final long serialVersionUID = 1L;
         final String path;
         final long length;
+        final String id;
 
-        Entry(String path, long length) {
+        Entry(String path, long length) { this(path, length, path); }
+
+        Entry(String path, long length, String id) {
             this.path = path;
             this.length = length;
+            this.id = id;
         }
 
         @Override
@@ -56,9 +60,12 @@ final class TextFiles {
     /**
      * The files of path (a file, a folder read recursively, or a glob), sorted by path. Like Spark,
      * names starting with '_' or '.' inside a folder are skipped (_SUCCESS, .crc, hidden files).
+     * Ids are file paths as the user wrote them: /abs/path for a path without a scheme (not Hadoop's
+     * file:/abs/path), the full URI for one with a scheme (hdfs://..., file:/...).
      */
     static List<Entry> list(String path, Configuration conf) {
         Path p = new Path(path);
+        boolean plainLocal = p.toUri().getScheme() == null;
         TreeMap<String, Entry> files = new TreeMap<>();
         try {
             FileSystem fs = p.getFileSystem(conf);
@@ -67,7 +74,7 @@ final class TextFiles {
                 throw new IllegalArgumentException("input path does not exist: " + path);
             for (FileStatus s : matched) {
                 if (!s.isDirectory()) {
-                    files.put(s.getPath().toString(), new Entry(s.getPath().toString(), s.getLen()));
+                    files.put(s.getPath().toString(), entry(s, plainLocal));
                     continue;
                 }
                 String root = s.getPath().toUri().getPath();
@@ -75,7 +82,7 @@ final class TextFiles {
                 while (it.hasNext()) {
                     LocatedFileStatus f = it.next();
                     if (hiddenBelow(root, f.getPath().toUri().getPath())) continue;
-                    files.put(f.getPath().toString(), new Entry(f.getPath().toString(), f.getLen()));
+                    files.put(f.getPath().toString(), entry(f, plainLocal));
                 }
             }
         } catch (IOException e) {
@@ -83,6 +90,11 @@ final class TextFiles {
         }
         if (files.isEmpty()) throw new IllegalArgumentException("no input files under " + path + " (files named _* or .* are skipped)");
         return new ArrayList<>(files.values());
+    }
+
+    private static Entry entry(FileStatus f, boolean plainLocal) {
+        String uri = f.getPath().toString();
+        return new Entry(uri, f.getLen(), plainLocal && "file".equals(f.getPath().toUri().getScheme()) ? f.getPath().toUri().getPath() : uri);
     }
 
     /** Counts the bytes read through it (the file's own bytes, before decompression). */
@@ -185,7 +197,7 @@ final class TextFiles {
         private long reported;
         private int nextFile;
         private BufferedReader reader;
-        private String path;
+        private String path, id;
         private long line;
         private Row next;
 
@@ -233,7 +245,7 @@ final class TextFiles {
                         if (unit == TextInputOptions.Unit.FILE) {
                             String text = stripBom(readAll(reader));
                             close();
-                            return RowFactory.create(path, text);
+                            return RowFactory.create(id, text);
                         }
                     }
                     String s = reader.readLine(); // ends lines at \n, \r\n or \r, like Hadoop's LineReader
@@ -244,7 +256,7 @@ final class TextFiles {
                     line++;
                     if (line == 1) s = stripBom(s);
                     if (skipBlank && s.isBlank()) continue;
-                    return RowFactory.create(path + ":" + line, s);
+                    return RowFactory.create(id + ":" + line, s);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
@@ -262,6 +274,7 @@ final class TextFiles {
             // UTF-8; malformed bytes become U+FFFD rather than failing the task
             reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
             path = f.path;
+            id = f.id;
             line = 0;
         }
 

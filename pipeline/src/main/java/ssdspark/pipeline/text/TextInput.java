@@ -67,6 +67,7 @@ public final class TextInput {
     /** (id, text, carried...) from a table; id and text renamed, carried columns under their own names. */
     public static Dataset<Row> select(Dataset<Row> in, String idCol, String textCol, List<String> carried) {
         StructType schema = in.schema();
+        Corpus.checkParsedAsJson(schema);
         String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
                 .collect(Collectors.joining(", "));
         StructField id = field(schema, idCol);

@@ -27,8 +27,8 @@ class TextInputTest {
     @BeforeAll
     static void start() { spark = TestSpark.session(); }
 
-    /** How Hadoop names a local file: file:/abs/path. */
-    static String uri(Path p) { return "file:" + p.toAbsolutePath(); }
+    /** The id of a local file given by a path without a scheme: its absolute path, not Hadoop's file:/abs/path. */
+    static String idOf(Path p) { return p.toAbsolutePath().toString(); }
 
     static List<List<Object>> rows(Dataset<Row> ds) {
         return ds.collectAsList().stream().map(r -> List.of(r.get(0), r.get(1))).collect(Collectors.toList());
@@ -47,14 +47,23 @@ class TextInputTest {
     }
 
     @Test
+    void idsArePathsAsGiven(@TempDir Path tmp) throws Exception {
+        Path d = corpus(tmp.resolve("corpus"));
+        String plain = TextInput.read(spark, TextInputOptions.of(TextInputOptions.Format.TEXT, d.toString())).first().getString(0);
+        assertEquals(d.resolve("a.txt").toAbsolutePath().toString(), plain, "a path without a scheme gives paths");
+        String uri = TextInput.read(spark, TextInputOptions.of(TextInputOptions.Format.TEXT, "file:" + d)).first().getString(0);
+        assertEquals("file:" + d.resolve("a.txt").toAbsolutePath(), uri, "a file: URI gives URIs");
+    }
+
+    @Test
     void aDocumentPerFile(@TempDir Path tmp) throws Exception {
         Path d = corpus(tmp.resolve("corpus"));
         Dataset<Row> ds = TextInput.read(spark, TextInputOptions.of(TextInputOptions.Format.TEXT, d.toString()));
         assertEquals(TextInput.TEXT_SCHEMA, ds.schema());
         assertEquals(List.of(
-                List.of(uri(d.resolve("a.txt")), "alpha one\nalpha two\n"),
-                List.of(uri(d.resolve("b/c.txt")), "charlie\r\n\r\n  \r\nlast line without newline"), // BOM dropped
-                List.of(uri(d.resolve("empty.txt")), "")), // an empty file is one empty document
+                List.of(idOf(d.resolve("a.txt")), "alpha one\nalpha two\n"),
+                List.of(idOf(d.resolve("b/c.txt")), "charlie\r\n\r\n  \r\nlast line without newline"), // BOM dropped
+                List.of(idOf(d.resolve("empty.txt")), "")), // an empty file is one empty document
                 rows(ds));
     }
 
@@ -62,7 +71,7 @@ class TextInputTest {
     void aDocumentPerLine(@TempDir Path tmp) throws Exception {
         Path d = corpus(tmp.resolve("corpus"));
         TextInputOptions o = TextInputOptions.of(TextInputOptions.Format.TEXT, d.toString()).withUnit(TextInputOptions.Unit.LINE);
-        String a = uri(d.resolve("a.txt")), c = uri(d.resolve("b/c.txt"));
+        String a = idOf(d.resolve("a.txt")), c = idOf(d.resolve("b/c.txt"));
         assertEquals(List.of(
                 List.of(a + ":1", "alpha one"), List.of(a + ":2", "alpha two"),
                 List.of(c + ":1", "charlie"), List.of(c + ":2", ""), List.of(c + ":3", "  "),
@@ -84,8 +93,8 @@ class TextInputTest {
         Files.writeString(tmp.resolve("other.md"), "not matched");
         TextInputOptions o = TextInputOptions.of(TextInputOptions.Format.TEXT, tmp + "/part-*").withUnit(TextInputOptions.Unit.LINE);
         assertEquals(List.of(
-                List.of(uri(gz) + ":1", "zipped one"), List.of(uri(gz) + ":2", "zipped two"),
-                List.of(uri(tmp.resolve("part-2.txt")) + ":1", "plain")),
+                List.of(idOf(gz) + ":1", "zipped one"), List.of(idOf(gz) + ":2", "zipped two"),
+                List.of(idOf(tmp.resolve("part-2.txt")) + ":1", "plain")),
                 rows(TextInput.read(spark, o)));
     }
 
@@ -97,7 +106,7 @@ class TextInputTest {
             Path p = tmp.resolve(String.format("f%02d.txt", f));
             for (int l = 1; l <= 20; l++) {
                 sb.append("file ").append(f).append(" line ").append(l).append('\n');
-                want.add(List.of(uri(p) + ":" + l, "file " + f + " line " + l));
+                want.add(List.of(idOf(p) + ":" + l, "file " + f + " line " + l));
             }
             Files.writeString(p, sb);
         }

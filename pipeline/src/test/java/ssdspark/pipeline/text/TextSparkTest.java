@@ -105,7 +105,7 @@ class TextSparkTest {
         TextInputOptions o = TextInputOptions.of(TextInputOptions.Format.TEXT, tmp.toString()).withUnit(TextInputOptions.Unit.LINE);
         Dataset<Row> in = TextInput.read(spark, o);
         List<Row> got = in.mapPartitions(new CountTokens(tokenizer), Encoders.row(OUT)).collectAsList();
-        String a = "file:" + tmp.resolve("a.txt"), b = "file:" + tmp.resolve("b.txt");
+        String a = tmp.resolve("a.txt").toString(), b = tmp.resolve("b.txt").toString(); // ids are paths, as given
         assertEquals(List.of(a + ":1", a + ":2", a + ":3", b + ":1", b + ":2"),
                 got.stream().map(r -> r.getString(0)).collect(Collectors.toList()));
         // hello world = 2, "" = empty, the mamba and spark = 4, café = 5 bytes, hello hello hello = 5
