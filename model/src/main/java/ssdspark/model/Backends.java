@@ -50,10 +50,13 @@ public final class Backends {
         }
     }
 
-    /** The reason in a few words where it is the usual one: no NVIDIA driver on this machine. */
+    /** The reason in a few words where it is a usual one: no NVIDIA driver here, or a build without nvcc. */
     static String calm(String why) {
-        if (why != null && why.contains("libcuda") && (why.contains("cannot open shared object") || why.contains("cannot load the CUDA driver")))
+        if (why == null) return null;
+        if (why.contains("libcuda") && (why.contains("cannot open shared object") || why.contains("cannot load the CUDA driver")))
             return "no NVIDIA driver: libcuda.so.1 not found";
+        if (why.startsWith("the GPU kernels are not in this build"))
+            return "this build has no GPU kernels: nvcc was not found when it was built";
         return why;
     }
 
