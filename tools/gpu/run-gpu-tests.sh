@@ -36,6 +36,9 @@ if ! unzip -l "$bundle"/lib/ssdspark-kernels-0*.jar | grep ssdspark_kernels.fatb
 fi
 
 cp "$m2/org/jcuda/jcuda/$jcuda_v/jcuda-$jcuda_v.jar" "$bundle/lib/"
+# model's one other runtime dependency (provided by Spark on a cluster), at the version the root pom pins
+jackson_v=$(sed -n 's:.*<jackson.version>\(.*\)</jackson.version>.*:\1:p' pom.xml)
+cp "$m2/com/fasterxml/jackson/core/jackson-core/$jackson_v/jackson-core-$jackson_v.jar" "$bundle/lib/"
 # JCuda's natives jar carries NVRTC/nvPTXCompiler bindings too (26 MB); we need only the driver API.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
