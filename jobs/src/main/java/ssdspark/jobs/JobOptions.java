@@ -144,7 +144,7 @@ public final class JobOptions {
     String precision;
 
     @Recorded
-    @Option(names = "--chunk-tokens", paramLabel = "N", converter = Positive.class, defaultValue = "2048",
+    @Option(names = "--chunk-tokens", paramLabel = "N", converter = Positive.class, defaultValue = "" + JobSpec.DEFAULT_CHUNK_TOKENS,
             description = "longest piece of a document per forward pass; the recurrent state is carried across pieces,"
                     + " so results do not depend on N [${DEFAULT-VALUE}]")
     int chunkTokens;

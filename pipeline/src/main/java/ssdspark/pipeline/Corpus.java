@@ -95,7 +95,8 @@ public final class Corpus {
                     + " but must be an array of integer token ids (array<int> or array<bigint>); tokenize the corpus first or pass --tokens-col NAME");
     }
 
-    static boolean isIntegerArray(DataType t) {
+    /** array of int, bigint, smallint or tinyint: what token columns may be. */
+    public static boolean isIntegerArray(DataType t) {
         if (!(t instanceof ArrayType)) return false;
         DataType e = ((ArrayType) t).elementType();
         return e.equals(DataTypes.IntegerType) || e.equals(DataTypes.LongType)

@@ -57,7 +57,11 @@ public final class DocumentPipeline {
         return map(idText, spec, counters, BatchSources.text(tokenizer, prefetch));
     }
 
-    private static Dataset<Row> map(Dataset<Row> rows, JobSpec spec, JobCounters counters, BatchSource source) {
+    /**
+     * The output of spec over rows of (id, tokens or text, carried...) with batches from source: what every entry
+     * point (the jobs, the ML Transformers) runs.
+     */
+    public static Dataset<Row> map(Dataset<Row> rows, JobSpec spec, JobCounters counters, BatchSource source) {
         StructField[] in = rows.schema().fields();
         List<StructField> carried = Arrays.asList(in).subList(2, in.length);
         StructType schema = OutputRows.of(spec).schema(in[0].dataType(), carried);

@@ -22,6 +22,8 @@ import java.util.Locale;
 public record JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
                       Pooling pooling, String precision, int tokenBudget, int maxBatchDocs) implements Serializable {
 
+    /** Longest piece of a document per forward pass (--chunk-tokens, the API's chunkTokens / chunk_tokens). */
+    public static final int DEFAULT_CHUNK_TOKENS = 2048;
     public static final int DEFAULT_TOKEN_BUDGET = 16384;
     public static final int DEFAULT_MAX_BATCH_DOCS = 1024;
     public static final String DEFAULT_PRECISION = "bf16";

@@ -76,8 +76,13 @@ public final class ModelCache {
      * by a test or loaded by a driver that shares its JVM with the executors (local mode).
      */
     public static void put(String modelPath, String device, Engine engine) {
+        put(modelPath, device, 0, JobSpec.DEFAULT_PRECISION, engine);
+    }
+
+    /** Makes engine the cached model for (modelPath, device, GPU ordinal, precision); see {@link #put(String, String, Engine)}. */
+    public static void put(String modelPath, String device, int ordinal, String precision, Engine engine) {
         if (engine == null) throw new IllegalArgumentException("engine is null");
-        Key k = key(modelPath, device, 0, JobSpec.DEFAULT_PRECISION);
+        Key k = key(modelPath, device, ordinal, precision);
         SLOTS.computeIfAbsent(k, x -> new Slot()).set(engine);
     }
 

@@ -47,7 +47,11 @@ public final class TokenRows {
      */
     public static int[] tokensOf(Row row, int i) {
         if (row.isNullAt(i)) throw new IllegalArgumentException("tokens is null: nothing to score or embed");
-        List<Object> list = row.getList(i);
+        return tokensOf(row.getList(i));
+    }
+
+    /** The token ids of a list of integral numbers as int[], with the same checks as {@link #tokensOf(Row, int)}. */
+    public static int[] tokensOf(List<?> list) {
         int[] out = new int[list.size()];
         int p = 0;
         for (Object v : list) { // by iterator: indexing a Scala linked list would be quadratic

@@ -42,10 +42,15 @@ public final class StreamingTokenizer implements Iterator<Doc> {
         Row r = rows.next();
         Object id = r.get(idField);
         Object[] carried = carried(r);
-        if (r.isNullAt(textField)) return Doc.failed(id, MISSING, carried);
+        return tokenize(encoder, id, r.isNullAt(textField) ? null : r.getString(textField), carried);
+    }
+
+    /** One document's text (null: missing) as a document, failed with the reason when it cannot be run. */
+    public static Doc tokenize(TextEncoder encoder, Object id, String text, Object[] carried) {
+        if (text == null) return Doc.failed(id, MISSING, carried);
         int[] tokens;
         try {
-            tokens = encoder.encode(r.getString(textField));
+            tokens = encoder.encode(text);
         } catch (RuntimeException e) {
             // One odd document should not fail a partition of millions; its row carries the reason.
             return Doc.failed(id, "tokenizer failed: " + e, carried);
