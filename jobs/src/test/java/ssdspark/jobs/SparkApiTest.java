@@ -15,7 +15,7 @@ import ssdspark.pipeline.ml.Mamba2Embedder;
 import ssdspark.pipeline.ml.Mamba2Scorer;
 import ssdspark.pipeline.sql.Mamba2Functions;
 import ssdspark.pipeline.sql.Mamba2SqlExtensions;
-import ssdspark.pipeline.text.ModelFingerprint;
+import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.pipeline.text.TokenizerSpec;
 
 import java.io.ByteArrayOutputStream;

@@ -12,17 +12,18 @@ import ai.rapids.cudf.HostColumnVector.DataType;
 import ai.rapids.cudf.HostColumnVector.ListType;
 import ai.rapids.cudf.HostColumnVector.StructData;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import ssdspark.model.DevicePackedEngine;
 import ssdspark.model.DocumentRunner.ScoreOptions;
+import ssdspark.model.DocumentRunner.EmbedResult;
 import ssdspark.model.DocumentRunner.ScoreResult;
 import ssdspark.model.Engine;
 import ssdspark.pipeline.sql.SqlDocuments;
 import ssdspark.udf.Doc;
 import ssdspark.udf.JobSpec;
 import ssdspark.udf.ModelCache;
+import ssdspark.udf.OutputRows;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,6 +44,9 @@ import java.util.Map;
  */
 public final class ColumnarDocuments {
     private ColumnarDocuments() {}
+
+    /** Rows built here carry no id or input columns: the SQL result is the row without them. */
+    private static final Doc NO_DOC = Doc.of(null, null, null);
 
     /** The result column of spec over args (exactly one LIST&lt;integer&gt; column of numRows rows). */
     public static ColumnVector evaluate(JobSpec spec, int numRows, ColumnVector... args) {
@@ -85,6 +89,7 @@ public final class ColumnarDocuments {
         long validity = valid == null ? 0 : valid.getAddress();
         Cuda.DEFAULT_STREAM.sync(); // the plugin wrote the column on cuDF's stream; the engine reads it on its own
         List<Row> rows = new ArrayList<>(numRows);
+        OutputRows out = OutputRows.of(spec);
         byte[] status;
         try (RmmMemory memory = new RmmMemory()) {
             if (spec.task() == JobSpec.Task.SCORE) {
@@ -95,16 +100,19 @@ public final class ColumnarDocuments {
                     if (status[i] != DevicePackedEngine.OK) { rows.add(null); continue; }
                     float[] lp = spec.perToken()
                             ? Arrays.copyOfRange(s.tokenLogprobs(), s.tokenLogprobOffsets()[i], s.tokenLogprobOffsets()[i + 1]) : null;
-                    rows.add(scoreRow(spec, new ScoreResult(s.numTokens()[i], s.numScored()[i], s.sumLogprob()[i], lp)));
+                    rows.add(out.row(NO_DOC, new ScoreResult(s.numTokens()[i], s.numScored()[i], s.sumLogprob()[i], lp)));
                 }
             } else {
                 DevicePackedEngine.Embeddings e = engine.embedDevice(tokens, offsets.getAddress(), validity, numRows,
                         spec.chunkTokens(), spec.pooling() == JobSpec.Pooling.LAST, spec.tokenBudget(), memory);
                 status = e.status();
                 int d = e.embeddings().length / Math.max(1, numRows);
-                for (int i = 0; i < numRows; i++)
-                    rows.add(status[i] != DevicePackedEngine.OK ? null
-                            : RowFactory.create(null, e.numTokens()[i], Arrays.copyOfRange(e.embeddings(), i * d, (i + 1) * d), null));
+                boolean last = spec.pooling() == JobSpec.Pooling.LAST;
+                for (int i = 0; i < numRows; i++) {
+                    if (status[i] != DevicePackedEngine.OK) { rows.add(null); continue; }
+                    float[] v = Arrays.copyOfRange(e.embeddings(), i * d, (i + 1) * d);
+                    rows.add(out.row(NO_DOC, new EmbedResult(e.numTokens()[i], last ? null : v, last ? v : null)));
+                }
             }
         }
         // Rows the engine refused (empty, ids outside the vocabulary) are rare: their messages come from the host
@@ -119,15 +127,6 @@ public final class ColumnarDocuments {
             }
         }
         return rows;
-    }
-
-    /** A job output row of a score, as DocumentFunction builds it (id null). */
-    private static Row scoreRow(JobSpec spec, ScoreResult r) {
-        Double meanNll = r.numScored() == 0 ? null : r.meanNll();
-        Double ppl = r.numScored() == 0 ? null : r.perplexity();
-        return spec.perToken()
-                ? RowFactory.create(null, r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, r.tokenLogprobs(), null)
-                : RowFactory.create(null, r.numTokens(), r.numScored(), r.sumLogprob(), meanNll, ppl, null);
     }
 
     /**

@@ -20,9 +20,9 @@ import ssdspark.pipeline.BatchSources;
 import ssdspark.pipeline.Corpus;
 import ssdspark.pipeline.DocumentPipeline;
 import ssdspark.pipeline.Mamba2Settings;
-import ssdspark.pipeline.OutputSchema;
-import ssdspark.pipeline.text.ModelFingerprint;
+import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.udf.JobSpec;
+import ssdspark.udf.OutputRows;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -144,7 +144,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
 
     /** The output columns' names and types in order, without the prefix (the job's output columns without id). */
     protected List<StructField> outputFields(JobSpec spec) {
-        List<StructField> f = new ArrayList<>(Arrays.asList(OutputSchema.of(spec, DataTypes.IntegerType).fields()));
+        List<StructField> f = new ArrayList<>(Arrays.asList(OutputRows.of(spec).schema(DataTypes.IntegerType, List.of()).fields()));
         return f.subList(1, f.size());
     }
 

@@ -6,10 +6,10 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import ssdspark.model.DocumentRunner;
-import ssdspark.pipeline.OutputSchema;
 import ssdspark.udf.Doc;
 import ssdspark.udf.DocumentFunction;
 import ssdspark.udf.JobSpec;
+import ssdspark.udf.OutputRows;
 import ssdspark.udf.ModelCache;
 import ssdspark.udf.TokenRows;
 
@@ -29,7 +29,7 @@ public final class SqlDocuments {
 
     /** The STRUCT mamba2_score returns for spec: the job's output columns without id. */
     public static StructType scoreType(JobSpec spec) {
-        StructField[] f = OutputSchema.of(spec, DataTypes.IntegerType).fields();
+        StructField[] f = OutputRows.of(spec).schema(DataTypes.IntegerType, List.of()).fields();
         return DataTypes.createStructType(Arrays.copyOfRange(f, 1, f.length));
     }
 
