@@ -12,6 +12,7 @@ import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.TypeConversionException;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
+import ssdspark.pipeline.OnError;
 import ssdspark.pipeline.text.TextInputOptions;
 import ssdspark.udf.JobSpec;
 import ssdspark.udf.JobSpec.Pooling;
@@ -202,6 +203,16 @@ public final class JobOptions {
 
     @Option(names = "--overwrite", description = "replace the output folder of an earlier run [off]")
     boolean overwrite;
+
+    @Recorded
+    @Option(names = "--on-error", paramLabel = "record|skip|fail", converter = OnErrorName.class, defaultValue = "record",
+            description = "a row the model cannot take: an error row (record), no row (skip), or stop the job (fail) [${DEFAULT-VALUE}]")
+    OnError onError;
+
+    @Recorded
+    @Option(names = "--max-error-rate", paramLabel = "R", converter = Rate.class, defaultValue = "1",
+            description = "exit 1 after writing when more than this fraction of rows are errors (e.g. a wrong tokenizer) [${DEFAULT-VALUE}]")
+    double maxErrorRate;
 
     // ---- Spark and reporting ----
     /** Null: spark-submit's master, else local[*]. */
@@ -469,6 +480,29 @@ public final class JobOptions {
     }
 
     // ---- Value converters: each says what is wrong; message() puts the flag's name in front ----
+
+    static final class OnErrorName implements ITypeConverter<OnError> {
+        @Override public OnError convert(String v) {
+            try {
+                return OnError.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    static final class Rate implements ITypeConverter<Double> {
+        @Override public Double convert(String v) {
+            double r;
+            try {
+                r = Double.parseDouble(v.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("expects a fraction between 0 and 1, got '" + v + "'");
+            }
+            if (!(r >= 0 && r <= 1)) throw new TypeConversionException("must be between 0 and 1, got " + v);
+            return r;
+        }
+    }
 
     static final class NonBlank implements ITypeConverter<String> {
         @Override public String convert(String v) {

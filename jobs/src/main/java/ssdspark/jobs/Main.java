@@ -12,6 +12,8 @@ import ssdspark.model.Engine;
 import ssdspark.pipeline.Corpus;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
+import ssdspark.pipeline.OnError;
+import ssdspark.pipeline.StagedOutput;
 import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.text.TextInput;
@@ -118,7 +120,8 @@ public final class Main {
                 if (plan.inputFormat() == TextInputOptions.Format.TEXT)
                     throw new UsageException("plain-text input needs --tokenizer");
                 DataFormat f = plan.inputFormat() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
-                Dataset<Row> in = Corpus.read(spark, plan.input(), f);
+                Dataset<Row> in = f == DataFormat.JSON ? Corpus.readJsonTokens(spark, plan.input(), plan.tokensCol())
+                        : Corpus.read(spark, plan.input(), f);
                 result = DocumentPipeline.transformTokens(in, o.idCol, plan.tokensCol(), plan.carried(), plan.spec(), counters, o.prefetch);
                 if (f == DataFormat.PARQUET) startRowCount(progress, in, hadoop);
                 else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
@@ -127,7 +130,10 @@ public final class Main {
             Map<String, String> options = o.provenance(plan.isText(), plan.resolvedFlags());
             Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend, options);
             spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
-            DocumentPipeline.write(result, plan.output(), plan.outputFormat(), o.overwrite, o.partitionBy, kv);
+            // --overwrite of an existing folder builds the new output beside it and swaps it in when complete
+            StagedOutput staged = o.overwrite && StagedOutput.exists(plan.output(), hadoop) ? StagedOutput.of(plan.output(), hadoop) : null;
+            String writeTo = staged == null ? plan.output() : staged.staging();
+            DocumentPipeline.write(o.onError.apply(result), writeTo, plan.outputFormat(), false, o.partitionBy, kv);
             progress.close();
 
             double s = (System.nanoTime() - t0) / 1e9;
@@ -136,17 +142,32 @@ public final class Main {
             out.printf(Locale.ROOT, "%s: %d rows (%d with errors), %d tokens in %.1f s, %s tok/s on %s -> %s (%s)%n", task, counters.rows(),
                     counters.errors(), counters.tokens(), s, Progress.count(Math.round(counters.tokens() / Math.max(s, 1e-9))), ran,
                     plan.output(), plan.outputFormat().sparkName());
-            if (counters.errors() > 0)
-                out.println("rows with errors have a message in the 'error' column and nulls in the others");
-            writeSideFile(plan.output(), hadoop, kv, counters, s, seen);
+            if (counters.errors() > 0) {
+                counters.errorKinds().forEach((kind, n) -> out.printf(Locale.ROOT, "  %,d x %s%n", n, kind));
+                out.println(o.onError == OnError.SKIP ? "rows with errors were left out (--on-error skip)"
+                        : "rows with errors have a message in the 'error' column and nulls in the others");
+            }
+            writeSideFile(writeTo, hadoop, kv, counters, s, seen);
+            if (staged != null) staged.swap();
             if (o.reportBy != null)
                 PerplexityReport.format(o.reportBy, PerplexityReport.groups(spark, plan.output(), plan.outputFormat(), o.reportBy))
                         .forEach(out::println);
+            double rate = counters.rows() == 0 ? 0 : (double) counters.errors() / counters.rows();
+            if (rate > o.maxErrorRate) {
+                err.printf(Locale.ROOT, "error: %d of %d rows (%.1f%%) have errors, more than --max-error-rate %s allows; the output is kept in %s%n",
+                        counters.errors(), counters.rows(), 100 * rate, o.maxErrorRate, plan.output());
+                return 1;
+            }
             return 0;
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Spark's SparkException (a failed job) is a checked exception Scala throws undeclared
+            String rowFailed = rowFailed(e);
+            if (rowFailed != null) {
+                err.println("error: " + task + " stopped: " + rowFailed);
+                return 1;
+            }
             err.println("error: " + task + " failed: " + rootMessage(e));
             e.printStackTrace(err);
             return 1;
@@ -199,6 +220,7 @@ public final class Main {
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("rows", c.rows());
         summary.put("error_rows", c.errors());
+        summary.put("error_kinds", c.errorKinds());
         summary.put("tokens", c.tokens());
         summary.put("seconds", Math.round(seconds * 1000) / 1000.0);
         summary.put("tokens_per_second", Math.round(c.tokens() / Math.max(seconds, 1e-9)));
@@ -230,6 +252,16 @@ public final class Main {
         String h = System.getProperty("ssdspark.home");
         if (h == null || h.isBlank()) h = System.getenv("SSDSPARK_HOME");
         return Path.of(h == null || h.isBlank() ? "" : h).toAbsolutePath();
+    }
+
+    /** The message of --on-error fail's row, if that is what stopped the job (in a task: the cause, or in its text). */
+    private static String rowFailed(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof OnError.RowFailed) return c.getMessage();
+        }
+        String m = String.valueOf(t.getMessage());
+        int at = m.indexOf(OnError.RowFailed.class.getName() + ": ");
+        return at < 0 ? null : m.substring(at + OnError.RowFailed.class.getName().length() + 2).lines().findFirst().orElse("");
     }
 
     private static String rootMessage(Throwable t) {

@@ -253,10 +253,14 @@ public final class Preflight {
         if (model.startsWith(out) || out.startsWith(model))
             throw new UsageException("--output " + out + " overlaps the model folder " + model + "; write somewhere else");
         if (!Files.exists(out)) return;
+        // Spark leaves _temporary/ (and no _SUCCESS) behind when a run is killed while writing
+        boolean unfinished = Files.isDirectory(out) && !Files.exists(out.resolve("_SUCCESS")) && Files.isDirectory(out.resolve("_temporary"));
         if (!overwrite)
-            throw new UsageException("output " + out + " already exists; delete it, pick another --output, or pass --overwrite");
-        // Spark's overwrite deletes the whole folder: only allow it on what looks like an earlier job's output.
-        if (!Files.isDirectory(out) || !(Files.exists(out.resolve("_SUCCESS")) || isEmpty(out)))
+            throw new UsageException(unfinished
+                    ? "output " + out + " was left by a run that did not finish (a _temporary folder, no _SUCCESS); pass --overwrite to run again into it"
+                    : "output " + out + " already exists; delete it, pick another --output, or pass --overwrite");
+        // --overwrite replaces the whole folder: only allow it on what looks like an earlier job's output.
+        if (!Files.isDirectory(out) || !(Files.exists(out.resolve("_SUCCESS")) || unfinished || isEmpty(out)))
             throw new UsageException("refusing to --overwrite " + out + ": it is not the output of an earlier run (no _SUCCESS file); delete it yourself if it can go");
     }
 

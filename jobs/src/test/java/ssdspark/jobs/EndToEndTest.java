@@ -208,15 +208,95 @@ class EndToEndTest {
         assertTrue(rows.get(3).isNullAt(0) && rows.get(3).isNullAt(6));
     }
 
+    /** A corpus that is text, not tokens: every row is an error row naming the position; --max-error-rate makes it fail. */
     @Test
-    void userErrorsAfterReadingExitWith2AndSayWhatToFix() throws IOException {
+    void textWhereTokensBelongGivesErrorRowsAndFailsByErrorRate() throws IOException {
         Path texts = Files.writeString(tmp.resolve("text.jsonl"), "{\"id\":1,\"tokens\":[\"a\",\"b\"]}\n");
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        Path out = tmp.resolve("kept");
         int rc = Main.run(new String[] {"score", "--model", MODEL.toString(), "--input", texts.toString(),
-                "--output", tmp.resolve("never").toString()}, ps, ps, spark);
-        assertEquals(2, rc);
-        assertTrue(buf.toString(StandardCharsets.UTF_8).contains("array<string> but must be an array of integer token ids"), buf.toString());
-        assertFalse(Files.exists(tmp.resolve("never")));
+                "--output", out.toString(), "--max-error-rate", "0.5", "--progress", "0"}, ps, ps, spark);
+        String log = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, log);
+        assertTrue(log.contains("1 of 1 rows (100.0%) have errors, more than --max-error-rate 0.5 allows; the output is kept"), log);
+        Row r = spark.read().parquet(out.toString()).collectAsList().get(0);
+        assertEquals("token at position 0 is \"a\", not an integer token id", r.getString(r.fieldIndex("error")));
+    }
+
+    /**
+     * One bad row is that row's error, naming the position or the file, and never refuses the job; the summary
+     * counts each kind; --on-error skip drops error rows, fail stops at the first.
+     */
+    @Test
+    void badRowsAreTheirOwnErrors() throws IOException {
+        Path in = Files.writeString(tmp.resolve("bad-rows.jsonl"), String.join("\n",
+                "{\"id\":\"ok\",\"tokens\":[5,6,7]}",
+                "{\"id\":\"float\",\"tokens\":[5,2.5,7]}",
+                "{\"id\":\"text\",\"tokens\":[5,\"x\"]}",
+                "{\"id\":\"scalar\",\"tokens\":\"abc\"}",
+                "{\"id\": \"broken\", \"tokens\": [1, 2",
+                "{\"id\":\"vocab\",\"tokens\":[5,400]}") + "\n");
+        Path out = tmp.resolve("bad-rows-out");
+        String log = run("score", "--model", MODEL.toString(), "--input", in.toString(), "--output", out.toString(), "--progress", "0");
+        List<Row> rows = spark.read().parquet(out.toString()).collectAsList();
+        assertEquals(6, rows.size(), "one output row per input line");
+        Map<String, String> errors = new LinkedHashMap<>();
+        for (Row r : rows) errors.put(r.isNullAt(0) ? null : r.getString(0), r.getString(r.fieldIndex("error")));
+        assertNull(errors.get("ok"));
+        Row ok = rows.stream().filter(r -> "ok".equals(r.getString(0))).findFirst().orElseThrow();
+        assertEquals(runner.score(new int[] {5, 6, 7}, new ScoreOptions(2048, -1, false)).sumLogprob(), ok.getDouble(3), 1e-9);
+        assertEquals("token at position 1 is 2.5, not an integer token id", errors.get("float"));
+        assertEquals("token at position 1 is \"x\", not an integer token id", errors.get("text"));
+        assertEquals("tokens is abc, not an array of integer token ids", errors.get("scalar"));
+        assertTrue(errors.get("vocab").contains("token id 400 at position 1"), errors.get("vocab"));
+        String broken = errors.get(null);
+        assertTrue(broken != null && broken.startsWith("malformed JSON line in ") && broken.contains("bad-rows.jsonl")
+                && broken.contains("{\"id\": \"broken\""), String.valueOf(broken));
+        assertTrue(log.contains("6 rows (5 with errors)"), log);
+        assertTrue(log.contains("1 x token at position N is N, not an integer token id"), log);
+        assertTrue(log.contains("1 x token at position N is \"…\", not an integer token id"), log);
+        assertTrue(log.contains("1 x malformed JSON line in PATH"), log);
+
+        Path skipped = tmp.resolve("bad-rows-skip");
+        run("score", "--model", MODEL.toString(), "--input", in.toString(), "--output", skipped.toString(), "--on-error", "skip", "--progress", "0");
+        List<Row> kept = spark.read().parquet(skipped.toString()).collectAsList();
+        assertEquals(1, kept.size());
+        assertEquals("ok", kept.get(0).getString(0));
+
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        int rc = Main.run(new String[] {"score", "--model", MODEL.toString(), "--input", in.toString(), "--output",
+                tmp.resolve("bad-rows-fail").toString(), "--on-error", "fail", "--progress", "0"}, ps, ps, spark);
+        String failed = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, failed);
+        // the first error row in output order stops it, whichever that is; its id and message are named
+        assertTrue(failed.contains("score stopped: document ") && failed.contains("--on-error fail stops the job"), failed);
+        assertFalse(failed.contains("\tat "), "no stack trace: " + failed);
+    }
+
+    /** --overwrite builds beside the old output and swaps at the end: a failing run leaves the old output whole. */
+    @Test
+    void overwriteNeverLosesTheEarlierOutput() throws IOException {
+        Path out = tmp.resolve("swap-out");
+        run("score", "--model", MODEL.toString(), "--input", smallCorpus.toString(), "--output", out.toString(), "--progress", "0");
+        long before = spark.read().parquet(out.toString()).count();
+        // a leftover staging folder of a killed --overwrite run is cleared, not mixed in
+        Path stale = Files.createDirectories(tmp.resolve(".swap-out.ssdspark-new"));
+        Files.writeString(stale.resolve("part-stale.parquet"), "junk");
+
+        Path bad = Files.writeString(tmp.resolve("one-bad.jsonl"), "{\"id\":\"a\",\"tokens\":[5,2.5]}\n");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        int rc = Main.run(new String[] {"score", "--model", MODEL.toString(), "--input", bad.toString(), "--output", out.toString(),
+                "--overwrite", "--on-error", "fail", "--progress", "0"}, ps, ps, spark);
+        assertEquals(1, rc, buf.toString(StandardCharsets.UTF_8));
+        assertEquals(before, spark.read().parquet(out.toString()).count(), "the failed --overwrite left the earlier output as it was");
+        assertTrue(Files.exists(out.resolve("_SUCCESS")));
+
+        run("score", "--model", MODEL.toString(), "--input", bad.toString(), "--output", out.toString(), "--overwrite", "--progress", "0");
+        assertEquals(1, spark.read().parquet(out.toString()).count(), "replaced by the new output");
+        assertTrue(Files.exists(out.resolve(Main.SIDE_FILE)));
+        assertFalse(Files.exists(tmp.resolve(".swap-out.ssdspark-new")) || Files.exists(tmp.resolve(".swap-out.ssdspark-old")));
     }
 }

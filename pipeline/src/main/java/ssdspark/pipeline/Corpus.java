@@ -9,6 +9,8 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.MetadataBuilder;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
@@ -30,6 +32,32 @@ public final class Corpus {
                 throw new IllegalArgumentException("cannot read " + format.sparkName() + " input " + path + ": " + firstLine(e.getMessage()), e);
             throw e;
         }
+    }
+
+    /** Where Spark's JSON reader puts a line it cannot parse (PERMISSIVE mode adds it when it meets one). */
+    static final String CORRUPT = "_corrupt_record";
+
+    /**
+     * Pre-tokenized JSON lines, so that one bad row does not decide the column's type for all: when the tokens
+     * column is not an integer array (a row has 2.5, "x" or a non-array; or a line is not JSON at all), the
+     * file is read again with that column as text, which {@link ssdspark.udf.TokenRows} parses row by row
+     * (an error row naming the position); a malformed line becomes the text of its own error, naming the file.
+     */
+    public static Dataset<Row> readJsonTokens(SparkSession spark, String path, String tokensCol) {
+        Dataset<Row> in = read(spark, path, DataFormat.JSON);
+        StructType schema = in.schema();
+        StructField tokens = field(schema, tokensCol);
+        boolean corrupt = field(schema, CORRUPT) != null;
+        if (tokens == null || (isIntegerArray(tokens.dataType()) && !corrupt)) return in;
+        StructType asText = new StructType(Arrays.stream(schema.fields())
+                .map(f -> f.name().equals(tokensCol) ? new StructField(f.name(), DataTypes.StringType, true, JSON_TOKENS) : f)
+                .toArray(StructField[]::new));
+        Dataset<Row> again = spark.read().schema(asText).option("columnNameOfCorruptRecord", CORRUPT).json(path);
+        if (!corrupt) return again.withMetadata(tokensCol, JSON_TOKENS);
+        Column message = functions.concat(functions.lit(ssdspark.udf.TokenRows.ROW_ERROR + "malformed JSON line in "),
+                functions.input_file_name(), functions.lit(": "), functions.substring(col(CORRUPT), 1, 80));
+        return again.withColumn(tokensCol, functions.when(col(CORRUPT).isNotNull(), message).otherwise(col(tokensCol)))
+                .withMetadata(tokensCol, JSON_TOKENS).drop(CORRUPT);
     }
 
     /**
@@ -90,9 +118,17 @@ public final class Corpus {
             throw new IllegalArgumentException("input has no column '" + tokensCol + "' for the token ids; pass --tokens-col NAME (columns: " + have + ")");
         if (idCol.equals(tokensCol))
             throw new IllegalArgumentException("--id-col and --tokens-col both name '" + idCol + "'");
-        if (!isIntegerArray(tokens.dataType()))
+        if (!isTokens(tokens))
             throw new IllegalArgumentException("column '" + tokensCol + "' is " + tokens.dataType().simpleString()
                     + " but must be an array of integer token ids (array<int> or array<bigint>); tokenize the corpus first or pass --tokens-col NAME");
+    }
+
+    /** Marks the tokens column {@link #readJsonTokens} keeps as JSON text: only that text column is taken as tokens. */
+    private static final Metadata JSON_TOKENS = new MetadataBuilder().putBoolean("ssdspark.json_tokens", true).build();
+
+    /** An integer array, or the JSON text column of {@link #readJsonTokens}. */
+    static boolean isTokens(StructField f) {
+        return isIntegerArray(f.dataType()) || (f.dataType().equals(DataTypes.StringType) && f.metadata().contains("ssdspark.json_tokens"));
     }
 
     /** array of int, bigint, smallint or tinyint: what token columns may be. */

@@ -121,6 +121,7 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
             }
             if (error != null) {
                 errors++;
+                if (counters != null) counters.noteError(error);
                 out.add(output().errorRow(d, error));
             } else {
                 tokens += d.tokens().length;

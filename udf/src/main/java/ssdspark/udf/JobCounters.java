@@ -17,6 +17,7 @@ import java.util.TreeSet;
 public final class JobCounters implements Serializable {
     private final LongAccumulator rows, errors, tokens, inputBytes;
     private final CollectionAccumulator<String> backends;
+    private final ErrorKinds errorKinds = new ErrorKinds();
 
     public JobCounters(SparkContext sc) {
         rows = sc.longAccumulator("ssdspark rows");
@@ -24,6 +25,7 @@ public final class JobCounters implements Serializable {
         tokens = sc.longAccumulator("ssdspark tokens");
         inputBytes = sc.longAccumulator("ssdspark input bytes");
         backends = sc.collectionAccumulator("ssdspark backends");
+        sc.register(errorKinds, "ssdspark error kinds");
     }
 
     /** One batch's rows, of which errors failed, and the tokens of the others. */
@@ -32,6 +34,12 @@ public final class JobCounters implements Serializable {
         if (errorCount > 0) errors.add(errorCount);
         if (tokenCount > 0) tokens.add(tokenCount);
     }
+
+    /** One error row's message, counted by kind (see {@link ErrorKinds}). */
+    void noteError(String message) { errorKinds.add(message); }
+
+    /** Error rows by kind, most frequent first. */
+    public java.util.Map<String, Long> errorKinds() { return errorKinds.value(); }
 
     /** Bytes of input read by readers that Spark's input metrics do not see (the plain-text reader). */
     public void addInputBytes(long n) { inputBytes.add(n); }

@@ -51,12 +51,15 @@ public final class OutputRows {
         return new Column(name, type, r -> value.apply((R) r));
     }
 
+    /** The document id and error columns, which every output has. */
+    public static final String ID = "id", ERROR = "error";
+
     /** The output schema for ids of type idType and the carried input columns. */
     public StructType schema(DataType idType, List<StructField> carried) {
         List<StructField> f = new ArrayList<>();
-        f.add(DataTypes.createStructField("id", idType, true));
+        f.add(DataTypes.createStructField(ID, idType, true));
         for (Column c : columns) f.add(DataTypes.createStructField(c.name(), c.type(), true));
-        f.add(DataTypes.createStructField("error", DataTypes.StringType, true));
+        f.add(DataTypes.createStructField(ERROR, DataTypes.StringType, true));
         for (StructField c : carried) {
             if (f.stream().anyMatch(x -> x.name().equals(c.name())))
                 throw new IllegalArgumentException("input column '" + c.name() + "' cannot be kept: the output already has a column of that name");

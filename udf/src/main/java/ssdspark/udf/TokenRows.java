@@ -2,6 +2,14 @@ package ssdspark.udf;
 
 import org.apache.spark.sql.Row;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import ssdspark.model.Json;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
@@ -47,6 +55,7 @@ public final class TokenRows {
      */
     public static int[] tokensOf(Row row, int i) {
         if (row.isNullAt(i)) throw new IllegalArgumentException("tokens is null: nothing to score or embed");
+        if (row.get(i) instanceof String text) return tokensOfJson(text);
         return tokensOf(row.getList(i));
     }
 
@@ -66,4 +75,49 @@ public final class TokenRows {
         }
         return out;
     }
+
+    /**
+     * A tokens value the JSON reader kept as text (the column mixed integers with other values, so Spark could
+     * not type it; see pipeline's Corpus): parsed here so each row gets its own verdict, naming the position.
+     * Text starting with {@link #ROW_ERROR} is the reader's own message for the row (a malformed line).
+     */
+    static int[] tokensOfJson(String text) {
+        if (text.startsWith(ROW_ERROR)) throw new IllegalArgumentException(text.substring(ROW_ERROR.length()));
+        try (JsonParser p = Json.parser(text)) {
+            JsonToken first;
+            try {
+                first = p.nextToken();
+            } catch (JsonProcessingException e) {
+                first = null; // a bare string: Spark hands over a JSON string's content without quotes
+            }
+            if (first != JsonToken.START_ARRAY)
+                throw new IllegalArgumentException("tokens is " + shorten(text) + ", not an array of integer token ids");
+            int[] out = new int[16];
+            int n = 0;
+            for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+                if (t == JsonToken.VALUE_NUMBER_INT) {
+                    long v = p.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? Long.MAX_VALUE : p.getLongValue(); // beyond long: too large too
+                    if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE)
+                        throw new IllegalArgumentException("token id " + shorten(p.getText()) + " at position " + n + " is outside the model's vocabulary");
+                    if (n == out.length) out = Arrays.copyOf(out, 2 * n);
+                    out[n++] = (int) v;
+                    continue;
+                }
+                if (t == JsonToken.START_ARRAY || t == JsonToken.START_OBJECT) p.skipChildren();
+                String what = t == JsonToken.VALUE_NULL ? "null" : t == JsonToken.START_ARRAY ? "an array"
+                        : t == JsonToken.START_OBJECT ? "an object" : t == JsonToken.VALUE_STRING ? "\"" + shorten(p.getText()) + "\"" : shorten(p.getText());
+                throw new IllegalArgumentException("token at position " + n + " is " + what + ", not an integer token id");
+            }
+            return Arrays.copyOf(out, n);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("tokens is not valid JSON (" + Json.error(e).getMessage() + ")");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Marks a tokens text that is the reader's message for the row instead of tokens. */
+    public static final String ROW_ERROR = "\u0000ssdspark row error: ";
+
+    private static String shorten(String s) { return s.length() > 40 ? s.substring(0, 40) + "…" : s; }
 }
