@@ -7,6 +7,8 @@ import ssdspark.kernels.LmHead;
 import ssdspark.kernels.RmsNorm;
 import ssdspark.kernels.SsdScan;
 
+import java.util.function.UnaryOperator;
+
 /** The pure-Java Mamba-2 forward in float32; thread-safe (all per-call buffers are local). */
 public final class CpuEngine implements Engine {
     private final Mamba2Config c;
@@ -15,10 +17,18 @@ public final class CpuEngine implements Engine {
     private final Gemm.Weight head;
     private final float[][] negA;        // A = -exp(A_log), per layer
     private final SsdScan.Dims dims;
+    private final UnaryOperator<float[]> gemmInput;
 
-    public CpuEngine(Mamba2Weights w) {
+    public CpuEngine(Mamba2Weights w) { this(w, UnaryOperator.identity()); }
+
+    /**
+     * An engine whose in_proj and out_proj matrix products see gemmInput(activations) instead of the activations:
+     * e.g. rounded to bf16, as the GPU's 16-bit GEMMs read them (the bf16 error probe); the input is not modified.
+     */
+    public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput) {
         this.c = w.cfg;
         this.w = w;
+        this.gemmInput = gemmInput;
         int L = c.nLayer;
         inProj = new Gemm.Weight[L];
         outProj = new Gemm.Weight[L];
@@ -67,7 +77,7 @@ public final class CpuEngine implements Engine {
         for (int li = 0; li < c.nLayer; li++) {
             Mamba2Weights.Layer l = w.layers[li];
             RmsNorm.cpu(h, l.norm, c.normEps, n, d, xn);
-            Gemm.matmul(xn, n, inProj[li], proj);
+            Gemm.matmul(gemmInput.apply(xn), n, inProj[li], proj);
             if (l.inProjBias != null) addBias(proj, l.inProjBias, n, dIn);
 
             CausalConv1d.cpu(proj, xbcOff, dIn, n, convDim, l.convWeight, l.convBias, c.dConv, state.conv[li], xbc);
@@ -91,7 +101,7 @@ public final class CpuEngine implements Engine {
                 for (int i = 0; i < dMlp; i++)
                     gated[t * c.dInner + i] = GatedRmsNorm.silu(proj[t * dIn + i]) * proj[t * dIn + dMlp + i];
 
-            Gemm.matmul(gated, n, outProj[li], out);
+            Gemm.matmul(gemmInput.apply(gated), n, outProj[li], out);
             if (l.outProjBias != null) addBias(out, l.outProjBias, n, d);
             for (int i = 0; i < n * d; i++) h[i] += out[i];
         }

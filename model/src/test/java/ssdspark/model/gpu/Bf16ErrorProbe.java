@@ -2,23 +2,18 @@ package ssdspark.model.gpu;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
-import ssdspark.kernels.CausalConv1d;
-import ssdspark.kernels.GatedRmsNorm;
-import ssdspark.kernels.Gemm;
-import ssdspark.kernels.LmHead;
-import ssdspark.kernels.RmsNorm;
-import ssdspark.kernels.SsdScan;
 import ssdspark.kernels.gpu.DType;
+import ssdspark.model.CpuEngine;
 import ssdspark.model.Mamba2Config;
-import ssdspark.model.Mamba2State;
 import ssdspark.model.Mamba2Weights;
+import ssdspark.model.bench.RandomTensorSource;
+import ssdspark.model.checkpoint.TensorSource;
 
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Where the 16-bit paths' error comes from, on the CPU (no GPU needed): the CPU forward of the 130M-size random model
+ * Where the 16-bit paths' error comes from, on the CPU (no GPU needed): the CPU engine on the 130M-size random model
  * (the docs of Gpu130mTest) with 16-bit rounding switched on per part, each against exact fp32:
  * <ul>
  *   <li>P: the in_proj / out_proj weights;</li>
@@ -27,7 +22,9 @@ import java.util.Map;
  *   <li>A: the GEMM input activations (normed block input, gated SSD output);</li>
  *   <li>H: the LM head input (final-normed hidden state).</li>
  * </ul>
- * A case is written like {@code "P=bf16 A=bf16 G=f16 E=f16 H=f16"} (unnamed parts stay fp32). Runs only with
+ * A case is written like {@code "P=bf16 A=bf16 G=f16 E=f16 H=f16"} (unnamed parts stay fp32). Weights are rounded as
+ * they are loaded (the embedding untied from the head so that G and E round apart), activations by the engine's
+ * GEMM-input hook and before the head: the forward itself is {@link CpuEngine}'s, not a copy. Runs only with
  * -Dssd.probe=true; -Dssd.probe.cases="...;..." replaces the default list.
  */
 class Bf16ErrorProbe {
@@ -44,14 +41,15 @@ class Bf16ErrorProbe {
     @Test
     void attributeBf16Error() {
         Assumptions.assumeTrue(Boolean.getBoolean("ssd.probe"), "probe runs only with -Dssd.probe=true");
-        Mamba2Weights w = RandomMamba2.weights(RandomMamba2.config130m(), 130, Double.parseDouble(System.getProperty("ssd.probe.emb", "0.1")));
-        int[][] docs = RandomMamba2.randomDocs(42, w.cfg.vocabSize, 1024, 777, 512, 300, 2);
+        double embStd = Double.parseDouble(System.getProperty("ssd.probe.emb", "0.1"));
+        // untied, so that the gathered embedding (G) and the head (E) can be rounded apart; same values as Gpu130mTest's
+        Mamba2Config c = Mamba2Config.parse(RandomMamba2.config130m().replace("\"tie_embeddings\": true", "\"tie_embeddings\": false"));
+        int[][] docs = RandomMamba2.randomDocs(42, c.vocabSize, 1024, 777, 512, 300, 2);
         long t0 = System.nanoTime();
-        float[][] exact = run(w, docs, parse(""));
+        float[][] exact = run(c, embStd, docs, parse(""));
         System.out.printf("  probe: exact fp32 forward in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        Gpu130mTest.stats("CPU engine vs this probe's fp32 forward", Gpu130mTest.cpuLogProbs(w, docs), exact);
         for (String cs : System.getProperty("ssd.probe.cases", DEFAULT_CASES).split(";")) {
-            float[][] got = run(w, docs, parse(cs));
+            float[][] got = run(c, embStd, docs, parse(cs));
             Gpu130mTest.stats("CPU rounding " + cs.trim(), got, exact);
         }
     }
@@ -68,54 +66,39 @@ class Bf16ErrorProbe {
         return m;
     }
 
-    static float[][] run(Mamba2Weights w, int[][] docs, Map<Character, DType> r) {
-        Mamba2Config c = w.cfg;
-        DType rp = r.get('P'), rg = r.get('G'), re = r.get('E'), ra = r.get('A'), rh = r.get('H');
-        int L = c.nLayer, d = c.dModel, dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim();
-        int H = c.nheads, N = c.dState, G = c.ngroups;
-        int zOff = 2 * dMlp, xbcOff = zOff + dSsm, dtOff = xbcOff + convDim;
-        if (dMlp != 0 || w.layers[0].inProjBias != null || w.layers[0].outProjBias != null)
-            throw new IllegalStateException("probe covers d_mlp = 0 without biases only");
-        Gemm.Weight[] inP = new Gemm.Weight[L], outP = new Gemm.Weight[L];
-        float[][] negA = new float[L][H];
-        for (int l = 0; l < L; l++) {
-            inP[l] = Gemm.pack(rp.round(w.layers[l].inProj), dIn, d);
-            outP[l] = Gemm.pack(rp.round(w.layers[l].outProj), d, c.dInner);
-            for (int h = 0; h < H; h++) negA[l][h] = (float) -Math.exp(w.layers[l].aLog[h]);
-        }
-        float[] embG = rg.round(w.embedding);
-        Gemm.Weight head = Gemm.pack(re.round(w.lmHead), w.headRows, d);
-        SsdScan.Dims dims = new SsdScan.Dims(H, c.headdim, N, G);
+    /** Next-token log-probs of docs from the CPU engine, with the parts in r rounded. */
+    static float[][] run(Mamba2Config c, double embStd, int[][] docs, Map<Character, DType> r) {
+        Mamba2Weights w = Mamba2Weights.load(c, rounded(RandomTensorSource.perturbed(c, 130, embStd), r));
+        DType ra = r.get('A'), rh = r.get('H');
         float[][] out = new float[docs.length][];
-        for (int di = 0; di < docs.length; di++) {
-            int[] tok = docs[di];
-            int n = tok.length;
-            Mamba2State st = new Mamba2State(c);
-            float[] h = new float[n * d];
-            for (int t = 0; t < n; t++) System.arraycopy(embG, tok[t] * d, h, t * d, d);
-            float[] xn = new float[n * d], proj = new float[n * dIn], xbc = new float[n * convDim], dt = new float[n * H],
-                    y = new float[n * dSsm], gated = new float[n * c.dInner], o = new float[n * d];
-            for (int l = 0; l < L; l++) {
-                Mamba2Weights.Layer ly = w.layers[l];
-                RmsNorm.cpu(h, ly.norm, c.normEps, n, d, xn);
-                Gemm.matmul(ra.round(xn), n, inP[l], proj);
-                CausalConv1d.cpu(proj, xbcOff, dIn, n, convDim, ly.convWeight, ly.convBias, c.dConv, st.conv[l], xbc);
-                for (int t = 0; t < n; t++)
-                    for (int hh = 0; hh < H; hh++) {
-                        float v = proj[t * dIn + dtOff + hh] + ly.dtBias[hh];
-                        v = v > 20f ? v : (float) Math.log1p(Math.exp(v));
-                        dt[t * H + hh] = Math.min(Math.max(v, c.dtMin), c.dtMax);
-                    }
-                SsdScan.chunked(dims, n, c.chunkSize, xbc, convDim, 0, dSsm, dSsm + G * N, dt, negA[l], ly.d, c.dHasHdim, st.ssm[l], y);
-                GatedRmsNorm.cpu(y, 0, dSsm, proj, zOff, dIn, ly.gatedNorm, c.gatedNormEps, dSsm / G, c.normBeforeGate, n, dSsm, gated, dMlp, c.dInner);
-                Gemm.matmul(ra.round(gated), n, outP[l], o);
-                for (int i = 0; i < n * d; i++) h[i] += o[i];
+        try (CpuEngine cpu = new CpuEngine(w, ra::round)) {
+            for (int i = 0; i < docs.length; i++) {
+                int n = docs[i].length;
+                float[] h = cpu.forward(docs[i], 0, n, cpu.newState());
+                out[i] = new float[Math.max(0, n - 1)];
+                if (n > 1) cpu.logProbs(rh.round(h), n - 1, docs[i], 1, out[i], 0);
             }
-            RmsNorm.cpu(h, w.normF, c.normEps, n, d, xn);
-            float[] lp = new float[Math.max(0, n - 1)];
-            if (n > 1) LmHead.logProbsCpu(rh.round(xn), n - 1, head, tok, 1, lp, 0);
-            out[di] = lp;
         }
         return out;
+    }
+
+    /** src with its projections (P), embedding (G) and head (E, read from the embedding) rounded as r says. */
+    static TensorSource rounded(RandomTensorSource src, Map<Character, DType> r) {
+        return new TensorSource() {
+            @Override public java.util.Set<String> names() { return src.names(); }
+
+            @Override public long[] shape(String n) { return src.shape(n.equals("lm_head.weight") ? "backbone.embedding.weight" : n); }
+
+            @Override public float[] readFloats(String n) {
+                if (n.equals("lm_head.weight")) return r.get('E').round(src.readFloats("backbone.embedding.weight"));
+                float[] a = src.readFloats(n);
+                if (n.equals("backbone.embedding.weight")) return r.get('G').round(a);
+                return n.endsWith("in_proj.weight") || n.endsWith("out_proj.weight") ? r.get('P').round(a) : a;
+            }
+
+            @Override public String description() { return src.description() + " rounded " + r; }
+
+            @Override public void close() {}
+        };
     }
 }

@@ -33,7 +33,7 @@ class Gpu130mTest {
 
     /** The same random model with its matrices (embedding / LM head, in_proj, out_proj) rounded to bf16. */
     static Mamba2Weights roundedMatrices(DType t) {
-        RandomMamba2.Source src = new RandomMamba2.Source(model().cfg, 130, 0.1);
+        TensorSource src = ssdspark.model.bench.RandomTensorSource.perturbed(model().cfg, 130, 0.1);
         TensorSource rounded = new TensorSource() {
             @Override public java.util.Set<String> names() { return src.names(); }
             @Override public long[] shape(String n) { return src.shape(n); }
