@@ -26,7 +26,7 @@ class HostileModelTest {
     @TempDir Path tmp;
 
     private Path exampleModelCopy() throws IOException {
-        Path src = Main.home().resolve(JobOptions.EXAMPLE_MODEL), dst = Files.createDirectories(tmp.resolve("model"));
+        Path src = TinyModel.DIR, dst = Files.createDirectories(tmp.resolve("model"));
         for (String f : new String[] {"config.json", "model.safetensors"}) Files.copy(src.resolve(f), dst.resolve(f));
         return dst;
     }
@@ -36,7 +36,7 @@ class HostileModelTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream ps = new PrintStream(err, true, StandardCharsets.UTF_8);
         int rc = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> Main.run(new String[] {"score", "--model", model.toString(),
-                "--input", Main.home().resolve(JobOptions.EXAMPLE_INPUT).toString(), "--output", tmp.resolve("out").toString(),
+                "--input", TinyModel.TOKENS_CORPUS.toString(), "--output", tmp.resolve("out").toString(),
                 "--device", "cpu"}, ps, ps, null));
         String s = err.toString(StandardCharsets.UTF_8);
         assertEquals(2, rc, s);

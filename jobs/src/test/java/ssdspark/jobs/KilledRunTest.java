@@ -28,9 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and the next --overwrite run completes and leaves nothing behind.
  */
 class KilledRunTest {
-    private static final Path HOME = Main.home();
-    private static final Path MODEL = HOME.resolve(JobOptions.EXAMPLE_MODEL).toAbsolutePath().normalize();
-    private static final Path CORPUS = HOME.resolve(JobOptions.EXAMPLE_INPUT).toAbsolutePath().normalize();
+    private static final Path MODEL = TinyModel.DIR;
+    private static final Path CORPUS = TinyModel.TOKENS_CORPUS;
     private static SparkSession spark;
 
     @TempDir
