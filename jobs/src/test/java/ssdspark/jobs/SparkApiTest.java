@@ -30,15 +30,15 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The library API against the jobs on the bundled tiny model (CPU engine): the Transformers in a Pipeline that is
+ * The library API against the jobs on the tests' tiny model (CPU engine): the Transformers in a Pipeline that is
  * saved and loaded again, and the SQL functions (registered by call and by config), give the job's values row
  * for row, for scores (per-token log-probs and a BOS included) and embeddings, error rows included.
  */
 class SparkApiTest {
-    private static final Path HOME = Main.home();
-    private static final String MODEL = HOME.resolve(JobOptions.EXAMPLE_MODEL).toAbsolutePath().normalize().toString();
-    private static final String TOKENIZER = HOME.resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize().toString();
-    private static final String CORPUS = HOME.resolve(JobOptions.EXAMPLE_INPUT).toAbsolutePath().normalize().toString();
+    // the tests' tiny random model, its tokenizer and the pre-tokenized corpus (52 rows, two of them errors)
+    private static final String MODEL = TinyModel.DIR.toString();
+    private static final String TOKENIZER = TinyModel.TOKENIZER.toString();
+    private static final String CORPUS = TinyModel.TOKENS_CORPUS.toString();
     private static SparkSession spark;
     /** The job's score (--per-token --prepend-bos 0) and embed (--pooling last) rows by id. */
     private static Map<String, Row> jobScore, jobEmbed;
