@@ -3,6 +3,7 @@ package ssdspark.model;
 import ssdspark.kernels.Pooling;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -29,12 +30,43 @@ public final class DocumentRunner {
         }
     }
 
-    /** numTokens counts the document's own tokens (not the BOS); numScored the predicted ones. */
-    public record ScoreResult(int numTokens, int numScored, double sumLogprob, float[] tokenLogprobs) {
+    /**
+     * numTokens counts the document's own tokens (not the BOS); numScored the predicted ones; spans holds the
+     * per-span sums when spans were asked for (null otherwise).
+     */
+    public record ScoreResult(int numTokens, int numScored, double sumLogprob, float[] tokenLogprobs, SpanScores spans) {
         /** −sumLogprob / numScored; NaN when nothing was scored (a 1-token document without BOS). */
         public double meanNll() { return numScored == 0 ? Double.NaN : -sumLogprob / numScored; }
 
         public double perplexity() { return Math.exp(meanNll()); }
+    }
+
+    /**
+     * Scores of consecutive spans of a document's tokens (BOS excluded): span k holds tokens
+     * [tokenEnd(k-1), tokenEnd(k)) with tokenEnd(-1) = 0. Every token of the document is in exactly one span,
+     * so the spans' sums add up to the document's. A token counts as scored when the document's score
+     * counts it: without a BOS the document's first token is not, so its span has one scored token less.
+     */
+    public record SpanScores(int[] tokenEnds, int[] numScored, double[] sumLogprob) {
+        public int size() { return tokenEnds.length; }
+
+        public int start(int k) { return k == 0 ? 0 : tokenEnds[k - 1]; }
+
+        public int numTokens(int k) { return tokenEnds[k] - start(k); }
+
+        /** −sumLogprob / numScored of span k; NaN when it has no scored token. */
+        public double meanNll(int k) { return numScored[k] == 0 ? Double.NaN : -sumLogprob[k] / numScored[k]; }
+
+        /** Checks that tokenEnds cut a document of n tokens into consecutive spans (non-decreasing, the last = n). */
+        static void check(int[] tokenEnds, int n) {
+            if (tokenEnds.length == 0) throw new IllegalArgumentException("a document needs at least one span");
+            int prev = 0;
+            for (int e : tokenEnds) {
+                if (e < prev) throw new IllegalArgumentException("span ends must not decrease: " + Arrays.toString(tokenEnds));
+                prev = e;
+            }
+            if (prev != n) throw new IllegalArgumentException("the last span must end at the document's " + n + " tokens, not " + prev);
+        }
     }
 
     public record EmbedResult(int numTokens, float[] mean, float[] last) {}
@@ -58,6 +90,18 @@ public final class DocumentRunner {
     }
 
     public List<Outcome<ScoreResult>> scoreAll(List<int[]> docs, ScoreOptions o, int tokenBudget) {
+        return scoreAll(docs, null, o, tokenBudget);
+    }
+
+    /**
+     * Scores docs, and for the documents whose spanEnds entry is not null also each span of their tokens:
+     * spanEnds.get(i) are the cumulative token ends of document i's spans (see {@link SpanScores}). A span's
+     * sum gathers the same per-token log-probs as the document's, piece by piece as the document's chunks come
+     * back, so span scores do not depend on chunking either. spanEnds null: no spans.
+     */
+    public List<Outcome<ScoreResult>> scoreAll(List<int[]> docs, List<int[]> spanEnds, ScoreOptions o, int tokenBudget) {
+        if (spanEnds != null && spanEnds.size() != docs.size())
+            throw new IllegalArgumentException(spanEnds.size() + " span lists for " + docs.size() + " documents");
         List<Cursor> cursors = new ArrayList<>(docs.size());
         String bosError = o.bosId() >= 0 ? checkToken(o.bosId(), -1) : null;
         for (int[] doc : docs) {
@@ -70,6 +114,12 @@ public final class DocumentRunner {
             }
             Cursor c = new Cursor(seq, err);
             if (err == null && o.perToken()) c.perToken = new float[seq.length - 1];
+            int[] ends = spanEnds == null ? null : spanEnds.get(cursors.size());
+            if (err == null && ends != null) {
+                SpanScores.check(ends, doc.length);
+                c.spans = new SpanScores(ends.clone(), new int[ends.length], new double[ends.length]);
+                c.bosShift = seq.length - doc.length;
+            }
             cursors.add(c);
         }
         run(cursors, o.chunkTokens(), tokenBudget, true);
@@ -77,7 +127,7 @@ public final class DocumentRunner {
         for (int i = 0; i < docs.size(); i++) {
             Cursor c = cursors.get(i);
             out.add(c.error != null ? new Outcome<>(null, c.error)
-                    : new Outcome<>(new ScoreResult(docs.get(i).length, c.seq.length - 1, c.sum, c.perToken), null));
+                    : new Outcome<>(new ScoreResult(docs.get(i).length, c.seq.length - 1, c.sum, c.perToken, c.spans), null));
         }
         return out;
     }
@@ -108,6 +158,9 @@ public final class DocumentRunner {
         Mamba2State state;     // null until the document needs more than one piece
         double sum;            // scoring
         float[] perToken;
+        SpanScores spans;      // null unless spans were asked for
+        int span;              // the span of the next scored token
+        int bosShift;          // 1 when a BOS was prepended: scored row p predicts document token p + 1 - bosShift
         double[] poolSum;      // embedding
         float[] last;
 
@@ -166,6 +219,7 @@ public final class DocumentRunner {
                     int m = Math.min(n, c.seq.length - 1 - c.pos); // rows with a next token
                     for (int i = 0; i < m; i++) c.sum += lp[o + i];
                     if (c.perToken != null && m > 0) System.arraycopy(lp, o, c.perToken, c.pos, m);
+                    if (c.spans != null) addToSpans(c, lp, o, m);
                 } else {
                     Pooling.accumulateSumCpu(hidden, o, n, d, c.poolSum);
                     if (c.pos + n == c.seq.length) System.arraycopy(hidden, (o + n - 1) * d, c.last, 0, d);
@@ -173,6 +227,17 @@ public final class DocumentRunner {
                 c.pos += n;
                 if (c.done()) c.state = null; // release it as soon as the document is finished
             }
+        }
+    }
+
+    /** Adds the m log-probs at lp[o...] (rows c.pos, c.pos+1, ...) to the spans of the tokens they predict. */
+    private static void addToSpans(Cursor c, float[] lp, int o, int m) {
+        int[] ends = c.spans.tokenEnds();
+        for (int i = 0; i < m; i++) {
+            int token = c.pos + i + 1 - c.bosShift; // the document token row c.pos + i predicts
+            while (token >= ends[c.span]) c.span++;
+            c.spans.numScored()[c.span]++;
+            c.spans.sumLogprob()[c.span] += lp[o + i];
         }
     }
 
