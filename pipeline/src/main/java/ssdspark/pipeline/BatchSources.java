@@ -2,6 +2,7 @@ package ssdspark.pipeline;
 
 import org.apache.spark.sql.Row;
 import ssdspark.pipeline.text.StreamingTokenizer;
+import ssdspark.pipeline.text.TextMeasure;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.Doc;
@@ -74,7 +75,7 @@ public final class BatchSources {
 
         @Override
         public Iterator<List<Doc>> open(Iterator<Row> rows, JobSpec spec) {
-            return batches(new StreamingTokenizer(rows, tokenizer.open()), spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
+            return batches(new StreamingTokenizer(rows, tokenizer.open(), TextMeasure.of(spec)), spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
         }
     }
 }

@@ -54,7 +54,7 @@ public final class DocumentPipeline {
      * producer thread while the engine runs (0: tokenized on the task's thread).
      */
     public static Dataset<Row> transformText(Dataset<Row> idText, TokenizerSpec tokenizer, JobSpec spec, JobCounters counters, int prefetch) {
-        return map(idText, spec, counters, BatchSources.text(tokenizer, prefetch));
+        return map(idText, spec.textInput() ? spec : spec.withInput(true, spec.spans()), counters, BatchSources.text(tokenizer, prefetch));
     }
 
     /**

@@ -101,12 +101,17 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     /** One batch of documents to its output rows, in order. runner may be null when every document failed. */
     public List<Row> apply(DocumentRunner runner, List<Doc> batch) {
         List<int[]> run = new ArrayList<>(batch.size());
-        for (Doc d : batch) if (d.error() == null) run.add(d.tokens());
+        List<int[]> spanEnds = spec.spans() == null ? null : new ArrayList<>(batch.size());
+        for (Doc d : batch) {
+            if (d.error() != null) continue;
+            run.add(d.tokens());
+            if (spanEnds != null) spanEnds.add(spec.spans().spansOf(d).tokenEnds());
+        }
         // --prepend-bos adds a token per document: widen the budget so the batch still goes in one pass.
         int budget = spec.bosId() >= 0 ? spec.tokenBudget() + run.size() : spec.tokenBudget();
         List<? extends Outcome<?>> outcomes = run.isEmpty() ? List.of()
                 : spec.task() == JobSpec.Task.SCORE
-                ? runner.scoreAll(run, new ScoreOptions(spec.chunkTokens(), spec.bosId(), spec.perToken()), budget)
+                ? runner.scoreAll(run, spanEnds, new ScoreOptions(spec.chunkTokens(), spec.bosId(), spec.perToken()), budget)
                 : runner.embedAll(run, spec.chunkTokens(), budget);
         List<Row> out = new ArrayList<>(batch.size());
         long errors = 0, tokens = 0;

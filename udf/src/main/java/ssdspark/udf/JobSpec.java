@@ -18,9 +18,12 @@ import java.util.Locale;
  * @param tokenBudget  tokens per engine batch: documents are pulled from the partition and packed until their
  *                     tokens reach this many (a longer document is a batch of its own and runs chunk by chunk)
  * @param maxBatchDocs documents per engine batch at most (many tiny documents)
+ * @param spans        score only: per-span scores (--spans); null for none
+ * @param textInput    the documents come from text: score rows then carry num_bytes and bits_per_byte
  */
 public record JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
-                      Pooling pooling, String precision, int tokenBudget, int maxBatchDocs) implements Serializable {
+                      Pooling pooling, String precision, int tokenBudget, int maxBatchDocs, SpanMode spans,
+                      boolean textInput) implements Serializable {
 
     /** Longest piece of a document per forward pass (--chunk-tokens, the API's chunkTokens / chunk_tokens). */
     public static final int DEFAULT_CHUNK_TOKENS = 2048;
@@ -54,6 +57,17 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
         precision = ModelCache.checkPrecision(precision);
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
         if (maxBatchDocs < 1) throw new IllegalArgumentException("documents per batch must be >= 1, got " + maxBatchDocs);
+        if (spans != null && task != Task.SCORE) throw new IllegalArgumentException("spans are scored, not embedded: --spans is for score");
+        if (spans != null && spans.kind().onText() != textInput)
+            throw new IllegalArgumentException(textInput
+                    ? "--spans " + spans.cliName() + " cuts pre-tokenized input; text input takes --spans line, paragraph or sentence"
+                    : "--spans " + spans.cliName() + " cuts text; pre-tokenized input takes --spans tokens:N (windows of N tokens)");
+    }
+
+    /** Without spans, pre-tokenized input. */
+    public JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
+                   Pooling pooling, String precision, int tokenBudget, int maxBatchDocs) {
+        this(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, null, false);
     }
 
     public static JobSpec score(String modelPath, String device, int chunkTokens, int bosId, boolean perToken) {
@@ -68,16 +82,21 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
 
     /** The same job with other batch limits. */
     public JobSpec withBatching(int tokenBudget, int maxBatchDocs) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
     }
 
     /** The same job with another GPU precision. */
     public JobSpec withPrecision(String precision) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+    }
+
+    /** The same job on text input (true) or pre-tokenized input (false), with per-span scores (null: none). */
+    public JobSpec withInput(boolean textInput, SpanMode spans) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
     }
 
     /** The same job on another device. */
     public JobSpec withDevice(String device) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
     }
 }

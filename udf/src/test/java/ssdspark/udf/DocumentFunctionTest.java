@@ -148,4 +148,63 @@ class DocumentFunctionTest {
         assertFalse(new DocumentFunction(spec, null).call(List.<Row>of().iterator()).hasNext());
         assertFalse(ModelCache.isLoaded("/nonexistent/never-loaded", "cpu"));
     }
+    @Test
+    void tokenWindowsScoreEachWindowAndAddUpToTheDocument() throws Exception {
+        // tokens 1..5, no BOS: token 1 is context; log p = -(t+1)/10 for t = 2..5
+        JobSpec spec = JobSpec.score(MODEL, "cpu", 3, -1, false).withInput(false, SpanMode.parse("tokens:2"));
+        Row r = run(spec, List.of(row("a", 1, 2, 3, 4, 5), row("e"))).get(0);
+        assertEquals(8, r.length());
+        @SuppressWarnings("unchecked")
+        List<Row> spans = (List<Row>) r.get(6);
+        assertEquals(3, spans.size());
+        // [start, end, num_tokens, num_scored, sum_logprob, mean_nll]
+        Row w0 = spans.get(0), w1 = spans.get(1), w2 = spans.get(2);
+        assertEquals(List.of(0, 2, 2, 1), List.of(w0.get(0), w0.get(1), w0.get(2), w0.get(3)));
+        assertEquals(-0.3, w0.getDouble(4), 1e-6);
+        assertEquals(0.3, w0.getDouble(5), 1e-6);
+        assertEquals(List.of(2, 4, 2, 2), List.of(w1.get(0), w1.get(1), w1.get(2), w1.get(3)));
+        assertEquals(-0.4 - 0.5, w1.getDouble(4), 1e-6);
+        assertEquals(List.of(4, 5, 1, 1), List.of(w2.get(0), w2.get(1), w2.get(2), w2.get(3)));
+        assertEquals(-0.6, w2.getDouble(4), 1e-6);
+        assertEquals(r.getDouble(3), w0.getDouble(4) + w1.getDouble(4) + w2.getDouble(4), 1e-9);
+        Row e = run(spec, List.of(row("e"))).get(0);
+        assertTrue(e.isNullAt(6), "an error row has no spans");
+        assertNotNull(e.getString(7));
+    }
+
+    @Test
+    void textRowsCarryBytesAndBitsPerByteAndTheirTextSpans() throws Exception {
+        JobSpec spec = JobSpec.score(MODEL, "cpu", 1, 0, true).withInput(true, SpanMode.parse("line"));
+        // as the text pipeline hands them over: tokens 1 2 | 3 over the lines [0, 4) and [4, 9); 9 bytes scored
+        Doc d = Doc.of("t", new int[] {1, 2, 3}, null).withText(9, new DocSpans(new int[] {4, 9}, new int[] {2, 3}));
+        Doc one = Doc.of("one", new int[] {4}, null).withText(0, new DocSpans(new int[] {1}, new int[] {1}));
+        List<Row> out = new DocumentFunction(spec, null).apply(new ssdspark.model.DocumentRunner(ENGINE), List.of(d, one));
+        Row r = out.get(0);
+        // id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, num_bytes, bits_per_byte, token_logprobs, spans, error
+        assertEquals(11, r.length());
+        double sum = -0.2 - 0.3 - 0.4; // BOS 0: tokens 1, 2, 3 all scored
+        assertEquals(sum, r.getDouble(3), 1e-6);
+        assertEquals(9L, r.getLong(6));
+        assertEquals(-sum / Math.log(2) / 9, r.getDouble(7), 1e-6);
+        @SuppressWarnings("unchecked")
+        List<Row> spans = (List<Row>) r.get(9);
+        assertEquals(List.of(0, 4, 2, 2), List.of(spans.get(0).get(0), spans.get(0).get(1), spans.get(0).get(2), spans.get(0).get(3)));
+        assertEquals(-0.2 - 0.3, spans.get(0).getDouble(4), 1e-6);
+        assertEquals(List.of(4, 9, 1, 1), List.of(spans.get(1).get(0), spans.get(1).get(1), spans.get(1).get(2), spans.get(1).get(3)));
+        assertNull(r.get(10));
+        assertTrue(out.get(1).isNullAt(7), "no bytes scored: no bits per byte");
+        assertNotNull(out.get(1).get(3), "but the score is there");
+    }
+
+    @Test
+    void spansMustMatchTheInput() {
+        assertThrows(IllegalArgumentException.class, () -> JobSpec.score(MODEL, "cpu", 3, -1, false).withInput(false, SpanMode.parse("line")));
+        assertThrows(IllegalArgumentException.class, () -> JobSpec.score(MODEL, "cpu", 3, -1, false).withInput(true, SpanMode.parse("tokens:4")));
+        assertThrows(IllegalArgumentException.class, () -> JobSpec.embed(MODEL, "cpu", 3, JobSpec.Pooling.MEAN).withInput(true, SpanMode.parse("line")));
+        for (String bad : new String[] {"tokens:0", "tokens:x", "words", ""})
+            assertThrows(IllegalArgumentException.class, () -> SpanMode.parse(bad), bad);
+        assertEquals("tokens:16", SpanMode.parse("tokens:16").cliName());
+        assertArrayEquals(new int[] {4, 8, 9}, SpanMode.parse("tokens:4").windowEnds(9));
+        assertArrayEquals(new int[] {1}, SpanMode.parse("tokens:4").windowEnds(1));
+    }
 }

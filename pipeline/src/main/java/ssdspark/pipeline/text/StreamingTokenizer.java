@@ -10,7 +10,8 @@ import java.util.NoSuchElementException;
  * Tokenizes (id, text) rows one at a time as they are pulled, so a partition is never held in memory.
  * A row whose text is null or yields no tokens, or that the tokenizer fails on, becomes a document
  * with an error instead of failing the task. Columns after id and text (when both are the first two)
- * travel with the document as {@link Doc#carried()}.
+ * travel with the document as {@link Doc#carried()}. With a {@link TextMeasure} each document also gets the UTF-8
+ * bytes its score covers and, when asked for, its spans.
  */
 public final class StreamingTokenizer implements Iterator<Doc> {
     /** Error of a document whose text yields no tokens (empty, or only characters the tokenizer drops). */
@@ -22,15 +23,20 @@ public final class StreamingTokenizer implements Iterator<Doc> {
     private final TextEncoder encoder;
     private final int idField;
     private final int textField;
+    private final TextMeasure measure;
 
     /** Rows of (id, text), as {@link TextInput#read} gives them. */
-    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder) { this(rows, encoder, 0, 1); }
+    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder) { this(rows, encoder, null); }
 
-    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder, int idField, int textField) {
+    /** Rows of (id, text), each document measured with measure (null: not measured). */
+    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder, TextMeasure measure) { this(rows, encoder, 0, 1, measure); }
+
+    public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder, int idField, int textField, TextMeasure measure) {
         this.rows = rows;
         this.encoder = encoder;
         this.idField = idField;
         this.textField = textField;
+        this.measure = measure;
     }
 
     @Override
@@ -42,20 +48,34 @@ public final class StreamingTokenizer implements Iterator<Doc> {
         Row r = rows.next();
         Object id = r.get(idField);
         Object[] carried = carried(r);
-        return tokenize(encoder, id, r.isNullAt(textField) ? null : r.getString(textField), carried);
+        return tokenize(encoder, id, r.isNullAt(textField) ? null : r.getString(textField), carried, measure);
     }
 
     /** One document's text (null: missing) as a document, failed with the reason when it cannot be run. */
     public static Doc tokenize(TextEncoder encoder, Object id, String text, Object[] carried) {
+        return tokenize(encoder, id, text, carried, null);
+    }
+
+    /** As above, the document measured with measure (null: not measured). */
+    public static Doc tokenize(TextEncoder encoder, Object id, String text, Object[] carried, TextMeasure measure) {
         if (text == null) return Doc.failed(id, MISSING, carried);
-        int[] tokens;
+        int[] tokens, ends = null;
         try {
-            tokens = encoder.encode(text);
+            if (measure != null && measure.needsOffsets()) {
+                TextEncoder.Encoded e = encoder.encodeWithEnds(text);
+                tokens = e.ids();
+                ends = e.ends();
+            } else {
+                tokens = encoder.encode(text);
+            }
         } catch (RuntimeException e) {
             // One odd document should not fail a partition of millions; its row carries the reason.
             return Doc.failed(id, "tokenizer failed: " + e, carried);
         }
-        return tokens == null || tokens.length == 0 ? Doc.failed(id, EMPTY, carried) : Doc.of(id, tokens, carried);
+        if (tokens == null || tokens.length == 0) return Doc.failed(id, EMPTY, carried);
+        Doc d = Doc.of(id, tokens, carried);
+        if (measure == null) return d;
+        return d.withText(measure.bytesScored(text, ends), measure.spans() == null ? null : measure.spansOf(text, ends));
     }
 
     private Object[] carried(Row r) {
