@@ -18,6 +18,7 @@ import ssdspark.udf.JobSpec;
 import ssdspark.udf.JobSpec.Pooling;
 import ssdspark.udf.JobSpec.Task;
 import ssdspark.udf.ModelCache;
+import ssdspark.udf.SpanMode;
 
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
@@ -56,7 +57,8 @@ import java.util.Map;
                 "", "Flags (default in brackets):"},
         footer = {
                 "",
-                "Score output: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [token_logprobs,] error, [kept columns]",
+                "Score output: id, num_tokens, num_scored, sum_logprob, mean_nll, perplexity, [num_bytes, bits_per_byte (text input),]"
+                        + " [token_logprobs,] [spans,] error, [kept columns]",
                 "Embed output: id, num_tokens, embedding, error, [kept columns]",
                 "Exit status: 0 done; 2 a flag, file or column to fix (the message names it); 1 any other failure."})
 public final class JobOptions {
@@ -168,6 +170,13 @@ public final class JobOptions {
     @Recorded(When.SCORE)
     @Option(names = "--per-token", description = "score: add token_logprobs [off]")
     boolean perToken;
+
+    /** Null: no spans column. */
+    @Recorded(When.SCORE)
+    @Option(names = "--spans", paramLabel = "KIND", converter = Spans.class,
+            description = "score: add spans, the scores of each line, paragraph or sentence of text input (offsets in code"
+                    + " points), or of each tokens:N window of pre-tokenized input [none]")
+    SpanMode spans;
 
     /** A token id ("0") or, with --tokenizer, an added token ("<|endoftext|>"); null: no BOS. */
     @Recorded(When.SCORE)
@@ -423,6 +432,8 @@ public final class JobOptions {
             throw new UsageException("--pooling is for embed; score has no pooling");
         if (task == Task.EMBED && given.containsKey("--per-token"))
             throw new UsageException("--per-token is for score; embed returns one vector per document");
+        if (task == Task.EMBED && given.containsKey("--spans"))
+            throw new UsageException("--spans is for score; embed returns one vector per document");
         if (task == Task.EMBED && given.containsKey("--prepend-bos"))
             throw new UsageException("--prepend-bos is for score; embed uses the document's own tokens");
         if (task == Task.EMBED && reportBy != null)
@@ -550,6 +561,16 @@ public final class JobOptions {
             }
             if (id < 0) throw new TypeConversionException("must be a token id >= 0, got " + v);
             return Integer.toString(id);
+        }
+    }
+
+    static final class Spans implements ITypeConverter<SpanMode> {
+        @Override public SpanMode convert(String v) {
+            try {
+                return SpanMode.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage().replaceFirst("^--spans ", ""));
+            }
         }
     }
 

@@ -17,8 +17,11 @@ import ssdspark.pipeline.StagedOutput;
 import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.text.TextInput;
+import ssdspark.pipeline.report.RunReport;
+import ssdspark.pipeline.report.RunStats;
 import ssdspark.pipeline.text.TextInputOptions;
 import ssdspark.udf.JobCounters;
+import ssdspark.udf.JobSpec;
 import ssdspark.udf.ModelCache;
 
 import java.io.IOException;
@@ -40,6 +43,9 @@ public final class Main {
 
     /** The side file every output folder gets: metadata and the run's summary as JSON (Spark skips _ files). */
     public static final String SIDE_FILE = "_ssdspark.json";
+
+    /** The side file's key for the quantiles: {"perplexity": {"p1": ..., "p99": ...}, "bits_per_byte": {...}}. */
+    public static final String QUANTILES_KEY = "ssdspark.quantiles";
 
     /** Task slots of a local-mode run on a GPU when --master is not given. */
     static final int LOCAL_GPU_SLOTS = 4;
@@ -147,7 +153,24 @@ public final class Main {
                 out.println(o.onError == OnError.SKIP ? "rows with errors were left out (--on-error skip)"
                         : "rows with errors have a message in the 'error' column and nulls in the others");
             }
-            writeSideFile(writeTo, hadoop, kv, counters, s, seen);
+            RunStats stats = null;
+            if (o.task == JobSpec.Task.SCORE) {
+                // The output is complete by now: a report that cannot be made is a warning, not a failed job.
+                try {
+                    stats = ScoreReport.stats(spark, writeTo, plan.outputFormat(), result.schema());
+                } catch (Exception e) { // Spark's AnalysisException is a checked one
+                    err.println("warning: no quantiles and no run report: reading the output back failed: " + rootMessage(e));
+                }
+                if (stats != null) {
+                    try {
+                        ScoreReport.write(writeTo, hadoop, task, plan, ran, counters, s, stats, progress.samples());
+                        out.println("report: " + new org.apache.hadoop.fs.Path(plan.output(), RunReport.FILE));
+                    } catch (RuntimeException | LinkageError e) { // LinkageError: a JVM without usable fonts for the charts
+                        err.println("warning: the run report was not written: " + rootMessage(e));
+                    }
+                }
+            }
+            writeSideFile(writeTo, hadoop, kv, counters, s, seen, stats);
             if (staged != null) staged.swap();
             if (o.reportBy != null)
                 PerplexityReport.format(o.reportBy, PerplexityReport.groups(spark, plan.output(), plan.outputFormat(), o.reportBy))
@@ -213,9 +236,12 @@ public final class Main {
         t.start();
     }
 
-    /** output/_ssdspark.json: the footer metadata (for JSON output the only copy) and the summary. */
+    /**
+     * output/_ssdspark.json: the footer metadata (for JSON output the only copy), the summary, and for score jobs the
+     * quantiles of perplexity and bits per byte (stats null: none).
+     */
     private static void writeSideFile(String output, Configuration conf, Map<String, String> kv, JobCounters c, double seconds,
-                                      List<String> backends) {
+                                      List<String> backends, RunStats stats) {
         Map<String, Object> doc = new LinkedHashMap<>(kv);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("rows", c.rows());
@@ -226,6 +252,7 @@ public final class Main {
         summary.put("tokens_per_second", Math.round(c.tokens() / Math.max(seconds, 1e-9)));
         summary.put("backends", backends);
         doc.put("ssdspark.summary", summary);
+        if (stats != null) doc.put(QUANTILES_KEY, stats.quantilesJson());
         try {
             org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(output, SIDE_FILE);
             FileSystem fs = p.getFileSystem(conf);

@@ -65,8 +65,7 @@ public final class Preflight {
                 if (id == null)
                     throw new UsageException("--prepend-bos " + bosToken + ": the tokenizer has no such added token (it has "
                             + new java.util.TreeSet<>(s.addedTokens().keySet()) + "); pass one of them or a token id");
-                sp = new JobSpec(spec.task(), spec.modelPath(), spec.device(), spec.chunkTokens(), id, spec.perToken(), spec.pooling(),
-                        spec.precision(), spec.tokenBudget(), spec.maxBatchDocs());
+                sp = spec.withBos(id);
             }
             return new Plan(sp, config, input, inputFormat, output, outputFormat, tokenizerPath, s, text, tokensCol, carried,
                     partitionBy, bosToken, specialTokens);
@@ -148,6 +147,11 @@ public final class Preflight {
             localOut = localOut.toAbsolutePath().normalize();
             checkOutput(localOut, o.overwrite, localIn == null ? null : localIn.toAbsolutePath().normalize(), model);
             output = localOut.toString();
+        }
+        try {
+            spec = spec.withInput(text != null, o.spans);
+        } catch (IllegalArgumentException e) { // --spans that does not fit the input
+            throw new UsageException(e.getMessage(), e);
         }
         Plan plan = new Plan(spec, cfg, input, format, output, o.outputFormat, tokenizerPath, null, text,
                 o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken(), o.specialTokens);

@@ -8,10 +8,13 @@ import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import scala.Tuple4;
 import scala.jdk.javaapi.CollectionConverters;
+import ssdspark.pipeline.report.RunReport;
 import ssdspark.udf.JobCounters;
 
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -40,6 +43,8 @@ final class Progress implements AutoCloseable {
     private volatile long total = -1;
     private volatile boolean closed;
     private long lastRows = -1, lastTokens = -1;
+    /** Tokens done over time, one sample per interval, for the run report's throughput chart. */
+    private final List<RunReport.Sample> samples = new ArrayList<>();
 
     /** Counts of one task: rows, errors, tokens, our input bytes, Spark's input bytes. */
     private static final class Counts {
@@ -138,6 +143,7 @@ final class Progress implements AutoCloseable {
 
     private synchronized void print() {
         Counts c = listener.now();
+        samples.add(new RunReport.Sample((System.nanoTime() - t0) / 1e9, c.tokens));
         if (c.rows == lastRows && c.tokens == lastTokens) return; // nothing new (a task between heartbeats)
         if (c.rows == 0 && c.tokens == 0) return; // still starting
         lastRows = c.rows;
@@ -177,10 +183,21 @@ final class Progress implements AutoCloseable {
         return (t / 3600) + "h" + String.format(Locale.ROOT, "%02d", (t % 3600) / 60) + "m";
     }
 
+    /** The samples so far: (0, 0), one per interval, and the end of the run once closed; none with progress off. */
+    synchronized List<RunReport.Sample> samples() {
+        List<RunReport.Sample> all = new ArrayList<>();
+        if (thread != null) all.add(new RunReport.Sample(0, 0));
+        all.addAll(samples);
+        return all;
+    }
+
     @Override
     public void close() {
         if (thread == null || closed) return;
         closed = true;
+        synchronized (this) {
+            samples.add(new RunReport.Sample((System.nanoTime() - t0) / 1e9, counters.tokens())); // exact once the job is done
+        }
         thread.interrupt();
         try {
             thread.join(2000);

@@ -95,6 +95,11 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
         return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
     }
 
+    /** The same job with another BOS id (negative: none). */
+    public JobSpec withBos(int bosId) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+    }
+
     /** The same job on another device. */
     public JobSpec withDevice(String device) {
         return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);

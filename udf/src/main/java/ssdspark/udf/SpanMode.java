@@ -52,6 +52,9 @@ public record SpanMode(Kind kind, int windowTokens) implements Serializable {
 
     public String cliName() { return kind == Kind.TOKENS ? "tokens:" + windowTokens : kind.name().toLowerCase(Locale.ROOT); }
 
+    @Override
+    public String toString() { return cliName(); }
+
     /** The spans of a document to run: from its text (cut by the text pipeline), or its token windows. */
     public DocSpans spansOf(Doc d) {
         if (kind == Kind.TOKENS) return DocSpans.windows(windowEnds(d.tokens().length));

@@ -154,8 +154,7 @@ class DocumentFunctionTest {
         JobSpec spec = JobSpec.score(MODEL, "cpu", 3, -1, false).withInput(false, SpanMode.parse("tokens:2"));
         Row r = run(spec, List.of(row("a", 1, 2, 3, 4, 5), row("e"))).get(0);
         assertEquals(8, r.length());
-        @SuppressWarnings("unchecked")
-        List<Row> spans = (List<Row>) r.get(6);
+        List<Row> spans = List.of((Row[]) r.get(6));
         assertEquals(3, spans.size());
         // [start, end, num_tokens, num_scored, sum_logprob, mean_nll]
         Row w0 = spans.get(0), w1 = spans.get(1), w2 = spans.get(2);
@@ -186,8 +185,7 @@ class DocumentFunctionTest {
         assertEquals(sum, r.getDouble(3), 1e-6);
         assertEquals(9L, r.getLong(6));
         assertEquals(-sum / Math.log(2) / 9, r.getDouble(7), 1e-6);
-        @SuppressWarnings("unchecked")
-        List<Row> spans = (List<Row>) r.get(9);
+        List<Row> spans = List.of((Row[]) r.get(9));
         assertEquals(List.of(0, 4, 2, 2), List.of(spans.get(0).get(0), spans.get(0).get(1), spans.get(0).get(2), spans.get(0).get(3)));
         assertEquals(-0.2 - 0.3, spans.get(0).getDouble(4), 1e-6);
         assertEquals(List.of(4, 9, 1, 1), List.of(spans.get(1).get(0), spans.get(1).get(1), spans.get(1).get(2), spans.get(1).get(3)));

@@ -146,6 +146,8 @@ public final class RunReport {
             axis.setBase(10);
             axis.setSmallestValue(e[0]);
             axis.setNumberFormatOverride(new java.text.DecimalFormat("0.###"));
+            axis.setAutoRange(false); // its own range finding fails on a single narrow bin; the bins give the range
+            axis.setRange(e[0], e[e.length - 1]);
             plot.setDomainAxis(axis);
         }
         plot.getDomainAxis().setRange(e[0], e[e.length - 1]);
