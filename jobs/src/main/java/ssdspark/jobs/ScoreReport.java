@@ -22,9 +22,9 @@ import java.util.Map;
 final class ScoreReport {
     private ScoreReport() {}
 
-    /** The output as written; schema is the written Dataset's (so JSON is not inferred by reading it all). */
+    /** The output as written; schema is the written Dataset's (nothing to infer, and an empty output reads as empty). */
     static RunStats stats(SparkSession spark, String output, DataFormat format, StructType schema) {
-        Dataset<Row> written = format == DataFormat.JSON ? spark.read().schema(schema).json(output) : spark.read().parquet(output);
+        Dataset<Row> written = spark.read().schema(schema).format(format.sparkName()).load(output);
         return RunStats.of(written);
     }
 

@@ -309,7 +309,7 @@ class TextJobTest {
                 assertEquals(a.getInt(1), b.getInt(1), id);
                 double want = a.getDouble(3);
                 assertEquals(want, b.getDouble(3), 1e-4 * (1 + Math.abs(want)), id + " with " + String.join(" ", settings[k]));
-                List<Float> pa = a.getList(6), pb = b.getList(6);
+                List<Float> pa = a.getList(a.fieldIndex("token_logprobs")), pb = b.getList(b.fieldIndex("token_logprobs"));
                 for (int i = 0; i < pa.size(); i++) assertEquals(pa.get(i), pb.get(i), 1e-4f, id + " token " + i);
             }
         }

@@ -30,9 +30,9 @@ public record TextMeasure(boolean bosPrepended, SpanMode spans) implements Seria
         if (spans != null && !spans.kind().onText()) throw new IllegalArgumentException("--spans " + spans.cliName() + " does not cut text");
     }
 
-    /** What spec asks of text documents. */
+    /** What spec asks of text documents; null when nothing (embed jobs, or rows without num_bytes). */
     public static TextMeasure of(JobSpec spec) {
-        return new TextMeasure(spec.bosId() >= 0, spec.task() == JobSpec.Task.SCORE ? spec.spans() : null);
+        return spec.task() == JobSpec.Task.SCORE && spec.textInput() ? new TextMeasure(spec.bosId() >= 0, spec.spans()) : null;
     }
 
     /** Whether {@link #bytesScored} and {@link #spansOf} need the tokens' character offsets. */
