@@ -16,8 +16,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * After a score job: the statistics of its output, read back from the output folder (two passes over four
- * columns), and the run report {@link RunReport#FILE} beside it.
+ * After a score job: the statistics of its output, read back from the output folder (two passes over three
+ * columns), and the run report {@link RunReport#FILE} beside it, with the job's error counts.
  */
 final class ScoreReport {
     private ScoreReport() {}
@@ -39,6 +39,6 @@ final class ScoreReport {
         facts.put("rows", String.format(Locale.ROOT, "%,d (%,d with errors)", c.rows(), c.errors()));
         facts.put("tokens", String.format(Locale.ROOT, "%,d in %.1f s, %,d tokens/s", c.tokens(), seconds, Math.round(c.tokens() / Math.max(seconds, 1e-9))));
         facts.put("BOS", plan.spec().bosId() >= 0 ? "token " + plan.spec().bosId() + " (every token scored)" : "none (each document's first token is not scored)");
-        RunReport.write(output, conf, "ssdspark " + task, facts, stats, samples);
+        RunReport.write(output, conf, "ssdspark " + task, facts, stats, c.errorKinds(), samples);
     }
 }

@@ -34,15 +34,14 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The curation outputs through the CLI on the bundled tiny model and tokenizer: bits per byte against a hand
+ * The curation outputs through the CLI on the tiny test model and its tokenizer: bits per byte against a hand
  * computation on the CPU engine, span offsets that Spark SQL's substring cuts the right text with (CJK, emoji),
  * span scores that add up to the document and do not depend on the chunk size, token windows, and the run report
  * with the quantiles of _ssdspark.json.
  */
 class CurationJobTest {
-    static final Path HOME = Main.home();
-    static final Path MODEL = HOME.resolve(JobOptions.EXAMPLE_MODEL).toAbsolutePath().normalize();
-    static final Path TOKENIZER = HOME.resolve(JobOptions.EXAMPLE_TOKENIZER).toAbsolutePath().normalize();
+    static final Path MODEL = TinyModel.DIR;
+    static final Path TOKENIZER = TinyModel.TOKENIZER;
     static final int BOS = 316; // the tiny tokenizer's <|endoftext|>
     static final int HELLO = 259; // "hello" is one token (HfTokenizerTest)
 
@@ -276,7 +275,7 @@ class CurationJobTest {
         assertTrue(log.contains("--spans must be line, paragraph, sentence or tokens:N, got 'words'"), log);
         assertEquals(2, Main.run(new String[] {"embed", "--model", MODEL.toString(), "--input", input.toString(), "--tokenizer",
                 TOKENIZER.toString(), "--spans", "line"}, ps, ps, spark));
-        assertEquals(2, Main.run(new String[] {"score", "--model", MODEL.toString(), "--input", HOME.resolve(JobOptions.EXAMPLE_INPUT).toString(),
+        assertEquals(2, Main.run(new String[] {"score", "--model", MODEL.toString(), "--input", TinyModel.TOKENS_CORPUS.toString(),
                 "--spans", "sentence", "--output", tmp.resolve("refused2").toString()}, ps, ps, spark), "pre-tokenized input has no sentences");
     }
 }

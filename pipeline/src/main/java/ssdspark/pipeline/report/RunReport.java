@@ -62,11 +62,12 @@ public final class RunReport {
      *
      * @param title      e.g. "ssdspark score"
      * @param facts      label → value lines of the summary (model, input, rows, tokens, seconds, ...), in order
+     * @param errorKinds error rows by kind, most frequent first (the job's counts: also rows --on-error skip left out)
      * @param throughput cumulative tokens over time (progress samples); fewer than two: no chart
      */
     public static void write(String output, Configuration conf, String title, Map<String, String> facts, RunStats stats,
-                             List<Sample> throughput) {
-        byte[] html = html(title, facts, stats, throughput).getBytes(StandardCharsets.UTF_8);
+                             Map<String, Long> errorKinds, List<Sample> throughput) {
+        byte[] html = html(title, facts, stats, errorKinds, throughput).getBytes(StandardCharsets.UTF_8);
         try {
             Path p = new Path(output, FILE);
             FileSystem fs = p.getFileSystem(conf);
@@ -79,7 +80,7 @@ public final class RunReport {
     }
 
     /** The report as an HTML document. */
-    public static String html(String title, Map<String, String> facts, RunStats stats, List<Sample> throughput) {
+    public static String html(String title, Map<String, String> facts, RunStats stats, Map<String, Long> errorKinds, List<Sample> throughput) {
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").append(esc(title)).append("</title>\n<style>")
                 .append("body{font-family:system-ui,'DejaVu Sans',sans-serif;margin:24px;color:#222;max-width:1200px}")
@@ -119,7 +120,7 @@ public final class RunReport {
         chart(h, stats.histograms().get("bits_per_byte"), "Bits per byte per document", "bits per byte");
         chart(h, stats.histograms().get("num_tokens"), "Tokens per document", "tokens (log scale)");
         h.append("</div>\n<h2>Errors and throughput</h2>\n<div class=\"charts\">\n");
-        h.append(stats.errorKinds().isEmpty() ? none("No error rows among " + stats.rows() + " rows") : svg(errorChart(stats)));
+        h.append(errorKinds.isEmpty() ? none("No error rows") : svg(errorChart(errorKinds)));
         h.append(throughput.size() < 2 ? none("No throughput samples (the run was shorter than one --progress interval, or progress was off)")
                 : svg(throughputChart(throughput)));
         h.append("</div>\n</body></html>\n");
@@ -162,10 +163,20 @@ public final class RunReport {
         return style(chart, plot);
     }
 
-    private static JFreeChart errorChart(RunStats stats) {
+    /** The most frequent kinds shown; the others are summed into one bar. */
+    private static final int ERROR_BARS = 12;
+
+    private static JFreeChart errorChart(Map<String, Long> kinds) {
         DefaultCategoryDataset data = new DefaultCategoryDataset();
-        stats.errorKinds().forEach((kind, n) -> data.addValue(n, "rows", kind.length() > 70 ? kind.substring(0, 67) + "..." : kind));
-        JFreeChart chart = ChartFactory.createBarChart("Error rows by kind (" + stats.errorRows() + " of " + stats.rows() + ")", null,
+        long total = 0, rest = 0;
+        int i = 0;
+        for (Map.Entry<String, Long> e : kinds.entrySet()) {
+            total += e.getValue();
+            if (i++ < ERROR_BARS) data.addValue(e.getValue(), "rows", e.getKey().length() > 70 ? e.getKey().substring(0, 67) + "..." : e.getKey());
+            else rest += e.getValue();
+        }
+        if (rest > 0) data.addValue(rest, "rows", (kinds.size() - ERROR_BARS) + " more kinds");
+        JFreeChart chart = ChartFactory.createBarChart(String.format(Locale.ROOT, "Error rows by kind (%,d)", total), null,
                 "rows", data, PlotOrientation.HORIZONTAL, false, false, false);
         CategoryPlot plot = chart.getCategoryPlot();
         BarRenderer r = (BarRenderer) plot.getRenderer();

@@ -16,23 +16,20 @@ import static org.apache.spark.sql.functions.when;
 
 /**
  * What the run report shows, computed with Spark from the job's output as written: quantiles of perplexity and
- * bits per byte, histograms of them and of document lengths, and the error rows by kind: two passes over four
- * columns of the output (Parquet reads only those), run on the cluster after the job, with small results.
+ * bits per byte, and histograms of them and of document lengths: two passes over three columns of the output
+ * (Parquet reads only those), run on the cluster after the job, with small results.
  *
  * @param quantiles  per column ("perplexity", "bits_per_byte" when the output has it): the values at {@link #PROBS},
  *                   approximate to {@link #RELATIVE_ERROR} in rank; absent when the column has no value
  * @param histograms perplexity (log bins), bits per byte, tokens per document (log bins), between the column's smallest
  *                   and largest value (as approxQuantile finds them: a value outside counts in the edge bin); absent when no value
- * @param errorKinds error rows by message with numbers replaced by N, most frequent first, at most {@link #MAX_ERROR_KINDS}
  */
-public record RunStats(long rows, long errorRows, Map<String, double[]> quantiles, Map<String, Histogram> histograms,
-                       Map<String, Long> errorKinds) {
+public record RunStats(long rows, Map<String, double[]> quantiles, Map<String, Histogram> histograms) {
     /** The quantiles reported: 1, 5, 25, 50, 75, 95, 99 %. */
     public static final double[] PROBS = {0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99};
     /** Rank error of Spark's approxQuantile (Greenwald-Khanna): 1e-4 = within 0.01 % of the rows. */
     public static final double RELATIVE_ERROR = 1e-4;
     public static final int BINS = 40;
-    public static final int MAX_ERROR_KINDS = 15;
 
     /** Counts of values in [edges[i], edges[i+1]); the last bin also holds the maximum. */
     public record Histogram(String column, boolean logBins, double[] edges, long[] counts) {
@@ -42,11 +39,11 @@ public record RunStats(long rows, long errorRows, Map<String, double[]> quantile
     /** "p1", "p5", ... "p99": the names of {@link #PROBS} in _ssdspark.json and the report. */
     public static String label(double p) { return "p" + Math.round(p * 100); }
 
-    /** The statistics of a score job's output (columns perplexity, num_tokens, error; bits_per_byte when text). */
+    /** The statistics of a score job's output (columns perplexity, num_tokens; bits_per_byte when text). */
     public static RunStats of(Dataset<Row> out) {
         boolean text = Arrays.asList(out.columns()).contains("bits_per_byte");
         Dataset<Row> fin = out.select(finite("perplexity"), text ? finite("bits_per_byte") : lit(null).cast("double").as("bits_per_byte"),
-                col("num_tokens").cast("double").as("num_tokens"), col("error"));
+                col("num_tokens").cast("double").as("num_tokens"));
 
         // Pass 1: quantiles, and each column's minimum and maximum (p0, p100) for the histogram bins.
         String[] measured = text ? new String[] {"perplexity", "bits_per_byte", "num_tokens"} : new String[] {"perplexity", "num_tokens"};
@@ -63,7 +60,7 @@ public record RunStats(long rows, long errorRows, Map<String, double[]> quantile
             ranges[h] = binRange(LOG_BINS[h], q[i][0], q[i][probs.length - 1]);
         }
 
-        // Pass 2: rows, error rows by kind, histogram counts; per partition, then merged (no shuffle).
+        // Pass 2: rows and histogram counts; per partition, then merged (no shuffle).
         Counts zero = new Counts(ranges);
         Counts c = fin.javaRDD().treeAggregate(zero, Counts::add, Counts::merge);
         Map<String, Histogram> histograms = new LinkedHashMap<>();
@@ -73,34 +70,22 @@ public record RunStats(long rows, long errorRows, Map<String, double[]> quantile
             for (int b = 0; b <= BINS; b++) edges[b] = LOG_BINS[h] ? Math.pow(10, ranges[h][0] + b * ranges[h][1]) : ranges[h][0] + b * ranges[h][1];
             histograms.put(HISTOGRAMS[h], new Histogram(HISTOGRAMS[h], LOG_BINS[h], edges, c.bins[h]));
         }
-        Map<String, Long> kinds = new LinkedHashMap<>();
-        c.kinds.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
-                .limit(MAX_ERROR_KINDS).forEach(e -> kinds.put(e.getKey(), e.getValue()));
-        return new RunStats(c.rows, c.errors, quantiles, histograms, kinds);
+        return new RunStats(c.rows, quantiles, histograms);
     }
 
     /** The histograms, in the column order of the select in {@link #of}, and their binning. */
     private static final String[] HISTOGRAMS = {"perplexity", "bits_per_byte", "num_tokens"};
     private static final boolean[] LOG_BINS = {true, false, true};
-    /** Distinct error kinds counted at most; the rest (a tokenizer failing in many ways) are counted as "other". */
-    private static final int KIND_LIMIT = 1000;
-
-    /** Rows of (perplexity, bits_per_byte, num_tokens, error) counted into bins; mergeable partial results. */
+    /** Rows of (perplexity, bits_per_byte, num_tokens) counted into bins; mergeable partial results. */
     private static final class Counts implements java.io.Serializable {
         final double[][] ranges;
         final long[][] bins = new long[HISTOGRAMS.length][BINS];
-        final Map<String, Long> kinds = new java.util.HashMap<>();
-        long rows, errors;
+        long rows;
 
         Counts(double[][] ranges) { this.ranges = ranges; }
 
         Counts add(Row r) {
             rows++;
-            if (!r.isNullAt(3)) {
-                errors++;
-                String kind = r.getString(3).replaceAll("[0-9]+", "N");
-                kinds.merge(kinds.size() < KIND_LIMIT || kinds.containsKey(kind) ? kind : "other", 1L, Long::sum);
-            }
             for (int h = 0; h < HISTOGRAMS.length; h++) {
                 if (ranges[h] == null || r.isNullAt(h)) continue;
                 double v = r.getDouble(h);
@@ -113,9 +98,7 @@ public record RunStats(long rows, long errorRows, Map<String, double[]> quantile
 
         Counts merge(Counts o) {
             rows += o.rows;
-            errors += o.errors;
             for (int h = 0; h < bins.length; h++) for (int b = 0; b < BINS; b++) bins[h][b] += o.bins[h][b];
-            o.kinds.forEach((k, n) -> kinds.merge(kinds.size() < KIND_LIMIT || kinds.containsKey(k) ? k : "other", n, Long::sum));
             return this;
         }
     }
@@ -146,6 +129,6 @@ public record RunStats(long rows, long errorRows, Map<String, double[]> quantile
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "RunStats[%d rows, %d errors, quantiles of %s]", rows, errorRows, quantiles.keySet());
+        return String.format(Locale.ROOT, "RunStats[%d rows, quantiles of %s]", rows, quantiles.keySet());
     }
 }

@@ -62,14 +62,13 @@ class RunReportTest {
     }
 
     @Test
-    void quantilesHistogramsAndErrorKinds() {
+    void quantilesAndHistograms() {
         int n = 2000;
         double[] ppl = new double[n], bpb = new double[n];
         int[] tokens = new int[n];
         Dataset<Row> out = spark.createDataFrame(rows(ppl, bpb, tokens), SCHEMA).repartition(3);
         RunStats s = RunStats.of(out);
         assertEquals(n + 4, s.rows());
-        assertEquals(3, s.errorRows());
 
         double[] sorted = ppl.clone();
         Arrays.sort(sorted);
@@ -93,9 +92,6 @@ class RunReportTest {
         assertEquals(n, s.histograms().get("perplexity").total(), "the infinite perplexity is left out");
         assertEquals(n, s.histograms().get("bits_per_byte").total());
 
-        assertEquals(List.of("token id N at position N is outside the model's vocabulary [N, N)", "empty document"),
-                new ArrayList<>(s.errorKinds().keySet()));
-        assertEquals(2L, s.errorKinds().values().iterator().next());
     }
 
     @Test
@@ -106,7 +102,10 @@ class RunReportTest {
         Map<String, String> facts = new LinkedHashMap<>();
         facts.put("model", "/models/<tiny>");
         List<RunReport.Sample> samples = List.of(new RunReport.Sample(0, 0), new RunReport.Sample(5, 1000), new RunReport.Sample(10, 3000));
-        RunReport.write(tmp.toString(), spark.sparkContext().hadoopConfiguration(), "ssdspark score", facts, s, samples);
+        Map<String, Long> kinds = new LinkedHashMap<>();
+        kinds.put("token id N at position N is outside the model's vocabulary [N, N)", 2L);
+        kinds.put("empty document", 1L);
+        RunReport.write(tmp.toString(), spark.sparkContext().hadoopConfiguration(), "ssdspark score", facts, s, kinds, samples);
         String html = Files.readString(tmp.resolve(RunReport.FILE));
 
         Matcher m = Pattern.compile("<script type=\"application/json\" id=\"" + RunReport.QUANTILES_ID + "\">(.*?)</script>").matcher(html);
@@ -120,20 +119,22 @@ class RunReportTest {
                 assertTrue(html.contains("<td>" + RunReport.number(v) + "</td>"), c + " " + p + " shown as " + RunReport.number(v));
             }
         assertEquals(5, html.split("<svg", -1).length - 1, "three histograms, the errors and the throughput");
+        assertTrue(html.contains("Error rows by kind (3)") && html.contains("empty document"), "the error chart");
         assertTrue(html.contains("/models/&lt;tiny&gt;"), "text is escaped");
         assertFalse(html.contains("/models/<tiny>"));
     }
 
     @Test
-    void anOutputWithoutScoresGivesAReportWithoutCharts() {
+    void anOutputWithoutScoresGivesAReportWithoutDistributions() {
         Dataset<Row> out = spark.createDataFrame(List.of(RowFactory.create(1L, null, null, null, "empty document")), SCHEMA)
                 .drop("bits_per_byte");
         RunStats s = RunStats.of(out);
         assertTrue(s.quantiles().isEmpty());
         assertTrue(s.histograms().isEmpty());
-        String html = RunReport.html("t", Map.of(), s, List.of());
+        String html = RunReport.html("t", Map.of(), s, Map.of("empty document", 1L), List.of());
         assertTrue(html.contains("No scored document"));
         assertEquals(1, html.split("<svg", -1).length - 1, "only the error chart");
+        assertTrue(RunReport.html("t", Map.of(), s, Map.of(), List.of()).contains("No error rows"));
         assertEquals("{}", Pattern.compile("id=\"" + RunReport.QUANTILES_ID + "\">(.*?)</script>").matcher(html).results().findFirst().orElseThrow().group(1));
     }
 
