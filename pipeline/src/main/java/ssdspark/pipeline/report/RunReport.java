@@ -178,6 +178,7 @@ public final class RunReport {
         if (rest > 0) data.addValue(rest, "rows", (kinds.size() - ERROR_BARS) + " more kinds");
         JFreeChart chart = ChartFactory.createBarChart(String.format(Locale.ROOT, "Error rows by kind (%,d)", total), null,
                 "rows", data, PlotOrientation.HORIZONTAL, false, false, false);
+        chart.getTitle().setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
         CategoryPlot plot = chart.getCategoryPlot();
         BarRenderer r = (BarRenderer) plot.getRenderer();
         r.setBarPainter(new StandardBarPainter());
@@ -192,15 +193,23 @@ public final class RunReport {
         return chart;
     }
 
-    /** Tokens per second between consecutive samples, at the end of each interval. */
+    /**
+     * Tokens per second over a trailing window of a tenth of the run (at least the sampling interval): counts reach
+     * the driver in steps (task ends, heartbeats), so the rate between two neighbouring samples is all spikes.
+     */
     private static JFreeChart throughputChart(List<Sample> samples) {
         XYSeries s = new XYSeries("tokens/s");
+        double window = samples.get(samples.size() - 1).seconds() / 10;
+        int from = 0;
         for (int i = 1; i < samples.size(); i++) {
-            Sample a = samples.get(i - 1), b = samples.get(i);
+            Sample b = samples.get(i);
+            while (from < i - 1 && samples.get(from + 1).seconds() <= b.seconds() - window) from++;
+            Sample a = samples.get(from);
             double dt = b.seconds() - a.seconds();
             if (dt > 0) s.add(b.seconds(), (b.tokens() - a.tokens()) / dt);
         }
-        JFreeChart chart = ChartFactory.createXYLineChart("Throughput over time", "seconds since start", "tokens / s",
+        JFreeChart chart = ChartFactory.createXYLineChart("Throughput over time", "seconds since start",
+                String.format(Locale.ROOT, "tokens / s (over %.0f s)", Math.max(window, 1)),
                 new XYSeriesCollection(s), PlotOrientation.VERTICAL, false, false, false);
         XYPlot plot = chart.getXYPlot();
         plot.getRenderer().setSeriesPaint(0, BAR);
