@@ -86,12 +86,7 @@ class CurationJobTest {
     }
 
     static String run(String... args) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        int rc = Main.run(args, ps, ps, spark);
-        String out = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, out);
-        return out;
+        return CliRun.ok(spark, args);
     }
 
     static Path score(String name, String... flags) {

@@ -7,9 +7,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,12 +39,7 @@ class DemoExampleTest {
     }
 
     static String run(String... args) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        int rc = Main.run(args, ps, ps, spark);
-        String log = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, log);
-        return log;
+        return CliRun.ok(spark, args);
     }
 
     @Test

@@ -21,10 +21,7 @@ import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.ModelCache;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -75,12 +72,7 @@ class TextJobTest {
     }
 
     static String run(String... args) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        int rc = Main.run(args, ps, ps, spark);
-        String out = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, out);
-        return out;
+        return CliRun.ok(spark, args);
     }
 
     static String text(Random r, int words) {
