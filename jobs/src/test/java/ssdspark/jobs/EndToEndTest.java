@@ -75,12 +75,7 @@ class EndToEndTest {
     }
 
     private static String run(String... args) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream ps = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        int rc = Main.run(args, ps, ps, spark);
-        String out = buf.toString(StandardCharsets.UTF_8);
-        assertEquals(0, rc, out);
-        return out;
+        return CliRun.ok(spark, args);
     }
 
     /** The output's rows in order: part files by name (Spark numbers them by partition), each read whole. */
