@@ -81,54 +81,33 @@ final class TorchUnpickler {
 
     private static final Object MARK = new Object();
 
-    /** Python's mutable containers, with their nesting depth and whether another container holds them yet. */
+    /** A container's nesting depth and whether another container holds it yet. */
+    private static final class Nesting {
+        int depth = 1;
+        boolean held;
+    }
+
+    /** Python's mutable containers, each with its {@link Nesting}. */
     private interface Container {
-        int depth();
-
-        void depth(int d);
-
-        boolean held();
-
-        void hold();
+        Nesting nesting();
     }
 
     private static final class PyList extends ArrayList<Object> implements Container {
-        private int depth = 1;
-        private boolean held;
+        private final Nesting nesting = new Nesting();
 
-        @Override public int depth() { return depth; }
-
-        @Override public void depth(int d) { depth = d; }
-
-        @Override public boolean held() { return held; }
-
-        @Override public void hold() { held = true; }
+        @Override public Nesting nesting() { return nesting; }
     }
 
     private static final class PyDict extends LinkedHashMap<Object, Object> implements Container {
-        private int depth = 1;
-        private boolean held;
+        private final Nesting nesting = new Nesting();
 
-        @Override public int depth() { return depth; }
-
-        @Override public void depth(int d) { depth = d; }
-
-        @Override public boolean held() { return held; }
-
-        @Override public void hold() { held = true; }
+        @Override public Nesting nesting() { return nesting; }
     }
 
     private static final class PySet extends LinkedHashSet<Object> implements Container {
-        private int depth = 1;
-        private boolean held;
+        private final Nesting nesting = new Nesting();
 
-        @Override public int depth() { return depth; }
-
-        @Override public void depth(int d) { depth = d; }
-
-        @Override public boolean held() { return held; }
-
-        @Override public void hold() { held = true; }
+        @Override public Nesting nesting() { return nesting; }
     }
 
     private final byte[] b;
@@ -362,7 +341,7 @@ final class TorchUnpickler {
     /** 0 for scalars, else the container's nesting. */
     private static int depth(Object v) {
         if (v instanceof Tuple t) return t.depth();
-        return v instanceof Container c ? c.depth() : 0;
+        return v instanceof Container c ? c.nesting().depth : 0;
     }
 
     /**
@@ -374,7 +353,7 @@ final class TorchUnpickler {
         if (items > limits.items) throw fail("more than " + limits.items + " items in containers; a state dict needs about 20 per tensor");
         for (Object v : l) {
             d = Math.max(d, depth(v) + 1);
-            if (v instanceof Container c) c.hold();
+            if (v instanceof Container c) c.nesting().held = true;
         }
         if (d > limits.depth) throw fail(op + " nests values " + d + " levels deep (at most " + limits.depth + "); a state dict needs 4");
         return d;
@@ -396,8 +375,8 @@ final class TorchUnpickler {
 
     /** A container changes: refused once it is inside another (its holders' depths would go stale). */
     private void grow(Container c, List<Object> l, String op) {
-        if (c.held()) throw fail(op + " changes a container that is already inside another value; pickles of state dicts never do");
-        c.depth(hold(c.depth(), l, op));
+        if (c.nesting().held) throw fail(op + " changes a container that is already inside another value; pickles of state dicts never do");
+        c.nesting().depth = hold(c.nesting().depth, l, op);
     }
 
     /** Dict keys and set items are hashed: only scalars, whose hashing is cheap (a state dict's keys are strings). */
