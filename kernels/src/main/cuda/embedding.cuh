@@ -34,3 +34,26 @@ extern "C" __global__ void convert_f32_bf16(const float* in, int ldIn, bf16* out
 extern "C" __global__ void convert_f32_f16(const float* in, int ldIn, f16* out, int ldOut, int cols) {
     convert_impl(in, ldIn, out, ldOut, cols);
 }
+
+// Ids that arrive in device memory (a cuDF column) are gathered, turned into next-token targets and checked here,
+// so they never cross to the host. Twin: GpuEngine's host path (DocumentRunner's targets, its id checks).
+
+// grid (ceil(n/256)), block 256: token t at position p of sequence s reads ids[t] = src[start[s] + p] and, when
+// targets is not null, targets[t] = src[start[s] + p + 1] if p + 1 < seqLen[s] + more[s] (more: 1 when the
+// sequence's document continues right after it in src), else -1.
+extern "C" __global__ void ids_gather(const int* __restrict__ src, const int* __restrict__ start, const int* __restrict__ more,
+                                      const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
+                                      const int* __restrict__ seqLen, int n, int* __restrict__ ids, int* __restrict__ targets) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n) return;
+    const int s = tokSeq[t], p = tokPos[t];
+    const size_t at = (size_t)start[s] + p;
+    ids[t] = src[at];
+    if (targets) targets[t] = p + 1 < seqLen[s] + more[s] ? src[at + 1] : -1;
+}
+
+// grid (ceil(n/256)), block 256: *firstBad = the smallest i with ids[i] outside [lo, limit) (untouched if none)
+extern "C" __global__ void ids_check(const int* __restrict__ ids, int n, int lo, int limit, int* firstBad) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n && (ids[i] < lo || ids[i] >= limit)) atomicMin(firstBad, i);
+}

@@ -1,6 +1,7 @@
 // The one translation unit of the ssdspark GPU kernels; build.sh compiles it into ssdspark_kernels.fatbin.
 // One header per kernel family; each family's Java launcher lives in ssdspark.kernels.gpu and its CPU twin in
 // ssdspark.kernels.
+#include "varlen.cuh"
 #include "embedding.cuh"
 #include "rmsnorm.cuh"
 #include "gemm.cuh"

@@ -18,7 +18,7 @@ public final class DeviceBuffer implements AutoCloseable {
 
     static DeviceBuffer alloc(GpuDevice device, long bytes) {
         device.makeCurrent();
-        CUdeviceptr p = new CUdeviceptr();
+        CUdeviceptr p = new Addressed();
         try {
             JCudaDriver.cuMemAlloc(p, Math.max(bytes, 16));
         } catch (CudaException e) {
@@ -48,6 +48,20 @@ public final class DeviceBuffer implements AutoCloseable {
 
     /** Pointer to 4-byte element {@code index} (float / int). */
     public CUdeviceptr at4(long index) { return at(4 * index); }
+
+    /** The raw device address, for code that speaks addresses (e.g. cuDF's {@code getAddress()}). */
+    public long address() { return ((Addressed) ptr()).address(); }
+
+    /** A pointer to a raw device address of the current context (memory this class does not own). */
+    public static CUdeviceptr pointerTo(long address) {
+        if (address == 0) throw new IllegalArgumentException("null device address");
+        return new CUdeviceptr().withByteOffset(address); // JCuda passes native pointer + byte offset
+    }
+
+    /** A CUdeviceptr that can say its address (JCuda keeps it protected). */
+    private static final class Addressed extends CUdeviceptr {
+        long address() { return getNativePointer(); }
+    }
 
     @Override
     public void close() {

@@ -178,6 +178,13 @@ public final class GpuStream implements AutoCloseable {
 
     public void upload(int[] src, CUdeviceptr dst) { upload(src, 0, src.length, dst); }
 
+    /** Queues a device-to-device copy of {@code bytes} bytes (same device). */
+    public void copy(CUdeviceptr src, CUdeviceptr dst, long bytes) {
+        if (bytes <= 0) return;
+        device.makeCurrent();
+        JCudaDriver.cuMemcpyDtoDAsync(dst, src, bytes, stream);
+    }
+
     private ByteBuffer fetch(CUdeviceptr src, long srcOff, long bytes) {
         JCudaDriver.cuMemcpyDtoHAsync(staging, src.withByteOffset(srcOff), bytes, stream);
         sync();

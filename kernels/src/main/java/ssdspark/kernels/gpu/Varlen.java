@@ -64,22 +64,28 @@ public final class Varlen {
                            CUdeviceptr seqLen, CUdeviceptr chunkStart, CUdeviceptr chunkLen,
                            CUdeviceptr seqChunk0, CUdeviceptr seqChunks) {}
 
-    /** Queues the tables into buf (at element offset off, {@link #packedInts()} ints) and returns their pointers. */
+    /**
+     * Queues the tables into buf (at element offset off, {@link #packedInts()} ints) and returns their pointers. Only
+     * the per-sequence and per-chunk tables are uploaded; the per-token ones are filled on the device from them
+     * (varlen.cuh), equal to {@link #tokSeq}/{@link #tokPos}.
+     */
     public OnDevice upload(GpuStream s, DeviceBuffer buf, long off) {
-        int[] all = new int[packedInts()];
+        if (4 * (off + packedInts()) > buf.bytes()) throw new IllegalArgumentException("varlen tables do not fit the buffer");
+        int[][] small = {seqStart, seqLen, chunkStart, chunkLen, seqChunk0, seqChunks};
+        int[] all = new int[packedInts() - 2 * tokens];
+        int[] offs = new int[small.length];
         int o = 0;
-        int[] offs = new int[8];
-        int[][] parts = {tokSeq, tokPos, seqStart, seqLen, chunkStart, chunkLen, seqChunk0, seqChunks};
-        for (int i = 0; i < parts.length; i++) {
+        for (int i = 0; i < small.length; i++) {
             offs[i] = o;
-            System.arraycopy(parts[i], 0, all, o, parts[i].length);
-            o += parts[i].length;
+            System.arraycopy(small[i], 0, all, o, small[i].length);
+            o += small[i].length;
         }
-        if (4 * (off + all.length) > buf.bytes()) throw new IllegalArgumentException("varlen tables do not fit the buffer");
-        s.upload(all, buf.at4(off));
-        return new OnDevice(this, buf.at4(off + offs[0]), buf.at4(off + offs[1]), buf.at4(off + offs[2]),
-                buf.at4(off + offs[3]), buf.at4(off + offs[4]), buf.at4(off + offs[5]), buf.at4(off + offs[6]),
-                buf.at4(off + offs[7]));
+        long base = off + 2L * tokens;
+        s.upload(all, buf.at4(base));
+        CUdeviceptr tokSeqD = buf.at4(off), tokPosD = buf.at4(off + tokens);
+        s.launch("varlen_token_tables", seqs, 1, 1, 256, 0, buf.at4(base + offs[0]), buf.at4(base + offs[1]), tokSeqD, tokPosD);
+        return new OnDevice(this, tokSeqD, tokPosD, buf.at4(base + offs[0]), buf.at4(base + offs[1]), buf.at4(base + offs[2]),
+                buf.at4(base + offs[3]), buf.at4(base + offs[4]), buf.at4(base + offs[5]));
     }
 
     @Override

@@ -4,6 +4,7 @@ import jcuda.driver.CUdeviceptr;
 import ssdspark.kernels.SsdScan;
 import ssdspark.kernels.gpu.Cuda;
 import ssdspark.kernels.gpu.DType;
+import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuCausalConv1d;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuEmbedding;
@@ -155,7 +156,7 @@ public final class GpuEngine implements Engine {
     /** Final-normed hidden states of every token of every sequence, packed [sum of lengths][d_model]. */
     public float[] forwardBatch(int[][] tokens, Mamba2State[] states) {
         Workspace ws = workspace();
-        Varlen v = run(ws, tokens, states, null).host();
+        Varlen v = run(ws, lengths(tokens), states, hostIds(tokens, null)).host();
         float[] h = new float[Math.multiplyExact(v.tokens, c.dModel)];
         ws.stream.download(ws.hidden.ptr(), h, 0, h.length);
         downloadStates(ws, v, states);
@@ -172,13 +173,17 @@ public final class GpuEngine implements Engine {
         if (targets == null || targets.length != tokens.length)
             throw new IllegalArgumentException("targets must have one array per sequence");
         Workspace ws = workspace();
-        Varlen v = run(ws, tokens, states, targets).host();
+        Varlen v = run(ws, lengths(tokens), states, hostIds(tokens, targets)).host();
+        return logProbsOf(ws, v, states);
+    }
+
+    private float[][] logProbsOf(Workspace ws, Varlen v, Mamba2State[] states) {
         CUdeviceptr lp = head(ws, v.tokens, ws.ints.at4(ws.capTokens));
         float[] flat = new float[v.tokens];
         ws.stream.download(lp, flat, 0, v.tokens);
         downloadStates(ws, v, states);
-        float[][] out = new float[tokens.length][];
-        for (int i = 0; i < tokens.length; i++)
+        float[][] out = new float[v.seqs][];
+        for (int i = 0; i < v.seqs; i++)
             out[i] = java.util.Arrays.copyOfRange(flat, v.seqStart[i], v.seqStart[i] + v.seqLen[i]);
         return out;
     }
@@ -208,7 +213,49 @@ public final class GpuEngine implements Engine {
 
     public Pooled[] embedBatch(int[][] tokens, Mamba2State[] states) {
         Workspace ws = workspace();
-        Varlen.OnDevice vd = run(ws, tokens, states, null);
+        return pooled(ws, run(ws, lengths(tokens), states, hostIds(tokens, null)), states);
+    }
+
+    // ------------------------------------------------------------------ batches read in place from device memory
+
+    /**
+     * A batch whose int32 token ids already sit in this engine's device memory, e.g. a cuDF LIST&lt;INT32&gt; column's
+     * child data: sequence i is the len[i] ids starting at element start[i] of {@code idsAddress}; more[i] says its
+     * document goes on right after it (a chunk of a longer document), so its last token predicts the following id.
+     * Only these per-sequence tables cross from the host; the ids are gathered, checked and turned into targets on
+     * the device. The ids must be ready: whoever wrote them has synchronized its stream (the engine's streams do not
+     * wait for others).
+     */
+    public record DeviceSeqs(long idsAddress, int[] start, int[] len, boolean[] more) {
+        public DeviceSeqs {
+            if (idsAddress == 0) throw new IllegalArgumentException("null device address for the token ids");
+            if (start.length != len.length || more.length != len.length)
+                throw new IllegalArgumentException("start, len and more must have one entry per sequence");
+            if (len.length == 0) throw new IllegalArgumentException("empty batch: no sequences");
+            for (int i = 0; i < len.length; i++)
+                if (start[i] < 0 || len[i] < 1 || (long) start[i] + len[i] + (more[i] ? 1 : 0) > Integer.MAX_VALUE)
+                    throw new IllegalArgumentException("sequence " + i + ": start " + start[i] + ", length " + len[i] + " is not a valid id range");
+        }
+    }
+
+    /**
+     * {@link #logProbsBatch} over ids in device memory with next-token targets: result[i][t] = log p(id[t+1] | ids up
+     * to t), NaN at the last position unless more[i]. Ids outside the vocabulary: IllegalArgumentException naming the
+     * sequence and position (nothing has run then).
+     */
+    public float[][] logProbsDevice(DeviceSeqs in, Mamba2State[] states) {
+        Workspace ws = workspace();
+        Varlen v = run(ws, in.len(), states, deviceIds(in, true)).host();
+        return logProbsOf(ws, v, states);
+    }
+
+    /** {@link #embedBatch} over ids in device memory. */
+    public Pooled[] embedDevice(DeviceSeqs in, Mamba2State[] states) {
+        Workspace ws = workspace();
+        return pooled(ws, run(ws, in.len(), states, deviceIds(in, false)), states);
+    }
+
+    private Pooled[] pooled(Workspace ws, Varlen.OnDevice vd, Mamba2State[] states) {
         Varlen v = vd.host();
         int d = c.dModel, S = v.seqs;
         GpuPooling.sumLast(ws.stream, vd, ws.hidden.ptr(), d, ws.pool.ptr(), ws.pool.at(8L * S * d));
@@ -289,35 +336,81 @@ public final class GpuEngine implements Engine {
         return t;
     }
 
-    /** Runs every layer over the packed batch; leaves the final-normed hidden states in ws.hidden (and ws.hiddenH). */
-    private Varlen.OnDevice run(Workspace ws, int[][] tokens, Mamba2State[] states, int[][] targets) {
+    private static int[] lengths(int[][] tokens) {
         if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("empty batch: no sequences");
-        if (states != null && states.length != tokens.length)
-            throw new IllegalArgumentException(tokens.length + " sequences but " + states.length + " states");
         int[] lens = new int[tokens.length];
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] == null || tokens[i].length == 0)
                 throw new IllegalArgumentException("sequence " + i + " of the batch is empty");
             lens[i] = tokens[i].length;
         }
+        return lens;
+    }
+
+    /** Puts a batch's ids at ws.ints[0, T) and, when the call scores, its targets at ws.ints[capTokens, +T). */
+    private interface Ids {
+        void load(Workspace ws, Varlen.OnDevice v);
+    }
+
+    /** Ids and targets from host arrays, checked here and uploaded. */
+    private Ids hostIds(int[][] tokens, int[][] targets) {
+        return (w, vd) -> {
+            Varlen v = vd.host();
+            int[] flat = new int[v.tokens];
+            int[] flatTargets = targets == null ? null : new int[v.tokens];
+            for (int i = 0; i < v.seqs; i++) {
+                int n = v.seqLen[i], o = v.seqStart[i];
+                for (int t = 0; t < n; t++) flat[o + t] = checkToken(tokens[i][t], i, t);
+                if (targets != null) {
+                    if (targets[i] == null || targets[i].length != n)
+                        throw new IllegalArgumentException("targets of sequence " + i + " must have " + n + " entries");
+                    for (int t = 0; t < n; t++) flatTargets[o + t] = checkTarget(targets[i][t], t);
+                }
+            }
+            w.stream.upload(flat, 0, v.tokens, w.ints.ptr());
+            if (flatTargets != null) w.stream.upload(flatTargets, 0, v.tokens, w.ints.at4(w.capTokens));
+        };
+    }
+
+    /** Ids (and next-token targets) gathered on the device from in, then checked there against the vocabulary. */
+    private Ids deviceIds(DeviceSeqs in, boolean targets) {
+        return (w, vd) -> {
+            Varlen v = vd.host();
+            int S = v.seqs;
+            int[] meta = new int[2 * S];
+            for (int i = 0; i < S; i++) {
+                meta[i] = in.start()[i];
+                meta[S + i] = in.more()[i] ? 1 : 0;
+            }
+            GpuStream s = w.stream;
+            long at = w.seqMetaOffset();
+            s.upload(meta, w.ints.at4(at));
+            CUdeviceptr ids = w.ints.ptr(), tg = targets ? w.ints.at4(w.capTokens) : null, flag = w.ints.at4(at + 2L * S);
+            GpuEmbedding.gatherIds(s, vd, DeviceBuffer.pointerTo(in.idsAddress()), w.ints.at4(at), w.ints.at4(at + S), ids, tg);
+            int bad = GpuEmbedding.firstBad(s, ids, v.tokens, 0, c.vocabSize, flag);
+            if (bad >= 0) {
+                int[] id = new int[1];
+                s.download(ids.withByteOffset(4L * bad), id, 0, 1);
+                throw new IllegalArgumentException("token id " + id[0] + " at position " + v.tokPos[bad] + " of sequence "
+                        + v.tokSeq[bad] + " is outside the model's vocabulary [0, " + c.vocabSize + ")");
+            }
+            if (tg != null && (bad = GpuEmbedding.firstBad(s, tg, v.tokens, -1, c.vocabSize, flag)) >= 0)
+                throw new IllegalArgumentException("token id after sequence " + v.tokSeq[bad]
+                        + " (its document goes on) is outside the model's vocabulary [0, " + c.vocabSize + ")");
+        };
+    }
+
+    /** Runs every layer over the packed batch; leaves the final-normed hidden states in ws.hidden (and ws.hiddenH). */
+    private Varlen.OnDevice run(Workspace ws, int[] lens, Mamba2State[] states, Ids ids) {
+        if (states != null && states.length != lens.length)
+            throw new IllegalArgumentException(lens.length + " sequences but " + states.length + " states");
         Varlen v = Varlen.of(lens, q);
         ws.lastHidden = null;
         final int T = v.tokens, S = v.seqs, L = c.nLayer, d = c.dModel;
-        int[] flat = new int[T];
-        int[] flatTargets = targets == null ? null : new int[T];
-        for (int i = 0; i < S; i++) {
-            for (int t = 0; t < lens[i]; t++) flat[v.seqStart[i] + t] = checkToken(tokens[i][t], i, t);
-            if (targets != null) {
-                if (targets[i] == null || targets[i].length != lens[i])
-                    throw new IllegalArgumentException("targets of sequence " + i + " must have " + lens[i] + " entries");
-                for (int t = 0; t < lens[i]; t++) flatTargets[v.seqStart[i] + t] = checkTarget(targets[i][t], t);
-            }
-        }
         ws.ensure(T, S, v.chunks);
         GpuStream s = ws.stream;
-        s.upload(flat, 0, T, ws.ints.ptr());
-        if (flatTargets != null) s.upload(flatTargets, 0, T, ws.ints.at4(ws.capTokens));
         Varlen.OnDevice vd = v.upload(s, ws.ints, ws.tablesOffset());
+        ids.load(ws, vd);
 
         // carried states: zero, then the given ones; device layout [S][L][...]
         long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();

@@ -20,7 +20,7 @@ final class Workspace implements AutoCloseable {
 
     int capTokens, capSeqs, capChunks, capLmRows;
     long capLmScratch;
-    DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables
+    DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables
     DeviceBuffer residual;   // f32 [T][d]
     DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]
     DeviceBuffer proj;       // f32 [T][d_in_proj]
@@ -52,6 +52,9 @@ final class Workspace implements AutoCloseable {
     long ssmStateFloats() { return (long) c.nheads * c.headdim * c.dState; }
 
     int tablesOffset() { return 2 * capTokens; }
+
+    /** Element offset in ints of a device batch's start[S] | more[S] | one flag int (after the varlen tables). */
+    long seqMetaOffset() { return 4L * capTokens + 2L * capChunks + 4L * capSeqs; }
 
     /** Makes room for a batch; chunks = SSD chunks of the batch. */
     void ensure(int tokens, int seqs, int chunks) {
@@ -92,7 +95,7 @@ final class Workspace implements AutoCloseable {
 
     private void allocInts() {
         closeAll(ints);
-        ints = dev.alloc(4L * (2L * capTokens + 2L * capTokens + 2L * capChunks + 4L * capSeqs));
+        ints = dev.alloc(4L * (seqMetaOffset() + 2L * capSeqs + 1));
     }
 
     /** LM head scratch for rows (plan from GpuLmHead.plan) plus the log-prob output [rows]. */
