@@ -69,7 +69,12 @@ public final class DocumentRunner {
         }
     }
 
-    public record EmbedResult(int numTokens, float[] mean, float[] last) {}
+    public record EmbedResult(int numTokens, float[] mean, float[] last) {
+        /** From the sum of the document's final hidden states (in double) and its last token's hidden state. */
+        public static EmbedResult ofSum(int numTokens, double[] sum, float[] last) {
+            return new EmbedResult(numTokens, Pooling.meanOf(sum, numTokens), last);
+        }
+    }
 
     /** A per-document result, or the reason there is none (empty document, token outside the vocabulary). */
     public record Outcome<T>(T result, String error) {
@@ -113,21 +118,15 @@ public final class DocumentRunner {
                 System.arraycopy(doc, 0, seq, 1, doc.length);
             }
             Cursor c = new Cursor(seq, err);
-            if (err == null && o.perToken()) c.perToken = new float[seq.length - 1];
-            int[] ends = spanEnds == null ? null : spanEnds.get(cursors.size());
-            if (err == null && ends != null) {
-                SpanScores.check(ends, doc.length);
-                c.spans = new SpanScores(ends.clone(), new int[ends.length], new double[ends.length]);
-                c.bosShift = seq.length - doc.length;
-            }
+            if (err == null)
+                c.score = new RunningScore(doc.length, seq.length, o.perToken(), spanEnds == null ? null : spanEnds.get(cursors.size()));
             cursors.add(c);
         }
         run(cursors, o.chunkTokens(), tokenBudget, true);
         List<Outcome<ScoreResult>> out = new ArrayList<>(docs.size());
         for (int i = 0; i < docs.size(); i++) {
             Cursor c = cursors.get(i);
-            out.add(c.error != null ? new Outcome<>(null, c.error)
-                    : new Outcome<>(new ScoreResult(docs.get(i).length, c.seq.length - 1, c.sum, c.perToken, c.spans), null));
+            out.add(c.error != null ? new Outcome<>(null, c.error) : new Outcome<>(c.score.result(), null));
         }
         return out;
     }
@@ -145,7 +144,7 @@ public final class DocumentRunner {
         List<Outcome<EmbedResult>> out = new ArrayList<>(docs.size());
         for (Cursor c : cursors) {
             if (c.error != null) { out.add(new Outcome<>(null, c.error)); continue; }
-            out.add(new Outcome<>(new EmbedResult(c.seq.length, Pooling.meanOf(c.poolSum, c.seq.length), c.last), null));
+            out.add(new Outcome<>(EmbedResult.ofSum(c.seq.length, c.poolSum, c.last), null));
         }
         return out;
     }
@@ -156,11 +155,7 @@ public final class DocumentRunner {
         final String error;
         int pos;
         Mamba2State state;     // null until the document needs more than one piece
-        double sum;            // scoring
-        float[] perToken;
-        SpanScores spans;      // null unless spans were asked for
-        int span;              // the span of the next scored token
-        int bosShift;          // 1 when a BOS was prepended: scored row p predicts document token p + 1 - bosShift
+        RunningScore score;    // scoring
         double[] poolSum;      // embedding
         float[] last;
 
@@ -216,10 +211,7 @@ public final class DocumentRunner {
                 Cursor c = batch.get(b);
                 int n = lens.get(b), o = cu[b];
                 if (scoring) {
-                    int m = Math.min(n, c.seq.length - 1 - c.pos); // rows with a next token
-                    for (int i = 0; i < m; i++) c.sum += lp[o + i];
-                    if (c.perToken != null && m > 0) System.arraycopy(lp, o, c.perToken, c.pos, m);
-                    if (c.spans != null) addToSpans(c, lp, o, m);
+                    c.score.add(lp, o, Math.min(n, c.seq.length - 1 - c.pos)); // the rows with a next token
                 } else {
                     Pooling.accumulateSumCpu(hidden, o, n, d, c.poolSum);
                     if (c.pos + n == c.seq.length) System.arraycopy(hidden, (o + n - 1) * d, c.last, 0, d);
@@ -227,17 +219,6 @@ public final class DocumentRunner {
                 c.pos += n;
                 if (c.done()) c.state = null; // release it as soon as the document is finished
             }
-        }
-    }
-
-    /** Adds the m log-probs at lp[o...] (rows c.pos, c.pos+1, ...) to the spans of the tokens they predict. */
-    private static void addToSpans(Cursor c, float[] lp, int o, int m) {
-        int[] ends = c.spans.tokenEnds();
-        for (int i = 0; i < m; i++) {
-            int token = c.pos + i + 1 - c.bosShift; // the document token row c.pos + i predicts
-            while (token >= ends[c.span]) c.span++;
-            c.spans.numScored()[c.span]++;
-            c.spans.sumLogprob()[c.span] += lp[o + i];
         }
     }
 
