@@ -1,7 +1,7 @@
 package ssdspark.kernels;
 
 /**
- * Causal depthwise conv1d over time with kernel width K, bias and SiLU, continuing from a carried
+ * Causal depthwise conv1d over time with kernel width K, bias and SiLU (optional), continuing from a carried
  * window: convState[K-1][channels] holds the last K-1 inputs before this chunk (oldest first) and is
  * replaced by the last K-1 inputs of the chunk (earlier history included when the chunk is short).
  */
@@ -20,6 +20,12 @@ public final class CausalConv1d {
      */
     public static void cpu(float[] in, int inOff, int inStride, int len, int channels, float[] weight, float[] bias,
                            int kernel, float[] convState, float[] out) {
+        cpu(in, inOff, inStride, len, channels, weight, bias, kernel, convState, out, true);
+    }
+
+    /** As above, with SiLU applied only when {@code silu} (mamba_ssm's attention conv has no activation). */
+    public static void cpu(float[] in, int inOff, int inStride, int len, int channels, float[] weight, float[] bias,
+                           int kernel, float[] convState, float[] out, boolean silu) {
         if (kernel < 1) throw new IllegalArgumentException("kernel width must be >= 1, got " + kernel);
         if (len <= 0) return;
         final int hist = kernel - 1;
@@ -44,7 +50,7 @@ public final class CausalConv1d {
                     float[] wj = wt[j], xj = win[j];
                     for (int c = 0; c < channels; c++) acc[c] = Math.fma(wj[c], xj[c], acc[c]);
                 }
-                GatedRmsNorm.siluInPlace(acc, e, k, channels);
+                if (silu) GatedRmsNorm.siluInPlace(acc, e, k, channels);
                 System.arraycopy(acc, 0, out, t * channels, channels);
             }
         });

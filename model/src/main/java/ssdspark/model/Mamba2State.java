@@ -1,27 +1,123 @@
 package ssdspark.model;
 
+import java.util.Arrays;
+
 /**
- * The recurrent state of one sequence after some prefix: per layer the last d_conv-1 conv inputs
- * (conv[layer][(d_conv-1) × conv_dim], oldest first) and the SSM state
- * (ssm[layer][nheads × headdim × d_state]). Its size does not depend on how many tokens were seen.
+ * The recurrent state of one sequence after some prefix. Per layer:
+ * <ul>
+ *   <li>Mamba-2 layers: the last d_conv-1 conv inputs (conv[layer][(d_conv-1) × conv_dim], oldest first) and the
+ *       SSM state (ssm[layer][nheads × headdim × d_state]); their size does not depend on how many tokens were seen;</li>
+ *   <li>attention layers (hybrids): the last attn d_conv-1 inputs of the q|k|v conv (conv[layer][(d_conv-1) × qkv_dim],
+ *       empty without conv), an empty ssm[layer], and the KV cache kv[layer]: the keys (after rotary) and values of
+ *       every token seen. The cache grows by {@link Mamba2Config#kvCacheBytesPerToken()} per token: a hybrid's state is
+ *       not bounded by the chunk, which is why the document runner caps it (max attention tokens).</li>
+ * </ul>
+ * {@link #tokensSeen} is the number of tokens before the next chunk: the rotary position of its first token.
  */
 public final class Mamba2State {
     public final float[][] conv;
     public final float[][] ssm;
+    /** Per layer: the attention layer's KV cache, null for Mamba-2 layers. */
+    public final KvCache[] kv;
+    /** Tokens this state has seen (the position of the next token). */
+    public int tokensSeen;
 
     public Mamba2State(Mamba2Config c) {
-        conv = new float[c.nLayer][(c.dConv - 1) * c.convDim()];
-        ssm = new float[c.nLayer][c.nheads * c.headdim * c.dState];
+        conv = new float[c.nLayer][];
+        ssm = new float[c.nLayer][];
+        kv = new KvCache[c.nLayer];
+        for (int l = 0; l < c.nLayer; l++) {
+            if (c.isAttention(l)) {
+                conv[l] = new float[Math.max(0, c.attn.dConv() - 1) * c.attn.qkvDim()];
+                ssm[l] = new float[0];
+                kv[l] = new KvCache(c.attn.kvDim());
+            } else {
+                conv[l] = new float[(c.dConv - 1) * c.convDim()];
+                ssm[l] = new float[c.nheads * c.headdim * c.dState];
+            }
+        }
     }
 
-    private Mamba2State(float[][] conv, float[][] ssm) {
+    private Mamba2State(float[][] conv, float[][] ssm, KvCache[] kv, int tokensSeen) {
         this.conv = conv;
         this.ssm = ssm;
+        this.kv = kv;
+        this.tokensSeen = tokensSeen;
     }
 
     public Mamba2State copy() {
-        float[][] c = new float[conv.length][], s = new float[ssm.length][];
-        for (int i = 0; i < conv.length; i++) { c[i] = conv[i].clone(); s[i] = ssm[i].clone(); }
-        return new Mamba2State(c, s);
+        int n = conv.length;
+        float[][] c = new float[n][], s = new float[n][];
+        KvCache[] k = new KvCache[n];
+        for (int i = 0; i < n; i++) {
+            c[i] = conv[i].clone();
+            s[i] = ssm[i].clone();
+            k[i] = kv[i] == null ? null : kv[i].copy();
+        }
+        return new Mamba2State(c, s, k, tokensSeen);
+    }
+
+    /** Bytes of float data this state holds now (KV caches counted at their allocated capacity). */
+    public long bytes() {
+        long b = 0;
+        for (int i = 0; i < conv.length; i++) b += 4L * (conv[i].length + ssm[i].length) + (kv[i] == null ? 0 : kv[i].bytes());
+        return b;
+    }
+
+    /**
+     * One attention layer's keys and values, row j = token j of the sequence: keys()[j·width + c], values() likewise,
+     * width = num_heads_kv × head_dim, for j < length(). Rows past length() are spare capacity.
+     */
+    public static final class KvCache {
+        public final int width;
+        private float[] keys = new float[0], values = new float[0];
+        private int length;
+
+        public KvCache(int width) {
+            if (width < 1) throw new IllegalArgumentException("kv width " + width);
+            this.width = width;
+        }
+
+        public int length() { return length; }
+
+        public float[] keys() { return keys; }
+
+        public float[] values() { return values; }
+
+        public long bytes() { return 8L * keys.length; }
+
+        /**
+         * Appends n rows: key row t from src[kOff + t·ld], value row t from src[vOff + t·ld] (width floats each).
+         * Capacity grows by half again when full, so appending chunk after chunk costs amortised copies only.
+         */
+        public void append(float[] src, int kOff, int vOff, int ld, int n) {
+            ensureCapacity((long) length + n);
+            for (int t = 0; t < n; t++) {
+                System.arraycopy(src, kOff + t * ld, keys, (length + t) * width, width);
+                System.arraycopy(src, vOff + t * ld, values, (length + t) * width, width);
+            }
+            length += n;
+        }
+
+        /** Room for rows tokens; the rows already there are kept. */
+        public void ensureCapacity(long rows) {
+            long have = keys.length / width;
+            if (rows <= have) return;
+            long max = (Integer.MAX_VALUE - 8) / width;
+            if (rows > max)
+                throw new IllegalArgumentException("an attention KV cache of " + rows + " tokens x " + width
+                        + " floats is more than a Java array holds; cap the document's length (--max-attention-tokens)");
+            long cap = Math.min(max, Math.max(rows, have + have / 2));
+            keys = Arrays.copyOf(keys, (int) (cap * width));
+            values = Arrays.copyOf(values, (int) (cap * width));
+        }
+
+        KvCache copy() {
+            KvCache c = new KvCache(width);
+            c.keys = Arrays.copyOf(keys, length * width);
+            c.values = Arrays.copyOf(values, length * width);
+            c.length = length;
+            return c;
+        }
     }
 }

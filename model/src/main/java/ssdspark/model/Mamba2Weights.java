@@ -19,6 +19,10 @@ public final class Mamba2Weights {
     public final float[] normF;            // [d_model]
     public final Layer[] layers;
 
+    /**
+     * One block. A Mamba-2 layer has the mixer fields below and attention null; an attention layer (mamba_ssm
+     * hybrids) has attention and null Mamba fields. mlp is the block's gated MLP when d_intermediate > 0, else null.
+     */
     public static final class Layer {
         public final float[] norm;         // [d_model]
         public final float[] inProj;       // [d_in_proj][d_model]
@@ -31,9 +35,11 @@ public final class Mamba2Weights {
         public final float[] gatedNorm;    // [d_ssm] or null when the config has no gated norm
         public final float[] outProj;      // [d_model][d_inner]
         public final float[] outProjBias;  // [d_model] or null
+        public final Attention attention;  // attention layers only
+        public final Mlp mlp;              // d_intermediate > 0 only
 
         Layer(float[] norm, float[] inProj, float[] inProjBias, float[] convWeight, float[] convBias, float[] dtBias,
-              float[] aLog, float[] d, float[] gatedNorm, float[] outProj, float[] outProjBias) {
+              float[] aLog, float[] d, float[] gatedNorm, float[] outProj, float[] outProjBias, Mlp mlp) {
             this.norm = norm;
             this.inProj = inProj;
             this.inProjBias = inProjBias;
@@ -45,8 +51,28 @@ public final class Mamba2Weights {
             this.gatedNorm = gatedNorm;
             this.outProj = outProj;
             this.outProjBias = outProjBias;
+            this.attention = null;
+            this.mlp = mlp;
+        }
+
+        Layer(float[] norm, Attention attention, Mlp mlp) {
+            this.norm = norm;
+            this.attention = attention;
+            this.mlp = mlp;
+            this.inProj = this.inProjBias = this.convWeight = this.convBias = this.dtBias = this.aLog = this.d = null;
+            this.gatedNorm = this.outProj = this.outProjBias = null;
         }
     }
+
+    /**
+     * An attention layer's mixer (mamba_ssm's MHA, shapes from {@link Mamba2Config.AttnConfig}): in_proj [inProjRows][d_model]
+     * and its bias (or null), the depthwise conv over q|k|v [qkvDim][d_conv] and its bias (both null without conv),
+     * out_proj [d_model][outProjCols] and its bias (or null).
+     */
+    public record Attention(float[] inProj, float[] inProjBias, float[] convWeight, float[] convBias, float[] outProj, float[] outProjBias) {}
+
+    /** A block's gated MLP (mamba_ssm's GatedMLP, no biases): norm2 [d_model], fc1 [2 × d_intermediate][d_model] (y | gate), fc2 [d_model][d_intermediate]. */
+    public record Mlp(float[] norm, float[] fc1, float[] fc2) {}
 
     private Mamba2Weights(Mamba2Config cfg, float[] embedding, int embeddingRows, float[] lmHead, int headRows,
                           float[] normF, Layer[] layers) {
@@ -87,6 +113,17 @@ public final class Mamba2Weights {
         for (int i = 0; i < c.nLayer; i++) {
             String p = "backbone.layers." + i + ".";
             String m = p + "mixer.";
+            Mlp mlp = c.dIntermediate == 0 ? null : new Mlp(r.read(p + "norm2.weight", c.dModel),
+                    r.read(p + "mlp.fc1.weight", 2L * c.dIntermediate, c.dModel), r.read(p + "mlp.fc2.weight", c.dModel, c.dIntermediate));
+            if (mlp == null) r.absent(p + "mlp.fc1.weight", "d_intermediate is 0 (no MLP blocks)");
+            else {
+                r.absent(p + "mlp.fc1.bias", "MLP blocks have no biases (mamba_ssm's GatedMLP)");
+                r.absent(p + "mlp.fc2.bias", "MLP blocks have no biases (mamba_ssm's GatedMLP)");
+            }
+            if (c.isAttention(i)) {
+                layers[i] = new Layer(r.read(p + "norm.weight", c.dModel), attention(r, c.attn, m, c.dModel), mlp);
+                continue;
+            }
             float[] conv = r.read(m + "conv1d.weight", convDim, 1, c.dConv);
             layers[i] = new Layer(
                     r.read(p + "norm.weight", c.dModel),
@@ -99,9 +136,24 @@ public final class Mamba2Weights {
                     c.dHasHdim ? r.read(m + "D", c.nheads * c.headdim) : r.read(m + "D", c.nheads),
                     c.gatedNorm ? r.read(m + "norm.weight", c.dSsm) : null,
                     r.read(m + "out_proj.weight", c.dModel, c.dInner),
-                    c.projBias ? r.read(m + "out_proj.bias", c.dModel) : r.absent(m + "out_proj.bias", "bias/use_bias is false"));
+                    c.projBias ? r.read(m + "out_proj.bias", c.dModel) : r.absent(m + "out_proj.bias", "bias/use_bias is false"),
+                    mlp);
         }
         return new Mamba2Weights(c, emb, embRows, head, headRows, normF, layers);
+    }
+
+    private static Attention attention(Reader r, Mamba2Config.AttnConfig a, String m, int dModel) {
+        if (r.src.has(m + "A_log"))
+            throw new IllegalArgumentException(r.src.description() + ": has tensor " + m + "A_log (a Mamba-2 mixer) at a layer that attn_layer_idx"
+                    + " makes an attention layer; fix the config");
+        int rows = a.inProjRows(), qkv = a.qkvDim();
+        return new Attention(
+                r.read(m + "in_proj.weight", rows, dModel),
+                a.qkvProjBias() ? r.read(m + "in_proj.bias", rows) : r.absent(m + "in_proj.bias", "attn_cfg.qkv_proj_bias is false"),
+                a.dConv() > 0 ? r.read(m + "conv1d.weight", qkv, 1, a.dConv()) : r.absent(m + "conv1d.weight", "attn_cfg.d_conv is 0"),
+                a.dConv() > 0 ? r.read(m + "conv1d.bias", qkv) : r.absent(m + "conv1d.bias", "attn_cfg.d_conv is 0"),
+                r.read(m + "out_proj.weight", dModel, a.outProjCols()),
+                a.outProjBias() ? r.read(m + "out_proj.bias", dModel) : r.absent(m + "out_proj.bias", "attn_cfg.out_proj_bias is false"));
     }
 
     private static final class Reader {
