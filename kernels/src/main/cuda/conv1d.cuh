@@ -1,4 +1,4 @@
-// Causal depthwise conv1d (+ bias, SiLU) over a packed varlen batch. Twin: ssdspark.kernels.CausalConv1d.
+// Causal depthwise conv1d (+ bias, SiLU unless off: the attention layers' conv has none) over a packed varlen batch. Twin: ssdspark.kernels.CausalConv1d.
 // Token t belongs to sequence tokSeq[t] at position tokPos[t]; taps before a sequence's first token read that
 // sequence's carried window state[s][0:K-1][C] (oldest first), never another sequence's tokens.
 #pragma once
@@ -10,7 +10,7 @@ extern "C" __global__ void causal_conv1d_fwd(const float* __restrict__ in, int l
                                              const float* __restrict__ w, const float* __restrict__ bias, int K,
                                              const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                              const float* __restrict__ state, long long stateSeqStride,
-                                             float* __restrict__ out) {
+                                             int silu, float* __restrict__ out) {
     const int c = blockIdx.y * blockDim.x + threadIdx.x;
     if (c >= C) return;
     const size_t t = blockIdx.x;
@@ -23,7 +23,7 @@ extern "C" __global__ void causal_conv1d_fwd(const float* __restrict__ in, int l
         const float v = tt >= 0 ? in[(t0 + tt) * ldIn + inOff + c] : st[(size_t)(hist + tt) * C + c];
         acc += w[(size_t)c * K + j] * v;
     }
-    out[t * C + c] = silu_f(acc);
+    out[t * C + c] = silu ? silu_f(acc) : acc;
 }
 
 // grid (ceil(T/CONV_TT), ceil(C/128)), block 128: the same for kernel width K known at compile time; each thread
@@ -34,7 +34,7 @@ __device__ __forceinline__ void conv1d_slide(const float* __restrict__ in, int l
                                              const float* __restrict__ w, const float* __restrict__ bias, int T,
                                              const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                              const float* __restrict__ state, long long stateSeqStride,
-                                             float* __restrict__ out) {
+                                             int silu, float* __restrict__ out) {
     constexpr int hist = K - 1;
     const int c = blockIdx.y * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -59,7 +59,7 @@ __device__ __forceinline__ void conv1d_slide(const float* __restrict__ in, int l
 #pragma unroll
         for (int j = 0; j < hist; j++) acc += wr[j] * win[j];
         acc += wr[hist] * x;
-        out[(size_t)t * C + c] = silu_f(acc);
+        out[(size_t)t * C + c] = silu ? silu_f(acc) : acc;
 #pragma unroll
         for (int j = 0; j + 1 < hist; j++) win[j] = win[j + 1];
         if (hist > 0) win[hist - 1] = x;
@@ -69,8 +69,9 @@ __device__ __forceinline__ void conv1d_slide(const float* __restrict__ in, int l
 #define SSD_CONV_SLIDE(K)                                                                                              \
     extern "C" __global__ void causal_conv1d_fwd_k##K(const float* in, int ldIn, int inOff, int C, const float* w,     \
                                                       const float* bias, int T, const int* tokSeq, const int* tokPos, \
-                                                      const float* state, long long stateSeqStride, float* out) {      \
-        conv1d_slide<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, out);                  \
+                                                      const float* state, long long stateSeqStride, int silu,          \
+                                                      float* out) {                                                    \
+        conv1d_slide<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out);            \
     }
 SSD_CONV_SLIDE(2)
 SSD_CONV_SLIDE(3)

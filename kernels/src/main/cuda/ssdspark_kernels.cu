@@ -11,6 +11,7 @@
 #include "ssd.cuh"
 #include "ssd_tc.cuh"
 #include "gated_rmsnorm.cuh"
+#include "attention.cuh"
 #include "pooling.cuh"
 #ifdef SSD_GEMM_VARIANTS
 #include "gemm_sm90_variants.cuh"  // bench builds only

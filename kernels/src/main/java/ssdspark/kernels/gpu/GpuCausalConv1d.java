@@ -3,7 +3,7 @@ package ssdspark.kernels.gpu;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Causal depthwise conv1d + bias + SiLU over a packed varlen batch with carried windows (conv1d.cuh).
+ * Causal depthwise conv1d + bias (+ SiLU) over a packed varlen batch with carried windows (conv1d.cuh).
  * Twin: {@link ssdspark.kernels.CausalConv1d#cpu} run on each sequence alone.
  */
 public final class GpuCausalConv1d {
@@ -12,18 +12,19 @@ public final class GpuCausalConv1d {
     /**
      * in[t][ldIn] columns [inOff, inOff+channels), weight[channels][kernel], bias[channels] or null -> out[t][channels].
      * state + s*stateSeqStride holds sequence s's window [kernel-1][channels] (oldest first); it is read, then
-     * replaced by the window after the sequence.
+     * replaced by the window after the sequence. SiLU follows unless {@code silu} is false (attention layers).
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff, int channels,
                                CUdeviceptr weight, CUdeviceptr bias, int kernel, CUdeviceptr state, long stateSeqStride,
-                               CUdeviceptr out) {
+                               boolean silu, CUdeviceptr out) {
+        int act = silu ? 1 : 0;
         int bx = (channels + 127) / 128, T = v.host().tokens;
         if (kernel >= 2 && kernel <= 4) // register sliding window, 16 tokens per thread
             s.launch("causal_conv1d_fwd_k" + kernel, (T + 15) / 16, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias,
-                    T, v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
+                    T, v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
         else
             s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
-                    v.tokSeq(), v.tokPos(), state, stateSeqStride, out);
+                    v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
         if (kernel > 1)
             s.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,
                     v.seqStart(), v.seqLen(), state, stateSeqStride);

@@ -174,6 +174,18 @@ public final class GpuStream implements AutoCloseable {
         }
     }
 
+    public void upload(double[] src, CUdeviceptr dst) {
+        device.makeCurrent();
+        long done = 0, n = src.length;
+        while (done < n) {
+            int k = (int) (reserve(8L * (n - done)) / 8);
+            stagingBuf.position((int) used);
+            stagingBuf.slice().order(ByteOrder.nativeOrder()).asDoubleBuffer().put(src, (int) done, k);
+            copyUp(dst, 8 * done, 8L * k);
+            done += k;
+        }
+    }
+
     public void upload(float[] src, CUdeviceptr dst) { upload(src, 0, src.length, dst); }
 
     public void upload(int[] src, CUdeviceptr dst) { upload(src, 0, src.length, dst); }

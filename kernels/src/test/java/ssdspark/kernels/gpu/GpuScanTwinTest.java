@@ -38,7 +38,7 @@ class GpuScanTwinTest {
                  DeviceBuffer out = dev.alloc(4L * v.tokens * channels); DeviceBuffer ints = dev.alloc(4L * v.packedInts())) {
                 Varlen.OnDevice vd = v.upload(s, ints, 0);
                 GpuCausalConv1d.forward(s, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
-                        (long) hist * channels, out.ptr());
+                        (long) hist * channels, true, out.ptr());
                 close("conv1d K=" + kernel + " out", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
                 if (hist > 0) close("conv1d K=" + kernel + " states", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
             }

@@ -442,7 +442,7 @@ public final class GpuEngine implements Engine {
             GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
 
             GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
-                    c.dConv, ws.convState.at4(l * convN), L * convN, ws.xbc.ptr());
+                    c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
             GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
