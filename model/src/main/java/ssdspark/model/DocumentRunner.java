@@ -1,6 +1,9 @@
 package ssdspark.model;
 
 import ssdspark.kernels.Pooling;
+import ssdspark.model.gpu.GpuEngine;
+import ssdspark.model.gpu.GpuEngine.DeviceSeqs;
+import ssdspark.model.gpu.GpuEngine.Pooled;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,11 +14,23 @@ import java.util.List;
  * of at most {@code tokenBudget} tokens; a document longer than {@code chunkTokens} goes through in
  * pieces with its recurrent state carried from piece to piece, so every result equals one pass over
  * the whole document while memory stays bounded by the batch, not by the document.
+ *
+ * <p>The documents' ids are host arrays, or (the RAPIDS columnar path) int32 ids already in the GPU engine's device
+ * memory ({@link DeviceDocs}); both go through the same packing, chunking and per-document reduction.
  */
 public final class DocumentRunner {
     private final Engine engine;
+    private final DeviceBatches device; // null: this runner takes host arrays only
 
-    public DocumentRunner(Engine engine) { this.engine = engine; }
+    public DocumentRunner(Engine engine) {
+        this(engine, engine instanceof GpuEngine g ? DeviceBatches.of(g) : null);
+    }
+
+    /** A runner whose device-memory batches run through device (tests stand host memory in for the GPU's). */
+    public DocumentRunner(Engine engine, DeviceBatches device) {
+        this.engine = engine;
+        this.device = device;
+    }
 
     public Engine engine() { return engine; }
 
@@ -122,7 +137,7 @@ public final class DocumentRunner {
                 c.score = new RunningScore(doc.length, seq.length, o.perToken(), spanEnds == null ? null : spanEnds.get(cursors.size()));
             cursors.add(c);
         }
-        run(cursors, o.chunkTokens(), tokenBudget, true);
+        run(cursors, o.chunkTokens(), tokenBudget, hostPass(true));
         List<Outcome<ScoreResult>> out = new ArrayList<>(docs.size());
         for (int i = 0; i < docs.size(); i++) {
             Cursor c = cursors.get(i);
@@ -140,18 +155,91 @@ public final class DocumentRunner {
             if (c.error == null) { c.poolSum = new double[d]; c.last = new float[d]; }
             cursors.add(c);
         }
-        run(cursors, chunkTokens, tokenBudget, false);
-        List<Outcome<EmbedResult>> out = new ArrayList<>(docs.size());
-        for (Cursor c : cursors) {
-            if (c.error != null) { out.add(new Outcome<>(null, c.error)); continue; }
-            out.add(new Outcome<>(EmbedResult.ofSum(c.seq.length, c.poolSum, c.last), null));
-        }
+        run(cursors, chunkTokens, tokenBudget, hostPass(false));
+        return embedOutcomes(cursors);
+    }
+
+    private static List<Outcome<EmbedResult>> embedOutcomes(List<Cursor> cursors) {
+        List<Outcome<EmbedResult>> out = new ArrayList<>(cursors.size());
+        for (Cursor c : cursors)
+            out.add(c.error != null ? new Outcome<>(null, c.error) : new Outcome<>(EmbedResult.ofSum(c.length, c.poolSum, c.last), null));
         return out;
+    }
+
+    /**
+     * Documents whose int32 ids sit in the GPU engine's device memory (e.g. a cuDF LIST&lt;INT32&gt; column's child
+     * data): document i is the len[i] ids from element start[i] at idsAddress. The ids must be ready (whoever wrote
+     * them has synchronized its stream).
+     */
+    public record DeviceDocs(long idsAddress, int[] start, int[] len) {
+        public DeviceDocs {
+            if (start.length != len.length) throw new IllegalArgumentException(start.length + " starts for " + len.length + " documents");
+            for (int i = 0; i < len.length; i++)
+                if (start[i] < 0 || len[i] < 0 || (long) start[i] + len[i] > Integer.MAX_VALUE)
+                    throw new IllegalArgumentException("document " + i + ": start " + start[i] + ", length " + len[i] + " is not an id range");
+        }
+
+        public int size() { return len.length; }
+    }
+
+    /**
+     * What runs a packed batch whose ids are in device memory: {@link GpuEngine#logProbsDevice} and
+     * {@link GpuEngine#embedDevice}, or in tests a stand-in that reads host memory.
+     */
+    public interface DeviceBatches {
+        float[][] logProbs(DeviceSeqs seqs, Mamba2State[] states);
+
+        Pooled[] embed(DeviceSeqs seqs, Mamba2State[] states);
+
+        static DeviceBatches of(GpuEngine g) {
+            return new DeviceBatches() {
+                @Override public float[][] logProbs(DeviceSeqs seqs, Mamba2State[] states) { return g.logProbsDevice(seqs, states); }
+
+                @Override public Pooled[] embed(DeviceSeqs seqs, Mamba2State[] states) { return g.embedDevice(seqs, states); }
+            };
+        }
+    }
+
+    /** Whether this runner takes {@link DeviceDocs} (its engine is a GPU engine). */
+    public boolean takesDeviceDocs() { return device != null; }
+
+    /**
+     * {@link #scoreAll(List, ScoreOptions, int)} over ids in device memory, without a BOS (none can be prepended
+     * there). An empty document is that document's error; an id outside the vocabulary fails the whole call with an
+     * IllegalArgumentException (the engine checks ids on the device and names only the packed sequence).
+     */
+    public List<Outcome<ScoreResult>> scoreAll(DeviceDocs docs, ScoreOptions o, int tokenBudget) {
+        if (o.bosId() >= 0) throw new IllegalArgumentException("a BOS cannot be prepended to ids in device memory: score them from the host");
+        List<Cursor> cursors = deviceCursors(docs);
+        for (Cursor c : cursors) if (c.error == null) c.score = new RunningScore(c.length, c.length, o.perToken(), null);
+        run(cursors, o.chunkTokens(), tokenBudget, devicePass(docs.idsAddress(), true));
+        List<Outcome<ScoreResult>> out = new ArrayList<>(cursors.size());
+        for (Cursor c : cursors) out.add(c.error != null ? new Outcome<>(null, c.error) : new Outcome<>(c.score.result(), null));
+        return out;
+    }
+
+    /** {@link #embedAll(List, int, int)} over ids in device memory; errors as in {@link #scoreAll(DeviceDocs, ScoreOptions, int)}. */
+    public List<Outcome<EmbedResult>> embedAll(DeviceDocs docs, int chunkTokens, int tokenBudget) {
+        if (chunkTokens < 1) throw new IllegalArgumentException("chunk tokens must be >= 1, got " + chunkTokens);
+        List<Cursor> cursors = deviceCursors(docs);
+        for (Cursor c : cursors) if (c.error == null) { c.poolSum = new double[engine.config().dModel]; c.last = new float[engine.config().dModel]; }
+        run(cursors, chunkTokens, tokenBudget, devicePass(docs.idsAddress(), false));
+        return embedOutcomes(cursors);
+    }
+
+    private List<Cursor> deviceCursors(DeviceDocs docs) {
+        if (device == null) throw new IllegalStateException("ids in device memory need a GPU engine; this runner's is " + engine.backend());
+        List<Cursor> cursors = new ArrayList<>(docs.size());
+        for (int i = 0; i < docs.size(); i++)
+            cursors.add(new Cursor(null, docs.start()[i], docs.len()[i], docs.len()[i] == 0 ? EMPTY : null));
+        return cursors;
     }
 
     /** One document in flight: where it is, its carried state, and what has been accumulated. */
     private static final class Cursor {
-        final int[] seq;
+        final int[] seq;       // the ids on the host; null when they are in device memory
+        final int start;       // device memory: element of the first id
+        final int length;
         final String error;
         int pos;
         Mamba2State state;     // null until the document needs more than one piece
@@ -159,14 +247,28 @@ public final class DocumentRunner {
         double[] poolSum;      // embedding
         float[] last;
 
-        Cursor(int[] seq, String error) { this.seq = seq; this.error = error; }
+        Cursor(int[] seq, String error) { this(seq, 0, seq == null ? 0 : seq.length, error); }
 
-        boolean done() { return error != null || pos == seq.length; }
+        Cursor(int[] seq, int start, int length, String error) {
+            this.seq = seq;
+            this.start = start;
+            this.length = length;
+            this.error = error;
+        }
+
+        boolean done() { return error != null || pos == length; }
     }
 
-    private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, boolean scoring) {
+    /**
+     * Runs one packed batch: piece b is positions [pos, pos + len[b]) of batch.get(b)'s sequence (pos: the cursor's),
+     * continuing from states[b]; adds what comes back to the cursor.
+     */
+    private interface Pass {
+        void run(List<Cursor> batch, int[] len, Mamba2State[] states);
+    }
+
+    private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, Pass pass) {
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
-        final int d = engine.config().dModel;
         int next = 0; // first cursor that may still have work
         while (true) {
             while (next < cursors.size() && cursors.get(next).done()) next++;
@@ -178,28 +280,44 @@ public final class DocumentRunner {
             for (int i = next; i < cursors.size() && total < tokenBudget; i++) {
                 Cursor c = cursors.get(i);
                 if (c.done()) continue;
-                int n = Math.min(chunkTokens, c.seq.length - c.pos);
+                int n = Math.min(chunkTokens, c.length - c.pos);
                 if (total + n > tokenBudget) {
                     if (!batch.isEmpty()) break;
                     n = tokenBudget;
                 }
-                if (c.state == null && c.pos + n < c.seq.length) c.state = engine.newState();
+                if (c.state == null && c.pos + n < c.length) c.state = engine.newState();
                 batch.add(c);
                 lens.add(n);
                 total += n;
             }
-            int[] tokens = new int[total], targets = new int[total], cu = new int[batch.size() + 1];
+            int[] len = lens.stream().mapToInt(Integer::intValue).toArray();
             Mamba2State[] states = new Mamba2State[batch.size()];
+            for (int b = 0; b < batch.size(); b++) states[b] = batch.get(b).state;
+            pass.run(batch, len, states);
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
-                int n = lens.get(b), o = cu[b];
+                c.pos += len[b];
+                if (c.done()) c.state = null; // release it as soon as the document is finished
+            }
+        }
+    }
+
+    /** Ids from host arrays: one packed forward, then the head (scoring) or the pooling sums (embedding) on the host. */
+    private Pass hostPass(boolean scoring) {
+        final int d = engine.config().dModel;
+        return (batch, len, states) -> {
+            int total = 0;
+            for (int n : len) total += n;
+            int[] tokens = new int[total], targets = new int[total], cu = new int[batch.size() + 1];
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                int n = len[b], o = cu[b];
                 cu[b + 1] = o + n;
                 System.arraycopy(c.seq, c.pos, tokens, o, n);
                 for (int i = 0; i < n; i++) { // the row of position p predicts p+1; a document's last row predicts nothing
                     int p = c.pos + i + 1;
-                    targets[o + i] = p < c.seq.length ? c.seq[p] : 0;
+                    targets[o + i] = p < c.length ? c.seq[p] : 0;
                 }
-                states[b] = c.state;
             }
             float[] hidden = engine.forwardPacked(tokens, cu, states);
             float[] lp = null;
@@ -209,21 +327,53 @@ public final class DocumentRunner {
             }
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
-                int n = lens.get(b), o = cu[b];
+                int n = len[b], o = cu[b];
                 if (scoring) {
-                    c.score.add(lp, o, Math.min(n, c.seq.length - 1 - c.pos)); // the rows with a next token
+                    c.score.add(lp, o, rowsWithNext(c, n));
                 } else {
                     Pooling.accumulateSumCpu(hidden, o, n, d, c.poolSum);
-                    if (c.pos + n == c.seq.length) System.arraycopy(hidden, (o + n - 1) * d, c.last, 0, d);
+                    if (c.pos + n == c.length) System.arraycopy(hidden, (o + n - 1) * d, c.last, 0, d);
                 }
-                c.pos += n;
-                if (c.done()) c.state = null; // release it as soon as the document is finished
             }
-        }
+        };
     }
 
+    /**
+     * Ids in device memory at idsAddress: the engine gathers each piece there; a piece whose document goes on
+     * predicts the following id with its last row, so chunked documents are scored exactly as from the host.
+     */
+    private Pass devicePass(long idsAddress, boolean scoring) {
+        return (batch, len, states) -> {
+            int[] start = new int[batch.size()];
+            boolean[] more = new boolean[batch.size()];
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                start[b] = c.start + c.pos;
+                more[b] = c.pos + len[b] < c.length;
+            }
+            DeviceSeqs seqs = new DeviceSeqs(idsAddress, start, len, more);
+            if (scoring) {
+                float[][] lp = device.logProbs(seqs, states);
+                for (int b = 0; b < batch.size(); b++) batch.get(b).score.add(lp[b], 0, rowsWithNext(batch.get(b), len[b]));
+                return;
+            }
+            Pooled[] p = device.embed(seqs, states);
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                double[] sum = p[b].sum();
+                for (int k = 0; k < sum.length; k++) c.poolSum[k] += sum[k];
+                if (!more[b]) System.arraycopy(p[b].last(), 0, c.last, 0, c.last.length);
+            }
+        };
+    }
+
+    /** Rows of a piece of n tokens at c.pos that have a next token to predict. */
+    private static int rowsWithNext(Cursor c, int n) { return Math.min(n, c.length - 1 - c.pos); }
+
+    private static final String EMPTY = "empty token array: nothing to score or embed";
+
     private String validate(int[] tokens) {
-        if (tokens == null || tokens.length == 0) return "empty token array: nothing to score or embed";
+        if (tokens == null || tokens.length == 0) return EMPTY;
         for (int i = 0; i < tokens.length; i++) {
             String e = checkToken(tokens[i], i);
             if (e != null) return e;
