@@ -1,6 +1,7 @@
 package ssdspark.model;
 
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -11,7 +12,8 @@ class ChunkingExactnessTest {
     static final double TOL = 1e-4;
 
     @ParameterizedTest
-    @ValueSource(strings = {"mssm_g2_mlp_bin", "mssm_g4_bin_bf16", "hf_g1_safetensors"})
+    @ValueSource(strings = {"mssm_g2_mlp_bin", "mssm_g4_bin_bf16", "hf_g1_safetensors", "mssm_hybrid_gqa_rotary",
+            "mssm_hybrid_mqa_interleaved_bin_bf16"})
     void chunkSizeDoesNotChangeResults(String name) {
         Fixtures.Case fx = Fixtures.load(name);
         try (Engine e = Mamba2Model.cpu(fx.dir())) {
@@ -36,9 +38,11 @@ class ChunkingExactnessTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {1, 3, 8, 13})
-    void forwardWithCarriedStateEqualsOnePass(int split) {
-        Fixtures.Case fx = Fixtures.load("mssm_g1_safetensors");
+    @CsvSource({"mssm_g1_safetensors,1", "mssm_g1_safetensors,3", "mssm_g1_safetensors,8", "mssm_g1_safetensors,13",
+            "mssm_hybrid_gqa_rotary,1", "mssm_hybrid_gqa_rotary,2", "mssm_hybrid_gqa_rotary,13",
+            "mssm_hybrid_mqa_interleaved_bin_bf16,5"})
+    void forwardWithCarriedStateEqualsOnePass(String name, int split) {
+        Fixtures.Case fx = Fixtures.load(name);
         try (Engine e = Mamba2Model.cpu(fx.dir())) {
             int[] tokens = fx.docs().get(4).tokens(); // 21 tokens
             int n = tokens.length, d = e.config().dModel;

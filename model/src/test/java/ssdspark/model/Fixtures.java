@@ -14,7 +14,8 @@ import java.util.stream.Stream;
 final class Fixtures {
     private Fixtures() {}
 
-    record Doc(int[] tokens, double[] logprobs, double[][] hidden, double[] hfLogprobs) {}
+    /** hfLogprobs: HF transformers' (ngroups 1 only); torchLogprobs: the torch transcription of mamba_ssm's MHA/GatedMLP (hybrids). */
+    record Doc(int[] tokens, double[] logprobs, double[][] hidden, double[] hfLogprobs, double[] torchLogprobs) {}
 
     record Case(String name, Path dir, String format, int ngroups, List<Doc> docs) {
         @Override public String toString() { return name; }
@@ -52,7 +53,8 @@ final class Fixtures {
                 double[][] h = new double[hid.size()][];
                 for (int i = 0; i < h.length; i++) h[i] = doubles((List<Object>) hid.get(i));
                 double[] hf = d.containsKey("hf_logprobs") ? doubles((List<Object>) d.get("hf_logprobs")) : null;
-                docs.add(new Doc(t, lp, h, hf));
+                double[] torch = d.containsKey("torch_logprobs") ? doubles((List<Object>) d.get("torch_logprobs")) : null;
+                docs.add(new Doc(t, lp, h, hf, torch));
             }
             return new Case(dir.getFileName().toString(), dir, (String) m.get("format"),
                     ((Number) m.get("ngroups")).intValue(), docs);

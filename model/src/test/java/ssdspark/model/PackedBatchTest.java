@@ -1,7 +1,7 @@
 package ssdspark.model;
 
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -16,9 +16,11 @@ class PackedBatchTest {
     static final double TOL = 1e-4;
 
     @ParameterizedTest
-    @ValueSource(ints = {1, 5, 16, 50, 10_000})
-    void batchCompositionDoesNotChangeResults(int budget) {
-        Fixtures.Case fx = Fixtures.load("mssm_g2_mlp_bin");
+    @CsvSource({"mssm_g2_mlp_bin,1", "mssm_g2_mlp_bin,5", "mssm_g2_mlp_bin,16", "mssm_g2_mlp_bin,50", "mssm_g2_mlp_bin,10000",
+            "mssm_hybrid_gqa_rotary,1", "mssm_hybrid_gqa_rotary,16", "mssm_hybrid_gqa_rotary,10000",
+            "mssm_hybrid_mqa_interleaved_bin_bf16,5", "mssm_hybrid_mqa_interleaved_bin_bf16,50"})
+    void batchCompositionDoesNotChangeResults(String name, int budget) {
+        Fixtures.Case fx = Fixtures.load(name);
         try (Engine e = Mamba2Model.cpu(fx.dir())) {
             DocumentRunner runner = new DocumentRunner(e);
             List<int[]> docs = new ArrayList<>();

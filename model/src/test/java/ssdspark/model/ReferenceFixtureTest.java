@@ -59,6 +59,22 @@ class ReferenceFixtureTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
+    void torchTranscriptionOfMambaSsmAttentionAgreesWithOurs(Fixtures.Case fx) {
+        // The generator stores the torch transcription of mha.py/mlp.py for hybrids (attention layers, MLP blocks).
+        boolean hybrid = fx.name().contains("hybrid");
+        for (Fixtures.Doc doc : fx.docs()) {
+            if (!hybrid || doc.tokens().length < 2) {
+                assertTrue(doc.torchLogprobs() == null, fx + ": torch log-probs only for hybrids");
+                continue;
+            }
+            assertTrue(doc.torchLogprobs() != null, fx + ": a hybrid fixture carries the torch check");
+            for (int t = 0; t < doc.logprobs().length; t++)
+                assertEquals(doc.logprobs()[t], doc.torchLogprobs()[t], 1e-5, fx + " token " + t);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
     void hfReferenceAgreesWithOursForOneGroup(Fixtures.Case fx) {
         // The generator stores HF transformers' log-probs only where HF's semantics are mamba_ssm's (ngroups == 1).
         for (Fixtures.Doc doc : fx.docs()) {
