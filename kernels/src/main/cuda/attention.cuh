@@ -1,42 +1,44 @@
 // Causal multi-head attention with rotary embeddings, GQA and a KV cache over a packed varlen batch: the attention
-// layers of mamba_ssm's hybrids (its MHA). Twin: ssdspark.kernels.Attention.
+// layers of mamba_ssm's hybrids (its MHA). Twins: ssdspark.kernels.Attention and Rotary.
 //
-// Sequence s keeps its keys and values in kv rows [kvStart[s], kvStart[s] + prefix[s] + len[s]) of 2*Hkv*D floats
-// (keys | values): the first prefix[s] rows are the document's cache carried from earlier chunks, the rest are
-// written by attn_rotary_kv from this chunk's tokens. Query row t at position p attends to kv rows [0, prefix + p].
+// Sequence s keeps its keys in rows [kvStart[s], kvStart[s] + prefix[s] + len[s]) of k (Hkv*D floats a row), its
+// values in the same rows of v: the first prefix[s] rows are the document's cache carried from earlier chunks, the
+// rest are written by attn_rotary_kv from this chunk's tokens. Query row t at position p attends to rows [0, prefix + p].
 #pragma once
 #include "common.cuh"
 
 // grid (T), block 128. qkv[t][ldQkv] from column qkvOff: q [H*D] | k [Hkv*D] | v [Hkv*D] (mamba_ssm's
-// "(h d)" and "(two hkv d)" layouts). qOut[t][H*D] = rotary(q); kv row kvStart[s] + prefix[s] + pos gets
-// rotary(k) | v. Rotary turns the first rd dims of each head by position prefix[s] + pos, with frequencies
-// invFreq[rd/2] (double: positions reach 10^5 and more); interleaved pairs (2i, 2i+1), else (i, i + rd/2).
+// "(h d)" and "(two hkv d)" layouts). qOut[t][H*D] = rotary(q); row kvStart[s] + prefix[s] + pos of k gets
+// rotary(k), of v gets v. Rotary turns the first rd dims of each head by the float32 angle
+// (prefix[s] + pos) * invFreq[f] (flash_attn's cos/sin cache is built so; cos and sin of it in double);
+// interleaved pairs (2f, 2f+1), else (f, f + rd/2).
 extern "C" __global__ void attn_rotary_kv(const float* __restrict__ qkv, int ldQkv, int qkvOff, int H, int Hkv, int D,
-                                          int rd, int interleaved, const double* __restrict__ invFreq,
+                                          int rd, int interleaved, const float* __restrict__ invFreq,
                                           const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                           const int* __restrict__ kvStart, const int* __restrict__ prefix,
-                                          float* __restrict__ qOut, float* __restrict__ kv) {
+                                          float* __restrict__ qOut, float* __restrict__ k, float* __restrict__ v) {
     const size_t t = blockIdx.x;
     const int s = tokSeq[t], pos = prefix[s] + tokPos[t], half = rd / 2;
     const float* row = qkv + t * ldQkv + qkvOff;
-    float* kvRow = kv + ((size_t)kvStart[s] + pos) * (2 * (size_t)Hkv * D);
+    const size_t kvRow = ((size_t)kvStart[s] + pos) * ((size_t)Hkv * D);
     for (int e = threadIdx.x; e < (H + Hkv) * D; e += blockDim.x) {
         const int head = e / D, i = e - head * D;
         float o = row[e];
         if (i < rd) {
             int f, j;
-            double sign;
-            if (interleaved) { f = i >> 1; j = i ^ 1; sign = (i & 1) ? 1.0 : -1.0; }
-            else if (i < half) { f = i; j = i + half; sign = -1.0; }
-            else { f = i - half; j = i - half; sign = 1.0; }
+            if (interleaved) { f = i >> 1; j = i ^ 1; }
+            else { f = i < half ? i : i - half; j = i < half ? i + half : i - half; }
+            const float angle = __fmul_rn((float)pos, invFreq[f]);
             double sn, cs;
-            sincos((double)pos * invFreq[f], &sn, &cs);
-            o = (float)((double)row[e] * cs + sign * (double)row[head * D + j] * sn);
+            sincos((double)angle, &sn, &cs);
+            const float c = (float)cs, sv = (float)sn, x = row[e], xp = row[head * D + j];
+            const bool first = interleaved ? (i & 1) == 0 : i < half;  // x0 * cos - x1 * sin | x1 * cos + x0 * sin
+            o = first ? __fsub_rn(__fmul_rn(x, c), __fmul_rn(xp, sv)) : __fadd_rn(__fmul_rn(x, c), __fmul_rn(xp, sv));
         }
         if (head < H) qOut[t * H * D + e] = o;
-        else kvRow[e - H * D] = o;
+        else k[kvRow + e - H * D] = o;
     }
-    for (int e = threadIdx.x; e < Hkv * D; e += blockDim.x) kvRow[Hkv * D + e] = row[(H + Hkv) * D + e];
+    for (int e = threadIdx.x; e < Hkv * D; e += blockDim.x) v[kvRow + e] = row[(H + Hkv) * D + e];
 }
 
 // Flash-style attention: one block per (64-query tile, head), 256 threads as 16 x 16; thread (ty, tx) owns query
@@ -57,7 +59,8 @@ __device__ __forceinline__ float sum16(float v) {
 }
 
 template <int NJ, typename OutT>
-__device__ __forceinline__ void attn_fwd_impl(const float* __restrict__ q, const float* __restrict__ kv, int H, int Hkv,
+__device__ __forceinline__ void attn_fwd_impl(const float* __restrict__ q, const float* __restrict__ kc,
+                                              const float* __restrict__ vc, int H, int Hkv,
                                               int D, float scale, const int* __restrict__ tileSeq,
                                               const int* __restrict__ tileQ0, const int* __restrict__ seqStart,
                                               const int* __restrict__ seqLen, const int* __restrict__ kvStart,
@@ -72,9 +75,10 @@ __device__ __forceinline__ void attn_fwd_impl(const float* __restrict__ q, const
     const int s = tileSeq[tile], q0 = tileQ0[tile], pre = prefix[s];
     const int nq = min(ATT_TILE, seqLen[s] - q0);
     const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
-    const size_t ldq = (size_t)H * D, ldkv = 2 * (size_t)Hkv * D;
+    const size_t ldq = (size_t)H * D, ldkv = (size_t)Hkv * D;
     const size_t t0 = (size_t)seqStart[s] + q0;
-    const float* kvBase = kv + (size_t)kvStart[s] * ldkv;
+    const float* kBase = kc + (size_t)kvStart[s] * ldkv + (size_t)hk * D;
+    const float* vBase = vc + (size_t)kvStart[s] * ldkv + (size_t)hk * D;
 
     for (int e = threadIdx.x; e < ATT_TILE * D; e += blockDim.x) {
         const int r = e / D, i = e - r * D;
@@ -98,9 +102,8 @@ __device__ __forceinline__ void attn_fwd_impl(const float* __restrict__ q, const
             const int r = e / D, i = e - r * D;
             float kx = 0.f, vx = 0.f;
             if (r < nk) {
-                const float* kr = kvBase + (size_t)(k0 + r) * ldkv + (size_t)hk * D;
-                kx = kr[i];
-                vx = kr[(size_t)Hkv * D + i];
+                kx = kBase[(size_t)(k0 + r) * ldkv + i];
+                vx = vBase[(size_t)(k0 + r) * ldkv + i];
             }
             Ks[r * ldk + i] = kx;
             Vs[r * D + i] = vx;
@@ -175,9 +178,11 @@ __device__ __forceinline__ void attn_fwd_impl(const float* __restrict__ q, const
 
 #define SSD_ATTN(NJ, SUF, T)                                                                                            \
     extern "C" __global__ void __launch_bounds__(256) attn_fwd_nj##NJ##_##SUF(                                          \
-        const float* q, const float* kv, int H, int Hkv, int D, float scale, const int* tileSeq, const int* tileQ0,   \
-        const int* seqStart, const int* seqLen, const int* kvStart, const int* prefix, T* out, int ldOut) {            \
-        attn_fwd_impl<NJ, T>(q, kv, H, Hkv, D, scale, tileSeq, tileQ0, seqStart, seqLen, kvStart, prefix, out, ldOut); \
+        const float* q, const float* k, const float* v, int H, int Hkv, int D, float scale, const int* tileSeq,       \
+        const int* tileQ0, const int* seqStart, const int* seqLen, const int* kvStart, const int* prefix, T* out,      \
+        int ldOut) {                                                                                                    \
+        attn_fwd_impl<NJ, T>(q, k, v, H, Hkv, D, scale, tileSeq, tileQ0, seqStart, seqLen, kvStart, prefix, out,       \
+                             ldOut);                                                                                    \
     }
 SSD_ATTN(4, f32, float)
 SSD_ATTN(4, bf16, bf16)

@@ -7,9 +7,9 @@ import jcuda.driver.CUdeviceptr;
  * silu gate of the gated MLPs (attention.cuh): the attention layers of mamba_ssm's hybrids. Twin:
  * {@link ssdspark.kernels.Attention}.
  *
- * <p>Keys and values of sequence s live in rows [kvStart[s], kvStart[s] + prefix[s] + len[s]) of a kv buffer of
- * {@link #kvRowFloats} floats a row (keys of the Hkv heads, then values): the first prefix[s] rows are the cache of
- * its document's earlier chunks, the rest are filled by {@link #rotaryKv} from this batch.
+ * <p>Keys of sequence s live in rows [kvStart[s], kvStart[s] + prefix[s] + len[s]) of a key buffer of
+ * kvHeads * headDim floats a row, its values in the same rows of a value buffer: the first prefix[s] rows are the
+ * cache of its document's earlier chunks, the rest are filled by {@link #rotaryKv} from this batch.
  */
 public final class GpuAttention {
     private GpuAttention() {}
@@ -31,15 +31,6 @@ public final class GpuAttention {
         }
 
         public int qkvWidth() { return (heads + 2 * kvHeads) * headDim; }
-    }
-
-    public static int kvRowFloats(Shape sh) { return 2 * sh.kvHeads() * sh.headDim(); }
-
-    /** Rotary frequencies base^(-2i/rd), i < rd/2, in double (the positions of long documents need it). */
-    public static double[] inverseFrequencies(int rotaryDim, double base) {
-        double[] f = new double[rotaryDim / 2];
-        for (int i = 0; i < f.length; i++) f[i] = 1.0 / Math.pow(base, 2.0 * i / rotaryDim);
-        return f;
     }
 
     /** A batch's attention tables on the device (pointers into one int buffer) and its kv rows. */
@@ -78,21 +69,23 @@ public final class GpuAttention {
     }
 
     /**
-     * qkv[t][ldQkv] from column qkvOff holds q [H*D] | k [Hkv*D] | v [Hkv*D]; writes q rotated to qOut[t][H*D] and
-     * k rotated | v to the sequence's kv row prefix + position. invFreq: device doubles [rotaryDim / 2].
+     * qkv[t][ldQkv] from column qkvOff holds q [H*D] | k [Hkv*D] | v [Hkv*D]; writes q rotated to qOut[t][H*D], k
+     * rotated and v to the sequence's row prefix + position of keys and values. invFreq: device floats [rotaryDim / 2],
+     * {@link ssdspark.kernels.Rotary#inverseFrequencies}.
      */
     public static void rotaryKv(GpuStream s, Varlen.OnDevice v, Tables tb, Shape sh, CUdeviceptr qkv, int ldQkv, int qkvOff,
-                                CUdeviceptr invFreq, CUdeviceptr qOut, CUdeviceptr kv) {
+                                CUdeviceptr invFreq, CUdeviceptr qOut, CUdeviceptr keys, CUdeviceptr values) {
         s.launch("attn_rotary_kv", v.host().tokens, 1, 1, 128, 0, qkv, ldQkv, qkvOff, sh.heads(), sh.kvHeads(), sh.headDim(),
-                sh.rotaryDim(), sh.interleaved() ? 1 : 0, invFreq, v.tokSeq(), v.tokPos(), tb.kvStart(), tb.prefix(), qOut, kv);
+                sh.rotaryDim(), sh.interleaved() ? 1 : 0, invFreq, v.tokSeq(), v.tokPos(), tb.kvStart(), tb.prefix(), qOut,
+                keys, values);
     }
 
     /** out[t][h*D + d] (outType, row stride ldOut) = causal softmax(q k^T * scale) v over the sequence's kv rows. */
     public static void attend(GpuStream s, DType outType, Varlen.OnDevice v, Tables tb, Shape sh, CUdeviceptr q,
-                              CUdeviceptr kv, CUdeviceptr out, int ldOut) {
+                              CUdeviceptr keys, CUdeviceptr values, CUdeviceptr out, int ldOut) {
         int D = sh.headDim(), nj = D <= 64 ? 4 : D <= 128 ? 8 : 16;
         int smem = 4 * (TILE * D + TILE * (D + 1) + TILE * D + TILE * (TILE + 1));
-        s.launch("attn_fwd_nj" + nj + "_" + outType.suffix, tb.tiles(), sh.heads(), 1, 256, smem, q, kv, sh.heads(),
+        s.launch("attn_fwd_nj" + nj + "_" + outType.suffix, tb.tiles(), sh.heads(), 1, 256, smem, q, keys, values, sh.heads(),
                 sh.kvHeads(), D, sh.scale(), tb.tileSeq(), tb.tileQ0(), v.seqStart(), v.seqLen(), tb.kvStart(), tb.prefix(), out, ldOut);
     }
 

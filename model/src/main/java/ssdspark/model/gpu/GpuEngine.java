@@ -6,6 +6,7 @@ import ssdspark.kernels.gpu.Cuda;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuCausalConv1d;
+import ssdspark.kernels.gpu.GpuAttention;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuEmbedding;
 import ssdspark.kernels.gpu.GpuGatedRmsNorm;
@@ -55,6 +56,7 @@ public final class GpuEngine implements Engine {
     private final GpuWeights w;
     private final int q;
     private final SsdScan.Dims dims;
+    private final GpuAttention.Shape attnShape;  // hybrids' attention layers; null without them
     private final ThreadLocal<Workspace> local = new ThreadLocal<>();
     private final List<Workspace> workspaces = new CopyOnWriteArrayList<>();
     private volatile boolean profiling;
@@ -68,6 +70,9 @@ public final class GpuEngine implements Engine {
         this.w = new GpuWeights(weights, dev, p);
         this.q = Math.min(c.chunkSize, GpuSsdScan.MAX_CHUNK);
         this.dims = new SsdScan.Dims(c.nheads, c.headdim, c.dState, c.ngroups);
+        Mamba2Config.AttnConfig a = c.attn;
+        this.attnShape = a == null ? null
+                : new GpuAttention.Shape(a.numHeads(), a.numHeadsKv(), a.headDim(), a.rotaryDim(), a.rotaryInterleaved(), a.softmaxScale());
     }
 
     /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
@@ -311,7 +316,7 @@ public final class GpuEngine implements Engine {
         checkOpen();
         Workspace ws = local.get();
         if (ws == null) {
-            ws = new Workspace(dev, c, precision, w.ldModel, w.ldInner);
+            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)));
             ws.stream.setProfiling(profiling);
             local.set(ws);
             workspaces.add(ws);
@@ -420,40 +425,117 @@ public final class GpuEngine implements Engine {
             for (int i = 0; i < S; i++) {
                 Mamba2State st = states[i];
                 if (st == null) continue;
-                for (int l = 0; l < L; l++) {
-                    if (convN > 0) s.upload(st.conv[l], 0, (int) convN, ws.convState.at4(((long) i * L + l) * convN));
-                    s.upload(st.ssm[l], 0, (int) ssmN, ws.ssmState.at4(((long) i * L + l) * ssmN));
+                for (int l = 0; l < L; l++) { // attention layers: a shorter (or no) conv window and no SSM state
+                    s.upload(st.conv[l], 0, st.conv[l].length, ws.convState.at4(((long) i * L + l) * convN));
+                    s.upload(st.ssm[l], 0, st.ssm[l].length, ws.ssmState.at4(((long) i * L + l) * ssmN));
                 }
             }
+        GpuAttention.Tables at = ws.attnTables = c.attn == null ? null : uploadKvCaches(ws, v, states);
 
         final DType mt = precision.matrixType;
         final boolean bf = mt.isHalf();
         final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups, N = c.dState;
         final Mamba2Config.InProjColumns col = c.inProjColumns();
-        final int ldXn = bf ? w.ldModel : d, ldGated = bf ? w.ldInner : c.dInner;
+        final int ldXn = bf ? w.ldModel : d;
         // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
-        for (int l = 0; l < L; l++) {
+        for (int l = 0, attnLayer = 0; l < L; l++) {
             GpuWeights.Layer g = w.layers[l];
-            if (bf) GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, g.norm.ptr(), c.normEps, T, d, null, 0, mt, ws.xn.ptr(), ldXn);
-            else GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr(), d, mt, null, 0);
-            GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
+            norm(ws, g.norm, T, ldXn);
+            if (g.attention) {
+                attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
+            } else {
+                GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
 
-            GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
-                    c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
+                GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
+                        c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
-            GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+                GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
-            GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
-                    c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), ldGated, dMlp, c.dInner);
-            // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
-            GpuGemm.addTo(s, mt, ws.gated.ptr(), ldGated, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+                GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                        c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
+                // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
+                GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+            }
+            if (g.fc1 != null) { // the block's gated MLP: residual += fc2(y * silu(gate)), [y | gate] = fc1(norm2(residual))
+                int dI = c.dIntermediate;
+                norm(ws, g.mlpNorm, T, ldXn);
+                GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.fc1.ptr(), w.ldModel, ws.proj.ptr(), 2 * dI, null, T, 2 * dI, d);
+                GpuAttention.siluGate(s, mt, T, ws.proj.ptr(), 2 * dI, 0, dI, ws.gated.ptr(), w.ldMlp, 0, dI);
+                GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldMlp, g.fc2.ptr(), w.ldMlp, ws.residual.ptr(), d, null, T, d, dI);
+            }
         }
         GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
                 mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
         return vd;
+    }
+
+    /** ws.xn = RMSNorm(residual) * weight, in the GEMMs' input type. */
+    private void norm(Workspace ws, ssdspark.kernels.gpu.DeviceBuffer weight, int T, int ldXn) {
+        DType mt = precision.matrixType;
+        if (mt.isHalf())
+            GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), null, weight.ptr(), c.normEps, T, c.dModel, null, 0, mt, ws.xn.ptr(), ldXn);
+        else GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), null, weight.ptr(), c.normEps, T, c.dModel, ws.xn.ptr(), c.dModel, mt, null, 0);
+    }
+
+    /**
+     * A hybrid's attention layer (mamba_ssm's MHA): residual += out_proj([attention(rotary(conv(q|k|v))) | MLP part]).
+     * The batch's keys and values go to the layer's rows of ws.keys / ws.values after the carried caches.
+     */
+    private void attention(Workspace ws, Varlen.OnDevice vd, GpuAttention.Tables at, GpuWeights.Layer g, int attnLayer,
+                           CUdeviceptr convState, long convSeqStride, int T, int ldXn) {
+        Mamba2Config.AttnConfig a = c.attn;
+        DType mt = precision.matrixType;
+        GpuStream s = ws.stream;
+        int rows = a.inProjRows(), qkv = a.qkvDim(), ld = w.ldAttnOut;
+        GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), rows, ptr(g.inProjBias), T, rows, c.dModel);
+        CUdeviceptr src = ws.proj.ptr();
+        int ldSrc = rows;
+        if (a.dConv() > 0) { // depthwise causal conv over q|k|v, no activation
+            GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), rows, 0, qkv, g.convWeight.ptr(), ptr(g.convBias), a.dConv(),
+                    convState, convSeqStride, false, ws.xbc.ptr());
+            src = ws.xbc.ptr();
+            ldSrc = qkv;
+        }
+        long kv = (long) attnLayer * ws.capKvRows * a.kvDim();
+        GpuAttention.rotaryKv(s, vd, at, attnShape, src, ldSrc, 0, w.invFreq.ptr(), ws.attnQ.ptr(), ws.keys.at4(kv), ws.values.at4(kv));
+        GpuAttention.attend(s, mt, vd, at, attnShape, ws.attnQ.ptr(), ws.keys.at4(kv), ws.values.at4(kv), ws.gated.ptr(), ld);
+        GpuAttention.siluGate(s, mt, T, ws.proj.ptr(), rows, qkv, a.mlpDim() / 2, ws.gated.ptr(), ld, a.qDim(), a.outProjCols());
+        GpuGemm.addTo(s, mt, ws.gated.ptr(), ld, g.outProj.ptr(), ld, ws.residual.ptr(), c.dModel, ptr(g.outProjBias), T,
+                c.dModel, a.outProjCols());
+    }
+
+    /** The attention tables of batch v and the carried KV caches of its sequences, uploaded before their new rows. */
+    private GpuAttention.Tables uploadKvCaches(Workspace ws, Varlen v, Mamba2State[] states) {
+        int[] prefix = new int[v.seqs];
+        if (states != null)
+            for (int i = 0; i < v.seqs; i++) if (states[i] != null) prefix[i] = cachedTokens(states[i]);
+        GpuAttention.Tables at = GpuAttention.upload(ws.stream, v, prefix, ws.attnInts, 0);
+        ws.ensureKv(at.kvRows());
+        int kvDim = c.attn.kvDim();
+        for (int l = 0, a = 0; l < c.nLayer; l++) {
+            if (!c.isAttention(l)) continue;
+            for (int i = 0; i < v.seqs; i++) {
+                if (prefix[i] == 0) continue;
+                Mamba2State.KvCache kv = states[i].kv[l];
+                long row = (long) a * ws.capKvRows + at.kvStartHost()[i];
+                ws.stream.upload(kv.keys(), 0, prefix[i] * kvDim, ws.keys.at4(row * kvDim));
+                ws.stream.upload(kv.values(), 0, prefix[i] * kvDim, ws.values.at4(row * kvDim));
+            }
+            a++;
+        }
+        return at;
+    }
+
+    /** Tokens a state has seen, which its every attention layer's cache must hold. */
+    private int cachedTokens(Mamba2State st) {
+        for (int l = 0; l < c.nLayer; l++)
+            if (c.isAttention(l) && st.kv[l].length() != st.tokensSeen)
+                throw new IllegalArgumentException("state has seen " + st.tokensSeen + " tokens but layer " + l
+                        + "'s KV cache holds " + st.kv[l].length() + ": not a state of this model");
+        return st.tokensSeen;
     }
 
     private static CUdeviceptr ptr(ssdspark.kernels.gpu.DeviceBuffer b) { return b == null ? null : b.ptr(); }
@@ -477,18 +559,25 @@ public final class GpuEngine implements Engine {
         if (states == null) return;
         int L = c.nLayer;
         long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();
-        float[] buf = null;
+        int kvDim = c.attn == null ? 0 : c.attn.kvDim();
+        float[] kvRows = null;
         for (int i = 0; i < v.seqs; i++) {
             Mamba2State st = states[i];
             if (st == null) continue;
-            if (convN > 0) {
-                if (buf == null || buf.length < L * convN) buf = new float[(int) Math.max(L * convN, L * ssmN)];
-                ws.stream.download(ws.convState.at4((long) i * L * convN), buf, 0, (int) (L * convN));
-                for (int l = 0; l < L; l++) System.arraycopy(buf, (int) (l * convN), st.conv[l], 0, (int) convN);
+            int before = st.tokensSeen, n = v.seqLen[i];
+            for (int l = 0, a = 0; l < L; l++) {
+                long at = (long) i * L + l;
+                if (st.conv[l].length > 0) ws.stream.download(ws.convState.at4(at * convN), st.conv[l], 0, st.conv[l].length);
+                if (st.ssm[l].length > 0) ws.stream.download(ws.ssmState.at4(at * ssmN), st.ssm[l], 0, st.ssm[l].length);
+                if (!c.isAttention(l)) continue;
+                // the sequence's new keys and values follow its cache: append them to the state's
+                long row = (long) a++ * ws.capKvRows + ws.attnTables.kvStartHost()[i] + before;
+                if (kvRows == null || kvRows.length < 2 * n * kvDim) kvRows = new float[2 * n * kvDim];
+                ws.stream.download(ws.keys.at4(row * kvDim), kvRows, 0, n * kvDim);
+                ws.stream.download(ws.values.at4(row * kvDim), kvRows, n * kvDim, n * kvDim);
+                st.kv[l].append(kvRows, 0, n * kvDim, kvDim, n);
             }
-            if (buf == null || buf.length < L * ssmN) buf = new float[(int) Math.max(L * convN, L * ssmN)];
-            ws.stream.download(ws.ssmState.at4((long) i * L * ssmN), buf, 0, (int) (L * ssmN));
-            for (int l = 0; l < L; l++) System.arraycopy(buf, (int) (l * ssmN), st.ssm[l], 0, (int) ssmN);
+            st.tokensSeen = before + n;
         }
     }
 

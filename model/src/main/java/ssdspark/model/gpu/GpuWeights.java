@@ -1,5 +1,6 @@
 package ssdspark.model.gpu;
 
+import ssdspark.kernels.Rotary;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuSsdScan;
@@ -14,7 +15,8 @@ import java.util.List;
 /**
  * A model's weights on one device, uploaded once and shared (read-only) by every task thread of the executor.
  * Matrices (in_proj, out_proj, embedding, LM head) are bf16 / fp16 rows padded to a multiple of 8, or plain fp32;
- * the small per-channel tensors are always fp32, and A = -exp(A_log) is precomputed.
+ * the small per-channel tensors are always fp32, and A = -exp(A_log) is precomputed. Hybrids' attention layers keep
+ * their in_proj / conv / out_proj in the same fields; gated-MLP blocks add norm2, fc1 and fc2.
  */
 final class GpuWeights implements AutoCloseable {
     final GpuDevice device;
@@ -22,6 +24,10 @@ final class GpuWeights implements AutoCloseable {
     final Mamba2Config cfg;
     /** Row strides (elements) of matrices whose rows have d_model / d_inner elements. */
     final int ldModel, ldInner;
+    /** Row strides of an attention layer's out_proj (context | MLP part) and of a gated MLP's fc2 (0 when absent). */
+    final int ldAttnOut, ldMlp;
+    /** Rotary inverse frequencies of the attention layers (fp32, Rotary.inverseFrequencies); null without them. */
+    final DeviceBuffer invFreq;
     final int embeddingRows, headRows;
     final DeviceBuffer embedding, head, normF;
     final Layer[] layers;
@@ -29,8 +35,11 @@ final class GpuWeights implements AutoCloseable {
     private final List<DeviceBuffer> all = new ArrayList<>();
 
     static final class Layer {
+        /** Mamba-2 layers: their mixer; attention layers: in_proj (q|k|v|MLP), conv over q|k|v, out_proj. */
         DeviceBuffer norm, inProj, inProjBias, convWeight, convBias, gatedNorm, outProj, outProjBias;
-        GpuSsdScan.Params ssm;  // dt_bias, A = -exp(A_log), D, the dt clamp
+        GpuSsdScan.Params ssm;  // dt_bias, A = -exp(A_log), D, the dt clamp (Mamba-2 layers)
+        boolean attention;
+        DeviceBuffer mlpNorm, fc1, fc2;  // the block's gated MLP (d_intermediate > 0)
     }
 
     GpuWeights(Mamba2Weights w, GpuDevice dev, Precision p) {
@@ -41,17 +50,38 @@ final class GpuWeights implements AutoCloseable {
         DType bf = p.matrixType;
         ldModel = bf.ld(c.dModel);
         ldInner = bf.ld(c.dInner);
+        ldAttnOut = c.attn == null ? 0 : bf.ld(c.attn.outProjCols());
+        ldMlp = c.dIntermediate == 0 ? 0 : bf.ld(c.dIntermediate);
         embeddingRows = w.embeddingRows;
         headRows = w.headRows;
         try (GpuStream s = dev.newStream()) {
             embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, bf);
             head = w.lmHead == w.embedding ? embedding : matrix(s, w.lmHead, w.headRows, c.dModel, bf);
             normF = vec(s, w.normF);
+            invFreq = c.attn == null ? null : vec(s, Rotary.inverseFrequencies(c.attn.rotaryDim(), c.attn.rotaryBase()));
             layers = new Layer[c.nLayer];
             for (int i = 0; i < c.nLayer; i++) {
                 Mamba2Weights.Layer l = w.layers[i];
                 Layer g = new Layer();
                 g.norm = vec(s, l.norm);
+                if (l.mlp != null) {
+                    g.mlpNorm = vec(s, l.mlp.norm());
+                    g.fc1 = matrix(s, l.mlp.fc1(), 2 * c.dIntermediate, c.dModel, bf);
+                    g.fc2 = matrix(s, l.mlp.fc2(), c.dModel, c.dIntermediate, bf);
+                }
+                if (l.attention != null) {
+                    Mamba2Weights.Attention a = l.attention;
+                    g.attention = true;
+                    g.inProj = matrix(s, a.inProj(), c.attn.inProjRows(), c.dModel, bf);
+                    g.inProjBias = vec(s, a.inProjBias());
+                    g.convWeight = vec(s, a.convWeight());
+                    g.convBias = vec(s, a.convBias());
+                    g.outProj = matrix(s, a.outProj(), c.dModel, c.attn.outProjCols(), bf);
+                    g.outProjBias = vec(s, a.outProjBias());
+                    layers[i] = g;
+                    s.sync();
+                    continue;
+                }
                 g.inProj = matrix(s, l.inProj, c.dInProj(), c.dModel, bf);
                 g.inProjBias = vec(s, l.inProjBias);
                 g.convWeight = vec(s, l.convWeight);

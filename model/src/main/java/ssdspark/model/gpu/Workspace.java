@@ -1,6 +1,7 @@
 package ssdspark.model.gpu;
 
 import ssdspark.kernels.gpu.DeviceBuffer;
+import ssdspark.kernels.gpu.GpuAttention;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuLmHead;
 import ssdspark.kernels.gpu.GpuSsdScan;
@@ -16,17 +17,19 @@ final class Workspace implements AutoCloseable {
     private final GpuDevice dev;
     private final Mamba2Config c;
     private final boolean bf16;
-    private final int ldModel, ldInner;
+    private final int ldModel, ldGated;
+    private final Mamba2Config.AttnConfig attn;
+    private final int attnLayers;
 
     int capTokens, capSeqs, capChunks, capLmRows;
     long capLmScratch;
     DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables
     DeviceBuffer residual;   // f32 [T][d]
     DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]
-    DeviceBuffer proj;       // f32 [T][d_in_proj]
-    DeviceBuffer xbc;        // f32 [T][conv_dim]
+    DeviceBuffer proj;       // f32 [T][projWidth]: in_proj (or fc1) output
+    DeviceBuffer xbc;        // f32 [T][conv_dim]: conv output (x | B | C, or an attention layer's q | k | v)
     DeviceBuffer y;          // f32 [T][d_ssm]
-    DeviceBuffer gated;      // bf16 [T][ldInner] or f32 [T][d_inner]
+    DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]
     DeviceBuffer hidden;     // f32 [T][d]
     DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only)
     DeviceBuffer ssd;        // SSD scratch
@@ -34,20 +37,44 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer ssmState;   // [S][L][H*P*N]
     DeviceBuffer pool;       // double sums [S][d] | f32 last [S][d]
     DeviceBuffer lm;         // LM head scratch | log-probs [T]
+    DeviceBuffer attnQ;      // f32 [T][q_dim]: rotated queries (hybrids)
+    DeviceBuffer attnInts;   // attention tables (GpuAttention.upload)
+    DeviceBuffer keys, values; // f32 [attention layers][kv rows][kv_dim]: the batch's KV caches
+    int capKvRows;
+    GpuAttention.Tables attnTables; // of the last batch (hybrids)
     /** The array the last forward returned while its rows are still in hidden/hiddenH (see GpuEngine.logProbs). */
     float[] lastHidden;
     int lastHiddenRows;
 
-    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldInner) {
+    /** ldGated: row stride of the out_proj / fc2 input buffer, the widest of the layers' (16-bit) strides. */
+    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated) {
         this.dev = dev;
         this.c = c;
         this.bf16 = p.matrixType.isHalf(); // 16-bit activations for the GEMMs
         this.ldModel = ldModel;
-        this.ldInner = ldInner;
+        this.ldGated = ldGated;
+        this.attn = c.attn;
+        int a = 0;
+        for (int l = 0; l < c.nLayer; l++) if (c.isAttention(l)) a++;
+        this.attnLayers = a;
         this.stream = dev.newStream();
     }
 
-    long convStateFloats() { return (long) (c.dConv - 1) * c.convDim(); }
+    /** Row width of in_proj's output buffer: the widest of Mamba-2's in_proj, attention's in_proj and fc1. */
+    long projWidth() {
+        return Math.max(c.dInProj(), Math.max(attn == null ? 0 : attn.inProjRows(), 2L * c.dIntermediate));
+    }
+
+    /** Row width of the fp32 out_proj / fc2 input (fp32 engine): the widest such input. */
+    long gatedWidth() {
+        return Math.max(c.dInner, Math.max(attn == null ? 0 : attn.outProjCols(), c.dIntermediate));
+    }
+
+    /** Per layer and sequence: the conv window, Mamba-2's or the attention conv's, whichever is larger. */
+    long convStateFloats() {
+        long m = (long) (c.dConv - 1) * c.convDim();
+        return attn == null ? m : Math.max(m, (long) Math.max(0, attn.dConv() - 1) * attn.qkvDim());
+    }
 
     long ssmStateFloats() { return (long) c.nheads * c.headdim * c.dState; }
 
@@ -72,10 +99,14 @@ final class Workspace implements AutoCloseable {
             int d = c.dModel;
             residual = dev.alloc(4 * T * d);
             xn = dev.alloc(bf16 ? 2 * T * ldModel : 4 * T * d);
-            proj = dev.alloc(4 * T * c.dInProj());
-            xbc = dev.alloc(4 * T * c.convDim());
+            proj = dev.alloc(4 * T * projWidth());
+            xbc = dev.alloc(4 * T * Math.max(c.convDim(), attn == null ? 0 : attn.qkvDim()));
             y = dev.alloc(4 * T * c.dSsm);
-            gated = dev.alloc(bf16 ? 2 * T * ldInner : 4 * T * c.dInner);
+            gated = dev.alloc(bf16 ? 2 * T * ldGated : 4 * T * gatedWidth());
+            if (attn != null) {
+                attnQ = dev.alloc(4 * T * attn.qDim());
+                attnInts = dev.alloc(4L * (2L * (t / GpuAttention.TILE + Math.max(seqs, capSeqs) + 1) + 2L * Math.max(seqs, capSeqs)));
+            }
             hidden = dev.alloc(4 * T * d);
             if (bf16) hiddenH = dev.alloc(2 * T * ldModel);
             ssd = dev.alloc(4 * GpuSsdScan.scratchFloats(t, ch, c.nheads, c.headdim, c.dState, c.ngroups));
@@ -84,6 +115,10 @@ final class Workspace implements AutoCloseable {
         if (seqs > capSeqs) {
             stream.sync();
             capSeqs = Math.max(seqs, capSeqs + capSeqs / 4);
+            if (attn != null) {
+                closeAll(attnInts);
+                attnInts = dev.alloc(4L * (2L * (capTokens / GpuAttention.TILE + capSeqs + 1) + 2L * capSeqs));
+            }
             closeAll(convState, ssmState, pool);
             convState = dev.alloc(4L * capSeqs * c.nLayer * convStateFloats());
             ssmState = dev.alloc(4L * capSeqs * c.nLayer * ssmStateFloats());
@@ -96,6 +131,17 @@ final class Workspace implements AutoCloseable {
     private void allocInts() {
         closeAll(ints);
         ints = dev.alloc(4L * (seqMetaOffset() + 2L * capSeqs + 1));
+    }
+
+    /** Room for every attention layer's keys and values of a batch with rows cached + new tokens. */
+    void ensureKv(int rows) {
+        if (rows <= capKvRows) return;
+        stream.sync();
+        closeAll(keys, values);
+        capKvRows = Math.max(rows, capKvRows + capKvRows / 4);
+        long n = 4L * attnLayers * capKvRows * attn.kvDim();
+        keys = dev.alloc(n);
+        values = dev.alloc(n);
     }
 
     /** LM head scratch for rows (plan from GpuLmHead.plan) plus the log-prob output [rows]. */
@@ -112,15 +158,15 @@ final class Workspace implements AutoCloseable {
     long bytes() {
         long b = 0;
         for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd,
-                convState, ssmState, pool, lm})
+                convState, ssmState, pool, lm, attnQ, attnInts, keys, values})
             if (x != null) b += x.bytes();
         return b;
     }
 
     private void freeTokenBuffers() {
         stream.sync();
-        closeAll(residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd);
-        residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = null;
+        closeAll(residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
+        residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
     }
 
     private static void closeAll(DeviceBuffer... bs) {
@@ -130,8 +176,10 @@ final class Workspace implements AutoCloseable {
     @Override
     public void close() {
         stream.sync();
-        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm);
+        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
+                attnInts, keys, values);
         ints = residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        attnQ = attnInts = keys = values = null;
         stream.close();
     }
 }
