@@ -1,32 +1,57 @@
 package ssdspark.rapids;
 
+import ai.rapids.cudf.BaseDeviceMemoryBuffer;
 import ai.rapids.cudf.ColumnVector;
+import ai.rapids.cudf.ColumnView;
+import ai.rapids.cudf.Cuda;
 import ai.rapids.cudf.DType;
 import ai.rapids.cudf.HostColumnVector;
 import ai.rapids.cudf.HostColumnVector.BasicType;
 import ai.rapids.cudf.HostColumnVector.DataType;
 import ai.rapids.cudf.HostColumnVector.ListType;
 import ai.rapids.cudf.HostColumnVector.StructData;
+import ai.rapids.cudf.HostMemoryBuffer;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ssdspark.model.DocumentRunner;
+import ssdspark.model.DocumentRunner.DeviceDocs;
+import ssdspark.model.DocumentRunner.Outcome;
+import ssdspark.model.Engine;
+import ssdspark.model.gpu.GpuEngine;
 import ssdspark.pipeline.sql.SqlDocuments;
 import ssdspark.udf.Doc;
 import ssdspark.udf.JobSpec;
+import ssdspark.udf.ModelCache;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The columnar (RAPIDS) evaluation of mamba2_score / mamba2_embed over one batch of a LIST&lt;INT&gt; column.
  *
- * <p>The column is copied to the host (4 bytes a token) and runs through {@link SqlDocuments#run}, the jobs' batched
- * code, on the executor's engine; the result is built on the host as the job's rows and copied to the device as
- * one cuDF column of numRows rows: NULL for a NULL input row; for a row the model cannot take, score gives a struct
- * with only error set and embed gives NULL, as the row-at-a-time path. (An engine entry point that reads the
- * column's device buffers in place would save the two copies; the GPU engine has none yet.)
+ * <p><b>Device path</b> (the executor's engine is a GPU engine on the batch's device): only the column's offsets
+ * (4 bytes a row) and validity mask cross to the host; the ids are read in place from the column's child data by
+ * {@link DocumentRunner#scoreAll(DeviceDocs, DocumentRunner.ScoreOptions, int)} / {@code embedAll}, packed into
+ * engine passes of the token budget, longer rows in chunks with their state carried, as the jobs run them.
+ *
+ * <p><b>Host path</b> (everything else): the column is copied to the host (4 bytes a token) and runs through
+ * {@link SqlDocuments#run}, the jobs' batched code. It is taken when the engine is on the CPU or another GPU, when
+ * prepend_bos is set (a BOS cannot be put in front of ids in device memory), when the ids are 64-bit, and for a
+ * whole batch when the device refuses an id outside the vocabulary (the host path names the row and position).
+ *
+ * <p>Both paths build the rows with the jobs' code and return one cuDF column of numRows rows, copied from the host:
+ * NULL for a NULL input row; for a row the model cannot take, score gives a struct with only error set and embed
+ * gives NULL, as the row-at-a-time path.
  */
 public final class ColumnarDocuments {
+    private static final Logger LOG = LoggerFactory.getLogger(ColumnarDocuments.class);
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+
     private ColumnarDocuments() {}
 
     /** The result column of spec over args (exactly one LIST&lt;integer&gt; column of numRows rows). */
@@ -38,10 +63,85 @@ public final class ColumnarDocuments {
             throw new IllegalArgumentException("mamba2_" + spec.task().cliName() + " takes an array of token ids, got a column of " + in.getType());
         if (in.getRowCount() != numRows)
             throw new IllegalStateException("the argument has " + in.getRowCount() + " rows but the batch has " + numRows);
-        List<Row> rows = rowsOf(spec, in, numRows);
+        List<Row> rows = null;
+        if (numRows > 0 && in.getNullCount() < numRows) {
+            Engine engine = ModelCache.forTask(spec);
+            DType ids;
+            try (ColumnView child = in.getChildColumnView(0)) { ids = child.getType(); }
+            String hostReason = hostPathReason(spec, ids, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
+            if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine), in);
+            else if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
+        }
+        if (rows == null) rows = rowsOf(spec, in, numRows);
         try (HostColumnVector host = hostColumn(spec, rows)) {
             return host.copyToDevice();
         }
+    }
+
+    /**
+     * Why a batch of spec with ids of type idType must take the host path; null when the device path takes it.
+     *
+     * @param engineGpu  the CUDA ordinal of the executor's GPU engine; null when the engine is not a GPU engine
+     * @param cudfDevice the device cuDF works on in this thread (where the column is)
+     */
+    static String hostPathReason(JobSpec spec, DType idType, Integer engineGpu, int cudfDevice) {
+        if (engineGpu == null) return "the model runs on the CPU engine (device '" + spec.device() + "')";
+        if (engineGpu != cudfDevice) return "the model is on GPU " + engineGpu + ", the column on GPU " + cudfDevice;
+        if (spec.bosId() >= 0) return "prepend_bos puts a token in front of each row, which the ids in device memory lack";
+        if (spec.spans() != null) return "span scores are computed from the host";
+        if (idType != DType.INT32) return "the token ids are " + idType + "; the device path reads INT32";
+        return null;
+    }
+
+    /** The device path; null when the device refuses an id (the host path then reports it per row). */
+    private static List<Row> onDevice(JobSpec spec, DocumentRunner runner, ColumnVector in) {
+        // A column cut from a larger one (a cuDF slice) has offsets and a mask that start elsewhere; a device copy
+        // (cuDF rebases its offsets and child) is cheap next to the model and keeps the reading below simple.
+        boolean sliced;
+        try (BaseDeviceMemoryBuffer offsets = in.getOffsets()) { sliced = offsets == null || offsets.getLength() != 4L * (in.getRowCount() + 1); }
+        try (ColumnVector copy = sliced ? in.copyToColumnVector() : null) {
+            ColumnView col = copy != null ? copy : in;
+            ListLayout layout = layoutOf(col);
+            List<Doc> docs = new ArrayList<>(layout.rows());
+            for (int i = 0; i < layout.rows(); i++) docs.add(layout.present(i) ? Doc.of(null, null, null) : null);
+            long address;
+            try (ColumnView child = col.getChildColumnView(0); BaseDeviceMemoryBuffer data = child.getData()) {
+                address = data == null ? 0 : data.getAddress(); // no data: every row is empty or NULL
+            }
+            DeviceDocs onDevice = layout.docs(address);
+            try {
+                List<? extends Outcome<?>> outcomes = spec.task() == JobSpec.Task.SCORE
+                        ? runner.scoreAll(onDevice, spec.scoreOptions(), spec.tokenBudget())
+                        : runner.embedAll(onDevice, spec.chunkTokens(), spec.tokenBudget());
+                return SqlDocuments.rows(spec, docs, outcomes);
+            } catch (IllegalArgumentException badId) {
+                LOG.debug("ssdspark: the device refused a batch ({}); running it from the host", badId.getMessage());
+                return null;
+            }
+        }
+    }
+
+    /**
+     * The offsets and validity of an unsliced LIST column, copied to the host. The synchronous copy on cuDF's stream
+     * also orders us after whatever wrote the column there; the engine's own streams read the ids after it.
+     */
+    private static ListLayout layoutOf(ColumnView col) {
+        int rows = Math.toIntExact(col.getRowCount());
+        int[] offsets = new int[rows + 1];
+        try (BaseDeviceMemoryBuffer d = col.getOffsets(); HostMemoryBuffer h = HostMemoryBuffer.allocate(d.getLength())) {
+            h.copyFromDeviceBuffer(d);
+            h.getInts(offsets, 0, 0, rows + 1);
+        }
+        byte[] validity = null;
+        if (col.getNullCount() > 0) {
+            validity = new byte[(rows + 7) / 8];
+            try (BaseDeviceMemoryBuffer d = col.getValid(); HostMemoryBuffer h = HostMemoryBuffer.allocate(d.getLength())) {
+                h.copyFromDeviceBuffer(d);
+                h.getBytes(validity, 0, 0, validity.length);
+            }
+        }
+        Cuda.DEFAULT_STREAM.sync();
+        return ListLayout.of(rows, offsets, validity);
     }
 
     private static List<Row> rowsOf(JobSpec spec, ColumnVector in, int numRows) {

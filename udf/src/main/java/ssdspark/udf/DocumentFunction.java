@@ -4,7 +4,6 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import ssdspark.model.DocumentRunner;
 import ssdspark.model.DocumentRunner.Outcome;
-import ssdspark.model.DocumentRunner.ScoreOptions;
 import ssdspark.model.Engine;
 
 import java.util.ArrayDeque;
@@ -111,8 +110,16 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         int budget = spec.bosId() >= 0 ? spec.tokenBudget() + run.size() : spec.tokenBudget();
         List<? extends Outcome<?>> outcomes = run.isEmpty() ? List.of()
                 : spec.task() == JobSpec.Task.SCORE
-                ? runner.scoreAll(run, spanEnds, new ScoreOptions(spec.chunkTokens(), spec.bosId(), spec.perToken()), budget)
+                ? runner.scoreAll(run, spanEnds, spec.scoreOptions(), budget)
                 : runner.embedAll(run, spec.chunkTokens(), budget);
+        return rows(batch, outcomes);
+    }
+
+    /**
+     * The output rows of a batch the model has run: outcomes.get(k) is the k-th document without an error of its own
+     * (the RAPIDS columnar path runs documents whose ids stay in device memory, then builds its rows here too).
+     */
+    public List<Row> rows(List<Doc> batch, List<? extends Outcome<?>> outcomes) {
         List<Row> out = new ArrayList<>(batch.size());
         long errors = 0, tokens = 0;
         int k = 0;

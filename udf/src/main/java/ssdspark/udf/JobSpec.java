@@ -1,5 +1,7 @@
 package ssdspark.udf;
 
+import ssdspark.model.DocumentRunner.ScoreOptions;
+
 import java.io.Serializable;
 import java.util.Locale;
 
@@ -79,6 +81,9 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
         return new JobSpec(Task.EMBED, modelPath, device, chunkTokens, -1, false, pooling, DEFAULT_PRECISION,
                 DEFAULT_TOKEN_BUDGET, DEFAULT_MAX_BATCH_DOCS);
     }
+
+    /** What DocumentRunner needs to score this job's documents. */
+    public ScoreOptions scoreOptions() { return new ScoreOptions(chunkTokens, bosId, perToken); }
 
     /** The same job with other batch limits. */
     public JobSpec withBatching(int tokenBudget, int maxBatchDocs) {

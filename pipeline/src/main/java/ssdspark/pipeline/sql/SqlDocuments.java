@@ -56,10 +56,27 @@ public final class SqlDocuments {
 
     /** The job's output rows (id, ..., error) of docs, in order; null docs (SQL NULLs) give null. */
     public static List<Row> run(JobSpec spec, List<Doc> docs) {
+        List<Doc> present = present(docs);
+        DocumentRunner runner = present.stream().anyMatch(d -> d.error() == null) ? new DocumentRunner(ModelCache.forTask(spec)) : null;
+        return withNulls(docs, present.isEmpty() ? List.of() : new DocumentFunction(spec, null).apply(runner, present));
+    }
+
+    /**
+     * As {@link #run}, for documents a runner has already run (the RAPIDS path, ids in device memory): outcomes.get(k)
+     * belongs to the k-th non-null document; the rows are built by the same code.
+     */
+    public static List<Row> rows(JobSpec spec, List<Doc> docs, List<? extends DocumentRunner.Outcome<?>> outcomes) {
+        return withNulls(docs, new DocumentFunction(spec, null).rows(present(docs), outcomes));
+    }
+
+    private static List<Doc> present(List<Doc> docs) {
         List<Doc> present = new ArrayList<>(docs.size());
         for (Doc d : docs) if (d != null) present.add(d);
-        DocumentRunner runner = present.stream().anyMatch(d -> d.error() == null) ? new DocumentRunner(ModelCache.forTask(spec)) : null;
-        List<Row> rows = present.isEmpty() ? List.of() : new DocumentFunction(spec, null).apply(runner, present);
+        return present;
+    }
+
+    /** rows (one per non-null doc) spread over docs' positions, null where the doc is null. */
+    private static List<Row> withNulls(List<Doc> docs, List<Row> rows) {
         List<Row> out = new ArrayList<>(docs.size());
         int k = 0;
         for (Doc d : docs) out.add(d == null ? null : rows.get(k++));
