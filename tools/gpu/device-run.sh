@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs on the GPU host (driver only), from the repository root, with the bundle made by tools/gpu/run-gpu-tests.sh.
 #
-#   bash .gpu-bundle/device-run.sh [tests|bench|sanitize|all]     (default all)
+#   bash .gpu-bundle/device-run.sh [tests|bench|sanitize|select|all]     (default all)
 #
 #   tests     every GPU test (JUnit console): kernel twins, engine vs CPU engine, fixtures, 130M bf16 accuracy
 #   bench     130M-size accuracy (fp32 / fp16 / bf16 vs the CPU engine) and scoring throughput, 16 x 2048 tokens,
 #             bf16 (SSD_BENCH_ALL=1 adds fp16 and fp32)
 #   sanitize  compute-sanitizer memcheck + racecheck over the kernel twin tests
+#   select    only the test classes named in SSD_CLASSES (space separated)
 # Logs go to $OUT (default /tmp/ssd-out): log (everything), junit reports.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,11 @@ if [[ $what == tests || $what == all ]]; then
   log "== tests"
   junit tests --scan-classpath --include-package=ssdspark.kernels.gpu --include-package=ssdspark.model.gpu \
     --exclude-classname='.*Gpu130mTest' || rc=1
+fi
+if [[ $what == select ]]; then # SSD_CLASSES="a.B c.D": just those test classes
+  log "== selected: ${SSD_CLASSES:?set SSD_CLASSES}"
+  sel=(); for c in $SSD_CLASSES; do sel+=(--select-class="$c"); done
+  junit select "${sel[@]}" || rc=1
 fi
 if [[ $what == bench || $what == all || $what == tests ]]; then
   log "== 130M accuracy and throughput"

@@ -28,7 +28,9 @@ import java.util.TreeMap;
  *
  * <p>Workloads (fixed shapes, random tokens): {@code score-130m} (16 x 2048, next-token log-probs of every token via
  * {@link GpuEngine#logProbsBatch}), {@code embed-130m} (16 x 2048, {@link GpuEngine#embedBatch}, mean pooling),
- * {@code score-1.3b} (8 x 2048) and {@code sweep} (score-130m at 1, 2, 4, ... sequences of 2048 tokens). Each runs on
+ * {@code score-1.3b} (8 x 2048), {@code sweep} (score-130m at 1, 2, 4, ... sequences of 2048 tokens), and for hybrids
+ * {@code score-130m-hybrid} (the 130M shape with attention at 2 of 24 layers, 16 x 2048) beside {@code long-130m} and
+ * {@code long-130m-hybrid} (2 x 16384, --long-len). Each runs on
  * a fresh engine (so its device memory is its own): warm-up batches, then timed batches (median), then one batch with
  * per-kernel profiling, whose kernels are grouped into op families with the FLOPs (or the bytes) the config implies.
  *
@@ -40,15 +42,20 @@ public final class GpuBenchmark {
 
     /** A model shape: mamba_ssm's released Mamba-2 configs (vocab 50277 padded to a multiple of 16 = 50288). */
     enum Size {
-        M130("130m", 768, 24), B13("1.3b", 2048, 48);
+        M130("130m", 768, 24, ""), B13("1.3b", 2048, 48, ""),
+        /** The 130M shape with attention (12 heads of 64, rotary on all 64 dims) at 2 of its 24 layers, as mamba2attn. */
+        M130_HYBRID("130m-hybrid", 768, 24, ", \"attn_layer_idx\": [8, 16], \"attn_cfg\": {\"num_heads\": 12, \"head_dim\": 64,"
+                + " \"rotary_emb_dim\": 64, \"causal\": true}");
 
         final String label;
         final int dModel, nLayer;
+        private final String extra;
 
-        Size(String label, int dModel, int nLayer) {
+        Size(String label, int dModel, int nLayer, String extra) {
             this.label = label;
             this.dModel = dModel;
             this.nLayer = nLayer;
+            this.extra = extra;
         }
 
         Mamba2Config config() {
@@ -56,7 +63,7 @@ public final class GpuBenchmark {
                     "{\"d_model\": %d, \"n_layer\": %d, \"vocab_size\": 50277, \"pad_vocab_size_multiple\": 16,"
                             + " \"rms_norm\": true, \"tie_embeddings\": true, \"ssm_cfg\": {\"layer\": \"Mamba2\","
                             + " \"d_state\": 128, \"headdim\": 64, \"expand\": 2, \"ngroups\": 1, \"d_conv\": 4,"
-                            + " \"chunk_size\": 256}}", dModel, nLayer));
+                            + " \"chunk_size\": 256}%s}", dModel, nLayer, extra));
         }
     }
 
@@ -69,6 +76,7 @@ public final class GpuBenchmark {
     /** Options from the command line. */
     static final class Options {
         List<String> workloads = List.of("score-130m", "embed-130m", "score-1.3b", "sweep");
+        int longLen = 16384;
         int[] sweep = {1, 2, 4, 8, 16, 32};
         int len = 2048, warmup = 3, iters = 10, device = 0;
         long seed = 1;
@@ -155,12 +163,15 @@ public final class GpuBenchmark {
                 case "score-130m" -> out.add(new Workload(name, Size.M130, Mode.SCORE, 16, o.len, false));
                 case "embed-130m" -> out.add(new Workload(name, Size.M130, Mode.EMBED, 16, o.len, false));
                 case "score-1.3b" -> out.add(new Workload(name, Size.B13, Mode.SCORE, 8, o.len, false));
+                case "score-130m-hybrid" -> out.add(new Workload(name, Size.M130_HYBRID, Mode.SCORE, 16, o.len, false));
+                case "long-130m" -> out.add(new Workload(name, Size.M130, Mode.SCORE, 2, o.longLen, false));
+                case "long-130m-hybrid" -> out.add(new Workload(name, Size.M130_HYBRID, Mode.SCORE, 2, o.longLen, false));
                 case "sweep" -> {
                     for (int s : o.sweep)
                         out.add(new Workload("sweep-130m-" + s + "x" + o.len, Size.M130, Mode.SCORE, s, o.len, true));
                 }
                 default -> throw new IllegalArgumentException("unknown workload '" + name
-                        + "' (known: score-130m, embed-130m, score-1.3b, sweep)");
+                        + "' (known: score-130m, embed-130m, score-1.3b, sweep, score-130m-hybrid, long-130m, long-130m-hybrid)");
             }
         // build each model once: 130m workloads first, in the order given
         out.sort((a, b) -> Integer.compare(a.size.ordinal(), b.size.ordinal()));
@@ -254,7 +265,7 @@ public final class GpuBenchmark {
      * "other" (listed), so a renamed kernel shows up instead of vanishing.
      */
     static final class Families {
-        static final String GEMM = "gemm", SSD = "ssd", HEAD = "lm_head", ELEM = "norms_conv_elementwise", OTHER = "other";
+        static final String GEMM = "gemm", SSD = "ssd", ATTN = "attention", HEAD = "lm_head", ELEM = "norms_conv_elementwise", OTHER = "other";
         /** Prefixes of the kernels counted as norms + conv + elementwise (embedding gather, conversions, pooling). */
         static final List<String> ELEM_PREFIXES = List.of("add_rmsnorm", "rmsnorm", "gated_rmsnorm", "causal_conv1d",
                 "conv", "embed", "convert", "pool", "silu", "residual");
@@ -262,6 +273,7 @@ public final class GpuBenchmark {
         static String family(String kernel) {
             if (kernel.startsWith("gemm")) return GEMM;
             if (kernel.startsWith("ssd")) return SSD;
+            if (kernel.startsWith("attn")) return ATTN;
             if (kernel.startsWith("lm_head")) return HEAD;
             for (String p : ELEM_PREFIXES) if (kernel.startsWith(p)) return ELEM;
             return OTHER;
@@ -269,7 +281,7 @@ public final class GpuBenchmark {
 
         static Map<String, Object> of(Map<String, double[]> prof, Mamba2Config c, Workload wl, int q) {
             Map<String, double[]> fam = new LinkedHashMap<>(); // family -> {ms, launches}
-            for (String f : List.of(GEMM, SSD, HEAD, ELEM, OTHER)) fam.put(f, new double[2]);
+            for (String f : List.of(GEMM, SSD, ATTN, HEAD, ELEM, OTHER)) fam.put(f, new double[2]);
             List<String> unknown = new ArrayList<>();
             double total = 0;
             for (Map.Entry<String, double[]> k : prof.entrySet()) {
@@ -284,7 +296,7 @@ public final class GpuBenchmark {
             out.put("kernel_ms", total);
             Map<String, Object> fams = new LinkedHashMap<>();
             for (Map.Entry<String, double[]> f : fam.entrySet()) {
-                if (f.getKey().equals(HEAD) && wl.mode != Mode.SCORE && f.getValue()[1] == 0) continue;
+                if ((f.getKey().equals(HEAD) || f.getKey().equals(ATTN)) && f.getValue()[1] == 0) continue;
                 Map<String, Object> x = new LinkedHashMap<>();
                 double ms = f.getValue()[0];
                 x.put("ms", ms);
@@ -296,6 +308,7 @@ public final class GpuBenchmark {
                         x.put("ms_per_layer", ms / c.nLayer);
                     }
                     case HEAD -> putRate(x, "flops", work.headFlops, ms, 1e12, "tflop_s");
+                    case ATTN -> putRate(x, "flops", work.attnFlops, ms, 1e12, "tflop_s");
                     case ELEM -> putRate(x, "bytes", work.elemBytes, ms, 1e9, "gb_s");
                     default -> x.put("kernels", unknown);
                 }
@@ -325,6 +338,8 @@ public final class GpuBenchmark {
      * <ul>
      *   <li>GEMMs: 2·T·d·d_in_proj (in_proj) + 2·T·d_inner·d (out_proj) per layer;</li>
      *   <li>LM head: 2·T·d·vocab (padded), scoring only;</li>
+     *   <li>hybrids: attention layers' in_proj / out_proj with the GEMMs, and as "attention" the causal q·kᵀ and p·v,
+     *       4·H·D per visible (query, key) pair, len·(len+1)/2 pairs per sequence; gated MLPs with the GEMMs;</li>
      *   <li>SSD, chunked with chunk length Q, per chunk of q tokens and per layer: C·Bᵀ 2·q²·N·G, chunk states
      *       2·q·N·P·H, state passing 2·H·P·N, output from the states 2·q·N·P·H, intra-chunk output 2·q²·P·H (the
      *       dense q x q blocks, as the matmul units compute them);</li>
@@ -333,10 +348,18 @@ public final class GpuBenchmark {
      *       gated RMSNorm 3·T·d_ssm per layer, plus the embedding gather and the final norm.</li>
      * </ul>
      */
-    record Work(double gemmFlops, double headFlops, double ssdFlops, double elemBytes) {
+    record Work(double gemmFlops, double headFlops, double ssdFlops, double attnFlops, double elemBytes) {
         static Work of(Mamba2Config c, Workload wl, int q) {
-            double T = wl.tokens(), d = c.dModel, L = c.nLayer;
-            double gemm = L * (2 * T * d * c.dInProj() + 2 * T * c.dInner * d);
+            double T = wl.tokens(), d = c.dModel, L = c.nLayer, A = 0;
+            for (int l = 0; l < c.nLayer; l++) if (c.isAttention(l)) A++;
+            double M = L - A; // Mamba-2 layers
+            double gemm = M * (2 * T * d * c.dInProj() + 2 * T * c.dInner * d);
+            double attn = 0;
+            if (c.attn != null) { // in_proj / out_proj GEMMs; causal q.k and p.v over len(len+1)/2 pairs per sequence
+                gemm += A * (2 * T * d * c.attn.inProjRows() + 2 * T * c.attn.outProjCols() * d);
+                attn = A * wl.seqs * 4.0 * wl.len * (wl.len + 1) / 2 * c.attn.numHeads() * c.attn.headDim();
+            }
+            gemm += L * (2 * T * d * 2.0 * c.dIntermediate + 2 * T * c.dIntermediate * d); // gated MLPs: fc1, fc2 (0 without)
             double head = wl.mode == Mode.SCORE ? 2 * T * d * c.paddedVocab : 0;
             double H = c.nheads, P = c.headdim, N = c.dState, G = c.ngroups;
             double perSeq = 0;
@@ -344,9 +367,9 @@ public final class GpuBenchmark {
                 double n = Math.min(q, wl.len - start);
                 perSeq += 2 * n * n * N * G + 4 * n * N * P * H + 2 * n * n * P * H + 2 * H * P * N;
             }
-            double ssd = L * wl.seqs * perSeq;
-            double elem = 2 * (L * (4 * T * d + 2 * T * c.convDim() + 3 * T * c.dSsm) + T * d + 4 * T * d);
-            return new Work(gemm, head, ssd, elem);
+            double ssd = M * wl.seqs * perSeq;
+            double elem = 2 * (M * (4 * T * d + 2 * T * c.convDim() + 3 * T * c.dSsm) + A * 4 * T * d + T * d + 4 * T * d);
+            return new Work(gemm, head, ssd, attn, elem);
         }
     }
 
@@ -402,6 +425,7 @@ public final class GpuBenchmark {
                 case "--workloads" -> { o.workloads = List.of(need(a, v).split(",")); i++; }
                 case "--sweep" -> { o.sweep = ints(a, need(a, v)); i++; }
                 case "--len" -> { o.len = positive(a, need(a, v)); i++; }
+                case "--long-len" -> { o.longLen = positive(a, need(a, v)); i++; }
                 case "--warmup" -> { o.warmup = nonNegative(a, need(a, v)); i++; }
                 case "--iters" -> { o.iters = positive(a, need(a, v)); i++; }
                 case "--device" -> { o.device = nonNegative(a, need(a, v)); i++; }
