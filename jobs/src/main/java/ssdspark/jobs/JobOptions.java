@@ -10,6 +10,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.TypeConversionException;
+import ssdspark.model.DocumentRunner;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
 import ssdspark.pipeline.OnError;
@@ -161,6 +162,13 @@ public final class JobOptions {
     @Option(names = "--max-batch-docs", paramLabel = "N", converter = Positive.class, defaultValue = "" + JobSpec.DEFAULT_MAX_BATCH_DOCS,
             description = "documents per batch at most [${DEFAULT-VALUE}]")
     int maxBatchDocs;
+
+    @Recorded
+    @Option(names = "--max-attention-tokens", paramLabel = "N", converter = Positive.class,
+            defaultValue = "" + DocumentRunner.DEFAULT_MAX_ATTENTION_TOKENS,
+            description = "hybrid models (attention layers): longer documents get an error row, and documents in flight"
+                    + " keep at most N tokens of KV cache together [${DEFAULT-VALUE}]")
+    int maxAttentionTokens;
 
     @Recorded
     @Option(names = "--prefetch", paramLabel = "N", converter = NonNegative.class, defaultValue = "" + DocumentPipeline.DEFAULT_PREFETCH,

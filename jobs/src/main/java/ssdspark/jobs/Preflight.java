@@ -87,7 +87,7 @@ public final class Preflight {
         JobSpec spec = (o.task == JobSpec.Task.SCORE
                 ? JobSpec.score(model.toString(), o.device, o.chunkTokens, o.bosId(), o.perToken)
                 : JobSpec.embed(model.toString(), o.device, o.chunkTokens, o.pooling))
-                .withPrecision(o.precision).withBatching(o.tokenBudget, o.maxBatchDocs);
+                .withPrecision(o.precision).withBatching(o.tokenBudget, o.maxBatchDocs).withMaxAttentionTokens(o.maxAttentionTokens);
 
         String input = o.input;
         Path localIn = LocalPaths.local(input);

@@ -15,21 +15,38 @@ import java.util.List;
  * pieces with its recurrent state carried from piece to piece, so every result equals one pass over
  * the whole document while memory stays bounded by the batch, not by the document.
  *
+ * <p>Hybrid models (attention layers) are the exception: their state holds every token's keys and values, so it grows
+ * with the document ({@link Mamba2Config#kvCacheBytesPerToken()} a token). A document longer than
+ * {@code maxAttentionTokens} is refused (its error row says so), and the planner keeps the KV caches carried between
+ * batches within that many tokens in all: a long document is started only when its whole cache fits beside those of
+ * the documents in flight. Memory for KV caches is then at most (maxAttentionTokens + tokenBudget) × bytes a token.
+ *
  * <p>The documents' ids are host arrays, or (the RAPIDS columnar path) int32 ids already in the GPU engine's device
  * memory ({@link DeviceDocs}); both go through the same packing, chunking and per-document reduction.
  */
 public final class DocumentRunner {
+    /** Default of the longest document, and of the tokens in flight together, whose KV cache a hybrid model keeps. */
+    public static final int DEFAULT_MAX_ATTENTION_TOKENS = 65536;
+
     private final Engine engine;
     private final DeviceBatches device; // null: this runner takes host arrays only
+    private final int maxAttentionTokens;
 
-    public DocumentRunner(Engine engine) {
-        this(engine, engine instanceof GpuEngine g ? DeviceBatches.of(g) : null);
+    public DocumentRunner(Engine engine) { this(engine, DEFAULT_MAX_ATTENTION_TOKENS); }
+
+    /** @param maxAttentionTokens hybrids: the longest document, and the most KV-cache tokens carried at once (ignored without attention layers) */
+    public DocumentRunner(Engine engine, int maxAttentionTokens) {
+        this(engine, engine instanceof GpuEngine g ? DeviceBatches.of(g) : null, maxAttentionTokens);
     }
 
     /** A runner whose device-memory batches run through device (tests stand host memory in for the GPU's). */
-    public DocumentRunner(Engine engine, DeviceBatches device) {
+    public DocumentRunner(Engine engine, DeviceBatches device) { this(engine, device, DEFAULT_MAX_ATTENTION_TOKENS); }
+
+    public DocumentRunner(Engine engine, DeviceBatches device, int maxAttentionTokens) {
+        if (maxAttentionTokens < 1) throw new IllegalArgumentException("max attention tokens must be >= 1, got " + maxAttentionTokens);
         this.engine = engine;
         this.device = device;
+        this.maxAttentionTokens = maxAttentionTokens;
     }
 
     public Engine engine() { return engine; }
@@ -126,6 +143,7 @@ public final class DocumentRunner {
         String bosError = o.bosId() >= 0 ? checkToken(o.bosId(), -1) : null;
         for (int[] doc : docs) {
             String err = bosError != null ? bosError : validate(doc);
+            if (err == null) err = attentionLimit(doc.length + (o.bosId() >= 0 ? 1 : 0));
             int[] seq = doc;
             if (err == null && o.bosId() >= 0) {
                 seq = new int[doc.length + 1];
@@ -151,7 +169,8 @@ public final class DocumentRunner {
         int d = engine.config().dModel;
         List<Cursor> cursors = new ArrayList<>(docs.size());
         for (int[] doc : docs) {
-            Cursor c = new Cursor(doc, validate(doc));
+            String err = validate(doc);
+            Cursor c = new Cursor(doc, err != null ? err : attentionLimit(doc.length));
             if (c.error == null) { c.poolSum = new double[d]; c.last = new float[d]; }
             cursors.add(c);
         }
@@ -231,7 +250,7 @@ public final class DocumentRunner {
         if (device == null) throw new IllegalStateException("ids in device memory need a GPU engine; this runner's is " + engine.backend());
         List<Cursor> cursors = new ArrayList<>(docs.size());
         for (int i = 0; i < docs.size(); i++)
-            cursors.add(new Cursor(null, docs.start()[i], docs.len()[i], docs.len()[i] == 0 ? EMPTY : null));
+            cursors.add(new Cursor(null, docs.start()[i], docs.len()[i], docs.len()[i] == 0 ? EMPTY : attentionLimit(docs.len()[i])));
         return cursors;
     }
 
@@ -243,6 +262,7 @@ public final class DocumentRunner {
         final String error;
         int pos;
         Mamba2State state;     // null until the document needs more than one piece
+        boolean kvReserved;    // hybrids: its KV cache's tokens are counted in the planner's reservation
         RunningScore score;    // scoring
         double[] poolSum;      // embedding
         float[] last;
@@ -269,6 +289,8 @@ public final class DocumentRunner {
 
     private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, Pass pass) {
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
+        final boolean kv = engine.config().kvCacheBytesPerToken() > 0;
+        long reserved = 0; // hybrids: tokens of KV cache the documents in flight will hold when finished
         int next = 0; // first cursor that may still have work
         while (true) {
             while (next < cursors.size() && cursors.get(next).done()) next++;
@@ -285,7 +307,16 @@ public final class DocumentRunner {
                     if (!batch.isEmpty()) break;
                     n = tokenBudget;
                 }
-                if (c.state == null && c.pos + n < c.length) c.state = engine.newState();
+                if (c.state == null && c.pos + n < c.length) {
+                    // Documents start in order, so every document in flight comes before this one and is in this batch:
+                    // waiting here for them to finish cannot leave the batch empty.
+                    if (kv && reserved + c.length > maxAttentionTokens) {
+                        if (batch.isEmpty()) throw new IllegalStateException("no document in flight, yet " + c.length + " tokens do not fit");
+                        break;
+                    }
+                    c.state = engine.newState();
+                    if (kv) { reserved += c.length; c.kvReserved = true; }
+                }
                 batch.add(c);
                 lens.add(n);
                 total += n;
@@ -297,7 +328,10 @@ public final class DocumentRunner {
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
                 c.pos += len[b];
-                if (c.done()) c.state = null; // release it as soon as the document is finished
+                if (c.done()) { // release its state as soon as the document is finished
+                    c.state = null;
+                    if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
+                }
             }
         }
     }
@@ -379,6 +413,21 @@ public final class DocumentRunner {
             if (e != null) return e;
         }
         return null;
+    }
+
+    /** Hybrids: why a sequence of n tokens is refused (its KV cache would pass the cap), or null. */
+    private String attentionLimit(int n) {
+        long perToken = engine.config().kvCacheBytesPerToken();
+        if (perToken == 0 || n <= maxAttentionTokens) return null;
+        return String.format("document of %d tokens is longer than max attention tokens %d (--max-attention-tokens): this model's %d attention"
+                + " layers keep every token's keys and values, %s a token, %s for this document; raise the cap if memory"
+                + " allows or split the document", n, maxAttentionTokens, engine.config().attentionLayers(), size(perToken), size(perToken * n));
+    }
+
+    private static String size(long bytes) {
+        if (bytes < 1L << 20) return String.format("%.1f KiB", bytes / 1024.0);
+        if (bytes < 1L << 30) return String.format("%.1f MiB", bytes / (double) (1 << 20));
+        return String.format("%.1f GiB", bytes / (double) (1L << 30));
     }
 
     private String checkToken(int t, int pos) {

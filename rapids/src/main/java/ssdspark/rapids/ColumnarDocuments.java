@@ -69,7 +69,7 @@ public final class ColumnarDocuments {
             DType ids;
             try (ColumnView child = in.getChildColumnView(0)) { ids = child.getType(); }
             String hostReason = hostPathReason(spec, ids, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
-            if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine), in);
+            if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
             else if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
         }
         if (rows == null) rows = rowsOf(spec, in, numRows);

@@ -71,7 +71,7 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
                     List<Doc> batch = batches.next();
                     if (runner == null && batch.stream().anyMatch(d -> d.error() == null)) {
                         Engine engine = ModelCache.forTask(spec);
-                        runner = new DocumentRunner(engine);
+                        runner = new DocumentRunner(engine, spec.maxAttentionTokens());
                         if (counters != null) counters.noteBackend(engine.backend());
                     }
                     ready.addAll(apply(runner, batch));

@@ -1,5 +1,6 @@
 package ssdspark.udf;
 
+import ssdspark.model.DocumentRunner;
 import ssdspark.model.DocumentRunner.ScoreOptions;
 
 import java.io.Serializable;
@@ -22,10 +23,12 @@ import java.util.Locale;
  * @param maxBatchDocs documents per engine batch at most (many tiny documents)
  * @param spans        score only: per-span scores (--spans); null for none
  * @param textInput    the documents come from text: score rows then carry num_bytes and bits_per_byte
+ * @param maxAttentionTokens hybrid models: the longest document, and the most tokens of KV cache carried at once
+ *                     (see {@link DocumentRunner}); ignored by models without attention layers
  */
 public record JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
                       Pooling pooling, String precision, int tokenBudget, int maxBatchDocs, SpanMode spans,
-                      boolean textInput) implements Serializable {
+                      boolean textInput, int maxAttentionTokens) implements Serializable {
 
     /** Longest piece of a document per forward pass (--chunk-tokens, the API's chunkTokens / chunk_tokens). */
     public static final int DEFAULT_CHUNK_TOKENS = 2048;
@@ -59,6 +62,7 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
         precision = ModelCache.checkPrecision(precision);
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
         if (maxBatchDocs < 1) throw new IllegalArgumentException("documents per batch must be >= 1, got " + maxBatchDocs);
+        if (maxAttentionTokens < 1) throw new IllegalArgumentException("max attention tokens must be >= 1, got " + maxAttentionTokens);
         if (spans != null && task != Task.SCORE) throw new IllegalArgumentException("spans are scored, not embedded: --spans is for score");
         if (spans != null && spans.kind().onText() != textInput)
             throw new IllegalArgumentException(textInput
@@ -69,7 +73,8 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
     /** Without spans, pre-tokenized input. */
     public JobSpec(Task task, String modelPath, String device, int chunkTokens, int bosId, boolean perToken,
                    Pooling pooling, String precision, int tokenBudget, int maxBatchDocs) {
-        this(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, null, false);
+        this(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, null, false,
+                DocumentRunner.DEFAULT_MAX_ATTENTION_TOKENS);
     }
 
     public static JobSpec score(String modelPath, String device, int chunkTokens, int bosId, boolean perToken) {
@@ -87,26 +92,31 @@ public record JobSpec(Task task, String modelPath, String device, int chunkToken
 
     /** The same job with other batch limits. */
     public JobSpec withBatching(int tokenBudget, int maxBatchDocs) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
     }
 
     /** The same job with another GPU precision. */
     public JobSpec withPrecision(String precision) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
     }
 
     /** The same job on text input (true) or pre-tokenized input (false), with per-span scores (null: none). */
     public JobSpec withInput(boolean textInput, SpanMode spans) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
     }
 
     /** The same job with another BOS id (negative: none). */
     public JobSpec withBos(int bosId) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
+    }
+
+    /** The same job with another cap on hybrid models' KV caches. */
+    public JobSpec withMaxAttentionTokens(int maxAttentionTokens) {
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
     }
 
     /** The same job on another device. */
     public JobSpec withDevice(String device) {
-        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput);
+        return new JobSpec(task, modelPath, device, chunkTokens, bosId, perToken, pooling, precision, tokenBudget, maxBatchDocs, spans, textInput, maxAttentionTokens);
     }
 }

@@ -57,7 +57,7 @@ public final class SqlDocuments {
     /** The job's output rows (id, ..., error) of docs, in order; null docs (SQL NULLs) give null. */
     public static List<Row> run(JobSpec spec, List<Doc> docs) {
         List<Doc> present = present(docs);
-        DocumentRunner runner = present.stream().anyMatch(d -> d.error() == null) ? new DocumentRunner(ModelCache.forTask(spec)) : null;
+        DocumentRunner runner = present.stream().anyMatch(d -> d.error() == null) ? new DocumentRunner(ModelCache.forTask(spec), spec.maxAttentionTokens()) : null;
         return withNulls(docs, present.isEmpty() ? List.of() : new DocumentFunction(spec, null).apply(runner, present));
     }
 
