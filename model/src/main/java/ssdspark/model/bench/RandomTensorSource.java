@@ -9,8 +9,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * A checkpoint made up in memory: every tensor a Mamba-2 model of the given config needs, under mamba_ssm's
- * names and shapes. Values are generated on read from a per-tensor seed, so nothing is held twice, in one of two
+ * A checkpoint made up in memory: every tensor a Mamba-2 model of the given config needs (hybrids' attention layers
+ * and gated MLPs included), under mamba_ssm's names and shapes. Values are generated on read from a per-tensor seed, so nothing is held twice, in one of two
  * ways ({@link Init}): as mamba_ssm initialises a model (benchmarks), or that with noise on every channel (tests).
  */
 public final class RandomTensorSource implements TensorSource {
@@ -55,16 +55,33 @@ public final class RandomTensorSource implements TensorSource {
         for (int i = 0; i < c.nLayer; i++) {
             String p = "backbone.layers." + i + ".";
             shapes.put(p + "norm.weight", new long[] {c.dModel});
-            shapes.put(p + "mixer.in_proj.weight", new long[] {c.dInProj(), c.dModel});
-            if (c.projBias) shapes.put(p + "mixer.in_proj.bias", new long[] {c.dInProj()});
-            shapes.put(p + "mixer.conv1d.weight", new long[] {c.convDim(), 1, c.dConv});
-            if (c.convBias) shapes.put(p + "mixer.conv1d.bias", new long[] {c.convDim()});
-            shapes.put(p + "mixer.dt_bias", new long[] {c.nheads});
-            shapes.put(p + "mixer.A_log", new long[] {c.nheads});
-            shapes.put(p + "mixer.D", new long[] {c.dHasHdim ? (long) c.nheads * c.headdim : c.nheads});
-            if (c.gatedNorm) shapes.put(p + "mixer.norm.weight", new long[] {c.dSsm});
-            shapes.put(p + "mixer.out_proj.weight", new long[] {c.dModel, c.dInner});
-            if (c.projBias) shapes.put(p + "mixer.out_proj.bias", new long[] {c.dModel});
+            if (c.isAttention(i)) { // mamba_ssm's MHA
+                Mamba2Config.AttnConfig a = c.attn;
+                shapes.put(p + "mixer.in_proj.weight", new long[] {a.inProjRows(), c.dModel});
+                if (a.qkvProjBias()) shapes.put(p + "mixer.in_proj.bias", new long[] {a.inProjRows()});
+                if (a.dConv() > 0) {
+                    shapes.put(p + "mixer.conv1d.weight", new long[] {a.qkvDim(), 1, a.dConv()});
+                    shapes.put(p + "mixer.conv1d.bias", new long[] {a.qkvDim()});
+                }
+                shapes.put(p + "mixer.out_proj.weight", new long[] {c.dModel, a.outProjCols()});
+                if (a.outProjBias()) shapes.put(p + "mixer.out_proj.bias", new long[] {c.dModel});
+            } else {
+                shapes.put(p + "mixer.in_proj.weight", new long[] {c.dInProj(), c.dModel});
+                if (c.projBias) shapes.put(p + "mixer.in_proj.bias", new long[] {c.dInProj()});
+                shapes.put(p + "mixer.conv1d.weight", new long[] {c.convDim(), 1, c.dConv});
+                if (c.convBias) shapes.put(p + "mixer.conv1d.bias", new long[] {c.convDim()});
+                shapes.put(p + "mixer.dt_bias", new long[] {c.nheads});
+                shapes.put(p + "mixer.A_log", new long[] {c.nheads});
+                shapes.put(p + "mixer.D", new long[] {c.dHasHdim ? (long) c.nheads * c.headdim : c.nheads});
+                if (c.gatedNorm) shapes.put(p + "mixer.norm.weight", new long[] {c.dSsm});
+                shapes.put(p + "mixer.out_proj.weight", new long[] {c.dModel, c.dInner});
+                if (c.projBias) shapes.put(p + "mixer.out_proj.bias", new long[] {c.dModel});
+            }
+            if (c.dIntermediate > 0) { // GatedMLP
+                shapes.put(p + "norm2.weight", new long[] {c.dModel});
+                shapes.put(p + "mlp.fc1.weight", new long[] {2L * c.dIntermediate, c.dModel});
+                shapes.put(p + "mlp.fc2.weight", new long[] {c.dModel, c.dIntermediate});
+            }
         }
     }
 
@@ -84,19 +101,28 @@ public final class RandomTensorSource implements TensorSource {
         float[] a = new float[Math.toIntExact(n)];
         SplittableRandom r = new SplittableRandom(seed * 1_000_003L + name.hashCode());
         // the name within a layer ("mixer.in_proj.weight"), or the whole name outside the layers
-        String leaf = name.contains("layers.") ? name.substring(name.indexOf('.', name.indexOf("layers.") + 7) + 1) : name;
-        if (init == Init.MAMBA_SSM) mambaSsm(leaf, r, a);
-        else perturbed(leaf, r, a);
+        int layer = -1;
+        String leaf = name;
+        if (name.contains("layers.")) {
+            int from = name.indexOf("layers.") + 7, dot = name.indexOf('.', from);
+            layer = Integer.parseInt(name.substring(from, dot));
+            leaf = name.substring(dot + 1);
+        }
+        // fan-ins of the layer's projections and conv: an attention layer's differ from a Mamba-2 layer's
+        boolean attn = layer >= 0 && c.isAttention(layer);
+        int outFanIn = attn ? c.attn.outProjCols() : c.dInner, convWidth = attn ? c.attn.dConv() : c.dConv;
+        if (init == Init.MAMBA_SSM) mambaSsm(leaf, r, a, convWidth);
+        else perturbed(leaf, r, a, outFanIn, convWidth);
         return a;
     }
 
-    private void mambaSsm(String leaf, SplittableRandom r, float[] a) {
+    private void mambaSsm(String leaf, SplittableRandom r, float[] a, int convWidth) {
         double u = 0.02 * Math.sqrt(3); // a uniform on [-u, u] has standard deviation u / sqrt(3) = 0.02
         switch (leaf) {
-            case "backbone.embedding.weight", "lm_head.weight", "mixer.in_proj.weight" -> uniform(r, a, u);
-            case "mixer.out_proj.weight" -> uniform(r, a, u / Math.sqrt(2.0 * c.nLayer));
-            case "mixer.conv1d.weight", "mixer.conv1d.bias" -> uniform(r, a, 1 / Math.sqrt(c.dConv)); // torch's Conv1d, fan_in = d_conv
-            case "backbone.norm_f.weight", "norm.weight", "mixer.norm.weight", "mixer.D" -> java.util.Arrays.fill(a, 1f);
+            case "backbone.embedding.weight", "lm_head.weight", "mixer.in_proj.weight", "mlp.fc1.weight" -> uniform(r, a, u);
+            case "mixer.out_proj.weight", "mlp.fc2.weight" -> uniform(r, a, u / Math.sqrt(2.0 * c.nLayer));
+            case "mixer.conv1d.weight", "mixer.conv1d.bias" -> uniform(r, a, 1 / Math.sqrt(convWidth)); // torch's Conv1d, fan_in = d_conv
+            case "backbone.norm_f.weight", "norm.weight", "norm2.weight", "mixer.norm.weight", "mixer.D" -> java.util.Arrays.fill(a, 1f);
             case "mixer.in_proj.bias", "mixer.out_proj.bias" -> java.util.Arrays.fill(a, 0f);
             case "mixer.dt_bias" -> dtBias(r, a);
             case "mixer.A_log" -> aLog(r, a);
@@ -104,16 +130,17 @@ public final class RandomTensorSource implements TensorSource {
         }
     }
 
-    private void perturbed(String leaf, SplittableRandom r, float[] a) {
+    private void perturbed(String leaf, SplittableRandom r, float[] a, int outFanIn, int convWidth) {
         switch (leaf) {
             case "backbone.embedding.weight", "lm_head.weight" -> { for (int i = 0; i < a.length; i++) a[i] = (float) (gauss(r) * embStd); }
-            case "backbone.norm_f.weight", "norm.weight", "mixer.norm.weight", "mixer.D" -> {
+            case "backbone.norm_f.weight", "norm.weight", "norm2.weight", "mixer.norm.weight", "mixer.D" -> {
                 for (int i = 0; i < a.length; i++) a[i] = (float) (1 + 0.1 * gauss(r));
             }
-            case "mixer.in_proj.weight" -> noisyUniform(r, a, 1 / Math.sqrt(c.dModel));
-            case "mixer.out_proj.weight" -> noisyUniform(r, a, 1 / Math.sqrt(c.dInner));
+            case "mixer.in_proj.weight", "mlp.fc1.weight" -> noisyUniform(r, a, 1 / Math.sqrt(c.dModel));
+            case "mixer.out_proj.weight" -> noisyUniform(r, a, 1 / Math.sqrt(outFanIn));
+            case "mlp.fc2.weight" -> noisyUniform(r, a, 1 / Math.sqrt(c.dIntermediate));
             case "mixer.in_proj.bias", "mixer.out_proj.bias" -> noisyUniform(r, a, 0.05);
-            case "mixer.conv1d.weight", "mixer.conv1d.bias" -> noisyUniform(r, a, 1 / Math.sqrt(c.dConv));
+            case "mixer.conv1d.weight", "mixer.conv1d.bias" -> noisyUniform(r, a, 1 / Math.sqrt(convWidth));
             case "mixer.dt_bias" -> dtBias(r, a);
             case "mixer.A_log" -> aLog(r, a);
             default -> throw new IllegalStateException("no init for " + leaf);
