@@ -315,7 +315,11 @@ public final class DocumentRunner {
                         break;
                     }
                     c.state = engine.newState();
-                    if (kv) { reserved += c.length; c.kvReserved = true; }
+                    if (kv) {
+                        reserved += c.length;
+                        c.kvReserved = true;
+                        c.state.reserveTokens(c.length); // allocated once, at the size reserved
+                    }
                 }
                 batch.add(c);
                 lens.add(n);

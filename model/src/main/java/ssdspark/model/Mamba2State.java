@@ -57,6 +57,11 @@ public final class Mamba2State {
         return new Mamba2State(c, s, k, tokensSeen);
     }
 
+    /** Makes every KV cache hold tokens rows without growing again (a document's length, when known up front). */
+    public void reserveTokens(int tokens) {
+        for (KvCache k : kv) if (k != null) k.ensureCapacity(tokens);
+    }
+
     /** Bytes of float data this state holds now (KV caches counted at their allocated capacity). */
     public long bytes() {
         long b = 0;

@@ -47,6 +47,10 @@ class HybridModelTest {
             assertNull(s.kv[0]);
             assertEquals(3 * c.attn.qkvDim(), s.conv[1].length);   // attention conv window: d_conv - 1 inputs
             assertEquals(0, s.ssm[1].length);
+            s.reserveTokens(30);
+            long fixed = 0; // conv windows and SSM states: independent of tokens
+            for (int l = 0; l < c.nLayer; l++) fixed += 4L * (s.conv[l].length + s.ssm[l].length);
+            assertEquals(fixed + 30L * c.kvCacheBytesPerToken(), s.bytes(), "30 reserved KV rows in both attention layers");
             e.forward(tokens, 0, 5, s);
             Mamba2State at5 = s.copy();
             float[] rest = e.forward(tokens, 5, 16, s);
