@@ -60,15 +60,3 @@ extern "C" __global__ void gated_rmsnorm_f16(const float* y, int ldY, const floa
     gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
                        padFrom);
 }
-
-// grid (ceil(T/256)), block 256: scale[t] = 1 / sqrt(sum_h sumsq[t][h] / d + eps), the per-row factor of the gated
-// RMSNorm (ngroups = 1) whose sums the SSD scan's gated epilogue left (ssd_chunk_scan_tc_gate_*); the out_proj GEMM
-// multiplies its rows by it (its weights already carry the norm weight).
-extern "C" __global__ void gated_rms_rowscale(const float* __restrict__ sumsq, int H, int T, int d, float eps,
-                                              float* __restrict__ scale) {
-    const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= T) return;
-    float ss = 0.f;
-    for (int h = 0; h < H; h++) ss += sumsq[(size_t)t * H + h];
-    scale[t] = 1.f / sqrtf(ss / d + eps);
-}

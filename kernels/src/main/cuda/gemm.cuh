@@ -1,4 +1,4 @@
-// Dense products in torch Linear layout: C[m][n] = A[m][k] . B[n][k]^T (* rowScale[m]) (+ bias[n]) (+ C[m][n] when accumulate, which
+// Dense products in torch Linear layout: C[m][n] = A[m][k] . B[n][k]^T (+ bias[n]) (+ C[m][n] when accumulate, which
 // folds the residual add of a block into its out_proj). Twin: ssdspark.kernels.Gemm.
 //  - bf16 or fp16 inputs, fp32 accumulate on tensor cores (mma.sync m16n8k16, ldmatrix, 3-stage cp.async pipeline).
 //    A and B rows must be 16-byte aligned (lda, ldb multiples of 8) and zero padded from K up to the next multiple of 8.
@@ -127,8 +127,7 @@ __device__ __forceinline__ void mainloop(float (&acc)[4][4][4], const T* __restr
 // grid (ceil(N/128), ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<STAGES>()
 template <typename T, int STAGES>
 __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
-                                             float* C, int ldc, const float* bias, int M, int N, int K, int accumulate,
-                                             const float* __restrict__ rowScale) {
+                                             float* C, int ldc, const float* bias, int M, int N, int K, int accumulate) {
     using namespace mma_gemm;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const int bn = blockIdx.x * BN, bm = blockIdx.y * BM;
@@ -141,7 +140,6 @@ __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, c
         for (int half = 0; half < 2; half++) {
             const int row = bm + wm * 64 + mi * 16 + (lane >> 2) + half * 8;
             if (row >= M) continue;
-            const float rs = rowScale ? rowScale[row] : 1.f;
 #pragma unroll
             for (int ni = 0; ni < 4; ni++)
 #pragma unroll
@@ -149,7 +147,7 @@ __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, c
                     const int col = bn + wn * 32 + ni * 8 + (lane & 3) * 2 + e;
                     if (col < N) {
                         float* c = C + (size_t)row * ldc + col;
-                        *c = acc[mi][ni][half * 2 + e] * rs + (bias ? bias[col] : 0.f) + (accumulate ? *c : 0.f);
+                        *c = acc[mi][ni][half * 2 + e] + (bias ? bias[col] : 0.f) + (accumulate ? *c : 0.f);
                     }
                 }
         }
@@ -157,13 +155,13 @@ __device__ __forceinline__ void gemm_half_tn(const T* __restrict__ A, int lda, c
 
 extern "C" __global__ void __launch_bounds__(256) gemm_bf16_tn(const bf16* A, int lda, const bf16* B, int ldb, float* C,
                                                                int ldc, const float* bias, int M, int N, int K,
-                                                               int accumulate, const float* rowScale) {
-    gemm_half_tn<bf16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate, rowScale);
+                                                               int accumulate) {
+    gemm_half_tn<bf16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 extern "C" __global__ void __launch_bounds__(256) gemm_f16_tn(const f16* A, int lda, const f16* B, int ldb, float* C,
                                                               int ldc, const float* bias, int M, int N, int K,
-                                                              int accumulate, const float* rowScale) {
-    gemm_half_tn<f16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate, rowScale);
+                                                              int accumulate) {
+    gemm_half_tn<f16, 3>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 
 namespace simt_gemm {

@@ -111,11 +111,10 @@ __device__ __forceinline__ uint32_t aligned_smem() {
 }  // namespace wg_gemm
 
 // grid (ceil(N/BN), ceil(M/128)), block 256, dynamic smem wg_gemm::smem_bytes<BN, STAGES>(). Contract of gemm_bf16_tn
-// (accumulate: C += the product; rowScale: row m of the product times rowScale[m]).
+// (accumulate: C += the product).
 template <typename T, int BN, int STAGES, int INFLIGHT>
 __device__ __forceinline__ void gemm_wg_tn(const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb, float* C,
-                                           int ldc, const float* bias, int M, int N, int K, int accumulate,
-                                           const float* __restrict__ rowScale) {
+                                           int ldc, const float* bias, int M, int N, int K, int accumulate) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wg_gemm;
     const int bn = blockIdx.x * BN, bm = blockIdx.y * BM;
@@ -134,8 +133,7 @@ __device__ __forceinline__ void gemm_wg_tn(const T* __restrict__ A, int lda, con
             const int row = r0 + 8 * h;
             if (row >= M) continue;
             float* c = C + (size_t)row * ldc + col;
-            const float rs = rowScale ? rowScale[row] : 1.f;
-            float v0 = acc[4 * j + 2 * h] * rs + b0, v1 = acc[4 * j + 2 * h + 1] * rs + b1;
+            float v0 = acc[4 * j + 2 * h] + b0, v1 = acc[4 * j + 2 * h + 1] + b1;
             if (pairs && col + 1 < N) {
                 if (accumulate) {
                     const float2 o = *reinterpret_cast<const float2*>(c);
@@ -161,15 +159,13 @@ __device__ __forceinline__ void gemm_wg_tn(const T* __restrict__ A, int lda, con
 #define SSD_WG_INFLIGHT 0
 extern "C" __global__ void __launch_bounds__(256, 2) gemm_bf16_tn_wg(const bf16* A, int lda, const bf16* B, int ldb,
                                                                      float* C, int ldc, const float* bias, int M, int N,
-                                                                     int K, int accumulate, const float* rowScale) {
-    gemm_wg_tn<bf16, SSD_WG_BN, SSD_WG_STAGES, SSD_WG_INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate,
-                                                                rowScale);
+                                                                     int K, int accumulate) {
+    gemm_wg_tn<bf16, SSD_WG_BN, SSD_WG_STAGES, SSD_WG_INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 extern "C" __global__ void __launch_bounds__(256, 2) gemm_f16_tn_wg(const f16* A, int lda, const f16* B, int ldb,
                                                                     float* C, int ldc, const float* bias, int M, int N,
-                                                                    int K, int accumulate, const float* rowScale) {
-    gemm_wg_tn<f16, SSD_WG_BN, SSD_WG_STAGES, SSD_WG_INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate,
-                                                               rowScale);
+                                                                    int K, int accumulate) {
+    gemm_wg_tn<f16, SSD_WG_BN, SSD_WG_STAGES, SSD_WG_INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 
 // out[0] = 1 where this code is the sm_90a build (wgmma present), 0 in every other build: the host's probe.

@@ -18,7 +18,7 @@ __device__ __forceinline__ void wgmma_k16<256, bf16>(float (&d)[128], uint64_t d
     extern "C" __global__ void __launch_bounds__(256, MINB) NAME(const bf16* A, int lda, const bf16* B, int ldb,      \
                                                                  float* C, int ldc, const float* bias, int M, int N,  \
                                                                  int K) {                                             \
-        gemm_wg_tn<bf16, BN, STAGES, INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, 0, nullptr);                      \
+        gemm_wg_tn<bf16, BN, STAGES, INFLIGHT>(A, lda, B, ldb, C, ldc, bias, M, N, K, 0);                               \
     }
 SSD_WG_VARIANT(gemm_wgv_n256_s4_f1, 256, 4, 1, 1)
 SSD_WG_VARIANT(gemm_wgv_n256_s4_f0, 256, 4, 0, 1)

@@ -162,15 +162,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
 // C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead.
-// GATE: instead of y, the epilogue writes y * silu(z) in OutT to gated[t][h*P + p] (z[t] at zOff of rows ldZ) and the
-// sum of its squares over the head's channels to sumsq[t][h]: the gated RMSNorm of ngroups = 1 minus its per-row
-// scale and weight, which the out_proj GEMM applies (rowScale, weights pre-multiplied by the norm weight).
-template <bool GATE, typename OutT>
-__device__ __forceinline__ void chunk_scan_tc_impl(
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
-    float* y, int ldY, const float* __restrict__ z, int ldZ, int zOff, OutT* gated, int ldG, float* sumsq) {
+    float* y, int ldY) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     uint32_t* Shi = reinterpret_cast<uint32_t*>(sm);   // [p][n/2]
@@ -263,50 +259,16 @@ __device__ __forceinline__ void chunk_scan_tc_impl(
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {
         const int t = tb + gr + (e >> 1) * 8;
-        const bool valid = t < len;  // the 4 lanes of a row agree: the reduction below runs in every lane
-        float ss = 0.f;
-        if (valid) {
-            const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
+        if (t >= len) continue;
+        const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
+        float* yr = y + (size_t)(st + t) * ldY + h * P;
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const int p = 8 * j + 2 * tq;
-                if (p >= P) continue;
-                const float2 xv = *reinterpret_cast<const float2*>(xr + p);
-                const float d0 = dPerChannel ? D[h * P + p] : D[h], d1 = dPerChannel ? D[h * P + p + 1] : D[h];
-                const float y0 = acc[j][e] + d0 * xv.x, y1 = acc[j][e + 1] + d1 * xv.y;
-                if constexpr (GATE) {
-                    const float2 zv = *reinterpret_cast<const float2*>(z + (size_t)(st + t) * ldZ + zOff + h * P + p);
-                    const float g0 = y0 * silu_f(zv.x), g1 = y1 * silu_f(zv.y);
-                    ss += g0 * g0 + g1 * g1;
-                    store2_f(gated + (size_t)(st + t) * ldG + h * P + p, g0, g1);
-                } else {
-                    *reinterpret_cast<float2*>(y + (size_t)(st + t) * ldY + h * P + p) = make_float2(y0, y1);
-                }
-            }
-        }
-        if constexpr (GATE) {
-            ss += __shfl_xor_sync(0xffffffffu, ss, 1);
-            ss += __shfl_xor_sync(0xffffffffu, ss, 2);
-            if (valid && tq == 0) sumsq[(size_t)(st + t) * H + h] = ss;
+        for (int j = 0; j < 8; j++) {
+            const int p = 8 * j + 2 * tq;
+            if (p >= P) continue;
+            const float2 xv = *reinterpret_cast<const float2*>(xr + p);
+            const float d0 = dPerChannel ? D[h * P + p] : D[h], d1 = dPerChannel ? D[h * P + p + 1] : D[h];
+            *reinterpret_cast<float2*>(yr + p) = make_float2(acc[j][e] + d0 * xv.x, acc[j][e + 1] + d1 * xv.y);
         }
     }
 }
-
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
-    const float* x, int ldX, int xOff, int cOff, const float* dt, const float* cum, int T, const int* chunkStart,
-    const int* chunkLen, int H, int P, int N, int G, const float* states, const float* cb, const float* D,
-    int dPerChannel, float* y, int ldY) {
-    chunk_scan_tc_impl<false, float>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D,
-                                     dPerChannel, y, ldY, nullptr, 0, 0, nullptr, 0, nullptr);
-}
-
-#define SSD_SCAN_GATE(SUF, OT)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc_gate_##SUF(                                 \
-        const float* x, int ldX, int xOff, int cOff, const float* dt, const float* cum, int T, const int* chunkStart,  \
-        const int* chunkLen, int H, int P, int N, int G, const float* states, const float* cb, const float* D,         \
-        int dPerChannel, const float* z, int ldZ, int zOff, OT* g, int ldG, float* sumsq) {                           \
-        chunk_scan_tc_impl<true, OT>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D,  \
-                                     dPerChannel, nullptr, 0, z, ldZ, zOff, g, ldG, sumsq);                            \
-    }
-SSD_SCAN_GATE(bf16, bf16)
-SSD_SCAN_GATE(f16, f16)

@@ -20,12 +20,4 @@ public final class GpuGatedRmsNorm {
         s.launch("gated_rmsnorm_" + outType.suffix, rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
                 w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
     }
-
-    /**
-     * scale[t] = 1 / sqrt(sum_h sumsq[t][h] / d + eps): the per-row factor of a gated RMSNorm with one group, from the
-     * per-head sums of squares that {@link GpuSsdScan#forwardGated} leaves.
-     */
-    public static void rowScale(GpuStream s, CUdeviceptr sumsq, int heads, int rows, int d, float eps, CUdeviceptr scale) {
-        s.launch("gated_rms_rowscale", (rows + 255) / 256, 1, 1, 256, 0, sumsq, heads, rows, d, eps, scale);
-    }
 }

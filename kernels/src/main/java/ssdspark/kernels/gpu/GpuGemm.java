@@ -21,33 +21,23 @@ public final class GpuGemm {
     /** C = A . B^T + bias, any DType: fp32 goes to the SIMT kernel, bf16 / fp16 to the device's fastest tensor cores. */
     public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                            CUdeviceptr bias, int m, int n, int k) {
-        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, s.device().hasWgmma(), null);
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, s.device().hasWgmma());
     }
 
     /** C += A . B^T + bias (a block's out_proj added into the residual stream). */
     public static void addTo(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                              CUdeviceptr bias, int m, int n, int k) {
-        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, true, s.device().hasWgmma(), null);
-    }
-
-    /**
-     * C[r] += rowScale[r] * (A . B^T)[r] + bias, 16-bit types only: out_proj over the SSD's gated output when the
-     * gated RMSNorm is folded in (rowScale from {@link GpuGatedRmsNorm#rowScale}, B pre-multiplied by the norm weight).
-     */
-    public static void addToScaled(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c,
-                                   int ldc, CUdeviceptr bias, int m, int n, int k, CUdeviceptr rowScale) {
-        if (!t.isHalf()) throw new IllegalArgumentException("row-scaled GEMM needs bf16 or fp16 inputs, got " + t);
-        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, true, s.device().hasWgmma(), rowScale);
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, true, s.device().hasWgmma());
     }
 
     /** C = A . B^T + bias with the tensor-core kernel chosen: wgmma (sm_90 only) or mma.sync. */
     public static void run(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                            CUdeviceptr bias, int m, int n, int k, boolean wgmma) {
-        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, wgmma, null);
+        launch(s, t, a, lda, b, ldb, c, ldc, bias, m, n, k, false, wgmma);
     }
 
-    static void launch(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
-                               CUdeviceptr bias, int m, int n, int k, boolean accumulate, boolean wgmma, CUdeviceptr rowScale) {
+    private static void launch(GpuStream s, DType t, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
+                               CUdeviceptr bias, int m, int n, int k, boolean accumulate, boolean wgmma) {
         int acc = accumulate ? 1 : 0;
         if (t == DType.F32) {
             if (lda < k || ldb < k || ldc < n)
@@ -60,10 +50,10 @@ public final class GpuGemm {
         if (wgmma) {
             if (!s.device().hasWgmma()) throw new IllegalStateException("wgmma kernels need sm_90 and an sm_90a build");
             s.launch("gemm_" + t.suffix + "_tn_wg", (n + WGMMA_TILE_N - 1) / WGMMA_TILE_N, (m + 127) / 128, 1, 256,
-                    WGMMA_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k, acc, rowScale);
+                    WGMMA_SMEM, a, lda, b, ldb, c, ldc, bias, m, n, k, acc);
         } else {
             s.launch("gemm_" + t.suffix + "_tn", (n + 127) / 128, (m + 127) / 128, 1, 256, MMA_SMEM, a, lda, b, ldb, c,
-                    ldc, bias, m, n, k, acc, rowScale);
+                    ldc, bias, m, n, k, acc);
         }
     }
 

@@ -57,32 +57,6 @@ public final class GpuSsdScan {
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
                                long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
-        scan(s, v, dims, in, p, ssm, seqStride, scratch, y, ldY, tensorCores, null);
-    }
-
-    /**
-     * Where the scan's output goes straight into the out_proj input, gated: g[t][h*P + p] = y * silu(z[t][zOff + h*P + p])
-     * in outType (bf16 / fp16), and sumsq[t][h] = the sum of its squares over the head's channels (see
-     * {@link GpuGatedRmsNorm#rowScale}).
-     */
-    public record Gate(CUdeviceptr z, int ldZ, int zOff, DType outType, CUdeviceptr g, int ldG, CUdeviceptr sumsq) {}
-
-    /** Whether {@link #forwardGated} takes these layouts (the tensor-core path, z rows 8-byte aligned). */
-    public static boolean gateEligible(SsdScan.Dims dims, Inputs in, int ldZ, int zOff) {
-        return tensorCoreEligible(dims.headdim(), dims.dstate(), in.ldX(), in.xOff(), in.bOff(), in.cOff(), 2)
-                && ldZ % 2 == 0 && zOff % 2 == 0;
-    }
-
-    /** {@link #forward} on tensor cores with the gated epilogue instead of y ({@link #gateEligible} must hold). */
-    public static void forwardGated(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
-                                    long seqStride, CUdeviceptr scratch, Gate gate) {
-        if (!gateEligible(dims, in, gate.ldZ(), gate.zOff()) || !gate.outType().isHalf() || gate.ldG() % 2 != 0)
-            throw new IllegalArgumentException("the gated SSD epilogue needs the tensor-core layouts and a 16-bit output");
-        scan(s, v, dims, in, p, ssm, seqStride, scratch, null, 0, true, gate);
-    }
-
-    private static void scan(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
-                             long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores, Gate gate) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -94,7 +68,7 @@ public final class GpuSsdScan {
         s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(), in.dtOff(), p.dtBias(), p.negA(),
                 p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, dt, cum);
         final int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
-        if (gate == null) tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
+        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
         if (tensorCores)
             s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);
@@ -105,11 +79,7 @@ public final class GpuSsdScan {
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
         s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
-        if (gate != null)
-            s.launch("ssd_chunk_scan_tc_gate_" + gate.outType().suffix, Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x,
-                    ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc,
-                    gate.z(), gate.ldZ(), gate.zOff(), gate.g(), gate.ldG(), gate.sumsq());
-        else if (tensorCores)
+        if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
                     dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else

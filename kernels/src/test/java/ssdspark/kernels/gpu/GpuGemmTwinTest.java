@@ -78,18 +78,6 @@ class GpuGemmTwinTest {
                 for (int i = 0; i < twice.length; i++) twice[i] = 2 * want[i];
                 close("gemm " + t.suffix + " accumulate " + m + "x" + n + "x" + k, twice, s.downloadFloats(c.ptr(), m * n),
                         4e-5 * Math.sqrt(k), 1e-5);
-                // rows scaled (the folded gated norm's out_proj): C += rs[i] * product + bias, on each kernel
-                float[] rs = uniform(r, m, 0.1, 3);
-                try (DeviceBuffer grs = upload(s, rs)) {
-                    for (boolean wg : tensorCorePaths(dev)) {
-                        float[] base = s.downloadFloats(c.ptr(), m * n), scaled = new float[m * n];
-                        for (int i = 0; i < m; i++)
-                            for (int j = 0; j < n; j++) scaled[i * n + j] = base[i * n + j] + rs[i] * (want[i * n + j] - bias[j]) + bias[j];
-                        GpuGemm.launch(s, t, ga.ptr(), t.ld(k), gb.ptr(), t.ld(k), c.ptr(), n, gbias.ptr(), m, n, k, true, wg, grs.ptr());
-                        close("gemm " + t.suffix + (wg ? " wgmma" : " mma.sync") + " row-scaled accumulate " + m + "x" + n + "x" + k,
-                                scaled, s.downloadFloats(c.ptr(), m * n), 1.2e-4 * Math.sqrt(k), 1e-5);
-                    }
-                }
             }
         }
         assertThrows(IllegalArgumentException.class, () -> GpuGemm.checkBf16(44, 48, 45));

@@ -452,23 +452,12 @@ public final class GpuEngine implements Engine {
                 GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
                         c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
-                if (w.gatedNormFolded) {
-                    // gated norm folded away: the scan writes y*silu(z) and per-head sums of squares (in ws.y), out_proj
-                    // scales each row by 1/rms (its weights carry the norm weight) and adds into the residual
-                    CUdeviceptr sumsq = ws.y.ptr(), rowScale = ws.y.at4((long) T * c.nheads);
-                    GpuSsdScan.forwardGated(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(),
-                            new GpuSsdScan.Gate(ws.proj.ptr(), dIn, col.z(), mt, ws.gated.ptr(), w.ldInner, sumsq));
-                    GpuGatedRmsNorm.rowScale(s, sumsq, c.nheads, T, dSsm, c.gatedNormEps, rowScale);
-                    GpuGemm.addToScaled(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d,
-                            ptr(g.outProjBias), T, d, c.dInner, rowScale);
-                } else {
-                    GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
-                    GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
-                            c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
-                    // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
-                    GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d,
-                            ptr(g.outProjBias), T, d, c.dInner);
-                }
+                GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+
+                GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                        c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
+                // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
+                GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
             }
             if (g.fc1 != null) { // the block's gated MLP: residual += fc2(y * silu(gate)), [y | gate] = fc1(norm2(residual))
                 int dI = c.dIntermediate;

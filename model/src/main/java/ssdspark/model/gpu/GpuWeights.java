@@ -1,7 +1,6 @@
 package ssdspark.model.gpu;
 
 import ssdspark.kernels.Rotary;
-import ssdspark.kernels.SsdScan;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuSsdScan;
@@ -27,11 +26,6 @@ final class GpuWeights implements AutoCloseable {
     final int ldModel, ldInner;
     /** Row strides of an attention layer's out_proj (context | MLP part) and of a gated MLP's fc2 (0 when absent). */
     final int ldAttnOut, ldMlp;
-    /**
-     * Whether the Mamba-2 layers' gated RMSNorm is folded away ({@link #foldsGatedNorm}): their out_proj then holds
-     * W · diag(norm weight).
-     */
-    final boolean gatedNormFolded;
     /** Rotary inverse frequencies of the attention layers (fp32, Rotary.inverseFrequencies); null without them. */
     final DeviceBuffer invFreq;
     final int embeddingRows, headRows;
@@ -58,7 +52,6 @@ final class GpuWeights implements AutoCloseable {
         ldInner = bf.ld(c.dInner);
         ldAttnOut = c.attn == null ? 0 : bf.ld(c.attn.outProjCols());
         ldMlp = c.dIntermediate == 0 ? 0 : bf.ld(c.dIntermediate);
-        gatedNormFolded = foldsGatedNorm(c, p);
         embeddingRows = w.embeddingRows;
         headRows = w.headRows;
         try (GpuStream s = dev.newStream()) {
@@ -97,8 +90,7 @@ final class GpuWeights implements AutoCloseable {
                 for (int h = 0; h < c.nheads; h++) negA[h] = (float) -Math.exp(l.aLog[h]);
                 g.ssm = new GpuSsdScan.Params(vec(s, l.dtBias).ptr(), vec(s, negA).ptr(), c.dtMin, c.dtMax, vec(s, l.d).ptr(), c.dHasHdim);
                 g.gatedNorm = vec(s, l.gatedNorm);
-                g.outProj = matrix(s, gatedNormFolded ? scaleColumns(l.outProj, c.dModel, c.dInner, l.gatedNorm) : l.outProj,
-                        c.dModel, c.dInner, bf);
+                g.outProj = matrix(s, l.outProj, c.dModel, c.dInner, bf);
                 g.outProjBias = vec(s, l.outProjBias);
                 layers[i] = g;
                 s.sync(); // keep the host copies of one layer alive at a time
@@ -111,28 +103,6 @@ final class GpuWeights implements AutoCloseable {
         long b = 0;
         for (DeviceBuffer d : all) b += d.bytes();
         bytes = b;
-    }
-
-    /**
-     * Whether the engine folds the Mamba-2 layers' gated RMSNorm into its neighbours: the SSD scan's epilogue writes
-     * y·silu(z) (16-bit) and per-head sums of squares, and out_proj scales each row by 1/rms with the norm weight
-     * multiplied into its columns, which saves the norm's round trip through memory. Needs 16-bit GEMMs, one group
-     * (one rms per row), the norm after the gate, no MLP part, and the tensor-core scan's layouts.
-     */
-    static boolean foldsGatedNorm(Mamba2Config c, Precision p) {
-        if (!p.matrixType.isHalf() || !c.gatedNorm || c.ngroups != 1 || c.normBeforeGate || c.dMlp() != 0 || c.dSsm % 8 != 0)
-            return false;
-        Mamba2Config.InProjColumns col = c.inProjColumns();
-        GpuSsdScan.Inputs in = new GpuSsdScan.Inputs(null, c.convDim(), 0, c.dSsm, c.dSsm + c.ngroups * c.dState, null, 0, 0);
-        return GpuSsdScan.gateEligible(new SsdScan.Dims(c.nheads, c.headdim, c.dState, c.ngroups), in, c.dInProj(), col.z());
-    }
-
-    /** m[r][i] * scale[i] for a [rows][cols] matrix (a copy). */
-    private static float[] scaleColumns(float[] m, int rows, int cols, float[] scale) {
-        float[] out = new float[rows * cols];
-        for (int r = 0; r < rows; r++)
-            for (int i = 0; i < cols; i++) out[r * cols + i] = m[r * cols + i] * scale[i];
-        return out;
     }
 
     private DeviceBuffer vec(GpuStream s, float[] v) {
