@@ -18,15 +18,16 @@ import java.util.function.UnaryOperator;
  * option's {@code model}): {@code name} maps the canonical keys below to those names.
  *
  * <p>Canonical keys: model, tokenizer, special_tokens, prepend_bos, per_token, pooling, device, precision,
- * chunk_tokens, token_budget, max_batch_docs.
+ * chunk_tokens, token_budget, max_batch_docs, max_attention_tokens.
  *
  * @param model         model folder (config.json + weights), on the driver and at the same path on every executor
  * @param tokenizer     HF tokenizer.json (or its folder), local or any Hadoop file system; null or blank: token input
  * @param prependBos    score: a token id, or with a tokenizer an added token's text ("&lt;|endoftext|&gt;"); null or blank: none
+ * @param maxAttentionTokens hybrid models: the longest document, and the most KV-cache tokens in flight (--max-attention-tokens)
  */
 public record Mamba2Settings(JobSpec.Task task, String model, String tokenizer, boolean specialTokens, String prependBos,
                              boolean perToken, JobSpec.Pooling pooling, String device, String precision, int chunkTokens,
-                             int tokenBudget, int maxBatchDocs) {
+                             int tokenBudget, int maxBatchDocs, int maxAttentionTokens) {
 
     /** What runs: the job spec and the tokenizer (null for token input). */
     public record Resolved(JobSpec spec, TokenizerSpec tokenizer, Mamba2Config config) {
@@ -57,6 +58,7 @@ public record Mamba2Settings(JobSpec.Task task, String model, String tokenizer, 
         check(chunkTokens >= 1, name.apply("chunk_tokens") + " must be >= 1, got " + chunkTokens);
         check(tokenBudget >= 1, name.apply("token_budget") + " must be >= 1, got " + tokenBudget);
         check(maxBatchDocs >= 1, name.apply("max_batch_docs") + " must be >= 1, got " + maxBatchDocs);
+        check(maxAttentionTokens >= 1, name.apply("max_attention_tokens") + " must be >= 1, got " + maxAttentionTokens);
         String dev = rename(() -> ModelCache.checkDevice(device), name.apply("device"));
         String prec = rename(() -> ModelCache.checkPrecision(precision), name.apply("precision"));
 
@@ -90,7 +92,8 @@ public record Mamba2Settings(JobSpec.Task task, String model, String tokenizer, 
             }
         }
         check(!perToken || task == JobSpec.Task.SCORE, name.apply("per_token") + " is for scoring");
-        JobSpec spec = new JobSpec(task, folder.toString(), dev, chunkTokens, bos, perToken, pooling, prec, tokenBudget, maxBatchDocs);
+        JobSpec spec = new JobSpec(task, folder.toString(), dev, chunkTokens, bos, perToken, pooling, prec, tokenBudget, maxBatchDocs)
+                .withMaxAttentionTokens(maxAttentionTokens);
         return new Resolved(spec, tok, config);
     }
 

@@ -38,9 +38,9 @@ public final class Mamba2Embedder extends Mamba2Transformer<Mamba2Embedder> {
 
     @Override
     protected Mamba2Settings settings(String model, String tokenizer, boolean special, String device, String precision, int chunk,
-                                      int budget, int maxDocs) {
+                                      int budget, int maxDocs, int maxAttentionTokens) {
         return new Mamba2Settings(JobSpec.Task.EMBED, model, tokenizer, special, null, false, JobSpec.Pooling.parse(getPooling()),
-                device, precision, chunk, budget, maxDocs);
+                device, precision, chunk, budget, maxDocs, maxAttentionTokens);
     }
 
     public static MLReader<Mamba2Embedder> read() { return new DefaultParamsReader<>(); }

@@ -51,9 +51,9 @@ public final class Mamba2Scorer extends Mamba2Transformer<Mamba2Scorer> {
 
     @Override
     protected Mamba2Settings settings(String model, String tokenizer, boolean special, String device, String precision, int chunk,
-                                      int budget, int maxDocs) {
+                                      int budget, int maxDocs, int maxAttentionTokens) {
         return new Mamba2Settings(JobSpec.Task.SCORE, model, tokenizer, special, getPrependBos(), getPerToken(), JobSpec.Pooling.MEAN,
-                device, precision, chunk, budget, maxDocs);
+                device, precision, chunk, budget, maxDocs, maxAttentionTokens);
     }
 
     public static MLReader<Mamba2Scorer> read() { return new DefaultParamsReader<>(); }

@@ -16,6 +16,7 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import ssdspark.model.DocumentRunner;
 import ssdspark.pipeline.BatchSources;
 import ssdspark.pipeline.Corpus;
 import ssdspark.pipeline.DocumentPipeline;
@@ -46,7 +47,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
     private final String uid;
     private final Param<String> modelPath, modelSha256, tokenizerPath, tokensCol, textCol, device, precision, outputPrefix;
     private final BooleanParam specialTokens;
-    private final IntParam chunkTokens, tokenBudget, maxBatchDocs, prefetch;
+    private final IntParam chunkTokens, tokenBudget, maxBatchDocs, maxAttentionTokens, prefetch;
 
     protected Mamba2Transformer(String uid) {
         this.uid = uid;
@@ -62,6 +63,8 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
         chunkTokens = new IntParam(uid, "chunkTokens", "longest piece of a document per forward pass; the state is carried across pieces", ParamValidators.gtEq(1));
         tokenBudget = new IntParam(uid, "tokenBudget", "tokens per engine batch (documents packed back to back)", ParamValidators.gtEq(1));
         maxBatchDocs = new IntParam(uid, "maxBatchDocs", "documents per engine batch at most", ParamValidators.gtEq(1));
+        maxAttentionTokens = new IntParam(uid, "maxAttentionTokens", "hybrid models (attention layers): longer documents get an error,"
+                + " and documents in flight keep at most this many tokens of KV cache together", ParamValidators.gtEq(1));
         prefetch = new IntParam(uid, "prefetch", "batches read and tokenized ahead of the engine on another thread; 0: none", ParamValidators.gtEq(0));
         outputPrefix = new Param<>(uid, "outputPrefix", "prefix of every output column's name (e.g. 'lm_'), so that a scorer and an"
                 + " embedder can share a Pipeline");
@@ -76,6 +79,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
         setDefault(chunkTokens, JobSpec.DEFAULT_CHUNK_TOKENS);
         setDefault(tokenBudget, JobSpec.DEFAULT_TOKEN_BUDGET);
         setDefault(maxBatchDocs, JobSpec.DEFAULT_MAX_BATCH_DOCS);
+        setDefault(maxAttentionTokens, DocumentRunner.DEFAULT_MAX_ATTENTION_TOKENS);
         setDefault(prefetch, DocumentPipeline.DEFAULT_PREFETCH);
         setDefault(outputPrefix, "");
     }
@@ -88,7 +92,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
 
     /** The task's own settings (per token, BOS, pooling) on top of the shared ones. */
     protected abstract Mamba2Settings settings(String model, String tokenizer, boolean special, String device, String precision,
-                                               int chunk, int budget, int maxDocs);
+                                               int chunk, int budget, int maxDocs, int maxAttentionTokens);
 
     // ---- params (public no-argument methods: Spark's Params finds them by reflection) ----
     public Param<String> modelPath() { return modelPath; }
@@ -102,6 +106,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
     public IntParam chunkTokens() { return chunkTokens; }
     public IntParam tokenBudget() { return tokenBudget; }
     public IntParam maxBatchDocs() { return maxBatchDocs; }
+    public IntParam maxAttentionTokens() { return maxAttentionTokens; }
     public IntParam prefetch() { return prefetch; }
     public Param<String> outputPrefix() { return outputPrefix; }
 
@@ -116,6 +121,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
     public int getChunkTokens() { return (Integer) getOrDefault(chunkTokens); }
     public int getTokenBudget() { return (Integer) getOrDefault(tokenBudget); }
     public int getMaxBatchDocs() { return (Integer) getOrDefault(maxBatchDocs); }
+    public int getMaxAttentionTokens() { return (Integer) getOrDefault(maxAttentionTokens); }
     public int getPrefetch() { return (Integer) getOrDefault(prefetch); }
     public String getOutputPrefix() { return getOrDefault(outputPrefix); }
 
@@ -128,7 +134,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
     /** This transformer's settings, as the SQL functions and the jobs know them. */
     public Mamba2Settings settings() {
         return settings(getModelPath(), getTokenizerPath(), getSpecialTokens(), getDevice(), getPrecision(), getChunkTokens(),
-                getTokenBudget(), getMaxBatchDocs());
+                getTokenBudget(), getMaxBatchDocs(), getMaxAttentionTokens());
     }
 
     /** Setting names as messages give them: this class's params. */
@@ -140,7 +146,8 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
             Map.entry("model", "modelPath"), Map.entry("tokenizer", "tokenizerPath"), Map.entry("special_tokens", "specialTokens"),
             Map.entry("prepend_bos", "prependBos"), Map.entry("per_token", "perToken"), Map.entry("pooling", "pooling"),
             Map.entry("device", "device"), Map.entry("precision", "precision"), Map.entry("chunk_tokens", "chunkTokens"),
-            Map.entry("token_budget", "tokenBudget"), Map.entry("max_batch_docs", "maxBatchDocs"));
+            Map.entry("token_budget", "tokenBudget"), Map.entry("max_batch_docs", "maxBatchDocs"),
+            Map.entry("max_attention_tokens", "maxAttentionTokens"));
 
     /** The output columns' names and types in order, without the prefix (the job's output columns without id). */
     protected List<StructField> outputFields(JobSpec spec) {
@@ -250,6 +257,7 @@ public abstract class Mamba2Transformer<T extends Mamba2Transformer<T>> extends 
     public T setChunkTokens(int v) { set(chunkTokens, v); return self(); }
     public T setTokenBudget(int v) { set(tokenBudget, v); return self(); }
     public T setMaxBatchDocs(int v) { set(maxBatchDocs, v); return self(); }
+    public T setMaxAttentionTokens(int v) { set(maxAttentionTokens, v); return self(); }
     public T setPrefetch(int v) { set(prefetch, v); return self(); }
     public T setOutputPrefix(String v) { set(outputPrefix, v); return self(); }
 }

@@ -5,6 +5,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import ssdspark.model.DocumentRunner;
 import ssdspark.pipeline.Mamba2Settings;
 import ssdspark.udf.JobSpec;
 
@@ -34,8 +35,8 @@ import java.util.TreeSet;
  * Accelerator and the RAPIDS build of ssdspark, the token functions run on columnar batches instead.
  *
  * <p>Options (all optional but model): model, tokenizer, special_tokens (false), prepend_bos (none), per_token (false),
- * pooling (mean), device (auto), precision (bf16), chunk_tokens (2048), token_budget (16384), max_batch_docs (1024);
- * the last two apply to the columnar path.
+ * pooling (mean), device (auto), precision (bf16), chunk_tokens (2048), token_budget (16384), max_batch_docs (1024)
+ * (these two apply to the columnar path), max_attention_tokens (65536, hybrid models).
  */
 public final class Mamba2Functions {
     private Mamba2Functions() {}
@@ -44,7 +45,7 @@ public final class Mamba2Functions {
 
     /** The option keys. */
     public static final Set<String> OPTIONS = Set.of("model", "tokenizer", "special_tokens", "prepend_bos", "per_token", "pooling",
-            "device", "precision", "chunk_tokens", "token_budget", "max_batch_docs");
+            "device", "precision", "chunk_tokens", "token_budget", "max_batch_docs", "max_attention_tokens");
 
     /** The RAPIDS build's subclasses, used when they and the RAPIDS Accelerator's API are on the classpath. */
     static final String RAPIDS_SCORE = "ssdspark.rapids.RapidsScoreTokensFunction", RAPIDS_EMBED = "ssdspark.rapids.RapidsEmbedTokensFunction";
@@ -93,7 +94,8 @@ public final class Mamba2Functions {
                 JobSpec.Pooling.parse(o.getOrDefault("pooling", "mean").trim().toLowerCase(Locale.ROOT)),
                 o.getOrDefault("device", "auto"), o.getOrDefault("precision", JobSpec.DEFAULT_PRECISION),
                 integer(o, "chunk_tokens", JobSpec.DEFAULT_CHUNK_TOKENS), integer(o, "token_budget", JobSpec.DEFAULT_TOKEN_BUDGET),
-                integer(o, "max_batch_docs", JobSpec.DEFAULT_MAX_BATCH_DOCS));
+                integer(o, "max_batch_docs", JobSpec.DEFAULT_MAX_BATCH_DOCS),
+                integer(o, "max_attention_tokens", DocumentRunner.DEFAULT_MAX_ATTENTION_TOKENS));
     }
 
     private static boolean bool(Map<String, String> o, String k) {

@@ -34,9 +34,12 @@ class Mamba2TransformerTest {
         for (Mamba2Transformer<?> t : List.of(new Mamba2Scorer(), new Mamba2Embedder()))
             for (Param<?> p : t.params()) assertTrue(t.hasDefault(p), t.getClass().getSimpleName() + "." + p.name() + " has no default");
         Mamba2Scorer s = new Mamba2Scorer();
-        assertEquals(List.of("tokens", "auto", "bf16", 2048, 16384, 1024, 2, false, ""),
+        assertEquals(List.of("tokens", "auto", "bf16", 2048, 16384, 1024, 65536, 2, false, ""),
                 List.of(s.getTokensCol(), s.getDevice(), s.getPrecision(), s.getChunkTokens(), s.getTokenBudget(), s.getMaxBatchDocs(),
-                        s.getPrefetch(), s.getPerToken(), s.getPrependBos()));
+                        s.getMaxAttentionTokens(), s.getPrefetch(), s.getPerToken(), s.getPrependBos()));
+        assertEquals(300, new Mamba2Scorer().setModelPath(MODEL).setMaxAttentionTokens(300).settings().resolve(null, k -> k).spec().maxAttentionTokens(),
+                "maxAttentionTokens reaches the job spec (DocumentRunner's cap on hybrids' KV caches)");
+        assertThrows(IllegalArgumentException.class, () -> new Mamba2Scorer().setMaxAttentionTokens(0));
         assertEquals("mean", new Mamba2Embedder().getPooling());
     }
 
