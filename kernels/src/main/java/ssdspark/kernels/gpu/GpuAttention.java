@@ -80,13 +80,30 @@ public final class GpuAttention {
                 keys, values);
     }
 
-    /** out[t][h*D + d] (outType, row stride ldOut) = causal softmax(q k^T * scale) v over the sequence's kv rows. */
+    /**
+     * out[t][h*D + d] (outType, row stride ldOut) = causal softmax(q k^T * scale) v over the sequence's kv rows. 16-bit
+     * outputs with head dims 32, 64, 96 or 128 run on tensor cores (q, k, v and the probabilities rounded to outType,
+     * fp32 accumulation and softmax, as flash-attn computes); fp32 outputs and other head dims on fp32 FMA.
+     */
     public static void attend(GpuStream s, DType outType, Varlen.OnDevice v, Tables tb, Shape sh, CUdeviceptr q,
                               CUdeviceptr keys, CUdeviceptr values, CUdeviceptr out, int ldOut) {
-        int D = sh.headDim(), nj = D <= 64 ? 4 : D <= 128 ? 8 : 16;
+        int D = sh.headDim();
+        if (tensorCores(outType, D)) {
+            int smem = 2 * (2 * TILE * (D + 8) + D * (TILE + 8));
+            s.launch("attn_fwd_tc_d" + D + "_" + outType.suffix, tb.tiles(), sh.heads(), 1, 128, smem, q, keys, values,
+                    sh.heads(), sh.kvHeads(), D, sh.scale(), tb.tileSeq(), tb.tileQ0(), v.seqStart(), v.seqLen(), tb.kvStart(),
+                    tb.prefix(), out, ldOut);
+            return;
+        }
+        int nj = D <= 64 ? 4 : D <= 128 ? 8 : 16;
         int smem = 4 * (TILE * D + TILE * (D + 1) + TILE * D + TILE * (TILE + 1));
         s.launch("attn_fwd_nj" + nj + "_" + outType.suffix, tb.tiles(), sh.heads(), 1, 256, smem, q, keys, values, sh.heads(),
                 sh.kvHeads(), D, sh.scale(), tb.tileSeq(), tb.tileQ0(), v.seqStart(), v.seqLen(), tb.kvStart(), tb.prefix(), out, ldOut);
+    }
+
+    /** Whether {@link #attend} takes the tensor-core kernel for this output type and head dim. */
+    public static boolean tensorCores(DType outType, int headDim) {
+        return outType.isHalf() && (headDim == 32 || headDim == 64 || headDim == 96 || headDim == 128);
     }
 
     /**

@@ -92,10 +92,28 @@ class GpuAttentionTwinTest {
                     s.download(ctxH.ptr(), h, 0, h.length);
                     float[] gotH = new float[h.length];
                     for (int i = 0; i < h.length; i++) gotH[i] = Bf16.toFloat(h[i]);
-                    close(c.name() + " context bf16 out", wantCtx, gotH, 1e-5, 8e-3);
+                    if (GpuAttention.tensorCores(DType.BF16, D)) {
+                        // tensor cores: the twin on the same bf16-rounded q·scale, k and v; what is left is the
+                        // probabilities' bf16 rounding (as flash-attn's) and the output's
+                        float[] wantTc = new float[v.tokens * qDim], qr = Bf16.round(scaled(wantQ, scale));
+                        for (int q = 0; q < lens.length; q++)
+                            Attention.causal(new Attention.Dims(H, Hkv, D, 1f), qr, v.seqStart[q] * qDim, qDim, lens[q],
+                                    Bf16.round(wantK[q]), 0, Bf16.round(wantV[q]), 0, kvDim, prefix[q] + lens[q], prefix[q],
+                                    wantTc, v.seqStart[q] * qDim, qDim);
+                        close(c.name() + " context bf16 tensor cores", wantTc, gotH, 1.5e-2, 1e-2);
+                        close(c.name() + " context bf16 tensor cores vs fp32", wantCtx, gotH, 4e-2, 2e-2);
+                    } else {
+                        close(c.name() + " context bf16 out", wantCtx, gotH, 1e-5, 8e-3);
+                    }
                 }
             }
         }
+    }
+
+    private static float[] scaled(float[] a, float f) {
+        float[] o = new float[a.length];
+        for (int i = 0; i < a.length; i++) o[i] = a[i] * f;
+        return o;
     }
 
     @Test
