@@ -84,6 +84,41 @@ class GpuDeviceIdsTest {
             }
     }
 
+    /** The document runner over device ids (the RAPIDS path) against host arrays, chunking and packing included. */
+    @Test
+    void runnerOnDeviceIdsEqualsHostArrays() {
+        int dev = GpuEngineTest.device();
+        Mamba2Weights w = RandomMamba2.weights(GpuEngineTest.models().findFirst().orElseThrow().json(), 47, 0.5);
+        int[][] docs = RandomMamba2.randomDocs(53, w.cfg.vocabSize, 300, 1, 57, 128, 129, 2, 410);
+        int[] start = new int[docs.length], len = new int[docs.length];
+        int total = 3;
+        for (int i = 0; i < docs.length; i++) { start[i] = total; len[i] = docs[i].length; total += docs[i].length + 2; }
+        int[] column = new int[total];
+        for (int i = 0; i < docs.length; i++) System.arraycopy(docs[i], 0, column, start[i], docs[i].length);
+        var opts = new ssdspark.model.DocumentRunner.ScoreOptions(100, -1, true);
+        try (GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16);
+             GpuStream s = gpu.device().newStream();
+             DeviceBuffer ids = gpu.device().alloc(4L * total)) {
+            s.upload(column, ids.ptr());
+            s.sync();
+            var runner = new ssdspark.model.DocumentRunner(gpu);
+            assertTrue(runner.takesDeviceDocs());
+            var onDevice = new ssdspark.model.DocumentRunner.DeviceDocs(ids.address(), start, len);
+            var host = runner.scoreAll(java.util.List.of(docs), opts, 256);
+            var dev2 = runner.scoreAll(onDevice, opts, 256);
+            for (int i = 0; i < docs.length; i++) {
+                assertEquals(host.get(i).result().sumLogprob(), dev2.get(i).result().sumLogprob(), "document " + i);
+                assertArrayEquals(host.get(i).result().tokenLogprobs(), dev2.get(i).result().tokenLogprobs(), "document " + i);
+            }
+            var he = runner.embedAll(java.util.List.of(docs), 100, 256);
+            var de = runner.embedAll(onDevice, 100, 256);
+            for (int i = 0; i < docs.length; i++) {
+                assertArrayEquals(he.get(i).result().mean(), de.get(i).result().mean(), "embedding of document " + i);
+                assertArrayEquals(he.get(i).result().last(), de.get(i).result().last(), "last state of document " + i);
+            }
+        }
+    }
+
     @Test
     void malformedTablesAreRefusedOnTheHost() {
         assertThrows(IllegalArgumentException.class, () -> new GpuEngine.DeviceSeqs(0, new int[] {0}, new int[] {1}, new boolean[1]));
