@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The columnar (RAPIDS) evaluation of mamba2_score / mamba2_embed over one batch of a LIST&lt;INT&gt; column.
@@ -51,6 +52,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class ColumnarDocuments {
     private static final Logger LOG = LoggerFactory.getLogger(ColumnarDocuments.class);
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+    private static final AtomicLong DEVICE_BATCHES = new AtomicLong(), HOST_BATCHES = new AtomicLong();
 
     private ColumnarDocuments() {}
 
@@ -72,11 +74,15 @@ public final class ColumnarDocuments {
             if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
             else if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
         }
+        (rows != null ? DEVICE_BATCHES : HOST_BATCHES).incrementAndGet();
         if (rows == null) rows = rowsOf(spec, in, numRows);
         try (HostColumnVector host = hostColumn(spec, rows)) {
             return host.copyToDevice();
         }
     }
+
+    /** Columnar batches this JVM ran with the ids read in place on the device, and with the ids copied to the host. */
+    public static long[] batchCounts() { return new long[] {DEVICE_BATCHES.get(), HOST_BATCHES.get()}; }
 
     /**
      * Why a batch of spec with ids of type idType must take the host path; null when the device path takes it.
