@@ -33,8 +33,8 @@ fi
 (cd "$work/jar" && jar --create --no-compress --file "$work/rapids.jar" --manifest META-INF/MANIFEST.MF $(ls -A | grep -vx META-INF) \
    $(cd "$work/jar" && find META-INF -mindepth 1 -maxdepth 1 ! -name MANIFEST.MF))
 rm -rf "$out" && mkdir -p "$out"
-sha256sum "$work/rapids.jar" | cut -d' ' -f1 > "$out/rapids.sha256"
 echo "[slim] $(du -m "$work/rapids.jar" | cut -f1) MB jar ($shim, GPU code for sm_$archs); compressing (xz -${XZ_LEVEL:-6})"
 xz -"${XZ_LEVEL:-6}" -T2 -c "$work/rapids.jar" | split -b "${part}M" -d -a 2 - "$out/rapids.jar.xz.part"
 ls "$out"/rapids.jar.xz.part* | wc -l > "$out/rapids.parts"
+sha256sum "$work/rapids.jar" | cut -d' ' -f1 > "$out/rapids.sha256"  # last: its presence says the parts are complete
 echo "[slim] $(cat "$out"/rapids.jar.xz.part* | wc -c | awk '{printf "%.1f", $1 / 1048576}') MiB in $(cat "$out/rapids.parts") parts of at most $part MiB in $out"
