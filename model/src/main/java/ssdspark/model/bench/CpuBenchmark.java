@@ -30,6 +30,7 @@ public final class CpuBenchmark {
         List<Integer> threads = new ArrayList<>(List.of(Runtime.getRuntime().availableProcessors()));
         int tokens = 256, warmup = 3, iters = 5, layers = 24, dModel = 768, chunkTokens = -1;
         long seed = 1;
+        boolean hybrid = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             String v = i + 1 < args.length ? args[i + 1] : null;
@@ -42,6 +43,7 @@ public final class CpuBenchmark {
                 case "--d-model" -> { dModel = Integer.parseInt(need(a, v)); i++; }
                 case "--chunk-tokens" -> { chunkTokens = Integer.parseInt(need(a, v)); i++; }
                 case "--seed" -> { seed = Long.parseLong(need(a, v)); i++; }
+                case "--hybrid" -> hybrid = true;
                 case "-h", "--help" -> { usage(); return; }
                 default -> { System.err.println("unknown argument " + a); usage(); System.exit(2); }
             }
@@ -52,7 +54,10 @@ public final class CpuBenchmark {
         String json = String.format(Locale.ROOT,
                 "{\"d_model\": %d, \"n_layer\": %d, \"vocab_size\": 50280, \"pad_vocab_size_multiple\": 16,"
                         + " \"tie_embeddings\": true, \"ssm_cfg\": {\"layer\": \"Mamba2\", \"d_state\": 128, \"headdim\": 64,"
-                        + " \"expand\": 2, \"ngroups\": 1, \"d_conv\": 4, \"chunk_size\": 256}}", dModel, layers);
+                        + " \"expand\": 2, \"ngroups\": 1, \"d_conv\": 4, \"chunk_size\": 256}%s}", dModel, layers,
+                hybrid ? String.format(Locale.ROOT, ", \"attn_layer_idx\": [%d, %d], \"attn_cfg\": {\"causal\": true,"
+                        + " \"num_heads\": %d, \"head_dim\": 64, \"rotary_emb_dim\": 32, \"d_conv\": 4, \"qkv_proj_bias\": false,"
+                        + " \"out_proj_bias\": false}", layers / 3, 2 * layers / 3, Math.max(1, dModel / 64)) : "");
         Mamba2Config cfg = Mamba2Config.parse(json);
         long t0 = System.nanoTime();
         Mamba2Weights w;
@@ -125,6 +130,7 @@ public final class CpuBenchmark {
 
     private static void usage() {
         System.out.println("CpuBenchmark [--threads 1,2,16] [--tokens 256] [--warmup 3] [--iters 5] [--layers 24]"
-                + " [--d-model 768] [--chunk-tokens N (default: all tokens in one forward)] [--seed 1]");
+                + " [--d-model 768] [--chunk-tokens N (default: all tokens in one forward)] [--seed 1]"
+                + " [--hybrid (attention at layers n/3 and 2n/3: d_model/64 heads of 64, rotary 32, conv 4)]");
     }
 }
