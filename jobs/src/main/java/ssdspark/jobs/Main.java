@@ -148,6 +148,9 @@ public final class Main {
             out.printf(Locale.ROOT, "%s: %d rows (%d with errors), %d tokens in %.1f s, %s tok/s on %s -> %s (%s)%n", task, counters.rows(),
                     counters.errors(), counters.tokens(), s, Progress.count(Math.round(counters.tokens() / Math.max(s, 1e-9))), ran,
                     plan.output(), plan.outputFormat().sparkName());
+            if (counters.memorySplits() > 0)
+                out.printf(Locale.ROOT, "  %,d engine passes ran out of GPU memory and were split into smaller ones (same results;"
+                        + " a smaller --token-budget avoids the retries)%n", counters.memorySplits());
             if (counters.errors() > 0) {
                 counters.errorKinds().forEach((kind, n) -> out.printf(Locale.ROOT, "  %,d x %s%n", n, kind));
                 out.println(o.onError == OnError.SKIP ? "rows with errors were left out (--on-error skip)"
@@ -248,6 +251,7 @@ public final class Main {
         summary.put("error_rows", c.errors());
         summary.put("error_kinds", c.errorKinds());
         summary.put("tokens", c.tokens());
+        summary.put("gpu_memory_splits", c.memorySplits());
         summary.put("seconds", Math.round(seconds * 1000) / 1000.0);
         summary.put("tokens_per_second", Math.round(c.tokens() / Math.max(seconds, 1e-9)));
         summary.put("backends", backends);

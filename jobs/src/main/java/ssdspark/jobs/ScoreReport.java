@@ -38,6 +38,7 @@ final class ScoreReport {
         facts.put("ran on", backends);
         facts.put("rows", String.format(Locale.ROOT, "%,d (%,d with errors)", c.rows(), c.errors()));
         facts.put("tokens", String.format(Locale.ROOT, "%,d in %.1f s, %,d tokens/s", c.tokens(), seconds, Math.round(c.tokens() / Math.max(seconds, 1e-9))));
+        if (c.memorySplits() > 0) facts.put("GPU out of memory", String.format(Locale.ROOT, "%,d engine passes split and run again", c.memorySplits()));
         facts.put("BOS", plan.spec().bosId() >= 0 ? "token " + plan.spec().bosId() + " (every token scored)" : "none (each document's first token is not scored)");
         RunReport.write(output, conf, "ssdspark " + task, facts, stats, c.errorKinds(), samples);
     }

@@ -23,6 +23,12 @@ import java.util.List;
  *
  * <p>The documents' ids are host arrays, or (the RAPIDS columnar path) int32 ids already in the GPU engine's device
  * memory ({@link DeviceDocs}); both go through the same packing, chunking and per-document reduction.
+ *
+ * <p>When the engine runs out of device memory on a pass ({@link OutOfDeviceMemory}), the pass is packed again with
+ * half its tokens, and later passes of this runner stay at that size; a document's pieces keep their length (the
+ * smaller of chunkTokens and tokenBudget), so only the packing changes, which changes no result on the CPU engine and
+ * none beyond float rounding on the GPU. A piece that does not fit even alone makes its document an error, and the
+ * others go on. One runner per task thread: it is not thread-safe (the engine is).
  */
 public final class DocumentRunner {
     /** Default of the longest document, and of the tokens in flight together, whose KV cache a hybrid model keeps. */
@@ -31,6 +37,8 @@ public final class DocumentRunner {
     private final Engine engine;
     private final DeviceBatches device; // null: this runner takes host arrays only
     private final int maxAttentionTokens;
+    private int passLimit = Integer.MAX_VALUE; // tokens per pass after running out of device memory
+    private long memorySplits;
 
     public DocumentRunner(Engine engine) { this(engine, DEFAULT_MAX_ATTENTION_TOKENS); }
 
@@ -50,6 +58,9 @@ public final class DocumentRunner {
     }
 
     public Engine engine() { return engine; }
+
+    /** Engine passes (and log-prob calls) that ran out of device memory and were split and run again, so far. */
+    public long memorySplits() { return memorySplits; }
 
     /**
      * @param chunkTokens longest piece of one document per engine call (state carried between pieces)
@@ -259,7 +270,7 @@ public final class DocumentRunner {
         final int[] seq;       // the ids on the host; null when they are in device memory
         final int start;       // device memory: element of the first id
         final int length;
-        final String error;
+        String error;          // set at the start, or when a piece of it does not fit in device memory alone
         int pos;
         Mamba2State state;     // null until the document needs more than one piece
         boolean kvReserved;    // hybrids: its KV cache's tokens are counted in the planner's reservation
@@ -291,22 +302,23 @@ public final class DocumentRunner {
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
         final boolean kv = engine.config().kvCacheBytesPerToken() > 0;
         long reserved = 0; // hybrids: tokens of KV cache the documents in flight will hold when finished
+        // A document's pieces are this long (its last one shorter) however the passes are packed, so results do not
+        // depend on packing, also when a pass is split after running out of device memory.
+        final int piece = Math.min(chunkTokens, tokenBudget);
         int next = 0; // first cursor that may still have work
         while (true) {
             while (next < cursors.size() && cursors.get(next).done()) next++;
             if (next == cursors.size()) return;
-            // Pack the next piece of each unfinished document, in order, until the budget is spent.
+            // Pack the next piece of each unfinished document, in order, until the budget is spent (one piece always goes).
+            final int limit = Math.min(tokenBudget, passLimit);
             List<Cursor> batch = new ArrayList<>();
             List<Integer> lens = new ArrayList<>();
             int total = 0;
-            for (int i = next; i < cursors.size() && total < tokenBudget; i++) {
+            for (int i = next; i < cursors.size() && total < limit; i++) {
                 Cursor c = cursors.get(i);
                 if (c.done()) continue;
-                int n = Math.min(chunkTokens, c.length - c.pos);
-                if (total + n > tokenBudget) {
-                    if (!batch.isEmpty()) break;
-                    n = tokenBudget;
-                }
+                int n = Math.min(piece, c.length - c.pos);
+                if (total + n > limit && !batch.isEmpty()) break;
                 if (c.state == null && c.pos + n < c.length) {
                     // Documents start in order, so every document in flight comes before this one and is in this batch:
                     // waiting here for them to finish cannot leave the batch empty.
@@ -328,7 +340,24 @@ public final class DocumentRunner {
             int[] len = lens.stream().mapToInt(Integer::intValue).toArray();
             Mamba2State[] states = new Mamba2State[batch.size()];
             for (int b = 0; b < batch.size(); b++) states[b] = batch.get(b).state;
-            pass.run(batch, len, states);
+            try {
+                pass.run(batch, len, states); // a pass that fails for lack of device memory leaves the states as they were
+            } catch (RuntimeException e) {
+                if (!OutOfDeviceMemory.is(e)) throw e;
+                OutOfDeviceMemory.release(engine);
+                if (batch.size() > 1) { // pack again, half as much
+                    passLimit = Math.max(1, total / 2);
+                    memorySplits++;
+                    continue;
+                }
+                Cursor c = batch.get(0); // one piece alone: this document cannot run, the others can
+                c.error = "out of GPU memory: a piece of " + total + " tokens of this document does not fit even alone"
+                        + " (pieces are the smaller of --chunk-tokens and --token-budget; lower --chunk-tokens): "
+                        + OutOfDeviceMemory.message(e);
+                c.state = null;
+                if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
+                continue;
+            }
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
                 c.pos += len[b];
@@ -361,7 +390,7 @@ public final class DocumentRunner {
             float[] lp = null;
             if (scoring) {
                 lp = new float[total];
-                engine.logProbs(hidden, total, targets, 0, lp, 0);
+                logProbs(hidden, total, targets, 0, lp);
             }
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
@@ -403,6 +432,27 @@ public final class DocumentRunner {
                 if (!more[b]) System.arraycopy(p[b].last(), 0, c.last, 0, c.last.length);
             }
         };
+    }
+
+    /**
+     * lp[o + i] = log p(targets[o + i] | hidden row o + i) for i < n, in halves when the device runs out of memory.
+     * The forward's states have moved on by then, so the pass cannot be packed again: a single row that does not fit
+     * fails the task (as an IllegalStateException, which the pass's own retry does not take for an out-of-memory).
+     */
+    private void logProbs(float[] hidden, int n, int[] targets, int o, float[] lp) {
+        int d = engine.config().dModel;
+        float[] rows = o == 0 ? hidden : Arrays.copyOfRange(hidden, o * d, (o + n) * d);
+        try {
+            engine.logProbs(rows, n, targets, o, lp, o);
+        } catch (RuntimeException e) {
+            if (!OutOfDeviceMemory.is(e)) throw e;
+            if (n == 1) throw new IllegalStateException("out of GPU memory for the LM head of a single token: " + OutOfDeviceMemory.message(e));
+            OutOfDeviceMemory.release(engine);
+            memorySplits++;
+            int h = n / 2;
+            logProbs(hidden, h, targets, o, lp);
+            logProbs(hidden, n - h, targets, o + h, lp);
+        }
     }
 
     /** Rows of a piece of n tokens at c.pos that have a next token to predict. */

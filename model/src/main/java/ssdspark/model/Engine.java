@@ -23,7 +23,9 @@ public interface Engine extends AutoCloseable {
      * states[i] (updated in place), or from zeros when states[i] is null (its final state is then not
      * wanted). No state or conv window crosses a sequence boundary. Returns the final-normed hidden
      * states of all sequences back to back, [cu[n]][d_model]. Backends override this to run a batch
-     * in one pass; the default runs the sequences one after another.
+     * in one pass; the default runs the sequences one after another. When it throws because the device ran out of
+     * memory ({@link OutOfDeviceMemory}) the states must be as they were (the GPU engine reads them back only after
+     * its last kernel), so that the pass can be run again in smaller pieces.
      */
     default float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) {
         int d = config().dModel, n = states.length;

@@ -22,8 +22,9 @@ import java.util.NoSuchElementException;
  * model comes from the executor's {@link ModelCache} with the first batch that has something to run.
  *
  * <p>Rows are built by {@link OutputRows}, which also gives their schema. A document the model cannot take (null
- * or empty tokens, ids outside the vocabulary, no text) becomes a row with the message in error and nulls
- * elsewhere; anything else (a broken model, out of memory) fails the task as usual.
+ * or empty tokens, ids outside the vocabulary, no text, a piece that does not fit in GPU memory even alone) becomes
+ * a row with the message in error and nulls elsewhere; a pass that runs out of GPU memory is split and run again
+ * (counted in {@link JobCounters#memorySplits()}); anything else (a broken model, the JVM's heap) fails the task.
  */
 public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     private final JobSpec spec;
@@ -108,10 +109,12 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         }
         // --prepend-bos adds a token per document: widen the budget so the batch still goes in one pass.
         int budget = spec.bosId() >= 0 ? spec.tokenBudget() + run.size() : spec.tokenBudget();
+        long splitsBefore = runner == null ? 0 : runner.memorySplits();
         List<? extends Outcome<?>> outcomes = run.isEmpty() ? List.of()
                 : spec.task() == JobSpec.Task.SCORE
                 ? runner.scoreAll(run, spanEnds, spec.scoreOptions(), budget)
                 : runner.embedAll(run, spec.chunkTokens(), budget);
+        if (counters != null && runner != null) counters.addMemorySplits(runner.memorySplits() - splitsBefore);
         return rows(batch, outcomes);
     }
 

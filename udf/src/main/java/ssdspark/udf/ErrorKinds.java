@@ -10,6 +10,10 @@ import java.util.TreeMap;
  * Error rows counted by kind, for the summary: the kind is the message with its particulars (numbers,
  * quoted values, file paths) replaced, so "token id 400 at position 1 is outside ..." and "token id 9 at
  * position 7 is outside ..." are one kind. At most {@link #MAX_KINDS} kinds; further ones count as "other".
+ *
+ * <p>Synchronized: while the task thread adds, Spark reads running tasks' accumulators from other threads (the
+ * executor's heartbeater serializes them; in local mode the driver calls {@link #value()} on the task's own copy),
+ * and an unguarded TreeMap read during a put can throw ConcurrentModificationException or see a broken tree.
  */
 public final class ErrorKinds extends AccumulatorV2<String, Map<String, Long>> {
     static final int MAX_KINDS = 32;
@@ -27,18 +31,18 @@ public final class ErrorKinds extends AccumulatorV2<String, Map<String, Long>> {
         return k.length() > 160 ? k.substring(0, 160) + "…" : k;
     }
 
-    @Override public boolean isZero() { return counts.isEmpty(); }
+    @Override public synchronized boolean isZero() { return counts.isEmpty(); }
 
     @Override
-    public ErrorKinds copy() {
+    public synchronized ErrorKinds copy() {
         ErrorKinds c = new ErrorKinds();
         c.counts.putAll(counts);
         return c;
     }
 
-    @Override public void reset() { counts.clear(); }
+    @Override public synchronized void reset() { counts.clear(); }
 
-    @Override public void add(String message) { count(kind(message), 1); }
+    @Override public synchronized void add(String message) { count(kind(message), 1); }
 
     private void count(String kind, long n) {
         if (!counts.containsKey(kind) && counts.size() >= MAX_KINDS) kind = OTHER;
@@ -46,13 +50,16 @@ public final class ErrorKinds extends AccumulatorV2<String, Map<String, Long>> {
     }
 
     @Override
-    public void merge(AccumulatorV2<String, Map<String, Long>> other) {
+    public synchronized void merge(AccumulatorV2<String, Map<String, Long>> other) {
         other.value().forEach(this::count);
     }
 
+    /** Serialized (heartbeats, task results) under the lock, so never half-way through an add. */
+    private synchronized void writeObject(java.io.ObjectOutputStream out) throws java.io.IOException { out.defaultWriteObject(); }
+
     /** Kinds by count, most frequent first. */
     @Override
-    public Map<String, Long> value() {
+    public synchronized Map<String, Long> value() {
         Map<String, Long> out = new LinkedHashMap<>();
         counts.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
                 .forEach(e -> out.put(e.getKey(), e.getValue()));

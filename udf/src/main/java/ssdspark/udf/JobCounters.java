@@ -15,7 +15,7 @@ import java.util.TreeSet;
  * is what the driver's progress line reads.
  */
 public final class JobCounters implements Serializable {
-    private final LongAccumulator rows, errors, tokens, inputBytes;
+    private final LongAccumulator rows, errors, tokens, inputBytes, memorySplits;
     private final CollectionAccumulator<String> backends;
     private final ErrorKinds errorKinds = new ErrorKinds();
 
@@ -24,6 +24,7 @@ public final class JobCounters implements Serializable {
         errors = sc.longAccumulator("ssdspark error rows");
         tokens = sc.longAccumulator("ssdspark tokens");
         inputBytes = sc.longAccumulator("ssdspark input bytes");
+        memorySplits = sc.longAccumulator("ssdspark GPU out-of-memory splits");
         backends = sc.collectionAccumulator("ssdspark backends");
         sc.register(errorKinds, "ssdspark error kinds");
     }
@@ -34,6 +35,9 @@ public final class JobCounters implements Serializable {
         if (errorCount > 0) errors.add(errorCount);
         if (tokenCount > 0) tokens.add(tokenCount);
     }
+
+    /** Engine passes that ran out of GPU memory and were split (see DocumentRunner). */
+    void addMemorySplits(long n) { if (n > 0) memorySplits.add(n); }
 
     /** One error row's message, counted by kind (see {@link ErrorKinds}). */
     void noteError(String message) { errorKinds.add(message); }
@@ -54,6 +58,9 @@ public final class JobCounters implements Serializable {
     public long tokens() { return tokens.value(); }
 
     public long inputBytes() { return inputBytes.value(); }
+
+    /** Engine passes that ran out of GPU memory and were run again split in smaller ones. */
+    public long memorySplits() { return memorySplits.value(); }
 
     /** The engines the tasks ran on ("cpu", "gpu:0 (NVIDIA H200) bf16", ...), each once, sorted. */
     public List<String> backends() { return List.copyOf(new TreeSet<>(backends.value())); }
