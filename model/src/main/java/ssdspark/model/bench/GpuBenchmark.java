@@ -268,7 +268,7 @@ public final class GpuBenchmark {
         static final String GEMM = "gemm", SSD = "ssd", ATTN = "attention", HEAD = "lm_head", ELEM = "norms_conv_elementwise", OTHER = "other";
         /** Prefixes of the kernels counted as norms + conv + elementwise (embedding gather, conversions, pooling). */
         static final List<String> ELEM_PREFIXES = List.of("add_rmsnorm", "rmsnorm", "gated_rmsnorm", "causal_conv1d",
-                "conv", "embed", "convert", "pool", "silu", "residual");
+                "conv", "embed", "convert", "pool", "silu", "residual", "varlen", "ids");
 
         static String family(String kernel) {
             if (kernel.startsWith("gemm")) return GEMM;
