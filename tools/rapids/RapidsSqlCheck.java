@@ -74,6 +74,9 @@ public final class RapidsSqlCheck {
 
         String device = plugin ? "gpu" : "cpu";
         Dataset<Row> q = query(spark, model, device, "fp32");
+        String registered = Mamba2Functions.functions(Map.of("model", model), null).get(0).udf().getClass().getName();
+        note("mamba2_score is " + registered);
+        expect(registered.equals("ssdspark.rapids.RapidsScoreTokensFunction"), "the columnar class was not registered (RAPIDS jar missing?)");
         Files.writeString(out.resolve("plan.txt"), q.queryExecution().executedPlan().toString());
         compare("device " + device + " fp32", q.collectAsList(), byId, cpu, plugin ? 2e-4 : 0);
         long[] batches = ColumnarDocuments.batchCounts();

@@ -18,7 +18,7 @@
 # Dry run without a GPU (here, after stage): tools/rapids/gpu-rapids.sh dry-run   (no plugin, CPU engine; the jars
 # and the query as on the GPU host).
 # Environment: SSD_RT (default /tmp/ssd-rt), OUT (default /tmp/ssd-out), SLIM_CUDA_ARCHS / RAPIDS_SHIM (slim-jar.sh),
-# CARRY_MIB (transfer size, default 62 MiB minus the working tree).
+# CARRY_MIB (bytes of RAPIDS jar per transfer, in MiB; default: what fits beside the working tree in 63 MiB).
 set -euo pipefail
 what=${1:?usage: gpu-rapids.sh stage | there DIR [run] | dry-run}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))
@@ -45,7 +45,6 @@ run_check() {
 if [[ $what == stage ]]; then
   rt=.rt
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
-  carry=${CARRY_MIB:-$(( 62 - (tree + 1048575) / 1048576 ))}
   if [[ -f $rt/rapids/rapids.sha256 ]]; then
     echo "[stage] reusing the slim RAPIDS jar in $rt/rapids (delete that folder to rebuild it)"
   else
@@ -64,7 +63,12 @@ if [[ $what == stage ]]; then
     tools/rapids/RapidsSqlCheck.java
   # one transfer per part; the last also takes the small files
   rm -rf "$rt"/r[0-9]*
-  cat "$rt"/rapids/rapids.jar.xz.part* | split -b "${carry}M" -d -a 2 - "$build/rapids.jar.xz.part"
+  # as few transfers as fit: each under 63 MiB with the working tree, the small files in the last
+  total=$(cat "$rt"/rapids/rapids.jar.xz.part* | wc -c)
+  small=$(( $(du -sb "$build/ssdspark-rapids.jar" "$build/rapids-check" | awk '{s += $1} END {print s}') + 65536 ))
+  room=$(( ${CARRY_MIB:-0} > 0 ? CARRY_MIB * 1048576 : 63 * 1048576 - tree - small ))
+  n=$(( (total + room - 1) / room ))
+  cat "$rt"/rapids/rapids.jar.xz.part* | split -b "$(( (total + n - 1) / n ))" -d -a 2 - "$build/rapids.jar.xz.part"
   parts=("$build"/rapids.jar.xz.part*); k=0
   for p in "${parts[@]}"; do k=$((k + 1)); mkdir -p "$rt/r$k"; mv "$p" "$rt/r$k/"; done
   echo "$k" > "$rt/r$k/rapids.parts"
