@@ -85,6 +85,15 @@ final class Workspace implements AutoCloseable {
 
     /** Makes room for a batch; chunks = SSD chunks of the batch. */
     void ensure(int tokens, int seqs, int chunks) {
+        try {
+            grow(tokens, seqs, chunks);
+        } catch (RuntimeException e) {
+            emptied(); // e.g. out of device memory half way: free all, so the next (smaller) call starts clean
+            throw e;
+        }
+    }
+
+    private void grow(int tokens, int seqs, int chunks) {
         boolean grown = false;
         if (tokens > capTokens || chunks > capChunks) {
             stream.sync();
@@ -138,10 +147,18 @@ final class Workspace implements AutoCloseable {
         if (rows <= capKvRows) return;
         stream.sync();
         closeAll(keys, values);
-        capKvRows = Math.max(rows, capKvRows + capKvRows / 4);
-        long n = 4L * attnLayers * capKvRows * attn.kvDim();
-        keys = dev.alloc(n);
-        values = dev.alloc(n);
+        keys = values = null;
+        int cap = Math.max(rows, capKvRows + capKvRows / 4);
+        capKvRows = 0;
+        long n = 4L * attnLayers * cap * attn.kvDim();
+        try {
+            keys = dev.alloc(n);
+            values = dev.alloc(n);
+            capKvRows = cap;
+        } catch (RuntimeException e) {
+            emptied();
+            throw e;
+        }
     }
 
     /** LM head scratch for rows (plan from GpuLmHead.plan) plus the log-prob output [rows]. */
@@ -150,9 +167,34 @@ final class Workspace implements AutoCloseable {
         if (lm == null || need > capLmScratch) {
             stream.sync();
             closeAll(lm);
-            capLmScratch = Math.max(need, capLmScratch + capLmScratch / 4);
-            lm = dev.alloc(4 * capLmScratch);
+            lm = null;
+            long cap = Math.max(need, capLmScratch + capLmScratch / 4);
+            capLmScratch = 0;
+            try {
+                lm = dev.alloc(4 * cap);
+                capLmScratch = cap;
+            } catch (RuntimeException e) {
+                emptied();
+                throw e;
+            }
         }
+    }
+
+    /** Frees every buffer and forgets every capacity (after a failed allocation); the stream stays. */
+    private void emptied() {
+        try {
+            stream.sync();
+        } catch (RuntimeException ignored) {
+            // the stream's own error is what the caller sees
+        }
+        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
+                attnInts, keys, values);
+        ints = residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        attnQ = attnInts = keys = values = null;
+        capTokens = capSeqs = capChunks = capKvRows = 0;
+        capLmScratch = 0;
+        lastHidden = null;
+        attnTables = null;
     }
 
     long bytes() {
