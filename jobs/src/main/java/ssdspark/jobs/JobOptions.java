@@ -136,6 +136,12 @@ public final class JobOptions {
     @Option(names = "--special-tokens", description = "let the tokenizer add its template's special tokens [off]")
     boolean specialTokens;
 
+    @Recorded(When.TEXT)
+    @Option(names = "--tokenizer-threads", paramLabel = "N", converter = NonNegative.class, defaultValue = "0",
+            description = "text input: threads per task that tokenize (documents stay in input order); 0 = spark.task.cpus,"
+                    + " in local mode the machine's cores over the task slots [${DEFAULT-VALUE}]")
+    int tokenizerThreads;
+
     // ---- Model and batching ----
     @Recorded
     @Option(names = "--device", paramLabel = "cpu|gpu|auto", converter = Device.class, defaultValue = ModelCache.AUTO,
@@ -428,7 +434,10 @@ public final class JobOptions {
     }
 
     static final String TEXT_COL_NEEDS_TOKENIZER = "--text-col names the text of text input: add --tokenizer PATH (a Hugging Face tokenizer.json)";
-    static final String SPECIAL_TOKENS_NEED_TOKENIZER = "--special-tokens is for text input: add --tokenizer PATH";
+    static final String SPECIAL_TOKENS_NEED_TOKENIZER = needsTokenizer("--special-tokens");
+
+    /** The message for a flag of text input given without --tokenizer. */
+    static String needsTokenizer(String flag) { return flag + " is for text input: add --tokenizer PATH"; }
 
     static String bosTokenNeedsTokenizer(String token) {
         return "--prepend-bos " + token + " is not a token id; a token name needs --tokenizer to look it up";
@@ -455,6 +464,8 @@ public final class JobOptions {
             throw new UsageException(TEXT_COL_NEEDS_TOKENIZER);
         if (!text && !mayGetTokenizer && given.containsKey("--special-tokens"))
             throw new UsageException(SPECIAL_TOKENS_NEED_TOKENIZER);
+        if (!text && !mayGetTokenizer && given.containsKey("--tokenizer-threads"))
+            throw new UsageException(needsTokenizer("--tokenizer-threads"));
         if (bosToken() != null && !text && !mayGetTokenizer)
             throw new UsageException(bosTokenNeedsTokenizer(bosToken()));
         if (format != null && format != TextInputOptions.Format.TEXT && (given.containsKey("--doc-per") || given.containsKey("--skip-blank-lines")))

@@ -119,7 +119,7 @@ public final class Main {
             Dataset<Row> result;
             if (plan.isText()) {
                 Dataset<Row> in = TextInput.read(spark, plan.text(), plan.carried(), counters);
-                result = DocumentPipeline.transformText(in, plan.tokenizer(), plan.spec(), counters, o.prefetch);
+                result = DocumentPipeline.transformText(in, plan.tokenizer(), plan.spec(), counters, o.prefetch, o.tokenizerThreads);
                 if (plan.inputFormat() == TextInputOptions.Format.TEXT) progress.total(Progress.Measure.OWN_BYTES, TextInput.textBytes(spark, plan.input()));
                 else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
             } else {

@@ -111,6 +111,7 @@ public final class Preflight {
         if (tokenizerPath == null && o.bosToken() != null) throw new UsageException(JobOptions.bosTokenNeedsTokenizer(o.bosToken()));
         if (tokenizerPath == null && o.given.containsKey("--text-col")) throw new UsageException(JobOptions.TEXT_COL_NEEDS_TOKENIZER);
         if (tokenizerPath == null && o.given.containsKey("--special-tokens")) throw new UsageException(JobOptions.SPECIAL_TOKENS_NEED_TOKENIZER);
+        if (tokenizerPath == null && o.given.containsKey("--tokenizer-threads")) throw new UsageException(JobOptions.needsTokenizer("--tokenizer-threads"));
         if (format != TextInputOptions.Format.TEXT && (o.given.containsKey("--doc-per") || o.given.containsKey("--skip-blank-lines")))
             throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
                     + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");

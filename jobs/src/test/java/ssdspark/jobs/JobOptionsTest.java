@@ -39,6 +39,7 @@ class JobOptionsTest {
         assertEquals(16384, o.tokenBudget);
         assertEquals(1024, o.maxBatchDocs);
         assertEquals(2, o.prefetch);
+        assertEquals(0, o.tokenizerThreads, "auto");
         assertEquals(5, o.progressSeconds);
         assertNull(o.tokenizer);
         assertNull(o.master);
@@ -78,12 +79,14 @@ class JobOptionsTest {
         assertEquals("", o.given.get("--overwrite"));
         assertEquals(JobSpec.Pooling.LAST, parse("embed", "--pooling", "last", "--model", "/m", "--input", "/i").pooling);
         JobOptions t = parse("embed", "--model", "/m", "--input", "/c", "--tokenizer", "hdfs:///t/tokenizer.json", "--text-col", "body",
-                "--format", "text", "--doc-per", "line", "--skip-blank-lines", "--special-tokens", "--device", "gpu", "--precision", "fp32");
+                "--format", "text", "--doc-per", "line", "--skip-blank-lines", "--special-tokens", "--device", "gpu", "--precision", "fp32",
+                "--tokenizer-threads", "3");
         assertEquals("hdfs:///t/tokenizer.json", t.tokenizer);
         assertEquals("body", t.textCol);
         assertEquals(TextInputOptions.Format.TEXT, t.format);
         assertEquals(TextInputOptions.Unit.LINE, t.docPer);
         assertTrue(t.skipBlankLines && t.specialTokens);
+        assertEquals(3, t.tokenizerThreads);
         assertEquals("gpu", t.device);
         assertEquals("fp32", t.precision);
         JobOptions named = parse("score", "--model", "/m", "--input", "/c", "--tokenizer", "t.json", "--prepend-bos", "<|endoftext|>");
@@ -113,11 +116,13 @@ class JobOptionsTest {
         assertTrue(error("score", "--precision", "int4").contains("bf16, fp16 or fp32"));
         assertTrue(error("score", "--token-budget", "0").contains("at least 1"));
         assertTrue(error("score", "--prefetch", "-1").contains("at least 0"));
+        assertTrue(error("score", "--tokenizer-threads", "-2").contains("at least 0"));
         assertTrue(error("score", "--tokenizer", "t.json", "--tokens-col", "ids").contains("give one of them"));
         // (outside examples/: a bundled example may still get the example tokenizer, which Preflight decides)
         String[] own = {"--model", "/m", "--input", "/c.jsonl"};
         assertTrue(error(cat(own, "score", "--text-col", "body")).contains("add --tokenizer"));
         assertTrue(error(cat(own, "score", "--special-tokens")).contains("--tokenizer"));
+        assertTrue(error(cat(own, "score", "--tokenizer-threads", "4")).contains("--tokenizer-threads is for text input: add --tokenizer"));
         assertTrue(error(cat(own, "score", "--prepend-bos", "<s>")).contains("needs --tokenizer"));
         assertTrue(error("embed", "--report-by", "kind").contains("--report-by"));
         assertTrue(error("score", "--format", "json", "--doc-per", "line").contains("plain-text input"));
@@ -149,7 +154,7 @@ class JobOptionsTest {
         assertEquals("help", v.idCol);
         String u = JobOptions.usage("bin/ssdspark");
         String[] flags = {"--model", "--input", "--format", "--id-col", "--tokens-col", "--tokenizer", "--text-col", "--doc-per",
-                "--skip-blank-lines", "--special-tokens", "--device", "--precision", "--chunk-tokens", "--token-budget",
+                "--skip-blank-lines", "--special-tokens", "--tokenizer-threads", "--device", "--precision", "--chunk-tokens", "--token-budget",
                 "--max-batch-docs", "--prefetch", "--per-token", "--prepend-bos", "--pooling", "--output", "--output-format",
                 "--partition-by", "--keep-cols", "--overwrite", "--master", "--conf", "--progress", "--help"};
         for (String flag : flags) {

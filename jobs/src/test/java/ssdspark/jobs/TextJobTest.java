@@ -264,7 +264,7 @@ class TextJobTest {
         }
     }
 
-    /** The same corpus, whatever the chunk size, token budget, batch size or prefetch: the same numbers. */
+    /** The same corpus, whatever the chunk size, token budget, batch size, prefetch or tokenizing threads: the same numbers. */
     @Test
     void chunkSizeAndBatchCompositionDoNotChangeTheResults() throws IOException {
         Random r = new Random(5);
@@ -273,9 +273,9 @@ class TextJobTest {
         Path in = Files.write(tmp.resolve("invariance.txt"), lines);
         String[][] settings = {
                 {"--chunk-tokens", "2048", "--token-budget", "16384"},
-                {"--chunk-tokens", "7", "--token-budget", "40", "--max-batch-docs", "3"},
-                {"--chunk-tokens", "64", "--token-budget", "100", "--prefetch", "0"},
-                {"--chunk-tokens", "1", "--token-budget", "1", "--prefetch", "5"}};
+                {"--chunk-tokens", "7", "--token-budget", "40", "--max-batch-docs", "3", "--tokenizer-threads", "3"},
+                {"--chunk-tokens", "64", "--token-budget", "100", "--prefetch", "0", "--tokenizer-threads", "2"},
+                {"--chunk-tokens", "1", "--token-budget", "1", "--prefetch", "5", "--tokenizer-threads", "1"}};
         List<Map<String, Row>> scores = new ArrayList<>(), embeds = new ArrayList<>();
         for (int k = 0; k < settings.length; k++) {
             Path s = tmp.resolve("inv-score-" + k), e = tmp.resolve("inv-embed-" + k);

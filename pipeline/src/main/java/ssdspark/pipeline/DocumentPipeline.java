@@ -51,10 +51,13 @@ public final class DocumentPipeline {
     /**
      * The output of spec over rows of (id, text, carried...) as {@link ssdspark.pipeline.text.TextInput#read}
      * gives them, tokenized with tokenizer on the executors; prefetch batches are tokenized ahead on a
-     * producer thread while the engine runs (0: tokenized on the task's thread).
+     * producer thread while the engine runs (0: tokenized on the task's thread), by tokenizerThreads threads per
+     * task (0: auto, see {@link ssdspark.pipeline.text.TokenizerThreads}).
      */
-    public static Dataset<Row> transformText(Dataset<Row> idText, TokenizerSpec tokenizer, JobSpec spec, JobCounters counters, int prefetch) {
-        return map(idText, spec.textInput() ? spec : spec.withInput(true, spec.spans()), counters, BatchSources.text(tokenizer, prefetch));
+    public static Dataset<Row> transformText(Dataset<Row> idText, TokenizerSpec tokenizer, JobSpec spec, JobCounters counters, int prefetch,
+                                             int tokenizerThreads) {
+        return map(idText, spec.textInput() ? spec : spec.withInput(true, spec.spans()), counters,
+                BatchSources.text(tokenizer, prefetch, tokenizerThreads));
     }
 
     /**

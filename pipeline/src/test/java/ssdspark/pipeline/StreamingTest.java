@@ -7,6 +7,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import scala.jdk.javaapi.CollectionConverters;
+import ssdspark.pipeline.text.StreamingTokenizer;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.DocumentFunction;
@@ -57,13 +58,17 @@ class StreamingTest {
         };
     }
 
-    private static void checkBounded(BatchSource source, boolean text, int prefetch) {
+    private static void checkBounded(BatchSource source, boolean text, int prefetch) { checkBounded(source, text, prefetch, 1); }
+
+    private static void checkBounded(BatchSource source, boolean text, int prefetch, int tokenizerThreads) {
         int maxDocs = 8;
         JobSpec spec = JobSpec.score(MODEL, "cpu", 16, -1, false).withBatching(64, maxDocs);
         long n = 20_000;
         AtomicLong pulled = new AtomicLong();
         Iterator<Row> out = new DocumentFunction(spec, null, source).call(generated(n, text, pulled));
         long bound = (long) (prefetch + 2) * maxDocs + 1; // current batch + queued + the one being built (+ its look-ahead)
+        // several tokenizing threads: the blocks in flight and the one being handed out
+        if (tokenizerThreads > 1) bound += (2L * tokenizerThreads + 1) * StreamingTokenizer.BLOCK_DOCS;
         long emitted = 0, worst = 0;
         while (out.hasNext()) {
             Row r = out.next();
@@ -81,6 +86,8 @@ class StreamingTest {
     @Test
     void textPartitionsReadABoundedNumberOfRowsAhead() {
         checkBounded(BatchSources.text(tokenizer, 2), true, 2);
+        checkBounded(BatchSources.text(tokenizer, 2, 3), true, 2, 3);
+        checkBounded(BatchSources.text(tokenizer, 0, 2), true, 0, 2);
     }
 
     @Test
@@ -123,7 +130,7 @@ class StreamingTest {
                 @Override public Row next() { return RowFactory.create(pulled.getAndIncrement(), doc); }
             };
             JobSpec spec = JobSpec.embed(MODEL, "cpu", 2048, JobSpec.Pooling.MEAN);
-            Iterator<Row> out = new DocumentFunction(spec, null, BatchSources.text(t, 2)).call(rows);
+            Iterator<Row> out = new DocumentFunction(spec, null, BatchSources.text(t, 2, 2)).call(rows);
             long n = 0, tokens = 0;
             while (out.hasNext()) {
                 Row r = out.next();
@@ -133,8 +140,8 @@ class StreamingTest {
             }
             if (n != docs) throw new IllegalStateException(n + " rows for " + docs + " documents");
             long heap = Runtime.getRuntime().maxMemory();
-            System.out.printf("LARGE-PARTITION OK: %d documents, %d MB of text, %d tokens through a %d MB heap; prefetch threads left: %d%n",
-                    n, docs * doc.length() >> 20, tokens, heap >> 20,
+            System.out.printf("LARGE-PARTITION OK: %d documents, %d MB of text, %d tokens through a %d MB heap (2 tokenizing threads);"
+                            + " prefetch threads left: %d%n", n, docs * doc.length() >> 20, tokens, heap >> 20,
                     Thread.getAllStackTraces().keySet().stream().filter(th -> th.getName().startsWith(Prefetcher.THREAD_PREFIX) && th.isAlive()).count());
             if (docs * doc.length() < 3 * heap) throw new IllegalStateException("the partition is not larger than the heap");
         }

@@ -14,6 +14,19 @@ public interface TextEncoder {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " does not report token offsets");
     }
 
+    /**
+     * The ids of text and the end of the first token's text, in Unicode code points (0 for a token without text; -1
+     * when there are no ids): all that bits per byte needs without spans. The default takes it from
+     * {@link #encodeWithEnds}; {@link HfTokenizer} finds it without asking for every token's offsets.
+     */
+    default FirstEnd encodeWithFirstEnd(String text) {
+        Encoded e = encodeWithEnds(text);
+        return new FirstEnd(e.ids(), e.ids().length == 0 ? -1 : e.ends()[0]);
+    }
+
+    /** Ids and where the first token's text ends (see {@link #encodeWithFirstEnd}). */
+    record FirstEnd(int[] ids, int firstEnd) {}
+
     /** Ids with their end offsets (same length; null when not asked for). */
     record Encoded(int[] ids, int[] ends) {
         public Encoded {

@@ -35,13 +35,21 @@ public record TextMeasure(boolean bosPrepended, SpanMode spans) implements Seria
         return spec.task() == JobSpec.Task.SCORE && spec.textInput() ? new TextMeasure(spec.bosId() >= 0, spec.spans()) : null;
     }
 
-    /** Whether {@link #bytesScored} and {@link #spansOf} need the tokens' character offsets. */
-    public boolean needsOffsets() { return spans != null || !bosPrepended; }
+    /** Whether {@link #spansOf} needs every token's character offsets. */
+    public boolean needsOffsets() { return spans != null; }
+
+    /** Whether {@link #bytesScored} needs where the first token ends (no BOS: the first token is not scored). */
+    public boolean needsFirstEnd() { return !bosPrepended; }
 
     /** UTF-8 bytes of the text the score covers; tokenEnds (see {@link TextEncoder.Encoded}) may be null with a BOS. */
     public long bytesScored(String text, int[] tokenEnds) {
+        return bytesScored(text, tokenEnds == null || tokenEnds.length == 0 ? -1 : tokenEnds[0]);
+    }
+
+    /** As above from the first token's end (see {@link TextEncoder.FirstEnd}: -1 for no tokens); ignored with a BOS. */
+    public long bytesScored(String text, int firstTokenEnd) {
         if (bosPrepended) return utf8Bytes(text, 0);
-        return tokenEnds.length == 0 ? 0 : utf8Bytes(text, tokenEnds[0]);
+        return firstTokenEnd < 0 ? 0 : utf8Bytes(text, firstTokenEnd);
     }
 
     /** The text cut into spans, each with its tokens; tokenEnds are the tokens' exclusive end offsets in code points. */

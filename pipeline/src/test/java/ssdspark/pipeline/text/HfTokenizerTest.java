@@ -157,4 +157,40 @@ class HfTokenizerTest {
         e = assertThrows(IllegalArgumentException.class, () -> TokenizerSpec.read(bad.toString(), conf).open());
         assertTrue(e.getMessage().contains("rejected"), e.getMessage());
     }
+
+    /** Texts that stress where a head of {@link HfTokenizer#HEAD_CHARS} characters is cut: words, whitespace and pairs across it. */
+    static List<String> headCutTexts(long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        String[] pieces = {"hello", " world", " the", " mamba", "\n", "\n\n", "  ", "\t", "é", "東京", "😀", "🚀x", ", ", ". ", "a",
+                "<|endoftext|>", "0123", " spark", "ünïcödé"};
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            StringBuilder b = new StringBuilder();
+            int target = 1 + r.nextInt(i % 4 == 0 ? 4000 : 600);
+            if (i % 7 == 0) b.append("x".repeat(HfTokenizer.HEAD_CHARS - 1 - r.nextInt(3))); // one word across the cut
+            if (i % 11 == 0) b.append(" ".repeat(HfTokenizer.HEAD_CHARS + r.nextInt(5)));     // leading whitespace past the cut
+            if (i % 13 == 0) b.append("a".repeat(HfTokenizer.HEAD_CHARS - 1)).append("😀");     // a surrogate pair at the cut
+            while (b.length() < target) b.append(pieces[r.nextInt(pieces.length)]);
+            out.add(b.toString());
+        }
+        out.add("w".repeat(5000)); // one word far longer than the head
+        out.add("");
+        return out;
+    }
+
+    @Test
+    void theFirstTokenEndFromTheHeadIsTheWholeTextsOne() throws Exception {
+        TokenizerSpec demo = TokenizerSpec.read(Path.of(getClass().getResource("/text/demo-mamba2/tokenizer.json").toURI()).toString(), null);
+        for (HfTokenizer t : List.of(tok, demo.open(), spec.withSpecialTokens(true).open(), spec.withBos(316).open())) {
+            int viaHead = 0;
+            for (String text : headCutTexts(3)) {
+                TextEncoder.Encoded all = t.encodeWithEnds(text);
+                TextEncoder.FirstEnd first = t.encodeWithFirstEnd(text);
+                assertArrayEquals(all.ids(), first.ids(), text);
+                assertEquals(all.ids().length == 0 ? -1 : all.ends()[0], first.firstEnd(), "first token's end of " + text);
+                if (text.length() > 2 * HfTokenizer.HEAD_CHARS) viaHead++;
+            }
+            assertTrue(viaHead > 70, "texts long enough to take the head's offsets: " + viaHead);
+        }
+    }
 }

@@ -65,8 +65,9 @@ class TextMeasureTest {
     @Test
     void bytesScoredAreAllWithABosAndWithoutTheFirstTokenOtherwise() {
         TextMeasure bos = new TextMeasure(true, null), noBos = new TextMeasure(false, null);
-        assertFalse(bos.needsOffsets());
-        assertTrue(noBos.needsOffsets());
+        assertFalse(bos.needsOffsets() || bos.needsFirstEnd());
+        assertTrue(noBos.needsFirstEnd());
+        assertFalse(noBos.needsOffsets(), "only spans need every token's offsets");
         String hello = "hello world";  // tokens hello | " world"
         assertEquals(11, bos.bytesScored(hello, null));
         assertEquals(6, noBos.bytesScored(hello, tok.encodeWithEnds(hello).ends()), "\" world\" after the first token");
@@ -74,6 +75,7 @@ class TextMeasureTest {
         assertEquals(8, bos.bytesScored(tokyo, null));
         assertEquals(5, noBos.bytesScored(tokyo, tok.encodeWithEnds(tokyo).ends()),
                 "a character split over byte tokens counts with the first token: 京 x = 3 + 1 + 1");
+        assertEquals(5, noBos.bytesScored(tokyo, tok.encodeWithFirstEnd(tokyo).firstEnd()));
         assertEquals(4, TextMeasure.utf8Bytes("🚀", 0));
         assertEquals("a🚀é東".getBytes(StandardCharsets.UTF_8).length, TextMeasure.utf8Bytes("a🚀é東", 0));
         assertEquals(0, TextMeasure.utf8Bytes("ab", 2));

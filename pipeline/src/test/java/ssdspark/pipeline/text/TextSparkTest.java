@@ -77,7 +77,8 @@ class TextSparkTest {
 
         @Override
         public Iterator<Row> call(Iterator<Row> rows) {
-            CloseableIterator<List<Doc>> it = BatchSources.batches(new StreamingTokenizer(rows, spec.open()), 8, 1000, 2);
+            // three tokenizing threads too: the task's end must stop them as well
+            CloseableIterator<List<Doc>> it = BatchSources.batches(new StreamingTokenizer(rows, spec.open(), null, 3), 8, 1000, 2);
             return new Iterator<>() {
                 @Override public boolean hasNext() { return it.hasNext(); }
                 @Override public Row next() {
@@ -90,12 +91,13 @@ class TextSparkTest {
 
     static long liveProducers() {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.getName().startsWith(Prefetcher.THREAD_PREFIX) && t.isAlive()).count();
+                .filter(t -> (t.getName().startsWith(Prefetcher.THREAD_PREFIX) || t.getName().startsWith(StreamingTokenizer.THREAD_PREFIX))
+                        && t.isAlive()).count();
     }
 
     static void awaitNoProducers() throws InterruptedException {
         for (int i = 0; i < 200 && liveProducers() > 0; i++) Thread.sleep(10);
-        assertEquals(0, liveProducers(), "prefetch threads outlived their tasks");
+        assertEquals(0, liveProducers(), "prefetch or tokenizing threads outlived their tasks");
     }
 
     @Test
