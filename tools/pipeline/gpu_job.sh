@@ -6,9 +6,11 @@
 #   tools/pipeline/gpu_job.sh stage        builds the job jar from a clean export of HEAD (kernels for sm_90, the H200),
 #                                          packs a JRE ($SSD_SHARED/gpu/jre.sh) and the Spark runtime
 #                                          ($SSD_SHARED/gpu/spark-runtime.sh) and splits everything into folders
-#                                          .rt/c1 (JRE + first piece of Spark), .rt/c2, ... (the last with the jar),
-#                                          each under CARRY_MIB MiB for hosts that take files in small uploads
-#                                          (.rt/ is git-ignored); prints the commands for the GPU host
+#                                          .rt/c1 (JRE + first piece of Spark), .rt/c2, ... (the last with the jar and
+#                                          the text seed of make_text_corpus.py, made once into .demo-corpus/ from two
+#                                          Debian packages, see tools/demo/build_corpus.py), each under CARRY_MIB MiB for
+#                                          hosts that take files in small uploads (.rt/ is git-ignored); prints the
+#                                          commands for the GPU host
 # There (a checkout of the same commit; copy each folder to the same path in it, in order; $SSD_RT must survive
 # between the calls):
 #   bash tools/pipeline/gpu_job.sh there .rt/c1      stages the pieces into $SSD_RT (default /tmp/ssd-rt; stage.sh)
@@ -40,6 +42,11 @@ if [[ $what == stage ]]; then
   (( n == want )) || { echo "[stage] copied $n of $want Spark jars" >&2; exit 1; }
   jar=$(ls "$build"/jobs/target-gpujob/ssdspark-jobs-*-spark.jar)
   [[ $(unzip -l "$jar" | grep -c ssdspark_kernels.fatbin) -gt 0 ]] || { echo "[stage] the jar has no fatbin (nvcc missing?)" >&2; exit 1; }
+  seed=.demo-corpus/text-seed.jsonl.xz   # the text job's seed (git-ignored folder; made once, ~1 min of downloads and xz)
+  if [[ ! -f $seed ]]; then
+    echo "[stage] making the text seed $seed (Debian's dict-gcide and wordnet-base through tools/demo/build_corpus.py)"
+    python3 tools/demo/build_corpus.py .demo-corpus >/dev/null && python3 tools/pipeline/make_text_corpus.py seed .demo-corpus "$seed"
+  fi
   rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/parts"
   echo "[stage] packing the JRE and the Spark runtime"
   bash "$shared/jre.sh" "$rt/c1" >/dev/null
@@ -49,13 +56,14 @@ if [[ $what == stage ]]; then
   # piece; the last one also the jar and the checksum (stage.sh joins the pieces once all are there).
   cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
   cap=$(( ${CARRY_MIB:-57} * 1048576 ))
-  total=$(stat -c %s "$rt/parts/all"); extra=$(( $(stat -c %s "$jar") + 4096 ))
+  total=$(stat -c %s "$rt/parts/all"); extra=$(( $(stat -c %s "$jar") + $(stat -c %s "$seed") + 8192 ))
   room=$(( cap - $(stat -c %s "$rt/c1/jre.tar.xz") )); pos=0; k=0
   while :; do
     left=$(( total - pos ))
     if (( left + extra <= room )); then  # the rest and the jar fit here: last carry
       (( left > 0 )) && tail -c +"$((pos + 1))" "$rt/parts/all" > "$rt/c$((k + 1))/spark.tar.xz.part$(printf %02d $k)"
       cp "$jar" "$rt/c$((k + 1))/ssdspark-jobs-spark.jar"
+      cp "$seed" "$rt/c$((k + 1))/"
       cp "$rt/parts/spark.sha256" "$rt/c$((k + 1))/"
       break
     fi
@@ -86,6 +94,7 @@ if [[ $what == there ]]; then
   mkdir -p "$SSD_RT"
   [[ -f $dir/stage.sh ]] && cp "$dir/stage.sh" "$SSD_RT/stage.sh"
   [[ -f $dir/ssdspark-jobs-spark.jar ]] && cp "$dir/ssdspark-jobs-spark.jar" "$SSD_RT/"
+  [[ -f $dir/text-seed.jsonl.xz ]] && cp "$dir/text-seed.jsonl.xz" "$SSD_RT/"
   files=()
   for f in "$dir"/*; do case $(basename "$f") in jre.tar.xz|spark.tar.xz.part*|spark.sha256) files+=("$f");; esac; done
   if [[ ! -x $SSD_RT/stage.sh ]]; then echo "no stage.sh in $SSD_RT: stage .rt/c1 first (and keep $SSD_RT between the calls)" >&2; exit 1; fi

@@ -13,7 +13,10 @@ Writes
                           log-normal (median ~700, clipped to 16..16384) plus four 100k-token documents that exercise
                           the carried state
   OUT_DIR/corpus/         (--parquet-files N, when pyarrow is there) the same documents as Parquet, N files
+  OUT_DIR/fixed.bin       (--fixed-tokens N > 0) documents of exactly --fixed-length (2048) tokens, N tokens in all: the
+                          fixed shape (16 x 2048 with a 32768-token budget) that the log-normal corpus is compared with
   OUT_DIR/text/           (--text-tokens N > 0) plain-text documents, one per line, of about N tiny-tokenizer tokens
+                          (word salad of a 20-word list; tools/pipeline/make_text_corpus.py makes realistic text)
 Needs numpy only (safetensors are written by hand: an 8-byte header length, a JSON header, the raw tensors).
 """
 import argparse
@@ -111,17 +114,23 @@ def parquet(out, off, toks, files):
     return True
 
 
-def corpus(out, total, seed, vocab=50280, long_docs=4, parquet_files=0):
-    rng = np.random.default_rng(seed + 1)
-    lens = lengths(total, rng, long_docs)
+def write_bin(path, lens, rng, vocab):
+    """A corpus file of documents of the given lengths, random tokens below vocab; (offsets, tokens)."""
     off = np.zeros(len(lens) + 1, np.int64)
     np.cumsum(lens, out=off[1:])
     toks = rng.integers(0, vocab, size=int(off[-1]), dtype=np.int32)
-    with open(os.path.join(out, "corpus.bin"), "wb") as f:
+    with open(path, "wb") as f:
         f.write(b"SSDC")
         f.write(np.array([len(lens)], "<i4").tobytes())
         f.write(off.astype("<i8").tobytes())
         f.write(toks.astype("<i4").tobytes())
+    return off, toks
+
+
+def corpus(out, total, seed, vocab=50280, long_docs=4, parquet_files=0):
+    rng = np.random.default_rng(seed + 1)
+    lens = lengths(total, rng, long_docs)
+    off, toks = write_bin(os.path.join(out, "corpus.bin"), lens, rng, vocab)
     if parquet_files > 0:
         try:
             done = parquet(out, off, toks, parquet_files)
@@ -166,6 +175,9 @@ def main():
     ap.add_argument("--long-docs", type=int, default=4, help="100k-token documents in the corpus")
     ap.add_argument("--no-model", action="store_true", help="corpus only")
     ap.add_argument("--parquet-files", type=int, default=0, help="also write corpus/ as Parquet in N files (needs pyarrow)")
+    ap.add_argument("--fixed-tokens", type=int, default=0,
+                    help="also write fixed.bin: documents of exactly --fixed-length tokens, at least N tokens in all")
+    ap.add_argument("--fixed-length", type=int, default=2048)
     a = ap.parse_args()
     if not a.no_model:
         t = time.time()
@@ -174,6 +186,10 @@ def main():
     t = time.time()
     docs, toks = corpus(a.out, a.tokens, a.seed, a.vocab, a.long_docs, a.parquet_files)
     print(f"corpus: {docs} docs, {toks} tokens in {time.time() - t:.1f} s", flush=True)
+    if a.fixed_tokens > 0:
+        n = -(-a.fixed_tokens // a.fixed_length)
+        write_bin(os.path.join(a.out, "fixed.bin"), np.full(n, a.fixed_length, np.int64), np.random.default_rng(a.seed + 3), a.vocab)
+        print(f"fixed: {n} docs of {a.fixed_length} tokens", flush=True)
     if a.text_tokens > 0:
         t = time.time()
         text(a.out, a.text_tokens, a.files, a.seed)

@@ -72,7 +72,7 @@ public final class HfTokenizer implements TextEncoder {
     public Encoded encodeWithEnds(String text) { return encode(text, true); }
 
     /** Text of a document's head tokenized with offsets to find the first token's end (see {@link #encodeWithFirstEnd}). */
-    static final int HEAD_CHARS = 128;
+    static final int HEAD_CHARS = 64;
 
     /**
      * The ids of the whole text (no offsets), and the first token's end from the offsets of the text's first
