@@ -3,7 +3,8 @@
 # text seed in $SSD_RT (default /tmp/ssd-rt). Makes a random 130M-size model, a log-normal pre-tokenized corpus
 # (tools/pipeline/make_gpu_inputs.py) and a realistic text corpus (tools/pipeline/make_text_corpus.py, from the seed),
 # then measures in one call, each step only while time is left (GJ_DEADLINE):
-#   1. the tokenizer alone (ssdspark.jobs.bench.TokenizerBench): text -> packed batches, tok/s per tokenizing thread count
+#   1. the tokenizer alone (ssdspark.jobs.bench.TokenizerBench): text -> packed batches, tok/s per tokenizing thread count,
+#      and DJL's batchEncode (one native call per 256 documents, on its own threads) against a call per document
 #   2. the engine alone (ssdspark.jobs.bench.EngineAlone, no Spark) with as many threads as the jobs have task slots,
 #      on the first GJ_ENGINE_TOKENS tokens of the corpus, the jobs' token budget: the jobs' yardstick
 #   3. the Parquet job: bin/ssdspark's entry point in Spark local mode, --device gpu, pre-tokenized Parquet in and out
@@ -87,7 +88,7 @@ fi
 if [[ -n $TB_THREADS && $TEXT_TOKENS -gt 0 ]] && (( $(left) > 60 )); then
   log "== 1. tokenizer alone: $TOK, threads $TB_THREADS ($(left) s left)"
   timeout "$(left)" "$J" ssdspark.jobs.bench.TokenizerBench "$TOK" "$W/text-sample.jsonl" --threads "$TB_THREADS" \
-    --token-budget "$BUDGET" 2>&1 | quiet | tee -a "$OUT/log"
+    --token-budget "$BUDGET" --native-batch 2>&1 | quiet | tee -a "$OUT/log"
 fi
 
 if (( $(left) > 40 )); then
@@ -142,7 +143,8 @@ ratio() { [[ -n $1 && -n $2 ]] && python3 -c "print(f'{$1/$2:.2f}')" || echo "?"
     f=$(rate "$W/fixed-$th.out" ENGINE-ALONE); v=$(rate "$W/varlen-$th.out" ENGINE-ALONE)
     echo "SHAPES $th thread(s), 32768-token batches: fixed 16 x 2048 ${f:-?} tok/s, log-normal packed ${v:-?} tok/s = $(ratio "$v" "$f") of fixed (target >= 0.90)"
   done
-  grep -E "^TOKENIZER-BENCH" "$OUT/log" | sed 's/; process CPU.*//'
+  grep -E "^TOKENIZER-BENCH" "$OUT/log"
+  grep -E "^NATIVE" "$OUT/log"
   echo "total $(($(date +%s) - t_start)) s"
 } | tee "$OUT/results.txt" | tee -a "$OUT/log"
 # the logs are meant to be committed: the scratch folder by name, not by its path on this host
