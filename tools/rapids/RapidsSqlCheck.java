@@ -25,7 +25,7 @@ import java.util.Map;
  * mamba2_score / mamba2_embed in a Spark SQL query over a Parquet file of token arrays, with the RAPIDS Accelerator
  * (spark.plugins=com.nvidia.spark.SQLPlugin, local mode, GPU 0) running them on columnar batches, checked row by row
  * against the CPU engine run directly (DocumentRunner, no Spark). Rows: the tiny model's corpus, a long row (many
- * chunks), NULL, an empty array and an id outside the vocabulary. Then the same query with the functions registered
+ * chunks), NULL, an empty array, an id outside the vocabulary and a NULL id. Then the same query with the functions registered
  * on the CPU engine (the columnar host path) must equal the CPU engine exactly.
  *
  * <p>usage: RapidsSqlCheck MODEL_DIR CORPUS_JSONL OUT_DIR [--no-plugin]   (--no-plugin: a dry run without a GPU: no
@@ -61,8 +61,9 @@ public final class RapidsSqlCheck {
         rows.add(RowFactory.create("null", null));
         rows.add(RowFactory.create("empty", new Integer[0]));
         rows.add(RowFactory.create("bad", new Integer[] {1, 2, 99999, 4}));
+        rows.add(RowFactory.create("nullid", new Integer[] {3, null, 4}));
         StructType schema = DataTypes.createStructType(List.of(DataTypes.createStructField("id", DataTypes.StringType, false),
-                DataTypes.createStructField("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), true)));
+                DataTypes.createStructField("tokens", DataTypes.createArrayType(DataTypes.IntegerType, true), true)));
         String parquet = out.resolve("tokens.parquet").toString();
         spark.createDataFrame(rows, schema).repartition(2).write().mode("overwrite").parquet(parquet);
         spark.read().parquet(parquet).createOrReplaceTempView("t");
@@ -70,7 +71,10 @@ public final class RapidsSqlCheck {
         // the reference: the CPU engine, directly
         DocumentRunner cpu = new DocumentRunner(ModelCache.get(model, "cpu"));
         Map<String, int[]> byId = new HashMap<>();
-        for (Row r : rows) if (r.get(1) != null) byId.put(r.getString(0), Arrays.stream((Object[]) toArray(r.get(1))).mapToInt(x -> (Integer) x).toArray());
+        for (Row r : rows) {
+            Object[] ids = r.get(1) == null ? null : toArray(r.get(1));
+            if (ids != null) byId.put(r.getString(0), Arrays.asList(ids).contains(null) ? null : Arrays.stream(ids).mapToInt(x -> (Integer) x).toArray());
+        }
 
         String device = plugin ? "gpu" : "cpu";
         Dataset<Row> q = query(spark, model, device, "fp32");
@@ -107,8 +111,13 @@ public final class RapidsSqlCheck {
         for (Row r : got) {
             String id = r.getString(0);
             Row s = r.getStruct(1);
+            if (!byId.containsKey(id)) { expect(s == null && r.get(2) == null, what + ": NULL row '" + id + "' did not give NULL"); continue; }
             int[] t = byId.get(id);
-            if (t == null) { expect(s == null && r.get(2) == null, what + ": NULL row '" + id + "' did not give NULL"); continue; }
+            if (t == null) { // a NULL id inside the row: that row's error, as the row path reports it
+                String e = s == null ? null : s.getAs("error");
+                expect(e != null && e.contains("null") && r.get(2) == null, what + ": row '" + id + "' with a NULL id gave error " + e);
+                continue;
+            }
             Outcome<ScoreResult> want = cpu.scoreAll(List.of(t), new ScoreOptions(CHUNK, -1, true), BUDGET).get(0);
             Outcome<EmbedResult> wantE = cpu.embedAll(List.of(t), CHUNK, BUDGET).get(0);
             String err = s.getAs("error");

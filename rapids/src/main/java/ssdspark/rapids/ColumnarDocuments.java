@@ -69,8 +69,12 @@ public final class ColumnarDocuments {
         if (numRows > 0 && in.getNullCount() < numRows) {
             Engine engine = ModelCache.forTask(spec);
             DType ids;
-            try (ColumnView child = in.getChildColumnView(0)) { ids = child.getType(); }
-            String hostReason = hostPathReason(spec, ids, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
+            boolean nullIds;
+            try (ColumnView child = in.getChildColumnView(0)) {
+                ids = child.getType();
+                nullIds = child.getNullCount() > 0;
+            }
+            String hostReason = hostPathReason(spec, ids, nullIds, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
             if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
             else if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
         }
@@ -87,15 +91,17 @@ public final class ColumnarDocuments {
     /**
      * Why a batch of spec with ids of type idType must take the host path; null when the device path takes it.
      *
+     * @param nullIds    some row holds a NULL element (its value in device memory is no id; the host path names the row)
      * @param engineGpu  the CUDA ordinal of the executor's GPU engine; null when the engine is not a GPU engine
      * @param cudfDevice the device cuDF works on in this thread (where the column is)
      */
-    static String hostPathReason(JobSpec spec, DType idType, Integer engineGpu, int cudfDevice) {
+    static String hostPathReason(JobSpec spec, DType idType, boolean nullIds, Integer engineGpu, int cudfDevice) {
         if (engineGpu == null) return "the model runs on the CPU engine (device '" + spec.device() + "')";
         if (engineGpu != cudfDevice) return "the model is on GPU " + engineGpu + ", the column on GPU " + cudfDevice;
         if (spec.bosId() >= 0) return "prepend_bos puts a token in front of each row, which the ids in device memory lack";
         if (spec.spans() != null) return "span scores are computed from the host";
         if (idType != DType.INT32) return "the token ids are " + idType + "; the device path reads INT32";
+        if (nullIds) return "a row holds a NULL token id";
         return null;
     }
 

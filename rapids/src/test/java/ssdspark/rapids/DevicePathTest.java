@@ -97,12 +97,13 @@ class DevicePathTest {
     @Test
     void batchesTheDevicePathCannotTakeGoToTheHostSayingWhy() {
         JobSpec score = JobSpec.score(MODEL, "gpu", 16, -1, true), embed = JobSpec.embed(MODEL, "gpu", 16, JobSpec.Pooling.MEAN);
-        assertNull(ColumnarDocuments.hostPathReason(score, DType.INT32, 0, 0));
-        assertNull(ColumnarDocuments.hostPathReason(embed, DType.INT32, 2, 2));
-        assertTrue(ColumnarDocuments.hostPathReason(score.withDevice("cpu"), DType.INT32, null, 0).contains("CPU engine"));
-        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, 1, 0).contains("GPU 1, the column on GPU 0"));
-        assertTrue(ColumnarDocuments.hostPathReason(score.withBos(0), DType.INT32, 0, 0).contains("prepend_bos"));
-        assertTrue(ColumnarDocuments.hostPathReason(embed, DType.INT64, 0, 0).contains("INT64"));
+        assertNull(ColumnarDocuments.hostPathReason(score, DType.INT32, false, 0, 0));
+        assertNull(ColumnarDocuments.hostPathReason(embed, DType.INT32, false, 2, 2));
+        assertTrue(ColumnarDocuments.hostPathReason(score.withDevice("cpu"), DType.INT32, false, null, 0).contains("CPU engine"));
+        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, false, 1, 0).contains("GPU 1, the column on GPU 0"));
+        assertTrue(ColumnarDocuments.hostPathReason(score.withBos(0), DType.INT32, false, 0, 0).contains("prepend_bos"));
+        assertTrue(ColumnarDocuments.hostPathReason(embed, DType.INT64, false, 0, 0).contains("INT64"));
+        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, true, 0, 0).contains("NULL token id"));
     }
 
     @Test
