@@ -133,6 +133,11 @@ public final class JobOptions {
     boolean skipBlankLines;
 
     @Recorded(When.TEXT)
+    @Option(names = "--strict-utf8", description = "plain text: a document with invalid UTF-8 is an error row naming the first bad byte,"
+            + " instead of being scored with U+FFFD in place of each bad sequence (counted in the summary) [off]")
+    boolean strictUtf8;
+
+    @Recorded(When.TEXT)
     @Option(names = "--special-tokens", description = "let the tokenizer add its template's special tokens [off]")
     boolean specialTokens;
 
@@ -226,6 +231,10 @@ public final class JobOptions {
 
     @Option(names = "--overwrite", description = "replace the output folder of an earlier run [off]")
     boolean overwrite;
+
+    @Option(names = "--resume", description = "continue a run that did not finish into --output: write only its missing parts"
+            + " (refused when the input files or settings changed); without an --output folder, start one [off]")
+    boolean resume;
 
     @Recorded
     @Option(names = "--on-error", paramLabel = "record|skip|fail", converter = OnErrorName.class, defaultValue = "record",
@@ -473,6 +482,8 @@ public final class JobOptions {
                     + " is for plain-text input (--format text); JSON and Parquet have a row per document");
         if (given.containsKey("--skip-blank-lines") && docPer != TextInputOptions.Unit.LINE)
             throw new UsageException("--skip-blank-lines needs --doc-per line");
+        if (resume && overwrite)
+            throw new UsageException("--resume keeps what an earlier run wrote and --overwrite replaces it; give one of them");
         if (given.containsKey("--precision") && ModelCache.CPU.equals(device))
             throw new UsageException("--precision is for the GPU engine; the CPU engine is float32 throughout: drop it or use --device gpu|auto");
     }

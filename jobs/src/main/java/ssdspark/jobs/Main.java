@@ -12,10 +12,12 @@ import ssdspark.model.Engine;
 import ssdspark.pipeline.Corpus;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
+import ssdspark.pipeline.InputSplits;
 import ssdspark.pipeline.OnError;
 import ssdspark.pipeline.StagedOutput;
 import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.pipeline.output.OutputMetadata;
+import ssdspark.pipeline.output.RunManifest;
 import ssdspark.pipeline.text.TextInput;
 import ssdspark.pipeline.report.RunReport;
 import ssdspark.pipeline.report.RunStats;
@@ -33,6 +35,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Entry point of {@code bin/ssdspark} and of {@code spark-submit --class ssdspark.jobs.Main}.
@@ -106,6 +110,7 @@ public final class Main {
 
         boolean own = spark == null;
         Progress progress = null;
+        Runnable restoreConf = null;
         try {
             if (own) spark = session(o, task, master);
             long t0 = System.nanoTime();
@@ -116,30 +121,79 @@ public final class Main {
             JobCounters counters = new JobCounters(spark.sparkContext());
             progress = new Progress(spark.sparkContext(), counters, out, task, o.progressSeconds);
 
-            Dataset<Row> result;
+            // --resume: cut the input as the interrupted run did (its manifest), whatever this session's parallelism
+            RunManifest.Plan before = o.resume ? RunManifest.read(plan.output(), hadoop) : null;
+            if (o.resume && before == null) {
+                if (StagedOutput.exists(plan.output(), hadoop)) // local outputs: Preflight said so already
+                    throw new UsageException("cannot --resume into " + plan.output() + ": it has no " + RunManifest.FILE
+                            + "; pass --overwrite to start it again, or pick another --output");
+                out.println("nothing to resume in " + plan.output() + ": starting it");
+            }
+            InputSplits.Settings splitting = before != null ? before.splitting() : InputSplits.Settings.of(spark);
+            restoreConf = pin(spark, splitting);
+
+            Dataset<Row> rows; // (id, tokens or text, carried...)
+            Progress.Measure measure; // what the progress line's "% of input" counts
+            List<List<InputSplits.Split>> parts;
             if (plan.isText()) {
-                Dataset<Row> in = TextInput.read(spark, plan.text(), plan.carried(), counters);
-                result = DocumentPipeline.transformText(in, plan.tokenizer(), plan.spec(), counters, o.prefetch, o.tokenizerThreads);
-                if (plan.inputFormat() == TextInputOptions.Format.TEXT) progress.total(Progress.Measure.OWN_BYTES, TextInput.textBytes(spark, plan.input()));
-                else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
+                rows = TextInput.read(spark, plan.text(), plan.carried(), counters);
+                boolean plainText = plan.inputFormat() == TextInputOptions.Format.TEXT;
+                parts = plainText ? TextInput.parts(spark, plan.text()) : InputSplits.of(rows.rdd());
+                measure = plainText ? Progress.Measure.OWN_BYTES : plan.inputFormat() == TextInputOptions.Format.JSON
+                        ? Progress.Measure.SPARK_BYTES : Progress.Measure.ROWS;
             } else {
                 if (plan.inputFormat() == TextInputOptions.Format.TEXT)
                     throw new UsageException("plain-text input needs --tokenizer");
                 DataFormat f = plan.inputFormat() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
                 Dataset<Row> in = f == DataFormat.JSON ? Corpus.readJsonTokens(spark, plan.input(), plan.tokensCol())
                         : Corpus.read(spark, plan.input(), f);
-                result = DocumentPipeline.transformTokens(in, o.idCol, plan.tokensCol(), plan.carried(), plan.spec(), counters, o.prefetch);
-                if (f == DataFormat.PARQUET) startRowCount(progress, in, hadoop);
-                else progress.total(Progress.Measure.SPARK_BYTES, sizeInBytes(in));
+                rows = Corpus.select(in, o.idCol, plan.tokensCol(), plan.carried());
+                parts = InputSplits.of(rows.rdd());
+                measure = f == DataFormat.PARQUET ? Progress.Measure.ROWS : Progress.Measure.SPARK_BYTES;
             }
 
             Map<String, String> options = o.provenance(plan.isText(), plan.resolvedFlags());
             Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend, options);
+            RunManifest.Plan now = new RunManifest.Plan(kv, splitting, parts == null ? List.of() : parts);
             spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
             // --overwrite of an existing folder builds the new output beside it and swaps it in when complete
             StagedOutput staged = o.overwrite && StagedOutput.exists(plan.output(), hadoop) ? StagedOutput.of(plan.output(), hadoop) : null;
             String writeTo = staged == null ? plan.output() : staged.staging();
-            DocumentPipeline.write(o.onError.apply(result), writeTo, plan.outputFormat(), false, o.partitionBy, kv);
+            Set<Integer> todo = new TreeSet<>();
+            for (int k = 0; k < now.parts().size(); k++) todo.add(k);
+            if (before != null) {
+                if (parts == null) throw new UsageException("this input cannot be resumed part by part; pass --overwrite to run it again");
+                String changed = RunManifest.difference(before, now);
+                if (changed != null)
+                    throw new UsageException("cannot --resume " + plan.output() + ": " + changed + "; its parts would not belong together:"
+                            + " run with the earlier settings and input, or pass --overwrite to start it again");
+                Map<Integer, RunManifest.PartDone> done = RunManifest.committed(writeTo, hadoop);
+                todo.removeAll(done.keySet());
+                RunManifest.clearUncommitted(writeTo, hadoop, done.keySet(), now.parts().size());
+                for (RunManifest.PartDone d : done.values())
+                    counters.addEarlier(new JobCounters.TaskCounts(d.rows(), d.errors(), d.tokens(), d.errorKinds()));
+                out.printf(Locale.ROOT, "resuming %s: %d of %d parts were written (%d rows); writing the other %d%n", plan.output(),
+                        done.size(), now.parts().size(), counters.rows(), todo.size());
+            } else {
+                if (!o.overwrite && StagedOutput.exists(plan.output(), hadoop)) // local outputs: Preflight said so already
+                    throw new UsageException("output " + plan.output() + " already exists; pick another --output, or pass --overwrite");
+                RunManifest.write(writeTo, hadoop, now, null);
+            }
+            // the progress line's total: the bytes of the parts to write (Parquet: their rows, from the footers)
+            long earlierRows = counters.rows(), todoBytes = 0;
+            for (int k : todo) for (InputSplits.Split sp : now.parts().get(k)) todoBytes += sp.length();
+            if (measure == Progress.Measure.ROWS) startRowCount(progress, rows.inputFiles(), hadoop, earlierRows);
+            else progress.total(measure, parts == null ? sizeInBytes(rows) : todoBytes);
+            progress.begin();
+            Dataset<Row> input = before == null ? rows : spark.createDataFrame(InputSplits.keep(rows.javaRDD(), todo), rows.schema());
+            Dataset<Row> result = plan.isText()
+                    ? DocumentPipeline.transformText(input, plan.tokenizer(), plan.spec(), counters, o.prefetch, o.tokenizerThreads)
+                    : DocumentPipeline.transformTokens(input, o.idCol, plan.tokensCol(), plan.carried(), plan.spec(), counters, o.prefetch);
+            if (before == null || !todo.isEmpty())
+                DocumentPipeline.writeParts(o.onError.apply(result), writeTo, plan.outputFormat(), o.partitionBy, kv,
+                        before == null ? null : InputSplits.partNumbers(todo));
+            else touch(writeTo, "_SUCCESS", hadoop); // every part was there: the killed run got as far as its last commit
+            RunManifest.write(writeTo, hadoop, now, RunManifest.committed(writeTo, hadoop));
             progress.close();
 
             double s = (System.nanoTime() - t0) / 1e9;
@@ -156,6 +210,10 @@ public final class Main {
                 out.println(o.onError == OnError.SKIP ? "rows with errors were left out (--on-error skip)"
                         : "rows with errors have a message in the 'error' column and nulls in the others");
             }
+            if (counters.invalidUtf8Docs() > 0)
+                out.printf(Locale.ROOT, "  %,d documents had invalid UTF-8 (%,d malformed byte sequences): %s%n", counters.invalidUtf8Docs(),
+                        counters.invalidUtf8Sequences(), o.strictUtf8 ? "error rows (--strict-utf8)"
+                                : "scored with U+FFFD in place of each bad sequence (--strict-utf8 makes them error rows)");
             RunStats stats = null;
             if (o.task == JobSpec.Task.SCORE) {
                 // The output is complete by now: a report that cannot be made is a warning, not a failed job.
@@ -199,6 +257,7 @@ public final class Main {
             return 1;
         } finally {
             if (progress != null) progress.close();
+            if (restoreConf != null) restoreConf.run();
             if (own && spark != null) spark.stop();
         }
     }
@@ -220,9 +279,27 @@ public final class Main {
         }
     }
 
-    /** Parquet knows its row count from the footers: read them on a driver thread, the job does not wait. */
-    private static void startRowCount(Progress progress, Dataset<Row> in, Configuration conf) {
-        String[] files = in.inputFiles();
+    /** Sets the input-cutting settings on the session; the returned action puts the earlier values back. */
+    private static Runnable pin(SparkSession spark, InputSplits.Settings s) {
+        Map<String, String> earlier = new LinkedHashMap<>();
+        for (String k : InputSplits.Settings.KEYS) earlier.put(k, spark.conf().get(k, null));
+        s.apply(spark);
+        return () -> earlier.forEach((k, v) -> {
+            if (v == null) spark.conf().unset(k);
+            else spark.conf().set(k, v);
+        });
+    }
+
+    private static void touch(String dir, String name, Configuration conf) throws IOException {
+        org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(dir, name);
+        p.getFileSystem(conf).create(p, true).close();
+    }
+
+    /**
+     * Parquet knows its row count from the footers: read them on a driver thread, the job does not wait. The total is
+     * their rows less the earlier rows a resumed run does not write again.
+     */
+    private static void startRowCount(Progress progress, String[] files, Configuration conf, long earlierRows) {
         Thread t = new Thread(() -> {
             long rows = 0;
             for (String f : files) {
@@ -233,7 +310,7 @@ public final class Main {
                     return; // no ETA then
                 }
             }
-            progress.total(Progress.Measure.ROWS, rows);
+            progress.total(Progress.Measure.ROWS, rows - earlierRows);
         }, "ssdspark-row-count");
         t.setDaemon(true);
         t.start();
@@ -252,6 +329,8 @@ public final class Main {
         summary.put("error_kinds", c.errorKinds());
         summary.put("tokens", c.tokens());
         summary.put("gpu_memory_splits", c.memorySplits());
+        summary.put("invalid_utf8_documents", c.invalidUtf8Docs());
+        summary.put("invalid_utf8_sequences", c.invalidUtf8Sequences());
         summary.put("seconds", Math.round(seconds * 1000) / 1000.0);
         summary.put("tokens_per_second", Math.round(c.tokens() / Math.max(seconds, 1e-9)));
         summary.put("backends", backends);

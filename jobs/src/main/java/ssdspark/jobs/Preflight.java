@@ -4,6 +4,7 @@ import org.apache.hadoop.conf.Configuration;
 import ssdspark.model.Mamba2Config;
 import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.LocalPaths;
+import ssdspark.pipeline.output.RunManifest;
 import ssdspark.pipeline.text.TextInputOptions;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.JobSpec;
@@ -112,6 +113,9 @@ public final class Preflight {
         if (tokenizerPath == null && o.given.containsKey("--text-col")) throw new UsageException(JobOptions.TEXT_COL_NEEDS_TOKENIZER);
         if (tokenizerPath == null && o.given.containsKey("--special-tokens")) throw new UsageException(JobOptions.SPECIAL_TOKENS_NEED_TOKENIZER);
         if (tokenizerPath == null && o.given.containsKey("--tokenizer-threads")) throw new UsageException(JobOptions.needsTokenizer("--tokenizer-threads"));
+        if (format != TextInputOptions.Format.TEXT && o.strictUtf8)
+            throw new UsageException("--strict-utf8 is for plain-text input; " + input + " is " + format.name().toLowerCase(Locale.ROOT)
+                    + ", whose text Spark's reader decodes");
         if (format != TextInputOptions.Format.TEXT && (o.given.containsKey("--doc-per") || o.given.containsKey("--skip-blank-lines")))
             throw new UsageException("--doc-per and --skip-blank-lines are for plain-text input; " + input + " is "
                     + format.name().toLowerCase(Locale.ROOT) + " (a row per document)");
@@ -139,14 +143,14 @@ public final class Preflight {
         TextInputOptions text = null;
         if (tokenizerPath != null) {
             text = TextInputOptions.of(format, input).withIdCol(o.idCol).withTextCol(o.textCol)
-                    .withUnit(o.docPer).withSkipBlankLines(o.skipBlankLines);
+                    .withUnit(o.docPer).withSkipBlankLines(o.skipBlankLines).withStrictUtf8(o.strictUtf8);
         }
 
         String output = o.output;
         Path localOut = LocalPaths.local(output);
         if (localOut != null) {
             localOut = localOut.toAbsolutePath().normalize();
-            checkOutput(localOut, o.overwrite, localIn == null ? null : localIn.toAbsolutePath().normalize(), model);
+            checkOutput(localOut, o.overwrite, o.resume, localIn == null ? null : localIn.toAbsolutePath().normalize(), model);
             output = localOut.toString();
         }
         try {
@@ -252,17 +256,25 @@ public final class Preflight {
         }
     }
 
-    private static void checkOutput(Path out, boolean overwrite, Path in, Path model) {
+    private static void checkOutput(Path out, boolean overwrite, boolean resume, Path in, Path model) {
         if (in != null && (in.startsWith(out) || out.startsWith(in)))
             throw new UsageException("--output " + out + " overlaps --input " + in + "; write somewhere else");
         if (model.startsWith(out) || out.startsWith(model))
             throw new UsageException("--output " + out + " overlaps the model folder " + model + "; write somewhere else");
         if (!Files.exists(out)) return;
-        // Spark leaves _temporary/ (and no _SUCCESS) behind when a run is killed while writing
-        boolean unfinished = Files.isDirectory(out) && !Files.exists(out.resolve("_SUCCESS")) && Files.isDirectory(out.resolve("_temporary"));
+        // a killed run leaves its manifest and committed parts (or Spark's _temporary/) and no _SUCCESS
+        boolean unfinished = Files.isDirectory(out) && !Files.exists(out.resolve("_SUCCESS"))
+                && (Files.isDirectory(out.resolve("_temporary")) || Files.exists(out.resolve(RunManifest.FILE)));
+        if (resume) {
+            if (!Files.exists(out.resolve(RunManifest.FILE)))
+                throw new UsageException("cannot --resume into " + out + ": it has no " + RunManifest.FILE + " (not the output of an ssdspark run"
+                        + " that can be resumed); pass --overwrite to start it again, or pick another --output");
+            return;
+        }
         if (!overwrite)
             throw new UsageException(unfinished
-                    ? "output " + out + " was left by a run that did not finish (a _temporary folder, no _SUCCESS); pass --overwrite to run again into it"
+                    ? "output " + out + " was left by a run that did not finish (no _SUCCESS); pass --resume to write only its missing parts,"
+                    + " or --overwrite to start again"
                     : "output " + out + " already exists; delete it, pick another --output, or pass --overwrite");
         // --overwrite replaces the whole folder: only allow it on what looks like an earlier job's output.
         if (!Files.isDirectory(out) || !(Files.exists(out.resolve("_SUCCESS")) || unfinished || isEmpty(out)))

@@ -5,6 +5,7 @@ import org.apache.spark.Success$;
 import org.apache.spark.scheduler.AccumulableInfo;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import scala.Tuple4;
 import scala.jdk.javaapi.CollectionConverters;
@@ -42,13 +43,19 @@ final class Progress implements AutoCloseable {
     private volatile Measure measure = Measure.NONE;
     private volatile long total = -1;
     private volatile boolean closed;
-    private long lastRows = -1, lastTokens = -1;
+    private long lastRows = -1, lastTokens = -1, lastDone = -1;
     /** Tokens done over time, one sample per interval, for the run report's throughput chart. */
     private final List<RunReport.Sample> samples = new ArrayList<>();
 
-    /** Counts of one task: rows, errors, tokens, our input bytes, Spark's input bytes. */
-    private static final class Counts {
-        long rows, errors, tokens, ownBytes, sparkBytes;
+    /**
+     * Counts of one task (or a sum): rows, errors, tokens, our input bytes, Spark's input bytes, rows the batch source
+     * pulled from the input, and rows done in fractions (a batch's rows spread over its engine passes).
+     */
+    static final class Counts {
+        long rows, errors, tokens, ownBytes, sparkBytes, rowsRead;
+        double rowsDone;
+        /** Input done: bytes read (or rows) of finished tasks, and of running ones the share of their bytes read that is done. */
+        double doneBytes, doneOwnBytes, doneRows;
 
         void add(Counts c) {
             rows += c.rows;
@@ -56,48 +63,77 @@ final class Progress implements AutoCloseable {
             tokens += c.tokens;
             ownBytes += c.ownBytes;
             sparkBytes += c.sparkBytes;
+            rowsRead += c.rowsRead;
+            rowsDone += c.rowsDone;
+            doneBytes += c.doneBytes;
+            doneOwnBytes += c.doneOwnBytes;
+            doneRows += c.doneRows;
+        }
+
+        /** This task's input done, finished or not: a running task has read ahead of what it has scored. */
+        Counts estimate(boolean finished) {
+            double share = finished ? 1 : rowsRead == 0 ? 0 : Math.min(1, rowsDone / rowsRead);
+            doneBytes = sparkBytes * share;
+            doneOwnBytes = ownBytes * share;
+            doneRows = finished ? rows : Math.min(rowsDone, rowsRead);
+            return this;
         }
     }
 
-    /** Counts of finished tasks, and the latest heartbeat counts of running ones. */
+    /**
+     * Counts of finished tasks, and the latest heartbeat counts of running ones, of the jobs started after {@link #begin}
+     * only: the jobs before it (JSON schema inference, Parquet footers) read the input too, but score nothing.
+     */
     private final class Listener extends SparkListener {
         private final Counts finished = new Counts();
         private final Map<Long, Counts> running = new HashMap<>();
+        private final java.util.Set<Integer> stages = new java.util.HashSet<>();
+        private boolean begun;
+
+        @Override
+        public synchronized void onJobStart(SparkListenerJobStart e) {
+            if (begun) for (Object id : CollectionConverters.asJava(e.stageIds())) stages.add((Integer) id);
+        }
 
         @Override
         public synchronized void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate e) {
             for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> t : CollectionConverters.asJava(e.accumUpdates())) {
+                if (!stages.contains((Integer) t._2())) continue;
                 Counts c = counts(t._4());
-                if (c != null) running.put((Long) t._1(), c);
+                if (c != null) running.put((Long) t._1(), c.estimate(false));
             }
         }
 
         @Override
         public synchronized void onTaskEnd(SparkListenerTaskEnd e) {
             running.remove(e.taskInfo().taskId());
-            if (e.reason() != Success$.MODULE$) return;
+            if (e.reason() != Success$.MODULE$ || !stages.contains(e.stageId())) return;
             Counts c = counts(e.taskInfo().accumulables());
             if (c == null) c = new Counts();
             if (e.taskMetrics() != null) c.sparkBytes = e.taskMetrics().inputMetrics().bytesRead();
-            finished.add(c);
+            finished.add(c.estimate(true));
         }
 
-        /** Our accumulators in a task's list; null when none of them is there (another job's task). */
+        /** Our accumulators in a task's list; null when none of them is there. */
         private Counts counts(scala.collection.Seq<AccumulableInfo> infos) {
             Counts c = new Counts();
             boolean ours = false;
             for (AccumulableInfo a : CollectionConverters.asJava(infos)) {
                 Object v = a.update().isDefined() ? a.update().get() : null;
+                if (v instanceof Double d && a.id() == counters.rowsDoneId()) { c.rowsDone = d; ours = true; continue; }
                 if (!(v instanceof Long)) continue;
                 long n = (Long) v;
                 if (a.id() == counters.rowsId()) { c.rows = n; ours = true; }
                 else if (a.id() == counters.errorsId()) { c.errors = n; ours = true; }
                 else if (a.id() == counters.tokensId()) { c.tokens = n; ours = true; }
                 else if (a.id() == counters.inputBytesId()) { c.ownBytes = n; ours = true; }
+                else if (a.id() == counters.rowsReadId()) { c.rowsRead = n; ours = true; }
                 else if (a.name().isDefined() && BYTES_READ.equals(a.name().get())) c.sparkBytes = n;
             }
             return ours ? c : null;
         }
+
+        synchronized void begin() { begun = true; }
 
         synchronized Counts now() {
             Counts c = new Counts();
@@ -124,6 +160,12 @@ final class Progress implements AutoCloseable {
         thread.start();
     }
 
+    /** The counts so far (what the next line would show). */
+    Counts now() { return listener.now(); }
+
+    /** From now on, jobs that start are the ones whose tasks count (call it right before the write). */
+    void begin() { listener.begin(); }
+
     /** Sets what the ETA compares against: the input's rows, Spark-read bytes, or bytes our text reader reads. */
     void total(Measure m, long total) {
         this.total = total;
@@ -144,10 +186,12 @@ final class Progress implements AutoCloseable {
     private synchronized void print() {
         Counts c = listener.now();
         samples.add(new RunReport.Sample((System.nanoTime() - t0) / 1e9, c.tokens));
-        if (c.rows == lastRows && c.tokens == lastTokens) return; // nothing new (a task between heartbeats)
-        if (c.rows == 0 && c.tokens == 0) return; // still starting
+        long doneMilli = Math.round(c.doneRows * 1000);
+        if (c.rows == lastRows && c.tokens == lastTokens && doneMilli == lastDone) return; // nothing new (a task between heartbeats)
+        if (c.rows == 0 && c.tokens == 0 && doneMilli == 0) return; // still starting
         lastRows = c.rows;
         lastTokens = c.tokens;
+        lastDone = doneMilli;
         out.println(line(c, (System.nanoTime() - t0) / 1e9));
     }
 
@@ -155,14 +199,14 @@ final class Progress implements AutoCloseable {
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "%s: %s docs, %s tokens, %s tok/s", task, count(c.rows),
                 count(c.tokens), count(Math.round(c.tokens / Math.max(seconds, 1e-9)))));
         if (c.errors > 0) s.append(", ").append(count(c.errors)).append(" with errors");
-        long done = switch (measure) {
-            case ROWS -> c.rows;
-            case SPARK_BYTES -> c.sparkBytes;
-            case OWN_BYTES -> c.ownBytes;
+        double done = switch (measure) {
+            case ROWS -> c.doneRows;
+            case SPARK_BYTES -> c.doneBytes;
+            case OWN_BYTES -> c.doneOwnBytes;
             default -> -1;
         };
         if (done > 0 && total > 0) {
-            double f = Math.min(1.0, (double) done / total);
+            double f = Math.min(1.0, done / total);
             s.append(String.format(Locale.ROOT, ", %.0f%% of input", 100 * f));
             if (f >= 0.01 && f < 1) s.append(", ETA ").append(duration(seconds * (1 - f) / f)); // too early to tell below 1%
         }

@@ -80,7 +80,8 @@ class LongDocumentTest {
         for (String f : List.of("config.json", "model.safetensors")) Files.copy(ex.resolve(f), model.resolve(f));
         engine = new Counting(Mamba2Model.cpu(model));
         ModelCache.put(model.toString(), "cpu", engine);
-        spark = SparkSession.builder().master("local[2]").appName("ssdspark-long-doc-test").config("spark.ui.enabled", "false").getOrCreate();
+        spark = SparkSession.builder().master("local[2]").appName("ssdspark-long-doc-test").config("spark.ui.enabled", "false")
+                .config("spark.executor.heartbeatInterval", "1s").getOrCreate(); // running tasks' counts every second, for the progress line
     }
 
     @AfterAll
@@ -111,8 +112,11 @@ class LongDocumentTest {
         long t0 = System.nanoTime();
         int rc = Main.run(new String[] {"score", "--model", model.toString(), "--input", in.toString(), "--tokenizer", tokPath.toString(),
                 "--device", "cpu", "--chunk-tokens", "1024", "--token-budget", Integer.toString(budget), "--per-token",
-                "--output", out.toString(), "--progress", "0"}, ps, ps, spark);
+                "--output", out.toString(), "--progress", "1"}, ps, ps, spark);
         assertEquals(0, rc, buf.toString(StandardCharsets.UTF_8));
+        // progress inside the document: lines while it runs (no document done yet) with a share of the input below 100%
+        List<String> during = buf.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("score: 0 docs") && l.contains("% of input")).toList();
+        assertTrue(during.stream().anyMatch(l -> l.matches(".*, [1-9]\\d?% of input.*")), "progress lines during the long document:\n" + buf);
         System.out.printf("LongDocumentTest: %d tokens in %.1f s (%d engine calls, largest %d tokens)%n", tokens.length,
                 (System.nanoTime() - t0) / 1e9, engine.calls.get(), engine.largest.get());
 

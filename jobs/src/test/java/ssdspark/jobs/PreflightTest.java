@@ -196,13 +196,13 @@ class PreflightTest {
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("--chunk-tokens"));
     }
 
-    /** Spark leaves _temporary/ without _SUCCESS when a run is killed: said so, and --overwrite may run into it. */
+    /** Spark leaves _temporary/ without _SUCCESS when a run is killed: said so (naming --resume), and --overwrite may run into it. */
     @Test
     void folderOfAKilledRunIsNamedAsSuch() throws Exception {
         Path m = model(), in = input();
         Path out = Files.createDirectories(dir.resolve("killed").resolve("_temporary").resolve("0")).getParent().getParent();
         String e = error("score", "--model", m.toString(), "--input", in.toString(), "--output", out.toString());
-        assertTrue(e.contains("left by a run that did not finish") && e.contains("--overwrite"), e);
+        assertTrue(e.contains("left by a run that did not finish") && e.contains("--resume") && e.contains("--overwrite"), e);
         Preflight.check(JobOptions.parse(new String[] {"score", "--model", m.toString(), "--input", in.toString(),
                 "--output", out.toString(), "--overwrite"}, null));
     }

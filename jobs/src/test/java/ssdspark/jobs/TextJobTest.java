@@ -22,6 +22,7 @@ import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.ModelCache;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -330,5 +331,37 @@ class TextJobTest {
                 "a progress line with the share of input read: " + log);
         assertTrue(log.lines().anyMatch(l -> l.matches("score: 400 rows \\(0 with errors\\), \\d+ tokens in [0-9.]+ s, [0-9,.M]+ tok/s on cpu -> .*")),
                 "the summary: " + log);
+    }
+
+    @Test
+    void invalidUtf8IsCountedOrWithStrictUtf8AnErrorRow() throws IOException {
+        Path in = Files.createDirectories(tmp.resolve("utf8"));
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes("hello world\nspark ".getBytes(StandardCharsets.UTF_8));
+        b.write(0xe2); // a three-byte sequence cut short: one malformed sequence
+        b.write(0x82);
+        b.writeBytes(" mamba\nthe state\n".getBytes(StandardCharsets.UTF_8));
+        Path file = Files.write(in.resolve("a.txt"), b.toByteArray());
+        String id = file + ":2";
+
+        Path lenient = tmp.resolve("utf8-lenient");
+        String log = run("score", "--model", MODEL.toString(), "--input", in.toString(), "--tokenizer", TOKENIZER.toString(),
+                "--doc-per", "line", "--per-token", "--output", lenient.toString(), "--progress", "0");
+        assertTrue(log.contains("1 documents had invalid UTF-8 (1 malformed byte sequences): scored with U+FFFD"), log);
+        Map<String, Row> rows = byId(readOrdered(lenient));
+        assertScores(id, tok.encode("spark \uFFFD mamba"), rows.get(id), -1, 1e-4); // as Java's replacing decoder reads it
+        String side = Files.readString(lenient.resolve(Main.SIDE_FILE));
+        assertTrue(side.contains("\"invalid_utf8_documents\" : 1") && side.contains("\"invalid_utf8_sequences\" : 1"), side);
+
+        Path strict = tmp.resolve("utf8-strict");
+        log = run("score", "--model", MODEL.toString(), "--input", in.toString(), "--tokenizer", TOKENIZER.toString(),
+                "--doc-per", "line", "--strict-utf8", "--output", strict.toString(), "--progress", "0");
+        rows = byId(readOrdered(strict));
+        Row bad = rows.get(id);
+        assertEquals("invalid UTF-8: 1 malformed byte sequence, the first at byte 6 of " + file + " line 2 (without --strict-utf8"
+                + " they are scored as U+FFFD)", bad.getString(bad.fieldIndex("error")));
+        assertTrue(bad.isNullAt(bad.fieldIndex("sum_logprob")));
+        assertTrue(rows.get(file + ":1").isNullAt(bad.fieldIndex("error")) && rows.get(file + ":3").isNullAt(bad.fieldIndex("error")));
+        assertTrue(log.contains("score: 3 rows (1 with errors)") && log.contains("1 x invalid UTF-8: N malformed byte sequence, the first at byte N of PATH"), log);
     }
 }

@@ -39,6 +39,7 @@ public final class DocumentRunner {
     private final int maxAttentionTokens;
     private int passLimit = Integer.MAX_VALUE; // tokens per pass after running out of device memory
     private long memorySplits;
+    private java.util.function.IntConsumer passDone = n -> {}; // progress inside long documents
 
     public DocumentRunner(Engine engine) { this(engine, DEFAULT_MAX_ATTENTION_TOKENS); }
 
@@ -61,6 +62,11 @@ public final class DocumentRunner {
 
     /** Engine passes (and log-prob calls) that ran out of device memory and were split and run again, so far. */
     public long memorySplits() { return memorySplits; }
+    /** Tells passDone the tokens of each engine pass once it is done (a job's progress line inside long documents); returns this. */
+    public DocumentRunner onPass(java.util.function.IntConsumer passDone) {
+        this.passDone = passDone;
+        return this;
+    }
 
     /**
      * @param chunkTokens longest piece of one document per engine call (state carried between pieces)
@@ -358,6 +364,7 @@ public final class DocumentRunner {
                 if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
                 continue;
             }
+            passDone.accept(total);
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
                 c.pos += len[b];

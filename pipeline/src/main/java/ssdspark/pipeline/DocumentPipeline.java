@@ -8,6 +8,7 @@ import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import ssdspark.pipeline.output.OutputMetadata;
+import ssdspark.pipeline.output.PartCommitProtocol;
 import ssdspark.pipeline.text.TokenizerSpec;
 import ssdspark.udf.BatchSource;
 import ssdspark.udf.DocumentFunction;
@@ -83,7 +84,31 @@ public final class DocumentPipeline {
      */
     public static void write(Dataset<Row> out, String path, DataFormat format, boolean overwrite, List<String> partitionBy,
                              Map<String, String> metadata) {
-        DataFrameWriter<Row> w = out.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).format(format.sparkName());
+        writer(out, format, partitionBy, metadata).mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).save(path);
+    }
+
+    /**
+     * As {@link #write(Dataset, String, DataFormat, boolean, List, Map)}, into path (which may exist, holding a
+     * manifest and earlier parts) with one commit per task ({@link PartCommitProtocol}): partition i is written as
+     * part partNumbers[i] ("3,7,9"; null: part i).
+     */
+    public static void writeParts(Dataset<Row> out, String path, DataFormat format, List<String> partitionBy,
+                                  Map<String, String> metadata, String partNumbers) {
+        DataFrameWriter<Row> w = writer(out, format, partitionBy, metadata).mode(SaveMode.Append);
+        if (partNumbers != null) w = w.option(PartCommitProtocol.PART_NUMBERS, partNumbers);
+        org.apache.spark.sql.RuntimeConfig conf = out.sparkSession().conf();
+        String before = conf.get(PartCommitProtocol.SETTING, null);
+        conf.set(PartCommitProtocol.SETTING, PartCommitProtocol.class.getName());
+        try {
+            w.save(path);
+        } finally {
+            if (before == null) conf.unset(PartCommitProtocol.SETTING);
+            else conf.set(PartCommitProtocol.SETTING, before);
+        }
+    }
+
+    private static DataFrameWriter<Row> writer(Dataset<Row> out, DataFormat format, List<String> partitionBy, Map<String, String> metadata) {
+        DataFrameWriter<Row> w = out.write().format(format.sparkName());
         if (format == DataFormat.PARQUET) {
             if (metadata != null) w = OutputMetadata.configure(w, metadata);
             w = w.option("compression", "zstd");
@@ -91,6 +116,6 @@ public final class DocumentPipeline {
             w = w.option("ignoreNullFields", "false");
         }
         if (!partitionBy.isEmpty()) w = w.partitionBy(partitionBy.toArray(new String[0]));
-        w.save(path);
+        return w;
     }
 }

@@ -50,7 +50,9 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) {
-        return rows(source.open(rows, spec));
+        org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
+        if (counters != null && task != null) counters.bindTo(task); // the output commit records the part's counts
+        return rows(source.open(counters == null ? rows : new CountingRows(rows, counters), spec));
     }
 
     /** Output rows of batches of documents, computed a batch at a time as they are asked for. */
@@ -72,7 +74,8 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
                     List<Doc> batch = batches.next();
                     if (runner == null && batch.stream().anyMatch(d -> d.error() == null)) {
                         Engine engine = ModelCache.forTask(spec);
-                        runner = new DocumentRunner(engine, spec.maxAttentionTokens());
+                        runner = new DocumentRunner(engine, spec.maxAttentionTokens())
+                                .onPass(n -> credit(n * rowsPerToken));
                         if (counters != null) counters.noteBackend(engine.backend());
                     }
                     ready.addAll(apply(runner, batch));
@@ -98,6 +101,36 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         }
     }
 
+    /** Input rows per engine token of the batch being run: engine passes count as that many rows done (progress). */
+    private double rowsPerToken;
+    /** Rows of the batch being run credited so far. */
+    private double credited;
+
+    private void credit(double rows) {
+        credited += rows;
+        if (counters != null) counters.addRowsDone(rows);
+    }
+
+    /** Counts the rows a batch source pulls from the input (the reader's position, read-ahead included). */
+    private static final class CountingRows implements Iterator<Row> {
+        private final Iterator<Row> rows;
+        private final JobCounters counters;
+
+        CountingRows(Iterator<Row> rows, JobCounters counters) {
+            this.rows = rows;
+            this.counters = counters;
+        }
+
+        @Override public boolean hasNext() { return rows.hasNext(); }
+
+        @Override
+        public Row next() {
+            Row r = rows.next();
+            counters.addRowRead();
+            return r;
+        }
+    }
+
     /** One batch of documents to its output rows, in order. runner may be null when every document failed. */
     public List<Row> apply(DocumentRunner runner, List<Doc> batch) {
         List<int[]> run = new ArrayList<>(batch.size());
@@ -110,11 +143,16 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
         // --prepend-bos adds a token per document: widen the budget so the batch still goes in one pass.
         int budget = spec.bosId() >= 0 ? spec.tokenBudget() + run.size() : spec.tokenBudget();
         long splitsBefore = runner == null ? 0 : runner.memorySplits();
+        long engineTokens = spec.bosId() >= 0 ? run.size() : 0;
+        for (int[] t : run) engineTokens += t.length;
+        rowsPerToken = engineTokens == 0 ? 0 : (double) batch.size() / engineTokens;
+        credited = 0;
         List<? extends Outcome<?>> outcomes = run.isEmpty() ? List.of()
                 : spec.task() == JobSpec.Task.SCORE
                 ? runner.scoreAll(run, spanEnds, spec.scoreOptions(), budget)
                 : runner.embedAll(run, spec.chunkTokens(), budget);
         if (counters != null && runner != null) counters.addMemorySplits(runner.memorySplits() - splitsBefore);
+        credit(batch.size() - credited); // rows no engine pass ran (errors) and rounding: the batch is done
         return rows(batch, outcomes);
     }
 

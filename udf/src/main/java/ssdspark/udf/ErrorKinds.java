@@ -27,7 +27,7 @@ public final class ErrorKinds extends AccumulatorV2<String, Map<String, Long>> {
                 .replaceAll("'[^']*'", "'…'")
                 .replaceAll("\"[^\"]*\"", "\"…\"")
                 .replaceAll("(file:)?/[^\\s:,;)]+", "PATH")
-                .replaceAll("-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?", "N");
+                .replaceAll("(?<![\\w]-?)-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?", "N"); // a number, not part of a name (UTF-8, bf16)
         return k.length() > 160 ? k.substring(0, 160) + "…" : k;
     }
 
@@ -43,6 +43,9 @@ public final class ErrorKinds extends AccumulatorV2<String, Map<String, Long>> {
     @Override public synchronized void reset() { counts.clear(); }
 
     @Override public synchronized void add(String message) { count(kind(message), 1); }
+
+    /** n rows of an already-classified kind (a kind from {@link #value()}). */
+    void addCount(String kind, long n) { count(kind, n); }
 
     private void count(String kind, long n) {
         if (!counts.containsKey(kind) && counts.size() >= MAX_KINDS) kind = OTHER;

@@ -50,6 +50,8 @@ class TokenRowsTest {
                 ErrorKinds.kind("token id 400 at position 1 is outside the model's vocabulary [0, 317)"));
         assertEquals("token at position N is \"…\", not an integer token id", ErrorKinds.kind("token at position 2 is \"x\", not an integer token id"));
         assertEquals("malformed JSON line in PATH: {…", ErrorKinds.kind("malformed JSON line in file:/data/a.jsonl: {…"));
+        assertEquals("invalid UTF-8: N malformed byte sequences, the first at byte N of PATH line N (bf16 N)",
+                ErrorKinds.kind("invalid UTF-8: 3 malformed byte sequences, the first at byte 17 of /data/a.txt line 9 (bf16 -2)"));
         ErrorKinds k = new ErrorKinds();
         for (int i = 0; i < 3; i++) k.add("token id " + (400 + i) + " at position " + i + " is outside the model's vocabulary [0, 317)");
         k.add("tokens is null: nothing to score or embed");

@@ -55,6 +55,7 @@ public final class StreamingTokenizer implements CloseableIterator<Doc> {
     private Doc[] block;                          // the oldest finished block, handed out from pos
     private int pos;
     private volatile boolean closed; // close() may come from the task's completion listener
+    private final long task = org.apache.spark.TaskContext.get() == null ? -1 : org.apache.spark.TaskContext.get().taskAttemptId();
 
     /** Rows of (id, text), as {@link TextInput#read} gives them. */
     public StreamingTokenizer(Iterator<Row> rows, TextEncoder encoder) { this(rows, encoder, null); }
@@ -154,7 +155,10 @@ public final class StreamingTokenizer implements CloseableIterator<Doc> {
     }
 
     private Doc tokenize(Row r) {
-        return tokenize(encoder, r.get(idField), r.isNullAt(textField) ? null : r.getString(textField), carried(r), measure);
+        Object id = r.get(idField);
+        String bad = task < 0 ? null : Utf8.problem(task, id); // --strict-utf8: what the plain-text reader found (noted as it read r)
+        if (bad != null) return Doc.failed(id, bad, carried(r));
+        return tokenize(encoder, id, r.isNullAt(textField) ? null : r.getString(textField), carried(r), measure);
     }
 
     /** One document's text (null: missing) as a document, failed with the reason when it cannot be run. */

@@ -16,13 +16,10 @@ import org.apache.spark.util.TaskCompletionListener;
 import ssdspark.pipeline.CloseableIterator;
 import ssdspark.udf.JobCounters;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -44,13 +41,15 @@ final class TextFiles {
         final String path;
         final long length;
         final String id;
+        final long mtime;
 
-        Entry(String path, long length) { this(path, length, path); }
+        Entry(String path, long length) { this(path, length, path, 0); }
 
-        Entry(String path, long length, String id) {
+        Entry(String path, long length, String id, long mtime) {
             this.path = path;
             this.length = length;
             this.id = id;
+            this.mtime = mtime;
         }
 
         @Override
@@ -94,7 +93,8 @@ final class TextFiles {
 
     private static Entry entry(FileStatus f, boolean plainLocal) {
         String uri = f.getPath().toString();
-        return new Entry(uri, f.getLen(), plainLocal && "file".equals(f.getPath().toUri().getScheme()) ? f.getPath().toUri().getPath() : uri);
+        return new Entry(uri, f.getLen(), plainLocal && "file".equals(f.getPath().toUri().getScheme()) ? f.getPath().toUri().getPath() : uri,
+                f.getModificationTime());
     }
 
     /** Counts the bytes read through it (the file's own bytes, before decompression). */
@@ -164,14 +164,16 @@ final class TextFiles {
         private final TextInputOptions.Unit unit;
         private final boolean skipBlank;
         private final JobCounters counters;
+        private final boolean strictUtf8;
 
-        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) { this(conf, unit, skipBlank, null); }
+        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) { this(conf, unit, skipBlank, null, false); }
 
-        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank, JobCounters counters) {
+        ReadGroup(Configuration conf, TextInputOptions.Unit unit, boolean skipBlank, JobCounters counters, boolean strictUtf8) {
             this.conf = new HadoopConf(conf);
             this.unit = unit;
             this.skipBlank = skipBlank;
             this.counters = counters;
+            this.strictUtf8 = strictUtf8;
         }
 
         @Override
@@ -180,25 +182,40 @@ final class TextFiles {
             groups.forEachRemaining(files::addAll);
             Docs docs = new Docs(files, conf.get(), unit, skipBlank, counters);
             TaskContext task = TaskContext.get();
-            if (task != null) task.addTaskCompletionListener((TaskCompletionListener) c -> docs.close());
+            if (task != null) {
+                if (strictUtf8) docs.strictFor(task.taskAttemptId());
+                task.addTaskCompletionListener((TaskCompletionListener) c -> {
+                    docs.close();
+                    Utf8.forgetTask(c.taskAttemptId());
+                });
+            }
             return docs;
         }
     }
 
-    /** Documents of files in order, one open file at a time, lines streamed. */
+    /**
+     * Documents of files in order, one open file at a time, lines streamed. Bytes are decoded by {@link Utf8}: a
+     * malformed sequence becomes U+FFFD and is counted, or with strict decoding the document's problem is noted
+     * for the tokenizer (an error row).
+     */
     static final class Docs implements CloseableIterator<Row> {
         private final List<Entry> files;
         private final Configuration conf;
         private final TextInputOptions.Unit unit;
         private final boolean skipBlank;
         private final JobCounters counters;
+        private long strictTask = -1; // the task attempt whose tokenizer takes the problems; -1: replace and count
         private CompressionCodecFactory codecs;
         private CountingStream raw;
         private long reported;
         private int nextFile;
-        private BufferedReader reader;
+        private InputStream in;
+        private final byte[] buf = new byte[1 << 16];
+        private int bufPos, bufEnd;
+        private byte[] line = new byte[256];
+        private int lineLen;
         private String path, id;
-        private long line;
+        private long lineNo;
         private Row next;
 
         Docs(List<Entry> files, Configuration conf, TextInputOptions.Unit unit, boolean skipBlank) { this(files, conf, unit, skipBlank, null); }
@@ -210,6 +227,9 @@ final class TextFiles {
             this.skipBlank = skipBlank;
             this.counters = counters;
         }
+
+        /** Documents with invalid UTF-8 get their problem noted for task's tokenizer instead of being scored with U+FFFD. */
+        void strictFor(long taskAttempt) { strictTask = taskAttempt; }
 
         /** Adds the bytes read from the file system since the last report to the job's input-bytes counter. */
         private void report() {
@@ -239,50 +259,79 @@ final class TextFiles {
         private Row advance() {
             try {
                 while (true) {
-                    if (reader == null) {
+                    if (in == null) {
                         if (nextFile >= files.size()) return null;
                         open(files.get(nextFile++));
                         if (unit == TextInputOptions.Unit.FILE) {
-                            String text = stripBom(readAll(reader));
+                            byte[] all = in.readAllBytes();
                             close();
-                            return RowFactory.create(id, text);
+                            return row(id, Utf8.decode(all, 0, all.length), path);
                         }
                     }
-                    String s = reader.readLine(); // ends lines at \n, \r\n or \r, like Hadoop's LineReader
-                    if (s == null) {
+                    if (!readLine()) { // ends lines at \n, \r\n or \r, like Hadoop's LineReader
                         close();
                         continue;
                     }
-                    line++;
-                    if (line == 1) s = stripBom(s);
-                    if (skipBlank && s.isBlank()) continue;
-                    return RowFactory.create(id + ":" + line, s);
+                    lineNo++;
+                    Utf8.Decoded d = Utf8.decode(line, 0, lineLen);
+                    if (skipBlank && d.text().isBlank()) continue;
+                    return row(id + ":" + lineNo, d, path + " line " + lineNo);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
             }
         }
 
+        /** The row of a decoded document; a malformed one counted, and with strict decoding its problem noted. */
+        private Row row(String docId, Utf8.Decoded d, String where) {
+            String text = d.text();
+            if (lineNo <= 1) text = stripBom(text);
+            if (d.malformed() > 0) {
+                if (counters != null) counters.addInvalidUtf8(d.malformed());
+                if (strictTask >= 0) Utf8.noteProblem(strictTask, docId, Utf8.message(d, where));
+            }
+            return RowFactory.create(docId, text);
+        }
+
+        /** The next line's bytes into line[0, lineLen), without its end; false at the end of the file. */
+        private boolean readLine() throws IOException {
+            lineLen = 0;
+            boolean any = false;
+            while (true) {
+                if (bufPos == bufEnd && !fill()) return any;
+                any = true;
+                byte b = buf[bufPos++];
+                if (b == '\n') return true;
+                if (b == '\r') {
+                    if (bufPos < bufEnd || fill()) if (buf[bufPos] == '\n') bufPos++;
+                    return true;
+                }
+                if (lineLen == line.length) line = java.util.Arrays.copyOf(line, Math.max(256, line.length * 2));
+                line[lineLen++] = b;
+            }
+        }
+
+        private boolean fill() throws IOException {
+            int n = in.read(buf, 0, buf.length);
+            if (n <= 0) return false;
+            bufPos = 0;
+            bufEnd = n;
+            return true;
+        }
+
         private void open(Entry f) throws IOException {
             Path p = new Path(f.path);
             raw = new CountingStream(p.getFileSystem(conf).open(p));
             reported = 0;
-            InputStream in = raw;
+            InputStream s = raw;
             if (codecs == null) codecs = new CompressionCodecFactory(conf);
             CompressionCodec codec = codecs.getCodec(p); // by extension: .gz, .bz2, .zst, ...
-            if (codec != null) in = codec.createInputStream(in);
-            // UTF-8; malformed bytes become U+FFFD rather than failing the task
-            reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8), 1 << 16);
+            if (codec != null) s = codec.createInputStream(s);
+            in = s;
+            bufPos = bufEnd = 0;
             path = f.path;
             id = f.id;
-            line = 0;
-        }
-
-        private static String readAll(BufferedReader r) throws IOException {
-            StringBuilder sb = new StringBuilder();
-            char[] buf = new char[1 << 16];
-            for (int n; (n = r.read(buf)) > 0; ) sb.append(buf, 0, n);
-            return sb.toString();
+            lineNo = 0;
         }
 
         private static String stripBom(String s) {
@@ -291,14 +340,14 @@ final class TextFiles {
 
         @Override
         public void close() {
-            if (reader == null) return;
+            if (in == null) return;
             report();
             try {
-                reader.close();
+                in.close();
             } catch (IOException ignored) {
                 // read-only; nothing to lose
             }
-            reader = null;
+            in = null;
         }
     }
 }

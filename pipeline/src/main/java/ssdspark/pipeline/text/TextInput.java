@@ -3,7 +3,6 @@ package ssdspark.pipeline.text;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.network.util.JavaUtils;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -14,6 +13,7 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 import ssdspark.pipeline.Corpus;
+import ssdspark.pipeline.InputSplits;
 import ssdspark.udf.JobCounters;
 
 import java.util.ArrayList;
@@ -91,29 +91,28 @@ public final class TextInput {
         return in.select(cols.toArray(new Column[0]));
     }
 
-    /** Total bytes of the plain-text files under path (for the progress line's ETA). */
-    public static long textBytes(SparkSession spark, String path) {
-        long n = 0;
-        for (TextFiles.Entry e : TextFiles.list(path, spark.sparkContext().hadoopConfiguration())) n += e.length;
-        return n;
-    }
-
     private static Dataset<Row> readText(SparkSession spark, TextInputOptions o, JobCounters counters) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        List<TextFiles.Entry> files = TextFiles.list(o.path(), conf);
-        long maxBytes = bytes(spark, "spark.sql.files.maxPartitionBytes", "128m");
-        long openCost = bytes(spark, "spark.sql.files.openCostInBytes", "4m");
-        int minPartitions = spark.sparkContext().defaultParallelism();
-        List<List<TextFiles.Entry>> groups = TextFiles.group(files, maxBytes, openCost, minPartitions);
+        List<List<TextFiles.Entry>> groups = groups(spark, o);
         // one group per slice: parallelize cuts a list of n into n slices of one
         JavaRDD<Row> rows = JavaSparkContext.fromSparkContext(spark.sparkContext())
                 .parallelize(groups, groups.size())
-                .mapPartitions(new TextFiles.ReadGroup(conf, o.unit(), o.skipBlankLines(), counters));
+                .mapPartitions(new TextFiles.ReadGroup(conf, o.unit(), o.skipBlankLines(), counters, o.strictUtf8()));
         return spark.createDataFrame(rows, TEXT_SCHEMA);
     }
 
-    private static long bytes(SparkSession spark, String key, String dflt) {
-        return JavaUtils.byteStringAsBytes(spark.conf().get(key, dflt));
+    /** The files of each partition {@link #read} makes of plain-text input (a file is never split), as input parts. */
+    public static List<List<InputSplits.Split>> parts(SparkSession spark, TextInputOptions o) {
+        List<List<InputSplits.Split>> parts = new ArrayList<>();
+        for (List<TextFiles.Entry> g : groups(spark, o))
+            parts.add(g.stream().map(e -> new InputSplits.Split(e.path, 0, e.length, e.length, e.mtime)).toList());
+        return parts;
+    }
+
+    private static List<List<TextFiles.Entry>> groups(SparkSession spark, TextInputOptions o) {
+        InputSplits.Settings s = InputSplits.Settings.of(spark);
+        return TextFiles.group(TextFiles.list(o.path(), spark.sparkContext().hadoopConfiguration()), s.maxPartitionBytes(),
+                s.openCostInBytes(), s.minPartitionNum());
     }
 
     private static StructField field(StructType schema, String name) {

@@ -50,8 +50,13 @@ public final class TextInputOptions implements Serializable {
     private final String idCol;
     private final String textCol;
     private final boolean skipBlankLines;
+    private final boolean strictUtf8;
 
     private TextInputOptions(Format format, String path, Unit unit, String idCol, String textCol, boolean skipBlankLines) {
+        this(format, path, unit, idCol, textCol, skipBlankLines, false);
+    }
+
+    private TextInputOptions(Format format, String path, Unit unit, String idCol, String textCol, boolean skipBlankLines, boolean strictUtf8) {
         if (format == null) throw new IllegalArgumentException("input format is missing");
         if (path == null || path.isBlank()) throw new IllegalArgumentException("input path is empty");
         this.format = format;
@@ -60,6 +65,7 @@ public final class TextInputOptions implements Serializable {
         this.idCol = idCol == null || idCol.isBlank() ? "id" : idCol;
         this.textCol = textCol == null || textCol.isBlank() ? "text" : textCol;
         this.skipBlankLines = skipBlankLines;
+        this.strictUtf8 = strictUtf8;
     }
 
     /** Defaults: one document per file, columns "id" and "text", blank lines kept. */
@@ -67,14 +73,19 @@ public final class TextInputOptions implements Serializable {
         return new TextInputOptions(format, path, Unit.FILE, "id", "text", false);
     }
 
-    public TextInputOptions withUnit(Unit u) { return new TextInputOptions(format, path, u, idCol, textCol, skipBlankLines); }
+    public TextInputOptions withUnit(Unit u) { return new TextInputOptions(format, path, u, idCol, textCol, skipBlankLines, strictUtf8); }
 
-    public TextInputOptions withIdCol(String c) { return new TextInputOptions(format, path, unit, c, textCol, skipBlankLines); }
+    public TextInputOptions withIdCol(String c) { return new TextInputOptions(format, path, unit, c, textCol, skipBlankLines, strictUtf8); }
 
-    public TextInputOptions withTextCol(String c) { return new TextInputOptions(format, path, unit, idCol, c, skipBlankLines); }
+    public TextInputOptions withTextCol(String c) { return new TextInputOptions(format, path, unit, idCol, c, skipBlankLines, strictUtf8); }
 
     /** Per-line text only: drop lines that are empty or whitespace (line numbers still count them). */
-    public TextInputOptions withSkipBlankLines(boolean skip) { return new TextInputOptions(format, path, unit, idCol, textCol, skip); }
+    public TextInputOptions withSkipBlankLines(boolean skip) { return new TextInputOptions(format, path, unit, idCol, textCol, skip, strictUtf8); }
+
+    /** Plain text: a document with invalid UTF-8 is an error row, not scored with U+FFFD in place of the bad bytes. */
+    public TextInputOptions withStrictUtf8(boolean strict) { return new TextInputOptions(format, path, unit, idCol, textCol, skipBlankLines, strict); }
+
+    public boolean strictUtf8() { return strictUtf8; }
 
     public Format format() { return format; }
 
