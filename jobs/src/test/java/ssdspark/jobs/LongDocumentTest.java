@@ -115,8 +115,9 @@ class LongDocumentTest {
                 "--output", out.toString(), "--progress", "1"}, ps, ps, spark);
         assertEquals(0, rc, buf.toString(StandardCharsets.UTF_8));
         // progress inside the document: lines while it runs (no document done yet) with a share of the input below 100%
-        List<String> during = buf.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("score: 0 docs") && l.contains("% of input")).toList();
-        assertTrue(during.stream().anyMatch(l -> l.matches(".*, [1-9]\\d?% of input.*")), "progress lines during the long document:\n" + buf);
+        // (the short file is its own task and may be done first; reading the long file whole is not progress)
+        assertTrue(buf.toString(StandardCharsets.UTF_8).lines().anyMatch(l -> l.matches("score: [01] docs, .*, [1-9]\\d?% of input.*")),
+                "progress lines during the long document:\n" + buf);
         System.out.printf("LongDocumentTest: %d tokens in %.1f s (%d engine calls, largest %d tokens)%n", tokens.length,
                 (System.nanoTime() - t0) / 1e9, engine.calls.get(), engine.largest.get());
 

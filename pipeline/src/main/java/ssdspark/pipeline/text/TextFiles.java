@@ -265,7 +265,7 @@ final class TextFiles {
                         if (unit == TextInputOptions.Unit.FILE) {
                             byte[] all = in.readAllBytes();
                             close();
-                            return row(id, Utf8.decode(all, 0, all.length), path);
+                            return row(id, Utf8.decode(all, 0, all.length), id);
                         }
                     }
                     if (!readLine()) { // ends lines at \n, \r\n or \r, like Hadoop's LineReader
@@ -275,7 +275,7 @@ final class TextFiles {
                     lineNo++;
                     Utf8.Decoded d = Utf8.decode(line, 0, lineLen);
                     if (skipBlank && d.text().isBlank()) continue;
-                    return row(id + ":" + lineNo, d, path + " line " + lineNo);
+                    return row(id + ":" + lineNo, d, id + " line " + lineNo);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
