@@ -18,7 +18,8 @@
 #   bash tools/pipeline/gpu_job.sh there .rt/c3 run  stages the rest, then tools/pipeline/gpu_run.sh (results in $OUT)
 #
 # Environment for stage: SSD_SHARED (the folder with the GPU-host helper scripts gpu/jre.sh, gpu/spark-runtime.sh and
-# gpu/stage.sh; default: shared/ next to the repository), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default 57).
+# gpu/stage.sh; default: shared/ next to the repository), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default: 63 MiB less the
+# working tree's tracked files).
 set -euo pipefail
 what=${1:?usage: gpu_job.sh stage | there DIR [run]}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))
@@ -55,7 +56,10 @@ if [[ $what == stage ]]; then
   # The Spark archive cut to fill the carries: c1 holds the JRE and the first piece, each next carry the next
   # piece; the last one also the jar and the checksum (stage.sh joins the pieces once all are there).
   cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
-  cap=$(( ${CARRY_MIB:-57} * 1048576 ))
+  # each call carries the working tree too (64 MiB in all): by default a carry fills what the tree leaves below 63 MiB
+  tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+  cap=$(( ${CARRY_MIB:+CARRY_MIB * 1048576} ))
+  (( cap > 0 )) || cap=$(( 63 * 1048576 - tree - 65536 ))  # 64 KiB for stage.sh and the folders themselves
   total=$(stat -c %s "$rt/parts/all"); extra=$(( $(stat -c %s "$jar") + $(stat -c %s "$seed") + 8192 ))
   room=$(( cap - $(stat -c %s "$rt/c1/jre.tar.xz") )); pos=0; k=0
   while :; do
@@ -73,7 +77,6 @@ if [[ $what == stage ]]; then
     mkdir -p "$rt/c$((k + 1))"
   done
   rm -rf "$rt/parts" "$build"
-  tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
   carries=("$rt"/c*)
   for d in "${carries[@]}"; do
     s=$(du -sb "$d" | cut -f1)
