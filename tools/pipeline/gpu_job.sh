@@ -19,7 +19,8 @@
 #
 # Environment for stage: SSD_SHARED (the folder with the GPU-host helper scripts gpu/jre.sh, gpu/spark-runtime.sh and
 # gpu/stage.sh; default: shared/ next to the repository), SSD_CUDA_ARCHS (default 90), CARRY_MIB (default: 63 MiB less the
-# working tree's tracked files).
+# working tree's tracked files), SSD_RT_CACHE (where the packed JRE and Spark runtime are kept between stages; default
+# .rt-cache, git-ignored).
 set -euo pipefail
 what=${1:?usage: gpu_job.sh stage | there DIR [run]}
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/../.." && pwd))
@@ -49,13 +50,26 @@ if [[ $what == stage ]]; then
     python3 tools/demo/build_corpus.py .demo-corpus >/dev/null && python3 tools/pipeline/make_text_corpus.py seed .demo-corpus "$seed"
   fi
   rm -rf "$rt" && mkdir -p "$rt/c1" "$rt/parts"
-  echo "[stage] packing the JRE and the Spark runtime"
-  bash "$shared/jre.sh" "$rt/c1" >/dev/null
-  bash "$shared/spark-runtime.sh" "$build/spark-jars" "$rt/parts" >/dev/null
+  # The JRE and the Spark archive take most of the time (xz): kept in $cache, keyed by the JDK and the Spark jars' names.
+  cache=${SSD_RT_CACHE:-.rt-cache}
+  key=$( { "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/java" -version 2>&1; ls "$build/spark-jars"; } | sha256sum | cut -c1-16)
+  if [[ -f $cache/$key/jre.tar.xz && -f $cache/$key/spark.tar.xz && -f $cache/$key/spark.sha256 ]]; then
+    echo "[stage] the JRE and the Spark runtime from $cache/$key"
+    cp "$cache/$key/jre.tar.xz" "$rt/c1/"
+    cp "$cache/$key/spark.tar.xz" "$rt/parts/all"
+    cp "$cache/$key/spark.sha256" "$rt/parts/"
+  else
+    echo "[stage] packing the JRE and the Spark runtime (kept in $cache/$key for the next stage)"
+    bash "$shared/jre.sh" "$rt/c1" >/dev/null
+    bash "$shared/spark-runtime.sh" "$build/spark-jars" "$rt/parts" >/dev/null
+    cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
+    mkdir -p "$cache/$key.tmp"
+    cp "$rt/c1/jre.tar.xz" "$cache/$key.tmp/" && cp "$rt/parts/all" "$cache/$key.tmp/spark.tar.xz" && cp "$rt/parts/spark.sha256" "$cache/$key.tmp/"
+    rm -rf "${cache:?}/$key" && mv "$cache/$key.tmp" "$cache/$key"
+  fi
   cp "$shared/stage.sh" "$rt/c1/"
   # The Spark archive cut to fill the carries: c1 holds the JRE and the first piece, each next carry the next
   # piece; the last one also the jar and the checksum (stage.sh joins the pieces once all are there).
-  cat "$rt"/parts/spark.tar.xz.part* > "$rt/parts/all"
   # each call carries the working tree too (64 MiB in all): by default a carry fills what the tree leaves below 63 MiB
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
   cap=$(( ${CARRY_MIB:+CARRY_MIB * 1048576} ))
