@@ -42,6 +42,10 @@ public final class RapidsSqlCheck {
         Path out = Path.of(args[2]).toAbsolutePath();
         boolean plugin = !(args.length > 3 && args[3].equals("--no-plugin"));
         Files.createDirectories(out);
+        // spark-submit runs an application under a MutableURLClassLoader, which the RAPIDS Accelerator extends with its
+        // Spark-version shim (the jar's spark401/ classes); a plain `java -cp` launch must provide one itself
+        Thread.currentThread().setContextClassLoader(
+                new org.apache.spark.util.MutableURLClassLoader(new java.net.URL[0], RapidsSqlCheck.class.getClassLoader()));
         SparkSession.Builder b = SparkSession.builder().master("local[2]").appName("ssdspark-rapids-check")
                 .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2");
         if (plugin)
@@ -67,6 +71,12 @@ public final class RapidsSqlCheck {
         String parquet = out.resolve("tokens.parquet").toString();
         spark.createDataFrame(rows, schema).repartition(2).write().mode("overwrite").parquet(parquet);
         spark.read().parquet(parquet).createOrReplaceTempView("t");
+        // the same without the rows that send a batch to the host (a NULL id, an id the device refuses): every batch of
+        // this one should be read in place
+        List<Row> clean = rows.stream().filter(r -> !List.of("bad", "nullid").contains(r.getString(0))).toList();
+        String cleanParquet = out.resolve("clean.parquet").toString();
+        spark.createDataFrame(clean, schema).repartition(2).write().mode("overwrite").parquet(cleanParquet);
+        spark.read().parquet(cleanParquet).createOrReplaceTempView("clean");
 
         // the reference: the CPU engine, directly
         DocumentRunner cpu = new DocumentRunner(ModelCache.get(model, "cpu"));
@@ -77,18 +87,24 @@ public final class RapidsSqlCheck {
         }
 
         String device = plugin ? "gpu" : "cpu";
-        Dataset<Row> q = query(spark, model, device, "fp32");
+        if (plugin) {
+            compare("device gpu fp32, rows without NULL or bad ids", query(spark, model, device, "fp32", "clean").collectAsList(), byId, cpu, 2e-4);
+            long[] clean0 = ColumnarDocuments.batchCounts();
+            note("columnar batches of those rows: " + clean0[0] + " read in place on the device, " + clean0[1] + " copied to the host");
+            if (clean0[0] == 0) failures.add("no batch of the rows without NULL or bad ids took the device path");
+        }
+        Dataset<Row> q = query(spark, model, device, "fp32", "t");
         String registered = Mamba2Functions.functions(Map.of("model", model), null).get(0).udf().getClass().getName();
         note("mamba2_score is " + registered);
         expect(registered.equals("ssdspark.rapids.RapidsScoreTokensFunction"), "the columnar class was not registered (RAPIDS jar missing?)");
         Files.writeString(out.resolve("plan.txt"), q.queryExecution().executedPlan().toString());
         compare("device " + device + " fp32", q.collectAsList(), byId, cpu, plugin ? 2e-4 : 0);
         long[] batches = ColumnarDocuments.batchCounts();
-        note("columnar batches: " + batches[0] + " read in place on the device, " + batches[1] + " copied to the host");
+        note("columnar batches so far: " + batches[0] + " read in place on the device, " + batches[1] + " copied to the host");
         if (plugin && batches[0] == 0) failures.add("no columnar batch took the device path (plan in plan.txt)");
         if (plugin) {
             long hostBefore = batches[1];
-            compare("device cpu under the plugin (columnar host path)", query(spark, model, "cpu", "fp32").collectAsList(), byId, cpu, 0);
+            compare("device cpu under the plugin (columnar host path)", query(spark, model, "cpu", "fp32", "t").collectAsList(), byId, cpu, 0);
             if (ColumnarDocuments.batchCounts()[1] == hostBefore) failures.add("the CPU-engine query ran no columnar batch");
         }
         spark.stop();
@@ -98,10 +114,10 @@ public final class RapidsSqlCheck {
         System.exit(failures.isEmpty() ? 0 : 1);
     }
 
-    private static Dataset<Row> query(SparkSession spark, String model, String device, String precision) {
+    private static Dataset<Row> query(SparkSession spark, String model, String device, String precision, String table) {
         Mamba2Functions.register(spark, Map.of("model", model, "device", device, "precision", precision,
                 "chunk_tokens", String.valueOf(CHUNK), "token_budget", String.valueOf(BUDGET), "per_token", "true"));
-        return spark.sql("SELECT id, mamba2_score(tokens) AS s, mamba2_embed(tokens) AS e FROM t");
+        return spark.sql("SELECT id, mamba2_score(tokens) AS s, mamba2_embed(tokens) AS e FROM " + table);
     }
 
     /** Every row against the CPU engine: sums within tol per scored token (0: exactly), embeddings within tol. */
