@@ -30,7 +30,8 @@ import java.util.TreeMap;
  * {@link GpuEngine#logProbsBatch}), {@code embed-130m} (16 x 2048, {@link GpuEngine#embedBatch}, mean pooling),
  * {@code score-1.3b} (8 x 2048), {@code sweep} (score-130m at 1, 2, 4, ... sequences of 2048 tokens), and for hybrids
  * {@code score-130m-hybrid} (the 130M shape with attention at 2 of 24 layers, 16 x 2048) beside {@code long-130m} and
- * {@code long-130m-hybrid} (2 x 16384, --long-len). Each runs on
+ * {@code long-130m-hybrid} (2 x 16384, --long-len), and {@code lognormal-130m}: the score-130m batch's 16 x len tokens
+ * as documents of log-normal length (median 700) packed together, the shape of a real corpus. Each runs on
  * a fresh engine (so its device memory is its own): warm-up batches, then timed batches (median), then one batch with
  * per-kernel profiling, whose kernels are grouped into op families with the FLOPs (or the bytes) the config implies.
  *
@@ -69,8 +70,33 @@ public final class GpuBenchmark {
 
     enum Mode { SCORE, EMBED }
 
-    record Workload(String name, Size size, Mode mode, int seqs, int len, boolean sweep) {
-        int tokens() { return seqs * len; }
+    /** lens: every sequence's length (len of each for the fixed shapes; log-normal for the packed-corpus one). */
+    record Workload(String name, Size size, Mode mode, int seqs, int len, boolean sweep, int[] lens) {
+        Workload(String name, Size size, Mode mode, int seqs, int len, boolean sweep) {
+            this(name, size, mode, seqs, len, sweep, java.util.Collections.nCopies(seqs, len).stream().mapToInt(Integer::intValue).toArray());
+        }
+
+        int tokens() { return java.util.Arrays.stream(lens).sum(); }
+
+        /**
+         * Documents of log-normal length (median 700 tokens, sigma 1, within [16, 16384], as tools/pipeline's corpus),
+         * packed until the batch holds exactly {@code tokens} tokens (the last one cut).
+         */
+        static Workload logNormal(String name, Size size, int tokens, long seed) {
+            SplittableRandom r = new SplittableRandom(seed);
+            List<Integer> l = new ArrayList<>();
+            int total = 0;
+            while (total < tokens) {
+                double u1 = r.nextDouble(), u2 = r.nextDouble();
+                double g = Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+                int n = (int) Math.max(16, Math.min(16384, Math.round(700 * Math.exp(g))));
+                n = Math.min(n, tokens - total);
+                l.add(n);
+                total += n;
+            }
+            int[] lens = l.stream().mapToInt(Integer::intValue).toArray();
+            return new Workload(name, size, Mode.SCORE, lens.length, -1, false, lens);
+        }
     }
 
     /** Options from the command line. */
@@ -165,13 +191,14 @@ public final class GpuBenchmark {
                 case "score-1.3b" -> out.add(new Workload(name, Size.B13, Mode.SCORE, 8, o.len, false));
                 case "score-130m-hybrid" -> out.add(new Workload(name, Size.M130_HYBRID, Mode.SCORE, 16, o.len, false));
                 case "long-130m" -> out.add(new Workload(name, Size.M130, Mode.SCORE, 2, o.longLen, false));
+                case "lognormal-130m" -> out.add(Workload.logNormal(name, Size.M130, 16 * o.len, o.seed));
                 case "long-130m-hybrid" -> out.add(new Workload(name, Size.M130_HYBRID, Mode.SCORE, 2, o.longLen, false));
                 case "sweep" -> {
                     for (int s : o.sweep)
                         out.add(new Workload("sweep-130m-" + s + "x" + o.len, Size.M130, Mode.SCORE, s, o.len, true));
                 }
                 default -> throw new IllegalArgumentException("unknown workload '" + name
-                        + "' (known: score-130m, embed-130m, score-1.3b, sweep, score-130m-hybrid, long-130m, long-130m-hybrid)");
+                        + "' (known: score-130m, embed-130m, score-1.3b, sweep, score-130m-hybrid, long-130m, long-130m-hybrid, lognormal-130m)");
             }
         // build each model once: 130m workloads first, in the order given
         out.sort((a, b) -> Integer.compare(a.size.ordinal(), b.size.ordinal()));
@@ -183,7 +210,7 @@ public final class GpuBenchmark {
         Mamba2Config c = w.cfg;
         int[][] docs = new int[wl.seqs][];
         SplittableRandom rnd = new SplittableRandom(o.seed * 31 + wl.seqs);
-        for (int i = 0; i < wl.seqs; i++) docs[i] = rnd.ints(wl.len, 0, c.vocabSize).toArray();
+        for (int i = 0; i < wl.seqs; i++) docs[i] = rnd.ints(wl.lens[i], 0, c.vocabSize).toArray();
         int[][] targets = GpuEngine.nextTokenTargets(docs);
 
         long usedBefore = used(dev);
@@ -357,17 +384,18 @@ public final class GpuBenchmark {
             double attn = 0;
             if (c.attn != null) { // in_proj / out_proj GEMMs; causal q.k and p.v over len(len+1)/2 pairs per sequence
                 gemm += A * (2 * T * d * c.attn.inProjRows() + 2 * T * c.attn.outProjCols() * d);
-                attn = A * wl.seqs * 4.0 * wl.len * (wl.len + 1) / 2 * c.attn.numHeads() * c.attn.headDim();
+                for (int n : wl.lens) attn += A * 4.0 * n * (n + 1.0) / 2 * c.attn.numHeads() * c.attn.headDim();
             }
             gemm += L * (2 * T * d * 2.0 * c.dIntermediate + 2 * T * c.dIntermediate * d); // gated MLPs: fc1, fc2 (0 without)
             double head = wl.mode == Mode.SCORE ? 2 * T * d * c.paddedVocab : 0;
             double H = c.nheads, P = c.headdim, N = c.dState, G = c.ngroups;
-            double perSeq = 0;
-            for (int start = 0; start < wl.len; start += q) {
-                double n = Math.min(q, wl.len - start);
-                perSeq += 2 * n * n * N * G + 4 * n * N * P * H + 2 * n * n * P * H + 2 * H * P * N;
-            }
-            double ssd = M * wl.seqs * perSeq;
+            double all = 0;
+            for (int len : wl.lens)
+                for (int start = 0; start < len; start += q) {
+                    double n = Math.min(q, len - start);
+                    all += 2 * n * n * N * G + 4 * n * N * P * H + 2 * n * n * P * H + 2 * H * P * N;
+                }
+            double ssd = M * all;
             double elem = 2 * (M * (4 * T * d + 2 * T * c.convDim() + 3 * T * c.dSsm) + A * 4 * T * d + T * d + 4 * T * d);
             return new Work(gemm, head, ssd, attn, elem);
         }
@@ -377,7 +405,10 @@ public final class GpuBenchmark {
 
     private static void print(Map<String, Object> r) {
         @SuppressWarnings("unchecked") Map<String, Object> mem = (Map<String, Object>) r.get("memory");
-        System.out.printf(Locale.ROOT, "%n== %s (%s, %d x %d tokens)%n", r.get("name"), r.get("mode"), r.get("seqs"), r.get("len"));
+        if ((int) r.get("len") < 0)
+            System.out.printf(Locale.ROOT, "%n== %s (%s, %d documents of log-normal length, %d tokens)%n", r.get("name"), r.get("mode"),
+                    r.get("seqs"), r.get("tokens"));
+        else System.out.printf(Locale.ROOT, "%n== %s (%s, %d x %d tokens)%n", r.get("name"), r.get("mode"), r.get("seqs"), r.get("len"));
         System.out.printf(Locale.ROOT, "   %.0f tok/s: %.2f ms per batch (median; min %.2f), host transfers included%n",
                 (double) r.get("tok_s"), (double) r.get("ms_median"), (double) r.get("ms_min"));
         System.out.printf(Locale.ROOT, "   memory: device in use %.2f GiB (whole device, CUDA context included), engine %.2f GiB"
