@@ -218,10 +218,7 @@ final class Workspace implements AutoCloseable {
     @Override
     public void close() {
         stream.sync();
-        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
-                attnInts, keys, values);
-        ints = residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
-        attnQ = attnInts = keys = values = null;
+        emptied();
         stream.close();
     }
 }
