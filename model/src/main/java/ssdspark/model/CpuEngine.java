@@ -80,6 +80,7 @@ public final class CpuEngine implements Engine {
                     + " floats for in_proj, more than a Java array holds; lower the token budget or chunk tokens");
         if ((long) state.tokensSeen + n > Integer.MAX_VALUE)
             throw new IllegalArgumentException("a sequence of more than " + Integer.MAX_VALUE + " tokens");
+        state.load(); // a state another engine (a GPU's) held: its values into the arrays this engine reads
         float[] h = new float[n * d];                   // residual stream [n][d]
         for (int t = 0; t < n; t++) {
             int tok = tokens[off + t];

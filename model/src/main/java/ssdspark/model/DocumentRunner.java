@@ -294,6 +294,11 @@ public final class DocumentRunner {
         }
 
         boolean done() { return error != null || pos == length; }
+
+        void dropState() {
+            if (state != null) state.release();
+            state = null;
+        }
     }
 
     /**
@@ -306,6 +311,14 @@ public final class DocumentRunner {
 
     private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, Pass pass) {
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
+        try {
+            runPasses(cursors, chunkTokens, tokenBudget, pass);
+        } finally { // a failed call leaves no carried state behind in the engine's memory
+            for (Cursor c : cursors) c.dropState();
+        }
+    }
+
+    private void runPasses(List<Cursor> cursors, int chunkTokens, int tokenBudget, Pass pass) {
         final boolean kv = engine.config().kvCacheBytesPerToken() > 0;
         long reserved = 0; // hybrids: tokens of KV cache the documents in flight will hold when finished
         // A document's pieces are this long (its last one shorter) however the passes are packed, so results do not
@@ -332,7 +345,7 @@ public final class DocumentRunner {
                         if (batch.isEmpty()) throw new IllegalStateException("no document in flight, yet " + c.length + " tokens do not fit");
                         break;
                     }
-                    c.state = engine.newState();
+                    c.state = engine.newCarriedState();
                     if (kv) {
                         reserved += c.length;
                         c.kvReserved = true;
@@ -360,7 +373,7 @@ public final class DocumentRunner {
                 c.error = "out of GPU memory: a piece of " + total + " tokens of this document does not fit even alone"
                         + " (pieces are the smaller of --chunk-tokens and --token-budget; lower --chunk-tokens): "
                         + OutOfDeviceMemory.message(e);
-                c.state = null;
+                c.dropState();
                 if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
                 continue;
             }
@@ -369,15 +382,20 @@ public final class DocumentRunner {
                 Cursor c = batch.get(b);
                 c.pos += len[b];
                 if (c.done()) { // release its state as soon as the document is finished
-                    c.state = null;
+                    c.dropState();
                     if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
                 }
             }
         }
     }
 
-    /** Ids from host arrays: one packed forward, then the head (scoring) or the pooling sums (embedding) on the host. */
+    /**
+     * Ids from host arrays. On the GPU engine the head (scoring) or the pooling (embedding) runs on the device after the
+     * forward, so only log-probs or pooled rows come back; elsewhere one packed forward, then the head or the pooling
+     * sums on the host.
+     */
     private Pass hostPass(boolean scoring) {
+        if (engine instanceof GpuEngine g) return gpuHostPass(g, scoring);
         final int d = engine.config().dModel;
         return (batch, len, states) -> {
             int total = 0;
@@ -412,6 +430,48 @@ public final class DocumentRunner {
         };
     }
 
+    /** Host ids through the GPU engine's batched calls: the final hidden states never leave the device. */
+    private Pass gpuHostPass(GpuEngine g, boolean scoring) {
+        return (batch, len, states) -> {
+            int[][] tokens = new int[batch.size()][];
+            boolean[] more = new boolean[batch.size()];
+            for (int b = 0; b < batch.size(); b++) {
+                Cursor c = batch.get(b);
+                tokens[b] = Arrays.copyOfRange(c.seq, c.pos, c.pos + len[b]);
+                more[b] = c.pos + len[b] < c.length;
+            }
+            if (!scoring) {
+                addPooled(batch, more, g.embedBatch(tokens, states));
+                return;
+            }
+            int[][] targets = new int[batch.size()][];
+            for (int b = 0; b < batch.size(); b++) { // the row of position p predicts p+1; a document's last row nothing
+                Cursor c = batch.get(b);
+                int n = len[b];
+                targets[b] = new int[n];
+                for (int i = 0; i < n; i++) {
+                    int p = c.pos + i + 1;
+                    targets[b][i] = p < c.length ? c.seq[p] : -1;
+                }
+            }
+            addScores(batch, len, g.logProbsBatch(tokens, targets, states));
+        };
+    }
+
+    private static void addScores(List<Cursor> batch, int[] len, float[][] lp) {
+        for (int b = 0; b < batch.size(); b++) batch.get(b).score.add(lp[b], 0, rowsWithNext(batch.get(b), len[b]));
+    }
+
+    /** Adds each piece's pooled sum; a document's last piece also gives its last hidden state. */
+    private static void addPooled(List<Cursor> batch, boolean[] more, Pooled[] p) {
+        for (int b = 0; b < batch.size(); b++) {
+            Cursor c = batch.get(b);
+            double[] sum = p[b].sum();
+            for (int k = 0; k < sum.length; k++) c.poolSum[k] += sum[k];
+            if (!more[b]) System.arraycopy(p[b].last(), 0, c.last, 0, c.last.length);
+        }
+    }
+
     /**
      * Ids in device memory at idsAddress: the engine gathers each piece there; a piece whose document goes on
      * predicts the following id with its last row, so chunked documents are scored exactly as from the host.
@@ -426,18 +486,8 @@ public final class DocumentRunner {
                 more[b] = c.pos + len[b] < c.length;
             }
             DeviceSeqs seqs = new DeviceSeqs(idsAddress, start, len, more);
-            if (scoring) {
-                float[][] lp = device.logProbs(seqs, states);
-                for (int b = 0; b < batch.size(); b++) batch.get(b).score.add(lp[b], 0, rowsWithNext(batch.get(b), len[b]));
-                return;
-            }
-            Pooled[] p = device.embed(seqs, states);
-            for (int b = 0; b < batch.size(); b++) {
-                Cursor c = batch.get(b);
-                double[] sum = p[b].sum();
-                for (int k = 0; k < sum.length; k++) c.poolSum[k] += sum[k];
-                if (!more[b]) System.arraycopy(p[b].last(), 0, c.last, 0, c.last.length);
-            }
+            if (scoring) addScores(batch, len, device.logProbs(seqs, states));
+            else addPooled(batch, more, device.embed(seqs, states));
         };
     }
 

@@ -13,6 +13,13 @@ public interface Engine extends AutoCloseable {
     default Mamba2State newState() { return new Mamba2State(config()); }
 
     /**
+     * A state that only this engine's later calls will read: the engine may hold its values itself between calls
+     * (see {@link Mamba2State#isHeld()}). The caller releases it ({@link Mamba2State#release()}) when done with it,
+     * or {@link Mamba2State#load()}s it to read it.
+     */
+    default Mamba2State newCarriedState() { return newState(); }
+
+    /**
      * Runs tokens[off, off+n) through every layer starting from state, which is updated to the state
      * after the last of them. Returns the final-normed hidden states [n][d_model].
      */

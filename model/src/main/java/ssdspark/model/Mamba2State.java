@@ -13,6 +13,11 @@ import java.util.Arrays;
  *       not bounded by the chunk, which is why the document runner caps it (max attention tokens).</li>
  * </ul>
  * {@link #tokensSeen} is the number of tokens before the next chunk: the rotary position of its first token.
+ *
+ * <p>An engine may hold a state's conv and SSM arrays itself between its calls ({@link Engine#newCarriedState()}: the
+ * GPU engine keeps them in device memory, so a long document's pieces do not move ~19 MB a sequence across PCIe
+ * both ways). While {@link #isHeld()}, the arrays are stale: {@link #load()} brings them back, {@link #release()}
+ * drops the engine's copy when the state is no longer needed.
  */
 public final class Mamba2State {
     public final float[][] conv;
@@ -21,6 +26,16 @@ public final class Mamba2State {
     public final KvCache[] kv;
     /** Tokens this state has seen (the position of the next token). */
     public int tokensSeen;
+    private Holder holder; // the engine's copy of conv and ssm; null: the arrays are current
+
+    /** An engine's own copy of a state's conv and SSM arrays (see {@link Engine#newCarriedState()}). */
+    public interface Holder {
+        /** Writes the held values into the state's arrays. */
+        void load(Mamba2State into);
+
+        /** Frees the engine's copy (idempotent). */
+        void release();
+    }
 
     public Mamba2State(Mamba2Config c) {
         conv = new float[c.nLayer][];
@@ -45,7 +60,34 @@ public final class Mamba2State {
         this.tokensSeen = tokensSeen;
     }
 
+    /** Whether an engine holds this state's conv and SSM values (the arrays are stale until {@link #load()}). */
+    public boolean isHeld() { return holder != null; }
+
+    /** The engine's copy, for the engine that made it. */
+    public Holder holder() { return holder; }
+
+    /** Engines: from now on the current conv and SSM values are in h, not in the arrays (null: back in the arrays). */
+    public void hold(Holder h) { holder = h; }
+
+    /** Brings held values back into the arrays and drops the engine's copy; nothing to do when not held. */
+    public void load() {
+        Holder h = holder;
+        if (h == null) return;
+        h.load(this);
+        holder = null;
+        h.release();
+    }
+
+    /** Drops the engine's copy without reading it: the state's values are lost (the document is finished). */
+    public void release() {
+        Holder h = holder;
+        holder = null;
+        if (h != null) h.release();
+    }
+
+    /** A copy with current arrays (a held state is loaded first). */
     public Mamba2State copy() {
+        load();
         int n = conv.length;
         float[][] c = new float[n][], s = new float[n][];
         KvCache[] k = new KvCache[n];

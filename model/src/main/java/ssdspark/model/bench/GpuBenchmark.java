@@ -2,7 +2,10 @@ package ssdspark.model.bench;
 
 import ssdspark.kernels.gpu.Cuda;
 import ssdspark.kernels.gpu.GpuDevice;
+import ssdspark.model.DocumentRunner;
+import ssdspark.model.Engine;
 import ssdspark.model.Mamba2Config;
+import ssdspark.model.Mamba2State;
 import ssdspark.model.Mamba2Weights;
 import ssdspark.model.gpu.GpuEngine;
 import ssdspark.model.gpu.Precision;
@@ -31,7 +34,11 @@ import java.util.TreeMap;
  * {@code score-1.3b} (8 x 2048), {@code sweep} (score-130m at 1, 2, 4, ... sequences of 2048 tokens), and for hybrids
  * {@code score-130m-hybrid} (the 130M shape with attention at 2 of 24 layers, 16 x 2048) beside {@code long-130m} and
  * {@code long-130m-hybrid} (2 x 16384, --long-len), and {@code lognormal-130m}: the score-130m batch's 16 x len tokens
- * as documents of log-normal length (median 700) packed together, the shape of a real corpus. Each runs on
+ * as documents of log-normal length (median 700) packed together, the shape of a real corpus. Through the
+ * {@link DocumentRunner} as a job scores (64 x len tokens a "batch", pieces of len, passes of 16 x len tokens):
+ * {@code runner-fixed-130m} (64 documents of len), {@code runner-lognormal-130m} (log-normal documents, the long ones
+ * in pieces with carried states), and the same two with {@code -host} (the runner's path for engines that are not the
+ * GPU engine: hidden states and carried states through host memory, as before states stayed on the device). Each runs on
  * a fresh engine (so its device memory is its own): warm-up batches, then timed batches (median), then one batch with
  * per-kernel profiling, whose kernels are grouped into op families with the FLOPs (or the bytes) the config implies.
  *
@@ -68,7 +75,14 @@ public final class GpuBenchmark {
         }
     }
 
-    enum Mode { SCORE, EMBED }
+    /** SCORE / EMBED: the engine's batch calls; RUNNER: DocumentRunner scoring; RUNNER_HOST: the same through host memory. */
+    enum Mode {
+        SCORE, EMBED, RUNNER, RUNNER_HOST;
+
+        boolean scores() { return this != EMBED; }
+
+        boolean runner() { return this == RUNNER || this == RUNNER_HOST; }
+    }
 
     /** lens: every sequence's length (len of each for the fixed shapes; log-normal for the packed-corpus one). */
     record Workload(String name, Size size, Mode mode, int seqs, int len, boolean sweep, int[] lens) {
@@ -82,7 +96,9 @@ public final class GpuBenchmark {
          * Documents of log-normal length (median 700 tokens, sigma 1, within [16, 16384], as tools/pipeline's corpus),
          * packed until the batch holds exactly {@code tokens} tokens (the last one cut).
          */
-        static Workload logNormal(String name, Size size, int tokens, long seed) {
+        static Workload logNormal(String name, Size size, int tokens, long seed) { return logNormal(name, size, Mode.SCORE, tokens, seed); }
+
+        static Workload logNormal(String name, Size size, Mode mode, int tokens, long seed) {
             SplittableRandom r = new SplittableRandom(seed);
             List<Integer> l = new ArrayList<>();
             int total = 0;
@@ -95,7 +111,7 @@ public final class GpuBenchmark {
                 total += n;
             }
             int[] lens = l.stream().mapToInt(Integer::intValue).toArray();
-            return new Workload(name, size, Mode.SCORE, lens.length, -1, false, lens);
+            return new Workload(name, size, mode, lens.length, -1, false, lens);
         }
     }
 
@@ -193,12 +209,17 @@ public final class GpuBenchmark {
                 case "long-130m" -> out.add(new Workload(name, Size.M130, Mode.SCORE, 2, o.longLen, false));
                 case "lognormal-130m" -> out.add(Workload.logNormal(name, Size.M130, 16 * o.len, o.seed));
                 case "long-130m-hybrid" -> out.add(new Workload(name, Size.M130_HYBRID, Mode.SCORE, 2, o.longLen, false));
+                case "runner-fixed-130m" -> out.add(new Workload(name, Size.M130, Mode.RUNNER, 64, o.len, false));
+                case "runner-fixed-130m-host" -> out.add(new Workload(name, Size.M130, Mode.RUNNER_HOST, 64, o.len, false));
+                case "runner-lognormal-130m" -> out.add(Workload.logNormal(name, Size.M130, Mode.RUNNER, 64 * o.len, o.seed));
+                case "runner-lognormal-130m-host" -> out.add(Workload.logNormal(name, Size.M130, Mode.RUNNER_HOST, 64 * o.len, o.seed));
                 case "sweep" -> {
                     for (int s : o.sweep)
                         out.add(new Workload("sweep-130m-" + s + "x" + o.len, Size.M130, Mode.SCORE, s, o.len, true));
                 }
                 default -> throw new IllegalArgumentException("unknown workload '" + name
-                        + "' (known: score-130m, embed-130m, score-1.3b, sweep, score-130m-hybrid, long-130m, long-130m-hybrid, lognormal-130m)");
+                        + "' (known: score-130m, embed-130m, score-1.3b, sweep, score-130m-hybrid, long-130m, long-130m-hybrid, lognormal-130m,"
+                        + " runner-fixed-130m, runner-lognormal-130m and both with -host)");
             }
         // build each model once: 130m workloads first, in the order given
         out.sort((a, b) -> Integer.compare(a.size.ordinal(), b.size.ordinal()));
@@ -223,10 +244,21 @@ public final class GpuBenchmark {
         r.put("tokens", wl.tokens());
         r.put("sweep", wl.sweep);
         try (GpuEngine e = GpuEngine.create(w, dev.ordinal, o.precision)) {
-            e.reserve(wl.tokens(), wl.seqs);
-            Runnable batch = wl.mode == Mode.SCORE
-                    ? () -> check(e.logProbsBatch(docs, targets, null))
-                    : () -> check(e.embedBatch(docs, null));
+            Runnable batch;
+            if (wl.mode.runner()) {
+                int budget = 16 * o.len;
+                e.reserve(budget, 64);
+                DocumentRunner runner = new DocumentRunner(wl.mode == Mode.RUNNER ? e : throughHost(e));
+                List<int[]> list = Arrays.asList(docs);
+                DocumentRunner.ScoreOptions opts = new DocumentRunner.ScoreOptions(o.len, -1, false);
+                r.put("runner", Map.of("chunk_tokens", o.len, "token_budget", budget, "states", wl.mode == Mode.RUNNER ? "device" : "host"));
+                batch = () -> checkRunner(runner.scoreAll(list, opts, budget));
+            } else {
+                e.reserve(wl.tokens(), wl.seqs);
+                batch = wl.mode == Mode.SCORE
+                        ? () -> check(e.logProbsBatch(docs, targets, null))
+                        : () -> check(e.embedBatch(docs, null));
+            }
             for (int i = 0; i < o.warmup; i++) batch.run();
             double[] ms = new double[o.iters];
             for (int i = 0; i < o.iters; i++) {
@@ -274,6 +306,31 @@ public final class GpuBenchmark {
     private static long used(GpuDevice dev) {
         long[] m = dev.memoryInfo();
         return m[1] - m[0];
+    }
+
+    /** The GPU engine behind the plain Engine API: the runner's general path (hidden and carried states on the host). */
+    private static Engine throughHost(GpuEngine e) {
+        return new Engine() {
+            @Override public Mamba2Config config() { return e.config(); }
+
+            @Override public String backend() { return e.backend() + " through host memory"; }
+
+            @Override public float[] forward(int[] tokens, int off, int n, Mamba2State state) { return e.forward(tokens, off, n, state); }
+
+            @Override public float[] forwardPacked(int[] tokens, int[] cu, Mamba2State[] states) { return e.forwardPacked(tokens, cu, states); }
+
+            @Override public void logProbs(float[] hidden, int n, int[] targets, int tOff, float[] out, int outOff) {
+                e.logProbs(hidden, n, targets, tOff, out, outOff);
+            }
+
+            @Override public void close() {}
+        };
+    }
+
+    private static void checkRunner(List<DocumentRunner.Outcome<DocumentRunner.ScoreResult>> out) {
+        for (DocumentRunner.Outcome<DocumentRunner.ScoreResult> x : out)
+            if (!x.ok() || !Double.isFinite(x.result().sumLogprob()))
+                throw new IllegalStateException("document not scored: " + (x.ok() ? x.result().sumLogprob() : x.error()));
     }
 
     private static void check(float[][] lp) {
@@ -387,7 +444,7 @@ public final class GpuBenchmark {
                 for (int n : wl.lens) attn += A * 4.0 * n * (n + 1.0) / 2 * c.attn.numHeads() * c.attn.headDim();
             }
             gemm += L * (2 * T * d * 2.0 * c.dIntermediate + 2 * T * c.dIntermediate * d); // gated MLPs: fc1, fc2 (0 without)
-            double head = wl.mode == Mode.SCORE ? 2 * T * d * c.paddedVocab : 0;
+            double head = wl.mode.scores() ? 2 * T * d * c.paddedVocab : 0;
             double H = c.nheads, P = c.headdim, N = c.dState, G = c.ngroups;
             double all = 0;
             for (int len : wl.lens)

@@ -8,7 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -103,5 +105,20 @@ class GpuBenchmarkTest {
         GpuBenchmark.Options o = GpuBenchmark.parse(new String[] {"--workloads", "sweep,score-1.3b,score-130m", "--sweep", "1,4"});
         assertEquals(List.of("sweep-130m-1x2048", "sweep-130m-4x2048", "score-130m", "score-1.3b"),
                 GpuBenchmark.plan(o).stream().map(GpuBenchmark.Workload::name).toList());
+    }
+
+    @Test
+    void runnerWorkloadsScoreTheSameTokensThroughTheRunner() {
+        GpuBenchmark.Options o = GpuBenchmark.parse(new String[] {"--workloads", "runner-lognormal-130m,runner-lognormal-130m-host,runner-fixed-130m"});
+        List<GpuBenchmark.Workload> plan = GpuBenchmark.plan(o);
+        assertEquals(GpuBenchmark.Mode.RUNNER, plan.get(0).mode());
+        assertEquals(GpuBenchmark.Mode.RUNNER_HOST, plan.get(1).mode());
+        for (GpuBenchmark.Workload w : plan) assertEquals(64 * 2048, w.tokens(), w.name());
+        assertEquals(64, plan.get(2).seqs());
+        // the log-normal documents include ones longer than a piece (carried states), and the two variants are the same
+        assertArrayEquals(plan.get(0).lens(), plan.get(1).lens());
+        assertTrue(java.util.Arrays.stream(plan.get(0).lens()).anyMatch(n -> n > 2048));
+        // they score: the LM head's work is counted
+        assertTrue(GpuBenchmark.Work.of(GpuBenchmark.Size.M130.config(), plan.get(0), 128).headFlops() > 0);
     }
 }
