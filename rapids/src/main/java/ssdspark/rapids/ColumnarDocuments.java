@@ -28,7 +28,9 @@ import ssdspark.udf.ModelCache;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -36,14 +38,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * The columnar (RAPIDS) evaluation of mamba2_score / mamba2_embed over one batch of a LIST&lt;INT&gt; column.
  *
  * <p><b>Device path</b> (the executor's engine is a GPU engine on the batch's device): only the column's offsets
- * (4 bytes a row) and validity mask cross to the host; the ids are read in place from the column's child data by
+ * (4 bytes a row) and validity mask cross to the host, and the child's mask (1 bit an id) when some id is NULL; the
+ * ids are read in place from the column's child data by
  * {@link DocumentRunner#scoreAll(DeviceDocs, DocumentRunner.ScoreOptions, int)} / {@code embedAll}, packed into
- * engine passes of the token budget, longer rows in chunks with their state carried, as the jobs run them.
+ * engine passes of the token budget, longer rows in chunks with their state carried, as the jobs run them. A row
+ * holding a NULL id is that row's error (as on the host path, {@link ListLayout}); the other rows run.
  *
  * <p><b>Host path</b> (everything else): the column is copied to the host (4 bytes a token) and runs through
  * {@link SqlDocuments#run}, the jobs' batched code. It is taken when the engine is on the CPU or another GPU, when
  * prepend_bos is set (a BOS cannot be put in front of ids in device memory), when the ids are 64-bit, and for a
  * whole batch when the device refuses an id outside the vocabulary (the host path names the row and position).
+
  *
  * <p>Both paths build the rows with the jobs' code and return one cuDF column of numRows rows, copied from the host:
  * NULL for a NULL input row; for a row the model cannot take, score gives a struct with only error set and embed
@@ -53,6 +58,7 @@ public final class ColumnarDocuments {
     private static final Logger LOG = LoggerFactory.getLogger(ColumnarDocuments.class);
     private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
     private static final AtomicLong DEVICE_BATCHES = new AtomicLong(), HOST_BATCHES = new AtomicLong();
+    private static final Map<String, Long> HOST_REASONS = new ConcurrentHashMap<>();
 
     private ColumnarDocuments() {}
 
@@ -69,14 +75,18 @@ public final class ColumnarDocuments {
         if (numRows > 0 && in.getNullCount() < numRows) {
             Engine engine = ModelCache.forTask(spec);
             DType ids;
-            boolean nullIds;
             try (ColumnView child = in.getChildColumnView(0)) {
                 ids = child.getType();
-                nullIds = child.getNullCount() > 0;
             }
-            String hostReason = hostPathReason(spec, ids, nullIds, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
-            if (hostReason == null) rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
-            else if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
+            String hostReason = hostPathReason(spec, ids, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
+            if (hostReason == null) {
+                rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
+                if (rows == null) hostReason = "the device refused an id (outside the vocabulary): the host path names the row";
+            }
+            if (hostReason != null) {
+                HOST_REASONS.merge(hostReason, 1L, Long::sum);
+                if (LOGGED.add(hostReason)) LOG.info("ssdspark: mamba2_{} copies its columnar batches to the host: {}", spec.task().cliName(), hostReason);
+            }
         }
         (rows != null ? DEVICE_BATCHES : HOST_BATCHES).incrementAndGet();
         if (rows == null) rows = rowsOf(spec, in, numRows);
@@ -88,20 +98,21 @@ public final class ColumnarDocuments {
     /** Columnar batches this JVM ran with the ids read in place on the device, and with the ids copied to the host. */
     public static long[] batchCounts() { return new long[] {DEVICE_BATCHES.get(), HOST_BATCHES.get()}; }
 
+    /** Why batches of non-NULL rows took the host path in this JVM: reason -> batches (a NULL-only batch has none). */
+    public static Map<String, Long> hostPathReasons() { return new TreeMap<>(HOST_REASONS); }
+
     /**
      * Why a batch of spec with ids of type idType must take the host path; null when the device path takes it.
      *
-     * @param nullIds    some row holds a NULL element (its value in device memory is no id; the host path names the row)
      * @param engineGpu  the CUDA ordinal of the executor's GPU engine; null when the engine is not a GPU engine
      * @param cudfDevice the device cuDF works on in this thread (where the column is)
      */
-    static String hostPathReason(JobSpec spec, DType idType, boolean nullIds, Integer engineGpu, int cudfDevice) {
+    static String hostPathReason(JobSpec spec, DType idType, Integer engineGpu, int cudfDevice) {
         if (engineGpu == null) return "the model runs on the CPU engine (device '" + spec.device() + "')";
         if (engineGpu != cudfDevice) return "the model is on GPU " + engineGpu + ", the column on GPU " + cudfDevice;
         if (spec.bosId() >= 0) return "prepend_bos puts a token in front of each row, which the ids in device memory lack";
         if (spec.spans() != null) return "span scores are computed from the host";
         if (idType != DType.INT32) return "the token ids are " + idType + "; the device path reads INT32";
-        if (nullIds) return "a row holds a NULL token id";
         return null;
     }
 
@@ -114,8 +125,7 @@ public final class ColumnarDocuments {
         try (ColumnVector copy = sliced ? in.copyToColumnVector() : null) {
             ColumnView col = copy != null ? copy : in;
             ListLayout layout = layoutOf(col);
-            List<Doc> docs = new ArrayList<>(layout.rows());
-            for (int i = 0; i < layout.rows(); i++) docs.add(layout.present(i) ? Doc.of(null, null, null) : null);
+            List<Doc> docs = docs(layout);
             long address;
             try (ColumnView child = col.getChildColumnView(0); BaseDeviceMemoryBuffer data = child.getData()) {
                 address = data == null ? 0 : data.getAddress(); // no data: every row is empty or NULL
@@ -134,8 +144,20 @@ public final class ColumnarDocuments {
     }
 
     /**
-     * The offsets and validity of an unsliced LIST column, copied to the host. The synchronous copy on cuDF's stream
-     * also orders us after whatever wrote the column there; the engine's own streams read the ids after it.
+     * The documents handed to {@link SqlDocuments#rows} for a batch: null for a NULL row, the row's error for a row the
+     * layout refuses (a NULL id), and an id-less document for a row the engine runs (its ids stay on the device).
+     */
+    static List<Doc> docs(ListLayout layout) {
+        List<Doc> docs = new ArrayList<>(layout.rows());
+        for (int i = 0; i < layout.rows(); i++)
+            docs.add(!layout.present(i) ? null : layout.error(i) != null ? Doc.failed(null, layout.error(i), null) : Doc.of(null, null, null));
+        return docs;
+    }
+
+    /**
+     * The offsets and validity of an unsliced LIST column, and its child's validity when some id is NULL, copied to
+     * the host. The synchronous copy on cuDF's stream also orders us after whatever wrote the column there; the
+     * engine's own streams read the ids after it.
      */
     private static ListLayout layoutOf(ColumnView col) {
         int rows = Math.toIntExact(col.getRowCount());
@@ -144,16 +166,23 @@ public final class ColumnarDocuments {
             h.copyFromDeviceBuffer(d);
             h.getInts(offsets, 0, 0, rows + 1);
         }
-        byte[] validity = null;
-        if (col.getNullCount() > 0) {
-            validity = new byte[(rows + 7) / 8];
-            try (BaseDeviceMemoryBuffer d = col.getValid(); HostMemoryBuffer h = HostMemoryBuffer.allocate(d.getLength())) {
-                h.copyFromDeviceBuffer(d);
-                h.getBytes(validity, 0, 0, validity.length);
-            }
+        byte[] validity = col.getNullCount() > 0 ? mask(col, rows) : null;
+        byte[] childValidity;
+        try (ColumnView child = col.getChildColumnView(0)) {
+            childValidity = child.getNullCount() > 0 ? mask(child, Math.toIntExact(child.getRowCount())) : null;
         }
         Cuda.DEFAULT_STREAM.sync();
-        return ListLayout.of(rows, offsets, validity);
+        return ListLayout.of(rows, offsets, validity, childValidity);
+    }
+
+    /** The first ceil(n / 8) bytes of col's validity mask, on the host. */
+    private static byte[] mask(ColumnView col, int n) {
+        byte[] mask = new byte[(n + 7) / 8];
+        try (BaseDeviceMemoryBuffer d = col.getValid(); HostMemoryBuffer h = HostMemoryBuffer.allocate(d.getLength())) {
+            h.copyFromDeviceBuffer(d);
+            h.getBytes(mask, 0, 0, mask.length);
+        }
+        return mask;
     }
 
     private static List<Row> rowsOf(JobSpec spec, ColumnVector in, int numRows) {

@@ -4,6 +4,7 @@ import ai.rapids.cudf.DType;
 import ai.rapids.cudf.HostColumnVector;
 import ai.rapids.cudf.HostColumnVector.BasicType;
 import ai.rapids.cudf.HostColumnVector.ListType;
+import ai.rapids.cudf.HostColumnVectorCore;
 import ai.rapids.cudf.HostMemoryBuffer;
 import org.apache.spark.sql.Row;
 import org.junit.jupiter.api.Test;
@@ -97,13 +98,118 @@ class DevicePathTest {
     @Test
     void batchesTheDevicePathCannotTakeGoToTheHostSayingWhy() {
         JobSpec score = JobSpec.score(MODEL, "gpu", 16, -1, true), embed = JobSpec.embed(MODEL, "gpu", 16, JobSpec.Pooling.MEAN);
-        assertNull(ColumnarDocuments.hostPathReason(score, DType.INT32, false, 0, 0));
-        assertNull(ColumnarDocuments.hostPathReason(embed, DType.INT32, false, 2, 2));
-        assertTrue(ColumnarDocuments.hostPathReason(score.withDevice("cpu"), DType.INT32, false, null, 0).contains("CPU engine"));
-        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, false, 1, 0).contains("GPU 1, the column on GPU 0"));
-        assertTrue(ColumnarDocuments.hostPathReason(score.withBos(0), DType.INT32, false, 0, 0).contains("prepend_bos"));
-        assertTrue(ColumnarDocuments.hostPathReason(embed, DType.INT64, false, 0, 0).contains("INT64"));
-        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, true, 0, 0).contains("NULL token id"));
+        assertNull(ColumnarDocuments.hostPathReason(score, DType.INT32, 0, 0));
+        assertNull(ColumnarDocuments.hostPathReason(embed, DType.INT32, 2, 2));
+        assertTrue(ColumnarDocuments.hostPathReason(score.withDevice("cpu"), DType.INT32, null, 0).contains("CPU engine"));
+        assertTrue(ColumnarDocuments.hostPathReason(score, DType.INT32, 1, 0).contains("GPU 1, the column on GPU 0"));
+        assertTrue(ColumnarDocuments.hostPathReason(score.withBos(0), DType.INT32, 0, 0).contains("prepend_bos"));
+        assertTrue(ColumnarDocuments.hostPathReason(embed, DType.INT64, 0, 0).contains("INT64"));
+    }
+
+    /** rows() with NULL ids inside some rows: at positions 0, 17 (past whole bytes of valid ids) and last, and two in one row. */
+    private static List<List<Integer>> rowsWithNullIds() {
+        List<List<Integer>> rows = rows();
+        rows.set(2, Arrays.asList(5, null, 6));             // elements cross a mask byte boundary around here
+        rows.set(4, Arrays.asList((Integer) null));
+        List<Integer> longRow = new ArrayList<>(rows.get(10)); // 30 ids
+        longRow.set(17, null);
+        longRow.set(25, null);
+        rows.set(10, longRow);
+        rows.set(14, Arrays.asList(1, 2, null));
+        return rows;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static HostColumnVector columnWithNullIds(List<List<Integer>> rows) {
+        return HostColumnVector.fromLists(new ListType(true, new BasicType(true, DType.INT32)), rows.toArray(new List[0]));
+    }
+
+    /** ListLayout of a host column, reading its offsets and masks as the device path reads the device copies. */
+    private static ListLayout layoutOf(HostColumnVector col) {
+        int n = (int) col.getRowCount();
+        int[] offsets = new int[n + 1];
+        col.getOffsets().getInts(offsets, 0, 0, n + 1);
+        HostColumnVectorCore child = col.getChildColumnView(0);
+        return ListLayout.of(n, offsets, mask(col.getValidity(), n), child.getNullCount() > 0 ? mask(child.getValidity(), (int) child.getRowCount()) : null);
+    }
+
+    private static byte[] mask(HostMemoryBuffer m, int n) {
+        if (m == null) return null;
+        byte[] b = new byte[(n + 7) / 8];
+        m.getBytes(b, 0, 0, b.length);
+        return b;
+    }
+
+    @Test
+    void aRowWithANullIdIsThatRowsErrorAndTheOtherRowsRunOnTheDevice() {
+        List<List<Integer>> rows = rowsWithNullIds();
+        try (HostColumnVector col = columnWithNullIds(rows)) {
+            ListLayout layout = layoutOf(col);
+            DeviceDocs docs = layout.docs(0);
+            HostMemoryBuffer data = col.getChildColumnView(0).getData();
+            int k = 0, nullIdRows = 0;
+            for (int i = 0; i < rows.size(); i++) {
+                List<Integer> r = rows.get(i);
+                Doc host = SqlDocuments.tokenDoc(r); // what the host path makes of the row
+                assertEquals(r != null, layout.present(i), "row " + i);
+                assertEquals(host == null ? null : host.error(), layout.error(i), "row " + i + ": the host path's error");
+                if (r == null || r.stream().anyMatch(java.util.Objects::isNull)) { nullIdRows += r == null ? 0 : 1; continue; }
+                assertEquals(r.size(), docs.len()[k], "row " + i);
+                for (int t = 0; t < r.size(); t++) assertEquals(r.get(t), data.getInt(4L * (docs.start()[k] + t)), "row " + i + " id " + t);
+                k++;
+            }
+            assertEquals(4, nullIdRows);
+            assertEquals(k, docs.size(), "only rows without NULL ids reach the engine");
+            assertEquals("token at position 17 is null", layout.error(10), "the first NULL of the row, as the host path says");
+        }
+    }
+
+    @Test
+    void nullIdsInsideNullRowsAreNotLookedAt() {
+        // rows [0,2) NULL [2,5) holding NULL ids [5,7); elements 3 and 4 NULL; the column's mask 0b101
+        ListLayout l = ListLayout.of(3, new int[] {0, 2, 5, 7}, new byte[] {0b101}, new byte[] {(byte) 0b1110_0111});
+        assertNull(l.error(0));
+        assertNull(l.error(1));
+        assertFalse(l.present(1));
+        assertNull(l.error(2));
+        assertArrayEquals(new int[] {0, 5}, l.docs(0).start());
+        ListLayout bad = ListLayout.of(2, new int[] {0, 2, 5}, null, new byte[] {(byte) 0b1110_1111});
+        assertEquals("token at position 2 is null", bad.error(1));
+        assertArrayEquals(new int[] {2}, bad.docs(0).len());
+        assertThrows(IllegalStateException.class, () -> ListLayout.of(1, new int[] {0, 9}, null, new byte[1]), "a row past the child mask");
+    }
+
+    @Test
+    void rowsOfABatchWithNullIdsEqualTheHostPathsRowsForScoreAndEmbed() {
+        List<List<Integer>> rows = rowsWithNullIds();
+        for (JobSpec spec : List.of(JobSpec.score(MODEL, "cpu", 8, -1, true), JobSpec.embed(MODEL, "cpu", 8, JobSpec.Pooling.MEAN))) {
+            DocumentRunner runner = new DocumentRunner(ModelCache.forTask(spec));
+            try (HostColumnVector col = columnWithNullIds(rows)) {
+                ListLayout layout = layoutOf(col);
+                List<Doc> deviceDocs = ColumnarDocuments.docs(layout);
+                // the rows the layout hands to the engine, run from host arrays in their place (DeviceDocsTest: the same outcomes)
+                DeviceDocs d = layout.docs(0);
+                HostMemoryBuffer data = col.getChildColumnView(0).getData();
+                List<int[]> run = new ArrayList<>();
+                for (int k = 0; k < d.size(); k++) {
+                    int[] ids = new int[d.len()[k]];
+                    for (int t = 0; t < ids.length; t++) ids[t] = data.getInt(4L * (d.start()[k] + t));
+                    run.add(ids);
+                }
+                List<? extends Outcome<?>> outcomes = spec.task() == JobSpec.Task.SCORE
+                        ? runner.scoreAll(run, spec.scoreOptions(), spec.tokenBudget())
+                        : runner.embedAll(run, spec.chunkTokens(), spec.tokenBudget());
+                List<Row> got = SqlDocuments.rows(spec, deviceDocs, outcomes);
+                List<Row> want = SqlDocuments.run(spec, ColumnarDocuments.docs(col)); // the host path
+                assertEquals(want.size(), got.size());
+                for (int i = 0; i < rows.size(); i++) {
+                    if (want.get(i) == null) { assertNull(got.get(i), spec.task() + " row " + i); continue; }
+                    assertEquals(values(want.get(i)), values(got.get(i)), spec.task() + " row " + i);
+                }
+                Row nullId = got.get(14);
+                assertEquals("token at position 2 is null", nullId.getString(nullId.length() - 1), spec.task() + ": the error column");
+            }
+        }
     }
 
     @Test

@@ -65,7 +65,7 @@ public final class TokenRows {
         int p = 0;
         for (Object v : list) { // by iterator: indexing a Scala linked list would be quadratic
             if (v instanceof Integer) { out[p++] = (Integer) v; continue; }
-            if (v == null) throw new IllegalArgumentException("token at position " + p + " is null");
+            if (v == null) throw new IllegalArgumentException(nullToken(p));
             if (!(v instanceof Long || v instanceof Short || v instanceof Byte))
                 throw new IllegalArgumentException("token at position " + p + " is a " + v.getClass().getSimpleName() + ", not an integer");
             long t = ((Number) v).longValue();
@@ -75,6 +75,9 @@ public final class TokenRows {
         }
         return out;
     }
+
+    /** A row's error when its token at position (0-based) is NULL; every reader of token arrays says it so. */
+    public static String nullToken(int position) { return "token at position " + position + " is null"; }
 
     /**
      * A tokens value the JSON reader kept as text (the column mixed integers with other values, so Spark could
