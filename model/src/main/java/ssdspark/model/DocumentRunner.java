@@ -11,9 +11,9 @@ import java.util.List;
 
 /**
  * Scores and embeds documents of any length. Documents are packed back to back into engine batches
- * of at most {@code tokenBudget} tokens; a document longer than {@code chunkTokens} goes through in
- * pieces with its recurrent state carried from piece to piece, so every result equals one pass over
- * the whole document while memory stays bounded by the batch, not by the document.
+ * of at most {@code tokenBudget} tokens, the longest first; a document longer than {@code chunkTokens} goes through in
+ * pieces with its recurrent state carried from piece to piece (on the GPU, in device memory), so every result equals
+ * one pass over the whole document while memory stays bounded by the batch, not by the document.
  *
  * <p>Hybrid models (attention layers) are the exception: their state holds every token's keys and values, so it grows
  * with the document ({@link Mamba2Config#kvCacheBytesPerToken()} a token). A document longer than
@@ -311,8 +311,13 @@ public final class DocumentRunner {
 
     private void run(List<Cursor> cursors, int chunkTokens, int tokenBudget, Pass pass) {
         if (tokenBudget < 1) throw new IllegalArgumentException("token budget must be >= 1, got " + tokenBudget);
+        // Longest first: a document of k pieces needs k passes one after another, so it starts in the first pass and the
+        // shorter documents fill the passes around its pieces (in input order, documents that start late would leave
+        // their last passes nearly empty). The results are each document's own, whatever the order.
+        List<Cursor> order = new ArrayList<>(cursors);
+        order.sort(java.util.Comparator.comparingInt((Cursor c) -> c.length).reversed());
         try {
-            runPasses(cursors, chunkTokens, tokenBudget, pass);
+            runPasses(order, chunkTokens, tokenBudget, pass);
         } finally { // a failed call leaves no carried state behind in the engine's memory
             for (Cursor c : cursors) c.dropState();
         }

@@ -50,4 +50,26 @@ class PackedBatchTest {
             }
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void longestDocumentsStartFirstSoShortOnesFillTheirPasses() {
+        Fixtures.Case fx = Fixtures.load("mssm_g2_mlp_bin");
+        try (Engine e = Mamba2Model.cpu(fx.dir())) {
+            int v = e.config().vocabSize;
+            List<int[]> docs = new ArrayList<>();
+            for (int len : new int[] {4, 4, 4, 4, 16}) {
+                int[] d = new int[len];
+                for (int i = 0; i < len; i++) d[i] = (len * 7 + i * 13) % v;
+                docs.add(d);
+            }
+            // pieces of 4, passes of 8: in input order 2 passes of short documents, then 4 of the long one alone;
+            // longest first, the long one's 4 pieces each share a pass with a short document: 4 passes, all full
+            List<Integer> passes = new ArrayList<>();
+            DocumentRunner runner = new DocumentRunner(e).onPass(passes::add);
+            var scores = runner.scoreAll(docs, new DocumentRunner.ScoreOptions(4, -1, false), 8);
+            assertEquals(List.of(8, 8, 8, 8), passes);
+            for (int i = 0; i < docs.size(); i++) // results still come back in input order
+                assertEquals(docs.get(i).length, scores.get(i).result().numTokens());
+        }
+    }
 }

@@ -41,12 +41,19 @@ public final class BatchSources {
     }
 
     /**
-     * docs in batches of tokenBudget tokens and maxDocs documents at most, prefetch of them prepared ahead on a
-     * producer thread that sees the Spark task (0: on the caller's thread). Close the result when done (Spark
-     * also closes it at task end).
+     * docs in the job's batches ({@link TokenBudgetBatcher#of}), prefetch of them prepared ahead on a producer thread
+     * that sees the Spark task (0: on the caller's thread). Close the result when done (Spark also closes it at task end).
      */
+    public static CloseableIterator<List<Doc>> batches(Iterator<Doc> docs, JobSpec spec, int prefetch) {
+        return batches(TokenBudgetBatcher.of(docs, spec), docs, prefetch);
+    }
+
+    /** docs in batches of tokenBudget tokens and maxDocs documents at most (one budget each), prefetched as above. */
     public static CloseableIterator<List<Doc>> batches(Iterator<Doc> docs, long tokenBudget, int maxDocs, int prefetch) {
-        Iterator<List<Doc>> batches = new TokenBudgetBatcher(docs, tokenBudget, maxDocs);
+        return batches(new TokenBudgetBatcher(docs, tokenBudget, maxDocs), docs, prefetch);
+    }
+
+    private static CloseableIterator<List<Doc>> batches(Iterator<List<Doc>> batches, Iterator<Doc> docs, int prefetch) {
         CloseableIterator<List<Doc>> ahead = checkPrefetch(prefetch) > 0 ? Prefetcher.inTask(batches, prefetch) : null;
         return new CloseableIterator<>() {
             @Override public boolean hasNext() { return ahead != null ? ahead.hasNext() : batches.hasNext(); }
@@ -77,7 +84,7 @@ public final class BatchSources {
 
         @Override
         public Iterator<List<Doc>> open(Iterator<Row> rows, JobSpec spec) {
-            return batches(TokenRows.docs(rows), spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
+            return batches(TokenRows.docs(rows), spec, prefetch);
         }
     }
 
@@ -96,7 +103,7 @@ public final class BatchSources {
         @Override
         public Iterator<List<Doc>> open(Iterator<Row> rows, JobSpec spec) {
             StreamingTokenizer docs = new StreamingTokenizer(rows, tokenizer.open(), TextMeasure.of(spec), TokenizerThreads.resolve(threads));
-            return batches(docs, spec.tokenBudget(), spec.maxBatchDocs(), prefetch);
+            return batches(docs, spec, prefetch);
         }
     }
 }

@@ -18,6 +18,6 @@ public interface BatchSource extends Serializable {
 
     /** Pre-tokenized rows (id, tokens, carried...), batched on the caller's thread. */
     static BatchSource tokenRows() {
-        return (rows, spec) -> new TokenBudgetBatcher(TokenRows.docs(rows), spec.tokenBudget(), spec.maxBatchDocs());
+        return (rows, spec) -> TokenBudgetBatcher.of(TokenRows.docs(rows), spec);
     }
 }

@@ -53,6 +53,28 @@ class TokenBudgetBatcherTest {
     }
 
     @Test
+    void aDocumentOfKPiecesGetsKBudgetsOfCompany() {
+        // budget 10, pieces of 10: d1 (25 tokens, 3 pieces) makes its batch 3 budgets: d1 + d2 = 30
+        assertEquals(List.of(List.of("d0"), List.of("d1", "d2"), List.of("d3"), List.of("d4"), List.of("d5", "d6")),
+                ids(new TokenBudgetBatcher(new CountingDocs(9, 25, 5, 6, 7, 5, 2), 10, 100, 10)));
+        // pieces of 4: d0 (2 pieces) -> 20 tokens; d1 (13 tokens, 4 pieces) joins and the batch grows to 40: 5+13+9+9
+        assertEquals(List.of(List.of("d0", "d1", "d2", "d3"), List.of("d4", "d5")),
+                ids(new TokenBudgetBatcher(new CountingDocs(5, 13, 9, 9, 8, 4), 10, 100, 4)));
+        // documents per batch grow the same way: d0 (2 pieces) allows 2 x 2 documents
+        assertEquals(List.of(List.of("d0", "d1", "d2", "d3"), List.of("d4", "d5")),
+                ids(new TokenBudgetBatcher(new CountingDocs(8, 1, 1, 1, 1, 1), 100, 2, 4)));
+        // at most MAX_PASSES budgets: a 100-piece document takes 64 x 10 tokens of company, 100 + 540
+        int[] lens = new int[1001];
+        java.util.Arrays.fill(lens, 1);
+        lens[0] = 100;
+        List<List<String>> b = ids(new TokenBudgetBatcher(new CountingDocs(lens), 10, 100_000, 1));
+        assertEquals(64, TokenBudgetBatcher.MAX_PASSES);
+        assertEquals(541, b.get(0).size());
+        // one budget a batch without pieces: a long document stays alone
+        assertEquals(List.of(List.of("d0"), List.of("d1", "d2")), ids(new TokenBudgetBatcher(new CountingDocs(12, 5, 5), 10, 100)));
+    }
+
+    @Test
     void capsDocumentsPerBatch() {
         assertEquals(List.of(List.of("d0", "d1"), List.of("d2", "d3"), List.of("d4")),
                 ids(new TokenBudgetBatcher(new CountingDocs(1, 1, 1, 1, 1), 1000, 2)));

@@ -75,23 +75,24 @@ public final class EngineAlone {
         double[] sum = new double[threads];
         int per = (docs.size() + threads - 1) / threads;
         List<Thread> ts = new ArrayList<>();
-        final int b = budget, m = maxDocs;
+        final int b = budget, m = maxDocs, piece = Math.min(chunk, budget);
         long start = System.nanoTime();
         for (int t = 0; t < threads; t++) {
             final int k = t;
             List<int[]> slice = docs.subList(Math.min(docs.size(), t * per), Math.min(docs.size(), (t + 1) * per));
             Thread th = new Thread(() -> {
-                int i = 0;
-                while (i < slice.size()) {
-                    int j = i;
+                // the job's batches (TokenBudgetBatcher: a batch with a long document gets a budget per pass it needs)
+                var batches = new ssdspark.udf.TokenBudgetBatcher(slice.stream().map(d -> ssdspark.udf.Doc.of(null, d, null)).iterator(),
+                        b, m, piece);
+                while (batches.hasNext()) {
+                    List<int[]> batch = batches.next().stream().map(ssdspark.udf.Doc::tokens).toList();
                     long n = 0;
-                    while (j < slice.size() && n < b && j - i < m) n += slice.get(j++).length;
-                    for (Outcome<ScoreResult> o : runner.scoreAll(slice.subList(i, j), opts, b)) {
+                    for (int[] d : batch) n += d.length;
+                    for (Outcome<ScoreResult> o : runner.scoreAll(batch, opts, b)) {
                         if (!o.ok()) throw new IllegalStateException(o.error());
                         sum[k] += o.result().sumLogprob();
                     }
                     tokens.addAndGet(n);
-                    i = j;
                 }
             }, "engine-alone-" + t);
             th.start();

@@ -35,7 +35,7 @@ import java.util.TreeMap;
  * {@code score-130m-hybrid} (the 130M shape with attention at 2 of 24 layers, 16 x 2048) beside {@code long-130m} and
  * {@code long-130m-hybrid} (2 x 16384, --long-len), and {@code lognormal-130m}: the score-130m batch's 16 x len tokens
  * as documents of log-normal length (median 700) packed together, the shape of a real corpus. Through the
- * {@link DocumentRunner} as a job scores (64 x len tokens a "batch", pieces of len, passes of 16 x len tokens):
+ * {@link DocumentRunner} as a job scores (64 x len tokens a "batch", pieces of len, passes of 8 x len tokens):
  * {@code runner-fixed-130m} (64 documents of len), {@code runner-lognormal-130m} (log-normal documents, the long ones
  * in pieces with carried states), and the same two with {@code -host} (the runner's path for engines that are not the
  * GPU engine: hidden states and carried states through host memory, as before states stayed on the device). Each runs on
@@ -246,7 +246,7 @@ public final class GpuBenchmark {
         try (GpuEngine e = GpuEngine.create(w, dev.ordinal, o.precision)) {
             Runnable batch;
             if (wl.mode.runner()) {
-                int budget = 16 * o.len;
+                int budget = 8 * o.len; // the job's default budget (16384): the call is 8 budgets, as a job's batch with an 8-piece document
                 e.reserve(budget, 64);
                 DocumentRunner runner = new DocumentRunner(wl.mode == Mode.RUNNER ? e : throughHost(e));
                 List<int[]> list = Arrays.asList(docs);
