@@ -17,7 +17,8 @@ import java.util.Arrays;
  * <p>An engine may hold a state's conv and SSM arrays itself between its calls ({@link Engine#newCarriedState()}: the
  * GPU engine keeps them in device memory, so a long document's pieces do not move ~19 MB a sequence across PCIe
  * both ways). While {@link #isHeld()}, the arrays are stale: {@link #load()} brings them back, {@link #release()}
- * drops the engine's copy when the state is no longer needed.
+ * drops the engine's copy when the state is no longer needed. A state made held ({@link #held}) has no conv or SSM
+ * arrays (null) until it is loaded: 19 MB of Java heap per document for the 130M shape that nothing would read.
  */
 public final class Mamba2State {
     public final float[][] conv;
@@ -37,15 +38,33 @@ public final class Mamba2State {
         void release();
     }
 
-    public Mamba2State(Mamba2Config c) {
+    private final Mamba2Config cfg;
+
+    public Mamba2State(Mamba2Config c) { this(c, true); }
+
+    private Mamba2State(Mamba2Config c, boolean arrays) {
+        cfg = c;
         conv = new float[c.nLayer][];
         ssm = new float[c.nLayer][];
         kv = new KvCache[c.nLayer];
+        for (int l = 0; l < c.nLayer; l++) if (c.isAttention(l)) kv[l] = new KvCache(c.attn.kvDim());
+        if (arrays) allocateArrays();
+    }
+
+    /** A state whose values the engine's holder h has (all zero at first); its arrays are made when it is loaded. */
+    public static Mamba2State held(Mamba2Config c, Holder h) {
+        Mamba2State s = new Mamba2State(c, false);
+        s.holder = h;
+        return s;
+    }
+
+    private void allocateArrays() {
+        Mamba2Config c = cfg;
         for (int l = 0; l < c.nLayer; l++) {
+            if (conv[l] != null) continue;
             if (c.isAttention(l)) {
                 conv[l] = new float[Math.max(0, c.attn.dConv() - 1) * c.attn.qkvDim()];
                 ssm[l] = new float[0];
-                kv[l] = new KvCache(c.attn.kvDim());
             } else {
                 conv[l] = new float[(c.dConv - 1) * c.convDim()];
                 ssm[l] = new float[c.nheads * c.headdim * c.dState];
@@ -53,7 +72,8 @@ public final class Mamba2State {
         }
     }
 
-    private Mamba2State(float[][] conv, float[][] ssm, KvCache[] kv, int tokensSeen) {
+    private Mamba2State(Mamba2Config cfg, float[][] conv, float[][] ssm, KvCache[] kv, int tokensSeen) {
+        this.cfg = cfg;
         this.conv = conv;
         this.ssm = ssm;
         this.kv = kv;
@@ -73,6 +93,7 @@ public final class Mamba2State {
     public void load() {
         Holder h = holder;
         if (h == null) return;
+        allocateArrays();
         h.load(this);
         holder = null;
         h.release();
@@ -96,7 +117,7 @@ public final class Mamba2State {
             s[i] = ssm[i].clone();
             k[i] = kv[i] == null ? null : kv[i].copy();
         }
-        return new Mamba2State(c, s, k, tokensSeen);
+        return new Mamba2State(cfg, c, s, k, tokensSeen);
     }
 
     /** Makes every KV cache hold tokens rows without growing again (a document's length, when known up front). */
@@ -107,7 +128,8 @@ public final class Mamba2State {
     /** Bytes of float data this state holds now (KV caches counted at their allocated capacity). */
     public long bytes() {
         long b = 0;
-        for (int i = 0; i < conv.length; i++) b += 4L * (conv[i].length + ssm[i].length) + (kv[i] == null ? 0 : kv[i].bytes());
+        for (int i = 0; i < conv.length; i++)
+            b += (conv[i] == null ? 0 : 4L * (conv[i].length + ssm[i].length)) + (kv[i] == null ? 0 : kv[i].bytes());
         return b;
     }
 

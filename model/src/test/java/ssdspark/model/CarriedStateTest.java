@@ -66,10 +66,9 @@ class CarriedStateTest {
         }
 
         @Override public Mamba2State newCarriedState() {
-            Mamba2State s = real.newState();
-            hold(s);
             made++;
-            return s;
+            live++;
+            return Mamba2State.held(config(), new Held(real.newState())); // zeros, no arrays until loaded
         }
 
         @Override public Mamba2Config config() { return real.config(); }
@@ -84,11 +83,9 @@ class CarriedStateTest {
                 throw new CudaException("cannot allocate 1.0 MiB on gpu:0 (0.5 MiB free of 80000.0 MiB): " + OutOfDeviceMemory.CUDA_CODE);
             boolean[] wasHeld = new boolean[states.length];
             for (int i = 0; i < states.length; i++)
-                if (states[i] != null && states[i].holder() instanceof Held h) {
+                if (states[i] != null && states[i].holder() instanceof Held) {
                     wasHeld[i] = true;
-                    h.load(states[i]);
-                    states[i].hold(null);
-                    h.release();
+                    states[i].load(); // makes its arrays (a held state has none at first) and releases the holder
                 }
             float[] out = real.forwardPacked(tokens, cu, states);
             for (int i = 0; i < states.length; i++) if (wasHeld[i]) hold(states[i]);

@@ -172,9 +172,8 @@ public final class GpuEngine implements Engine {
     @Override
     public Mamba2State newCarriedState() {
         checkOpen();
-        Mamba2State st = newState();
         HeldState h = new HeldState();
-        st.hold(h);
+        Mamba2State st = Mamba2State.held(c, h);
         held.add(h);
         CLEANER.register(st, h::release);
         return st;
