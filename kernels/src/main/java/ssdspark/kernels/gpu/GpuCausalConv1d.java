@@ -19,7 +19,10 @@ public final class GpuCausalConv1d {
                                boolean silu, CUdeviceptr out) {
         int act = silu ? 1 : 0;
         int bx = (channels + 127) / 128, T = v.host().tokens;
-        if (kernel >= 2 && kernel <= 4) // register sliding window, 16 tokens per thread
+        if (kernel >= 2 && kernel <= 4 && channels % 4 == 0) // 4 channels a thread, 16 tokens' inputs loaded at once
+            s.launch("causal_conv1d_fwd_k" + kernel + "_x4", (T + 15) / 16, (channels / 4 + 127) / 128, 1, 128, 0, in, ldIn,
+                    inOff, channels, weight, bias, T, v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
+        else if (kernel >= 2 && kernel <= 4) // register sliding window, 16 tokens per thread
             s.launch("causal_conv1d_fwd_k" + kernel, (T + 15) / 16, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias,
                     T, v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
         else

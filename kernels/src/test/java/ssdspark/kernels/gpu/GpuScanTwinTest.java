@@ -17,10 +17,14 @@ class GpuScanTwinTest {
     @Test
     void causalConv1dVarlenMatchesTwin() {
         GpuDevice dev = device();
-        for (int kernel : new int[] {4, 2, 1}) {
+        // channels 70: one channel a thread; 72 with aligned rows: 4 a thread with 16-byte loads; 72 with offset rows:
+        // 4 a thread with 4-byte loads
+        int[][] shapes = {{70, 5, 80}, {72, 8, 88}, {72, 5, 81}};
+        for (int[] shape : shapes)
+        for (int kernel : new int[] {4, 3, 2, 1}) {
             SplittableRandom r = new SplittableRandom(kernel);
-            int[] lens = {1, 2, 5, 130, 3};
-            int channels = 70, inOff = 5, ldIn = 80, hist = kernel - 1;
+            int[] lens = {1, 2, 5, 130, 3, 17, 16, 15};
+            int channels = shape[0], inOff = shape[1], ldIn = shape[2], hist = kernel - 1;
             Varlen v = Varlen.of(lens, 64);
             float[] in = randn(r, v.tokens * ldIn, 1), w = randn(r, channels * kernel, 0.5), bias = randn(r, channels, 0.3);
             float[] states = randn(r, v.seqs * hist * channels, 1);
@@ -39,8 +43,9 @@ class GpuScanTwinTest {
                 Varlen.OnDevice vd = v.upload(s, ints, 0);
                 GpuCausalConv1d.forward(s, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
                         (long) hist * channels, true, out.ptr());
-                close("conv1d K=" + kernel + " out", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
-                if (hist > 0) close("conv1d K=" + kernel + " states", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
+                String what = "conv1d K=" + kernel + " C=" + channels + " ld=" + ldIn + " off=" + inOff;
+                close(what + " out", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
+                if (hist > 0) close(what + " states", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
             }
         }
     }
