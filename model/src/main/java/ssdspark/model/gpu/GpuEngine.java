@@ -41,7 +41,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * padding. The conv window and SSM state never cross from one sequence to the next; sequence i starts from
  * {@code states[i]} (null: from zero) and, when {@code states[i]} is non-null, hands back its final state there,
  * so a long document can be fed as successive chunks exactly as {@link #forward} does. {@code states} itself may
- * be null (all start from zero, no state returned).
+ * be null (all start from zero, no state returned). States from {@link #newCarriedState} stay in device memory
+ * between calls (the document runner's); plain states go to and from their host arrays.
  * <ul>
  *   <li>{@link #forwardBatch}: final-normed hidden states of every token, packed [sum len][d_model];</li>
  *   <li>{@link #logProbsBatch}: log p(targets[i][t] | tokens[i][0..t]) through the fused LM head (the
