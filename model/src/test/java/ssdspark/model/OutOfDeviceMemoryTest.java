@@ -1,6 +1,7 @@
 package ssdspark.model;
 
 import jcuda.CudaException;
+import ssdspark.kernels.gpu.OutOfDeviceMemoryException;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -36,8 +37,13 @@ class OutOfDeviceMemoryTest {
         private void allocate(int tokens, int max) {
             if (tokens > max) {
                 failures++;
-                throw new CudaException("cannot allocate 1234.0 MiB on gpu:0 (12.0 MiB free of 80000.0 MiB): " + OutOfDeviceMemory.CUDA_CODE);
+                throw outOfMemory();
             }
+        }
+
+        /** What the device throws when it has no memory left. */
+        RuntimeException outOfMemory() {
+            return new CudaException("cannot allocate 1234.0 MiB on gpu:0 (12.0 MiB free of 80000.0 MiB): " + OutOfDeviceMemory.CUDA_CODE);
         }
 
         @Override public Mamba2Config config() { return real.config(); }
@@ -144,9 +150,32 @@ class OutOfDeviceMemoryTest {
     }
 
     @Test
+    void anAllocatorsOutOfMemoryExceptionSplitsPassesAsCudasDoes() {
+        Fixtures.Case fx = Fixtures.load("mssm_g2_mlp_bin");
+        try (Engine cpu = Mamba2Model.cpu(fx.dir())) {
+            List<int[]> docs = docs(cpu.config().vocabSize);
+            var opts = new DocumentRunner.ScoreOptions(16, -1, false);
+            var expected = new DocumentRunner(cpu).scoreAll(docs, opts, 64);
+            String rmm = "cannot allocate 20.0 MiB from RMM on gpu:0 (RMM has 900.0 MiB allocated)";
+            DocumentRunner runner = new DocumentRunner(new SmallDevice(cpu, 10, 1000) {
+                @Override RuntimeException outOfMemory() {
+                    return new OutOfDeviceMemoryException(rmm, new OutOfMemoryError("Could not allocate native memory: out_of_memory"));
+                }
+            });
+            var got = runner.scoreAll(docs, opts, 64);
+            for (int i = 0; i < docs.size(); i++) {
+                if (docs.get(i).length > 10) assertTrue(got.get(i).error().endsWith(rmm), "doc " + i + ": " + got.get(i).error());
+                else assertEquals(expected.get(i).result().sumLogprob(), got.get(i).result().sumLogprob(), 0.0, "doc " + i);
+            }
+            assertTrue(runner.memorySplits() > 0);
+        }
+    }
+
+    @Test
     void recognisesWrappedCudaOutOfMemory() {
         assertTrue(OutOfDeviceMemory.is(new IllegalStateException("task failed", new CudaException("x: CUDA_ERROR_OUT_OF_MEMORY"))));
         assertFalse(OutOfDeviceMemory.is(new CudaException("CUDA_ERROR_LAUNCH_FAILED")));
         assertFalse(OutOfDeviceMemory.is(new OutOfMemoryError("Java heap space"))); // the JVM's heap: splitting passes would not help
+        assertTrue(OutOfDeviceMemory.is(new RuntimeException(new OutOfDeviceMemoryException("no RMM memory", null))));
     }
 }

@@ -1,35 +1,31 @@
 package ssdspark.kernels.gpu;
 
-import jcuda.CudaException;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
 
-/** Device memory (cuMemAlloc) freed by {@link #close()}. Offsets are in bytes unless the method says elements. */
+/**
+ * Device memory from its device's {@link DeviceMemory} (cuMemAlloc unless the device was told otherwise), freed by
+ * {@link #close()} through the allocator it came from. Offsets are in bytes unless the method says elements.
+ */
 public final class DeviceBuffer implements AutoCloseable {
     private final GpuDevice device;
     private final long bytes;
+    private final DeviceMemory.Allocation allocation;
     private CUdeviceptr ptr;
 
-    private DeviceBuffer(GpuDevice device, CUdeviceptr ptr, long bytes) {
+    private DeviceBuffer(GpuDevice device, DeviceMemory.Allocation allocation, long bytes) {
         this.device = device;
-        this.ptr = ptr;
+        this.allocation = allocation;
+        this.ptr = allocation.pointer();
         this.bytes = bytes;
     }
 
     static DeviceBuffer alloc(GpuDevice device, long bytes) {
+        DeviceMemory memory = device.memory();
         device.makeCurrent();
-        CUdeviceptr p = new Addressed();
-        try {
-            JCudaDriver.cuMemAlloc(p, Math.max(bytes, 16));
-        } catch (CudaException e) {
-            long[] mem = device.memoryInfo();
-            throw new CudaException("cannot allocate " + mb(bytes) + " on " + device.describe() + " (" + mb(mem[0])
-                    + " free of " + mb(mem[1]) + "): " + e.getMessage(), e);
-        }
-        return new DeviceBuffer(device, p, bytes);
+        return new DeviceBuffer(device, memory.allocate(device, Math.max(bytes, 16)), bytes);
     }
 
-    private static String mb(long b) { return String.format("%.1f MiB", b / 1048576.0); }
+    static String mib(long b) { return String.format("%.1f MiB", b / 1048576.0); }
 
     public long bytes() { return bytes; }
 
@@ -50,7 +46,10 @@ public final class DeviceBuffer implements AutoCloseable {
     public CUdeviceptr at4(long index) { return at(4 * index); }
 
     /** The raw device address, for code that speaks addresses (e.g. cuDF's {@code getAddress()}). */
-    public long address() { return ((Addressed) ptr()).address(); }
+    public long address() {
+        ptr();
+        return allocation.address();
+    }
 
     /** A pointer to a raw device address of the current context (memory this class does not own). */
     public static CUdeviceptr pointerTo(long address) {
@@ -58,17 +57,12 @@ public final class DeviceBuffer implements AutoCloseable {
         return new CUdeviceptr().withByteOffset(address); // JCuda passes native pointer + byte offset
     }
 
-    /** A CUdeviceptr that can say its address (JCuda keeps it protected). */
-    private static final class Addressed extends CUdeviceptr {
-        long address() { return getNativePointer(); }
-    }
-
     @Override
     public void close() {
         if (ptr != null) {
             device.makeCurrent();
-            JCudaDriver.cuMemFree(ptr);
             ptr = null;
+            allocation.free();
         }
     }
 }

@@ -137,7 +137,25 @@ public final class GpuDevice {
         return new long[] {free[0], total[0]};
     }
 
+    private volatile DeviceMemory memory = DeviceMemory.cuMemAlloc();
+
+    /** Device memory of at least bytes from this device's {@link #memory()}. */
     public DeviceBuffer alloc(long bytes) { return DeviceBuffer.alloc(this, bytes); }
+
+    /** Where this device's new buffers come from (for the whole process: the device is shared). */
+    public DeviceMemory memory() { return memory; }
+
+    /**
+     * Makes m the source of this device's new buffers and returns the one it replaces; buffers allocated before keep
+     * their memory and are freed where they came from. For a process whose GPU memory belongs to an allocator such as
+     * the RAPIDS Accelerator's RMM pool: install it before the engine allocates its weights.
+     */
+    public synchronized DeviceMemory useMemory(DeviceMemory m) {
+        if (m == null) throw new IllegalArgumentException("device memory is null");
+        DeviceMemory before = memory;
+        memory = m;
+        return before;
+    }
 
     /** A new stream of this device (one per task thread). */
     public GpuStream newStream() { return new GpuStream(this); }
