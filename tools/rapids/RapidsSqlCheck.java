@@ -58,10 +58,14 @@ public final class RapidsSqlCheck {
      * after it, when the engine exists.
      */
     private static final class RmmEvidence {
-        private final boolean tracked = Rmm.getTracker() != null;
-        private final long rmmBefore = Rmm.getTotalBytesAllocated();
+        private final long rmmBefore = Rmm.getTotalBytesAllocated(); // 0 while RMM is not set up: nothing came from it yet
 
         void check(GpuEngine engine) {
+            if (!Rmm.isInitialized()) {
+                failures.add("the plugin has not initialised RMM");
+                return;
+            }
+            boolean tracked = Rmm.getTracker() != null;
             GpuDevice dev = engine.device();
             long weights = engine.weightBytes();
             if (!(dev.memory() instanceof RmmDeviceMemory rmm)) {
