@@ -30,8 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * thread), which RMM does not know. So an allocation is made on cuDF's default stream of the calling thread and that
  * stream is synchronised before the memory is returned (whatever the pool ordered before handing it to us has run),
  * and before memory goes back to RMM the device is synchronised, as cuMemFree does implicitly (the weights are read
- * by every task thread's stream, so no single stream would do). Frees are rare: a workspace that grows or is released
- * after an out-of-memory pass, and engine close.
+ * by every task thread's stream, so no single stream would do). Frees are rare, the engine reusing its buffers: a
+ * workspace that grows or is released after an out-of-memory pass, carried-state copies beyond the engine's spares,
+ * engine close.
  *
  * <p>Out of memory. cuDF reports RMM's out_of_memory as java.lang.OutOfMemoryError: it becomes an
  * {@link OutOfDeviceMemoryException} (the runner then splits the pass; an Error would escape it). The plugin's
@@ -113,7 +114,12 @@ public final class RmmDeviceMemory implements DeviceMemory {
     public Allocation allocate(GpuDevice device, long bytes) {
         if (retrying.get()) {
             retrying.set(false);
-            RmmSpark.blockThreadUntilReady(); // may throw GpuSplitAndRetryOOM: the runner splits again
+            try {
+                RmmSpark.blockThreadUntilReady();
+            } catch (GpuOOM e) { // GpuSplitAndRetryOOM: the runner splits again, and this thread waits again next time
+                retrying.set(true);
+                throw e;
+            }
         }
         DeviceMemoryBuffer buffer;
         try {
