@@ -2,65 +2,186 @@ package ssdspark.kernels.gpu;
 
 import ssdspark.kernels.Gemm;
 
+import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Times the Hopper GEMM's shape experiments (gemm_sm90_variants.cuh, in a fatbin built with
+ * Times the Hopper GEMM's experiments (gemm_sm90_variants.cuh, in a fatbin built with
  * SSD_CUDA_DEFINES=-DSSD_GEMM_VARIANTS) against the shipped kernels on the engine's shapes, after checking each
- * against the CPU twin on a small product. Not a test: run with {@code java ... ssdspark.kernels.gpu.GemmVariantsBench}.
+ * against the CPU twin ({@link Gemm#matmulReference}) on ragged shapes with bias and accumulate. Not a test: run with
+ * {@code java ... ssdspark.kernels.gpu.GemmVariantsBench} (JUnit on the class path for the comparisons); it exits
+ * non-zero at the first variant that computes a wrong product, before any timing.
  */
 public final class GemmVariantsBench {
-    private record Variant(String kernel, int tileN, int smem) {}
+    /** How a kernel is launched: the 2-D grid of the shipped kernels, or the 1-D grid of the warp-specialised ones. */
+    private enum Grid { TILES_2D, TILES_1D, PERSISTENT }
+
+    /**
+     * One kernel and its launch. {@code pretiledB} / {@code pretiledA}: B / A is read from the copy made by
+     * gemm_ws_pretile_b (ldb / lda = its padded row count). {@code accumulateArg}: the kernel takes the accumulate
+     * flag (the older shape experiments do not); {@code timedAccumulate}: timed as C += A . B^T (out_proj's addTo).
+     */
+    private record Variant(String label, String kernel, int tileN, int threads, int smem, Grid grid, boolean pretiledA,
+                           boolean pretiledB, boolean accumulateArg, boolean timedAccumulate) {
+        Variant accumulating() {
+            return new Variant(label + " C+=", kernel, tileN, threads, smem, grid, pretiledA, pretiledB, true, true);
+        }
+
+        int gridX(int m, int n, int sms) {
+            int tilesN = (n + tileN - 1) / tileN, tilesM = (m + 127) / 128;
+            return switch (grid) {
+                case TILES_2D -> tilesN;
+                case TILES_1D -> tilesN * tilesM;
+                case PERSISTENT -> Math.min(tilesN * tilesM, sms);
+            };
+        }
+
+        int gridY(int m) { return grid == Grid.TILES_2D ? (m + 127) / 128 : 1; }
+    }
+
+    private static Variant legacy(String kernel, int tileN, int smem, boolean acc) {
+        return new Variant(kernel, kernel, tileN, 256, smem, Grid.TILES_2D, false, false, acc, false);
+    }
+
+    /** gemm_sm90_variants.cuh's ws_gemm::smem_bytes: stages of (128 + BN) x 64 bf16 plus slack and barriers. */
+    private static Variant ws(String kernel, int tileN, int stages, Grid grid) {
+        String label = kernel + (grid == Grid.PERSISTENT ? " persist" : " tiles");
+        boolean tiledA = kernel.contains("_at");
+        return new Variant(label, kernel, tileN, 384, stages * (128 + tileN) * 128 + 2048, grid, tiledA,
+                tiledA || kernel.contains("_bt"), true, false);
+    }
+
+    /** Rows of the pre-tiled B: N rounded up to 8 (the swizzle's period); the kernels copy only the rows that exist. */
+    static int pretiledRows(int n) { return (n + 7) & ~7; }
 
     public static void main(String[] args) {
         GpuDevice dev = Cuda.device(0);
+        int sms = dev.multiprocessors;
         Variant[] variants = {
-                new Variant("gemm_bf16_tn", 128, GpuGemm.MMA_SMEM),
-                new Variant("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM),
-                new Variant("gemm_wgv_n256_s4_f1", 256, 4 * 384 * 128 + 1024),
-                new Variant("gemm_wgv_n256_s4_f0", 256, 4 * 384 * 128 + 1024),
-                new Variant("gemm_wgv_n128_s3_f0", 128, 3 * 256 * 128 + 1024),
-                new Variant("gemm_wgv_n128_s3_f1", 128, 3 * 256 * 128 + 1024),
-                new Variant("gemm_wgv_n128_s4_f1", 128, 4 * 256 * 128 + 1024),
-                new Variant("gemm_wgv_n128_s6_f1", 128, 6 * 256 * 128 + 1024),
+                legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true),
+                legacy("gemm_bf16_tn", 128, GpuGemm.MMA_SMEM, true),
+                legacy("gemm_wgv_n256_s4_f1", 256, 4 * 384 * 128 + 1024, false),
+                legacy("gemm_wgv_n128_s4_f1", 128, 4 * 256 * 128 + 1024, false),
+                ws("gemm_ws_co_n256_s4", 256, 4, Grid.TILES_1D),
+                ws("gemm_ws_co_n256_s4", 256, 4, Grid.PERSISTENT),
+                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.TILES_1D),
+                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.PERSISTENT),
+                ws("gemm_ws_co_n192_s5_bt", 192, 5, Grid.TILES_1D),
+                ws("gemm_ws_co_n192_s5_bt", 192, 5, Grid.PERSISTENT),
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.TILES_1D),
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
+                ws("gemm_ws_co_n256_s4_at_g1", 256, 4, Grid.PERSISTENT),
+                ws("gemm_ws_co_n192_s5_at", 192, 5, Grid.PERSISTENT),
+                ws("gemm_ws_pp_n128_s6", 128, 6, Grid.PERSISTENT),
+                ws("gemm_ws_pp_n128_s6_bt", 128, 6, Grid.PERSISTENT),
+                ws("gemm_ws_pp_n128_s6_bt_g1", 128, 6, Grid.PERSISTENT),
+                ws("gemm_ws_pp_n128_s4_bt", 128, 4, Grid.PERSISTENT),
+                legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true).accumulating(),
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT).accumulating(),
+                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.PERSISTENT), // again: the run's noise
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
+                legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true),
         };
-        int[][] shapes = {{32768, 3352, 768}, {32768, 768, 1536}, {16384, 8224, 2048}, {16384, 2048, 4096}};
-        SplittableRandom r = new SplittableRandom(1);
+        SplittableRandom r = new SplittableRandom(System.nanoTime());
         try (GpuStream s = dev.newStream()) {
-            // correctness on a ragged shape first
-            int m = 300, n = 520, k = 200;
-            float[] a = DType.BF16.round(GpuTests.randn(r, m * k, 1)), b = DType.BF16.round(GpuTests.randn(r, n * k, 1));
-            float[] want = new float[m * n];
-            Gemm.matmulReference(a, m, b, n, k, want);
-            try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, a, m, k); DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, b, n, k);
-                 DeviceBuffer c = dev.alloc(4L * m * n)) {
-                for (Variant v : variants) {
-                    s.zero(c.ptr(), 4L * m * n);
-                    s.launch(v.kernel, (n + v.tileN - 1) / v.tileN, (m + 127) / 128, 1, 256, v.smem, ga, DType.BF16.ld(k), gb,
-                            DType.BF16.ld(k), c, n, null, m, n, k, 0);
-                    GpuTests.close(v.kernel + " " + m + "x" + n + "x" + k, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
-                }
-            }
-            s.setProfiling(true);
-            for (int[] sh : shapes) {
-                int M = sh[0], N = sh[1], K = sh[2];
-                try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, uniform(r, M * K), M, K);
-                     DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, uniform(r, N * K), N, K);
-                     DeviceBuffer c = dev.alloc(4L * M * N)) {
+            // Correctness first, fresh inputs per case: ragged M, N, K (tails of every tile kind), bias, accumulate,
+            // and a 1-D grid far smaller than the tile count (several tiles per CTA, ping-pong turns, stage wrap).
+            int[][] cases = {{300, 520, 200, 0, 0}, {333, 1000, 776, 1, 1}, {129, 257, 65, 1, 0}, {1, 9, 8, 0, 1},
+                    {260, 3352, 832, 1, 1}};
+            for (int[] cs : cases) {
+                int m = cs[0], n = cs[1], k = cs[2];
+                boolean withBias = cs[3] == 1, accumulate = cs[4] == 1;
+                float[] a = DType.BF16.round(GpuTests.randn(r, m * k, 1)), b = DType.BF16.round(GpuTests.randn(r, n * k, 1));
+                float[] bias = withBias ? GpuTests.randn(r, n, 1) : null;
+                float[] c0 = accumulate ? GpuTests.randn(r, m * n, 1) : nans(m * n);
+                float[] want = new float[m * n];
+                Gemm.matmulReference(a, m, b, n, k, want);
+                for (int i = 0; i < m * n; i++)
+                    want[i] += (bias == null ? 0 : bias[i % n]) + (accumulate ? c0[i] : 0);
+                int ld = DType.BF16.ld(k);
+                try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, a, m, k); DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, b, n, k);
+                     DeviceBuffer gat = pretile(s, ga, ld, m, k); DeviceBuffer gt = pretile(s, gb, ld, n, k); DeviceBuffer gbias = bias == null ? null : GpuTests.upload(s, bias);
+                     DeviceBuffer c = dev.alloc(4L * m * n)) {
                     for (Variant v : variants) {
-                        for (int i = 0; i < 2; i++) launch(s, v, ga, gb, c, M, N, K);
-                        s.resetProfile();
-                        int reps = 10;
-                        for (int i = 0; i < reps; i++) launch(s, v, ga, gb, c, M, N, K);
-                        Map<String, double[]> p = s.profile();
-                        double ms = p.get(v.kernel)[0] / reps;
-                        System.out.printf("GEMM %-22s %6d x %5d x %5d: %7.3f ms  %6.1f TFLOP/s%n", v.kernel, M, N, K, ms,
-                                2.0 * M * N * K / ms / 1e9);
+                        if (!v.accumulateArg && (accumulate || withBias)) continue;
+                        for (int g = 0; g < (v.grid == Grid.TILES_2D ? 1 : 2); g++) {
+                            int grid = g == 0 ? v.gridX(m, n, sms) : 3;
+                            s.upload(c0, c.ptr());
+                            s.launch(v.kernel, grid, v.gridY(m), 1, v.threads, v.smem, v.pretiledA ? gat : ga,
+                                    v.pretiledA ? pretiledRows(m) : ld, v.pretiledB ? gt : gb,
+                                    v.pretiledB ? pretiledRows(n) : ld, c, n, gbias, m, n, k, accumulate ? 1 : 0);
+                            String what = String.format("%s grid %d %dx%dx%d%s%s", v.kernel, grid, m, n, k,
+                                    withBias ? " bias" : "", accumulate ? " acc" : "");
+                            GpuTests.close(what, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                        }
                     }
                 }
             }
+            System.out.println("all variants agree with the CPU twin");
+            s.setProfiling(true);
+            int[][] shapes = {{32768, 3352, 768}, {32768, 768, 1536}, {16384, 8224, 2048}, {16384, 2048, 4096}};
+            double[][] tflops = new double[variants.length][shapes.length];
+            double[] pretileMs = new double[shapes.length], atMs = new double[shapes.length];
+            for (int si = 0; si < shapes.length; si++) {
+                int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, uniform(r, M * K), M, K);
+                     DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, uniform(r, N * K), N, K);
+                     DeviceBuffer gat = pretile(s, ga, K, M, K); DeviceBuffer gt = pretile(s, gb, K, N, K);
+                     DeviceBuffer c = dev.alloc(4L * M * N)) {
+                    for (int vi = 0; vi < variants.length; vi++) {
+                        Variant v = variants[vi];
+                        for (int i = 0; i < 3; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
+                        s.resetProfile();
+                        int reps = 20;
+                        for (int i = 0; i < reps; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
+                        Map<String, double[]> p = s.profile();
+                        double ms = p.get(v.kernel)[0] / reps;
+                        tflops[vi][si] = 2.0 * M * N * K / ms / 1e9;
+                        if (v.label.equals("gemm_ws_co_n256_s4_at persist")) atMs[si] = ms;
+                        System.out.printf("GEMM %-34s %6d x %5d x %5d: %7.3f ms  %6.1f TFLOP/s%n", v.label, M, N, K, ms,
+                                tflops[vi][si]);
+                    }
+                    // what the _at kernels save only if the producer of A writes it pre-tiled: a separate pass costs
+                    s.resetProfile();
+                    for (int i = 0; i < 20; i++) pretileInto(s, ga, K, M, K, gat);
+                    pretileMs[si] = s.profile().get("gemm_ws_pretile_b")[0] / 20;
+                    System.out.printf("pretile A %6d x %5d: %7.3f ms%n", M, K, pretileMs[si]);
+                }
+            }
+            System.out.println("\n| kernel | " + String.join(" | ", Arrays.stream(shapes).map(
+                    sh -> sh[0] + "x" + sh[1] + "x" + sh[2]).toArray(String[]::new)) + " |");
+            System.out.println("|---|--:|--:|--:|--:|");
+            for (int vi = 0; vi < variants.length; vi++) {
+                StringBuilder row = new StringBuilder("| " + variants[vi].label + " |");
+                for (double t : tflops[vi]) row.append(String.format(" %.0f |", t));
+                System.out.println(row);
+            }
+            StringBuilder row = new StringBuilder("| gemm_ws_co_n256_s4_at persist + separate A pretile pass |");
+            for (int si = 0; si < shapes.length; si++)
+                row.append(String.format(" %.0f |", 2.0 * shapes[si][0] * shapes[si][1] * shapes[si][2] / (atMs[si] + pretileMs[si]) / 1e9));
+            System.out.println(row);
         }
+    }
+
+    /** X[n][ldx] (bf16) in gemm_ws_pretile_b's layout: B as GpuWeights would keep a weight for the _bt kernels, A as a
+     *  norm kernel would write its output for the _at kernels. */
+    private static DeviceBuffer pretile(GpuStream s, DeviceBuffer x, int ldx, int n, int k) {
+        DeviceBuffer t = s.device().alloc(2L * ((k + 63) / 64) * pretiledRows(n) * 64);
+        pretileInto(s, x, ldx, n, k, t);
+        return t;
+    }
+
+    private static void pretileInto(GpuStream s, DeviceBuffer x, int ldx, int n, int k, DeviceBuffer t) {
+        int rows = pretiledRows(n);
+        long chunks = (long) ((k + 63) / 64) * rows * 8;
+        s.launch("gemm_ws_pretile_b", (int) ((chunks + 255) / 256), 1, 1, 256, 0, x, ldx, n, k, rows, t);
+    }
+
+    private static float[] nans(int n) {
+        float[] a = new float[n];
+        Arrays.fill(a, Float.NaN);
+        return a;
     }
 
     private static float[] uniform(SplittableRandom r, int n) {
@@ -69,7 +190,10 @@ public final class GemmVariantsBench {
         return a;
     }
 
-    private static void launch(GpuStream s, Variant v, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, int M, int N, int K) {
-        s.launch(v.kernel, (N + v.tileN - 1) / v.tileN, (M + 127) / 128, 1, 256, v.smem, a, K, b, K, c, N, null, M, N, K, 0);
+    private static void launch(GpuStream s, Variant v, DeviceBuffer a, DeviceBuffer at, DeviceBuffer b, DeviceBuffer bt,
+                               DeviceBuffer c, int M, int N, int K, int sms) {
+        s.launch(v.kernel, v.gridX(M, N, sms), v.gridY(M), 1, v.threads, v.smem, v.pretiledA ? at : a,
+                v.pretiledA ? pretiledRows(M) : K, v.pretiledB ? bt : b,
+                v.pretiledB ? pretiledRows(N) : K, c, N, null, M, N, K, v.timedAccumulate ? 1 : 0);
     }
 }
