@@ -17,6 +17,11 @@ public final class GpuGatedRmsNorm {
                                int ldProj, int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate,
                                int d, int dMlp, CUdeviceptr out, int ldOut, int outOff, int padFrom) {
         if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
+        if (w != null && groupSize % 512 == 0 && d / 16 <= 1024) { // 16 columns a thread in registers, whole warps a group
+            s.launch("gated_rmsnorm_regs_" + outType.suffix, rows, 1, 1, d / 16, 0, y, ldY, proj, ldProj, zOff,
+                    w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
+            return;
+        }
         s.launch("gated_rmsnorm_" + outType.suffix, rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
                 w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
     }

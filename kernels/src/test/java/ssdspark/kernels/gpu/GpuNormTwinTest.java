@@ -129,6 +129,23 @@ class GpuNormTwinTest {
                     wide, 0, wide, wantW);
         }
         check(dev, "y*silu(z) (no norm)", DType.F32, rows, y, dSsm, proj, ldProj, zOff, null, dSsm, false, dSsm, dMlp, dInner, want);
+        // groups of multiples of 512 (the register kernel): the 130M layout (z at 0 of in_proj's rows), groups of 512 with
+        // an MLP part, and rows that allow only 4-byte accesses
+        int[][] shapes = {{1536, 1, 0, 3352}, {1536, 3, 16, 3400}, {1024, 1, 0, 2051}, {4096, 1, 0, 8448}};
+        for (int[] sh : shapes) {
+            int d = sh[0], g = sh[1], mlp = sh[2], ld = sh[3], inner = d + mlp, n = 37;
+            float[] ys = randn(r, n * d, 1), ps = randn(r, n * ld, 1), ws = uniform(r, d, 0.5, 1.5);
+            for (boolean nbg : new boolean[] {false, true})
+                for (DType bf : DType.values()) {
+                    float[] wantS = new float[n * inner];
+                    GatedRmsNorm.cpu(ys, 0, d, ps, 2 * mlp, ld, ws, 1e-5f, d / g, nbg, n, d, wantS, mlp, inner);
+                    for (int t = 0; t < n; t++)
+                        for (int i = 0; i < mlp; i++)
+                            wantS[t * inner + i] = GatedRmsNorm.silu(ps[t * ld + i]) * ps[t * ld + mlp + i];
+                    check(dev, "gated rmsnorm d=" + d + " groups=" + g + " mlp=" + mlp + " ld=" + ld + " nbg=" + nbg + " " + bf,
+                            bf, n, ys, d, ps, ld, 2 * mlp, ws, d / g, nbg, d, mlp, inner, wantS);
+                }
+        }
     }
 
     private static void check(GpuDevice dev, String what, DType bf, int rows, float[] y, int dSsm, float[] proj, int ldProj,
