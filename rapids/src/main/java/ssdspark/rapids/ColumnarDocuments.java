@@ -49,8 +49,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * prepend_bos is set (a BOS cannot be put in front of ids in device memory), when the ids are 64-bit, and for a
  * whole batch when the device refuses an id outside the vocabulary (the host path names the row and position).
  *
- * <p>Device memory: with the RAPIDS Accelerator's RMM initialised, the GPU engine allocates through it
- * ({@link RmmDeviceMemory}), installed here before the executor's engine is created.
+ * <p>Device memory: with the RAPIDS Accelerator running, the GPU engine allocates through its RMM
+ * ({@link RmmDeviceMemory}, installed by {@link RmmEngineSetup} before the executor's engine is created).
  *
  * <p>Both paths build the rows with the jobs' code and return one cuDF column of numRows rows, copied from the host:
  * NULL for a NULL input row; for a row the model cannot take, score gives a struct with only error set and embed
@@ -75,7 +75,6 @@ public final class ColumnarDocuments {
             throw new IllegalStateException("the argument has " + in.getRowCount() + " rows but the batch has " + numRows);
         List<Row> rows = null;
         if (numRows > 0 && in.getNullCount() < numRows) {
-            RmmDeviceMemory.installIfActive(spec); // before the engine exists: its weights then come from RMM too
             Engine engine = ModelCache.forTask(spec);
             DType ids;
             try (ColumnView child = in.getChildColumnView(0)) {

@@ -11,13 +11,6 @@ public final class RapidsEmbedTokensFunction extends EmbedTokensFunction impleme
 
     public RapidsEmbedTokensFunction(JobSpec spec) { super(spec); }
 
-    /** The row-at-a-time path (the plugin off or not running this expression): RMM first too, when it is there. */
-    @Override
-    public float[] call(Object tokens) {
-        RmmDeviceMemory.installIfActive(spec);
-        return super.call(tokens);
-    }
-
     @Override
     public ColumnVector evaluateColumnar(int numRows, ColumnVector... args) {
         return ColumnarDocuments.evaluate(spec, numRows, args);

@@ -2,7 +2,6 @@ package ssdspark.rapids;
 
 import ai.rapids.cudf.ColumnVector;
 import com.nvidia.spark.RapidsUDF;
-import org.apache.spark.sql.Row;
 import ssdspark.pipeline.sql.ScoreTokensFunction;
 import ssdspark.udf.JobSpec;
 
@@ -14,13 +13,6 @@ public final class RapidsScoreTokensFunction extends ScoreTokensFunction impleme
     private static final long serialVersionUID = 1L;
 
     public RapidsScoreTokensFunction(JobSpec spec) { super(spec); }
-
-    /** The row-at-a-time path (the plugin off or not running this expression): RMM first too, when it is there. */
-    @Override
-    public Row call(Object tokens) {
-        RmmDeviceMemory.installIfActive(spec);
-        return super.call(tokens);
-    }
 
     @Override
     public ColumnVector evaluateColumnar(int numRows, ColumnVector... args) {

@@ -13,9 +13,6 @@ import ssdspark.kernels.gpu.CudaUnavailableException;
 import ssdspark.kernels.gpu.DeviceMemory;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.OutOfDeviceMemoryException;
-import ssdspark.udf.GpuAssignment;
-import ssdspark.udf.JobSpec;
-import ssdspark.udf.ModelCache;
 
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -50,19 +47,18 @@ public final class RmmDeviceMemory implements DeviceMemory {
     private RmmDeviceMemory(DeviceMemory before) { this.before = before; }
 
     /**
-     * Sends the allocations of the GPU spec's engine runs on through RMM when the RAPIDS Accelerator has initialised
-     * RMM in this JVM and that GPU is the one cuDF works on; otherwise (CPU engine, no plugin, another GPU, no usable
-     * GPU) leaves it as it is. Call before the engine is created: an engine created earlier keeps its weights where
-     * they are (cuMemAlloc) and only its later allocations come from RMM (see {@link #install}).
+     * Sends the allocations of GPU {@code ordinal} through RMM when the RAPIDS Accelerator runs in this JVM (spark.plugins
+     * names it and it has initialised RMM) and that GPU is the one cuDF works on; otherwise (no plugin, another GPU, no
+     * usable GPU) leaves it as it is. Called by {@link RmmEngineSetup} before a GPU engine is created: an engine created
+     * earlier keeps its weights where they are (cuMemAlloc) and only its later allocations come from RMM ({@link #install}).
      */
-    public static void installIfActive(JobSpec spec) {
-        if (ModelCache.CPU.equals(ModelCache.checkDevice(spec.device())) || !pluginConfigured()) return;
+    static void installIfActive(int ordinal) {
+        if (!pluginConfigured()) return;
         try {
             if (!Rmm.isInitialized()) return;
         } catch (LinkageError noNativeCudf) {
             return; // cuDF's native libraries do not load here: no RMM to use
         }
-        int ordinal = GpuAssignment.ordinal();
         if (ordinal != Cuda.getDevice()) return; // RMM serves cuDF's device; batches for another GPU take the host path
         GpuDevice device;
         try {
@@ -75,8 +71,8 @@ public final class RmmDeviceMemory implements DeviceMemory {
 
     /**
      * Makes RMM the source of device's new buffers (once; later calls return the installed one). Buffers allocated
-     * before stay in their memory until freed; when there are any (an engine created before, e.g. by the row path or
-     * the text functions) a warning says how much lies outside the pool for good.
+     * before stay in their memory until freed; when there are any (an engine created before RMM was there, or not
+     * through the model cache) a warning says how much lies outside the pool.
      */
     public static synchronized RmmDeviceMemory install(GpuDevice device) {
         if (device.memory() instanceof RmmDeviceMemory r) return r;
@@ -85,7 +81,7 @@ public final class RmmDeviceMemory implements DeviceMemory {
         long outside = r.before.allocatedBytes();
         if (outside > 0)
             LOG.warn("ssdspark: {} of device memory on {} was allocated with {} before the RAPIDS Accelerator's RMM was "
-                    + "installed (an engine created outside the columnar path): it stays outside the RMM pool; allocations "
+                    + "installed (an engine created before): it stays outside the RMM pool until freed; allocations "
                     + "from now on come from RMM", mib(outside), device.describe(), r.before.describe());
         else LOG.info("ssdspark: the GPU engine's device memory on {} comes from the RAPIDS Accelerator's RMM", device.describe());
         return r;

@@ -6,14 +6,21 @@ import com.nvidia.spark.rapids.jni.GpuRetryOOM;
 import com.nvidia.spark.rapids.jni.GpuSplitAndRetryOOM;
 import org.junit.jupiter.api.Test;
 import ssdspark.model.OutOfDeviceMemory;
+import ssdspark.udf.GpuEngineSetup;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The CPU-testable halves of the engine's memory from RMM: the RAPIDS Accelerator's GPU out-of-memory exceptions (the
- * real classes of its jar) split the runner's passes as CUDA's do, its host-memory ones do not; RMM is asked for
- * only where spark.plugins names the plugin (asking loads cuDF's native libraries). The allocator itself runs on the GPU host only
+ * real classes of its jar) split the runner's passes as CUDA's do, its host-memory ones do not; the model cache finds
+ * the setup that installs RMM; RMM is asked for only where spark.plugins names the plugin (asking loads cuDF's native
+ * libraries). The allocator itself runs on the GPU host only
  * (tools/rapids/RapidsSqlCheck: RMM's counter, cuMemGetInfo).
  */
 class RmmDeviceMemoryTest {
@@ -25,6 +32,15 @@ class RmmDeviceMemoryTest {
         assertTrue(OutOfDeviceMemory.is(new IllegalStateException("pass failed", new GpuRetryOOM("wrapped"))));
         assertFalse(OutOfDeviceMemory.is(new CpuRetryOOM("host memory: smaller GPU passes would not help")));
         assertFalse(OutOfDeviceMemory.is(new OutOfMemoryError("Could not allocate native memory"))); // cuDF's form: RmmDeviceMemory converts it
+    }
+
+    @Test
+    void theModelCacheFindsTheRmmSetup() {
+        List<Class<?>> found = new ArrayList<>();
+        for (GpuEngineSetup s : ServiceLoader.load(GpuEngineSetup.class)) found.add(s.getClass());
+        assertEquals(List.of(RmmEngineSetup.class), found);
+        new RmmEngineSetup().beforeGpuEngine(0); // no Spark, no plugin: nothing to do, nothing loaded
+        assertFalse(RmmDeviceMemory.pluginConfigured());
     }
 
     @Test

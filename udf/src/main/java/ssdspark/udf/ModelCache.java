@@ -7,7 +7,10 @@ import ssdspark.model.Engine;
 import ssdspark.model.gpu.Precision;
 
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.Locale;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -128,9 +131,26 @@ public final class ModelCache {
 
     private static Engine load(Key k) {
         long t0 = System.nanoTime();
+        if (!CPU.equals(k.device())) prepareGpu(Math.max(0, k.ordinal()));
         Engine e = Backends.open(Path.of(k.path()), k.device(), Math.max(0, k.ordinal()), Precision.parse(k.precision()));
         LOG.info("loaded model {} on {} (--device {}) in {} ms: {}", k.path(), e.backend(), k.device(),
                 (System.nanoTime() - t0) / 1_000_000, e.config());
         return e;
+    }
+
+    /** Every {@link GpuEngineSetup} on the class path, before a GPU engine is created (device gpu or auto). */
+    private static void prepareGpu(int ordinal) {
+        Iterator<GpuEngineSetup> it = ServiceLoader.load(GpuEngineSetup.class).iterator();
+        while (true) {
+            GpuEngineSetup s;
+            try {
+                if (!it.hasNext()) return;
+                s = it.next();
+            } catch (ServiceConfigurationError e) { // a setup that cannot load here (its dependencies missing): skip it
+                LOG.warn("skipping a GPU engine setup that cannot be loaded: {}", e.getMessage());
+                continue;
+            }
+            s.beforeGpuEngine(ordinal);
+        }
     }
 }

@@ -50,6 +50,24 @@ class ModelCacheTest {
     }
 
     @Test
+    void gpuEngineSetupsRunBeforeAGpuEngineIsCreatedOnly() {
+        String p = Path.of("target-missing-model-setup").toAbsolutePath().toString();
+        RecordingGpuSetup.ORDINALS.clear();
+        assertThrows(RuntimeException.class, () -> ModelCache.get(p, "cpu"));
+        assertEquals(java.util.List.of(), RecordingGpuSetup.ORDINALS, "not for the CPU engine");
+        assertThrows(RuntimeException.class, () -> ModelCache.get(p, "gpu", 3, "fp32")); // no model (and no GPU here)
+        assertThrows(RuntimeException.class, () -> ModelCache.get(p, "auto", 1, "bf16"));
+        assertEquals(java.util.List.of(3, 1), RecordingGpuSetup.ORDINALS, "before each GPU load, with its ordinal");
+        ModelCache.put(p, "gpu", new FakeEngine());
+        try {
+            ModelCache.get(p, "gpu");
+            assertEquals(2, RecordingGpuSetup.ORDINALS.size(), "not for an engine already cached");
+        } finally {
+            ModelCache.evict(p, "gpu");
+        }
+    }
+
+    @Test
     void aMissingModelFailsEveryTimeWithItsPath() {
         String p = Path.of("target-missing-model").toAbsolutePath().toString();
         for (int i = 0; i < 2; i++) { // a failed load is not cached: a retried task tries again
