@@ -139,7 +139,7 @@ public final class ColumnarDocuments {
                         : runner.embedAll(onDevice, spec.chunkTokens(), spec.tokenBudget());
                 return SqlDocuments.rows(spec, docs, outcomes);
             } catch (IllegalArgumentException badId) {
-                LOG.debug("ssdspark: the device refused a batch ({}); running it from the host", badId.getMessage());
+                LOG.info("ssdspark: the device refused a batch of mamba2_{} ({}); running it from the host", spec.task().cliName(), badId.getMessage());
                 return null;
             }
         }
