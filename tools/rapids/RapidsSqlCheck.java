@@ -179,12 +179,13 @@ public final class RapidsSqlCheck {
         String device = plugin ? "gpu" : "cpu";
         if (plugin) {
             RmmEvidence rmm = new RmmEvidence();
-            compare("device gpu fp32, rows without NULL or bad ids", query(spark, model, device, "fp32", "clean").collectAsList(), byId, cpu, 2e-4);
+            // (the example corpus itself holds an id past the vocabulary, so the long row is an error row here too)
+            compare("device gpu fp32, rows without NULL ids", query(spark, model, device, "fp32", "clean").collectAsList(), byId, cpu, 2e-4);
             long[] clean0 = ColumnarDocuments.batchCounts();
             note("columnar batches of those rows: " + clean0[0] + " read in place on the device, " + clean0[1] + " copied to the host"
                     + (clean0[1] > 0 ? " " + ColumnarDocuments.hostPathReasons() : ""));
-            if (clean0[0] == 0) failures.add("no batch of the rows without NULL or bad ids took the device path");
-            if (clean0[1] > 0) failures.add("batches of the rows without NULL or bad ids went to the host: " + ColumnarDocuments.hostPathReasons());
+            if (clean0[0] == 0) failures.add("no batch of the rows without NULL ids took the device path");
+            if (clean0[1] > 0) failures.add("batches of the rows without NULL ids went to the host: " + ColumnarDocuments.hostPathReasons());
             rmm.check((GpuEngine) ModelCache.get(model, "gpu", 0, "fp32"));
 
             compare("device gpu fp32, good rows and rows holding NULL ids", query(spark, model, device, "fp32", "nullids").collectAsList(), byId, cpu, 2e-4);
@@ -205,6 +206,8 @@ public final class RapidsSqlCheck {
         long[] batches = ColumnarDocuments.batchCounts();
         note("columnar batches so far: " + batches[0] + " read in place on the device, " + batches[1] + " copied to the host");
         if (plugin && batches[0] == 0) failures.add("no columnar batch took the device path (plan in plan.txt)");
+        // bad ids and NULL ids are judged per row on the device: no batch of any table goes to the host
+        if (plugin && batches[1] > 0) failures.add("batches went to the host: " + ColumnarDocuments.hostPathReasons());
         if (plugin) {
             long hostBefore = batches[1];
             compare("device cpu under the plugin (columnar host path)", query(spark, model, "cpu", "fp32", "t").collectAsList(), byId, cpu, 0);

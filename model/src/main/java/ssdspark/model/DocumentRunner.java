@@ -220,7 +220,8 @@ public final class DocumentRunner {
 
     /**
      * What runs a packed batch whose ids are in device memory: {@link GpuEngine#logProbsDevice} and
-     * {@link GpuEngine#embedDevice}, or in tests a stand-in that reads host memory.
+     * {@link GpuEngine#embedDevice}, or in tests a stand-in that reads host memory. An id outside the vocabulary
+     * throws {@link BadTokenId} before anything runs.
      */
     public interface DeviceBatches {
         float[][] logProbs(DeviceSeqs seqs, Mamba2State[] states);
@@ -241,8 +242,9 @@ public final class DocumentRunner {
 
     /**
      * {@link #scoreAll(List, ScoreOptions, int)} over ids in device memory, without a BOS (none can be prepended
-     * there). An empty document is that document's error; an id outside the vocabulary fails the whole call with an
-     * IllegalArgumentException (the engine checks ids on the device and names only the packed sequence).
+     * there). An empty document, or one holding an id outside the vocabulary, is that document's error (with the host
+     * path's message); the others run. The engine checks a pass's ids on the device before running it
+     * ({@link BadTokenId}); a pass with a bad id runs again without that document.
      */
     public List<Outcome<ScoreResult>> scoreAll(DeviceDocs docs, ScoreOptions o, int tokenBudget) {
         if (o.bosId() >= 0) throw new IllegalArgumentException("a BOS cannot be prepended to ids in device memory: score them from the host");
@@ -366,6 +368,12 @@ public final class DocumentRunner {
             for (int b = 0; b < batch.size(); b++) states[b] = batch.get(b).state;
             try {
                 pass.run(batch, len, states); // a pass that fails for lack of device memory leaves the states as they were
+            } catch (BadTokenId bad) { // ids in device memory, checked there: that document is an error, the others run
+                Cursor c = batch.get(bad.seq);
+                c.error = checkToken(bad.id, c.pos + bad.pos);
+                c.dropState();
+                if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
+                continue;
             } catch (RuntimeException e) {
                 if (!OutOfDeviceMemory.is(e)) throw e;
                 OutOfDeviceMemory.release(engine);

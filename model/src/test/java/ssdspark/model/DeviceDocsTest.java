@@ -91,7 +91,7 @@ class DeviceDocsTest {
         private int checked(int element, int seq, int pos) {
             int id = memory[element];
             if (id < 0 || id >= cpu.config().vocabSize)
-                throw new IllegalArgumentException("token id " + id + " at position " + pos + " of sequence " + seq + " is outside the vocabulary");
+                throw new BadTokenId("token id " + id + " at position " + pos + " of sequence " + seq + " is outside the vocabulary", seq, pos, id);
             return id;
         }
     }
@@ -167,14 +167,43 @@ class DeviceDocsTest {
     }
 
     @Test
-    void badIdsBosAndHostOnlyEnginesAreRefused() {
+    void aBadIdIsItsDocumentsErrorAndTheOthersRun() {
+        Fixtures.Case fx = Fixtures.load("mssm_g1_safetensors");
+        try (Engine cpu = Mamba2Model.cpu(fx.dir())) {
+            int v = cpu.config().vocabSize;
+            Column col = Column.of(v, LENGTHS);
+            // row 3 (23 ids): a bad id in its first piece; row 5 (40 ids): one at 16, the first id of its third piece of
+            // 8 (seen first as the id after its second piece); row 7 (17 ids): a negative one in its last piece
+            int[][] bad = {{3, 4, v}, {5, 16, v + 7}, {7, 16, -2}};
+            for (int[] b : bad) {
+                col.memory()[col.device().start()[b[0]] + b[1]] = b[2];
+                col.docs().get(b[0])[b[1]] = b[2];
+            }
+            for (int[] cb : new int[][] {{8, 30}, {8, 8}, {64, 1000}}) {
+                ScoreOptions o = new ScoreOptions(cb[0], -1, true);
+                List<Outcome<ScoreResult>> host = new DocumentRunner(cpu).scoreAll(col.docs(), o, cb[1]);
+                List<Outcome<ScoreResult>> dev = new DocumentRunner(cpu, new HostMemory(cpu, col.memory())).scoreAll(col.device(), o, cb[1]);
+                List<Outcome<EmbedResult>> hostE = new DocumentRunner(cpu).embedAll(col.docs(), cb[0], cb[1]);
+                List<Outcome<EmbedResult>> devE = new DocumentRunner(cpu, new HostMemory(cpu, col.memory())).embedAll(col.device(), cb[0], cb[1]);
+                for (int i = 0; i < LENGTHS.length; i++) {
+                    assertEquals(host.get(i).error(), dev.get(i).error(), "score row " + i);
+                    assertEquals(hostE.get(i).error(), devE.get(i).error(), "embed row " + i);
+                    if (host.get(i).ok()) assertArrayEquals(host.get(i).result().tokenLogprobs(), dev.get(i).result().tokenLogprobs(), "row " + i);
+                    if (hostE.get(i).ok()) assertArrayEquals(hostE.get(i).result().last(), devE.get(i).result().last(), "row " + i);
+                }
+                for (int[] b : bad)
+                    assertEquals("token id " + b[2] + " at position " + b[1] + " is outside the model's vocabulary [0, " + v + ")",
+                            dev.get(b[0]).error());
+            }
+        }
+    }
+
+    @Test
+    void bosAndHostOnlyEnginesAreRefused() {
         Fixtures.Case fx = Fixtures.load("mssm_g1_safetensors");
         try (Engine cpu = Mamba2Model.cpu(fx.dir())) {
             Column col = Column.of(cpu.config().vocabSize, LENGTHS);
-            ScoreOptions o = new ScoreOptions(8, -1, false);
-            col.memory()[col.device().start()[3] + 4] = cpu.config().vocabSize;
             DocumentRunner runner = new DocumentRunner(cpu, new HostMemory(cpu, col.memory()));
-            assertThrows(IllegalArgumentException.class, () -> runner.scoreAll(col.device(), o, 100));
             assertThrows(IllegalArgumentException.class, () -> runner.scoreAll(col.device(), new ScoreOptions(8, 0, false), 100));
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> new DocumentRunner(cpu).embedAll(col.device(), 8, 100));
             assertTrue(e.getMessage().contains("GPU engine"), e.getMessage());

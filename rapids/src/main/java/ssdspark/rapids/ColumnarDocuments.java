@@ -46,8 +46,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Host path</b> (everything else): the column is copied to the host (4 bytes a token) and runs through
  * {@link SqlDocuments#run}, the jobs' batched code. It is taken when the engine is on the CPU or another GPU, when
- * prepend_bos is set (a BOS cannot be put in front of ids in device memory), when the ids are 64-bit, and for a
- * whole batch when the device refuses an id outside the vocabulary (the host path names the row and position).
+ * prepend_bos is set (a BOS cannot be put in front of ids in device memory), and when the ids are 64-bit. An id outside
+ * the vocabulary is its row's error on the device path ({@link ssdspark.model.BadTokenId}: the runner names the row and
+ * position as the host path does and runs the others).
  *
  * <p>Device memory: with the RAPIDS Accelerator running, the GPU engine allocates through its RMM
  * ({@link RmmDeviceMemory}, installed by {@link RmmEngineSetup} before the executor's engine is created).
@@ -83,7 +84,7 @@ public final class ColumnarDocuments {
             String hostReason = hostPathReason(spec, ids, engine instanceof GpuEngine g ? g.device().ordinal : null, Cuda.getDevice());
             if (hostReason == null) {
                 rows = onDevice(spec, new DocumentRunner(engine, spec.maxAttentionTokens()), in);
-                if (rows == null) hostReason = "the device refused an id (outside the vocabulary): the host path names the row";
+                if (rows == null) hostReason = "the device path refused the batch (the executor log says why): the host path names the row";
             }
             if (hostReason != null) {
                 HOST_REASONS.merge(hostReason, 1L, Long::sum);
@@ -118,7 +119,10 @@ public final class ColumnarDocuments {
         return null;
     }
 
-    /** The device path; null when the device refuses an id (the host path then reports it per row). */
+    /**
+     * The device path; null when it refuses the batch (an IllegalArgumentException other than a row's bad id, which the
+     * runner makes that row's error): the host path then reports it per row.
+     */
     private static List<Row> onDevice(JobSpec spec, DocumentRunner runner, ColumnVector in) {
         // A column cut from a larger one (a cuDF slice) has offsets and a mask that start elsewhere; a device copy
         // (cuDF rebases its offsets and child) is cheap next to the model and keeps the reading below simple.

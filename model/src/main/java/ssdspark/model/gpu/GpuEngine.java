@@ -352,8 +352,8 @@ public final class GpuEngine implements Engine {
 
     /**
      * {@link #logProbsBatch} over ids in device memory with next-token targets: result[i][t] = log p(id[t+1] | ids up
-     * to t), NaN at the last position unless more[i]. Ids outside the vocabulary: IllegalArgumentException naming the
-     * sequence and position (nothing has run then).
+     * to t), NaN at the last position unless more[i]. Ids outside the vocabulary: {@link ssdspark.model.BadTokenId}
+     * naming the first one's sequence and position (nothing has run then).
      */
     public float[][] logProbsDevice(DeviceSeqs in, Mamba2State[] states) {
         Workspace ws = workspace();
@@ -504,12 +504,15 @@ public final class GpuEngine implements Engine {
             if (bad >= 0) {
                 int[] id = new int[1];
                 s.download(ids.withByteOffset(4L * bad), id, 0, 1);
-                throw new IllegalArgumentException("token id " + id[0] + " at position " + v.tokPos[bad] + " of sequence "
-                        + v.tokSeq[bad] + " is outside the model's vocabulary [0, " + c.vocabSize + ")");
+                throw new ssdspark.model.BadTokenId("token id " + id[0] + " at position " + v.tokPos[bad] + " of sequence "
+                        + v.tokSeq[bad] + " is outside the model's vocabulary [0, " + c.vocabSize + ")", v.tokSeq[bad], v.tokPos[bad], id[0]);
             }
-            if (tg != null && (bad = GpuEmbedding.firstBad(s, tg, v.tokens, -1, c.vocabSize, flag)) >= 0)
-                throw new IllegalArgumentException("token id after sequence " + v.tokSeq[bad]
-                        + " (its document goes on) is outside the model's vocabulary [0, " + c.vocabSize + ")");
+            if (tg != null && (bad = GpuEmbedding.firstBad(s, tg, v.tokens, -1, c.vocabSize, flag)) >= 0) {
+                int[] id = new int[1];
+                s.download(tg.withByteOffset(4L * bad), id, 0, 1);
+                throw new ssdspark.model.BadTokenId("token id " + id[0] + " after sequence " + v.tokSeq[bad]
+                        + " (its document goes on) is outside the model's vocabulary [0, " + c.vocabSize + ")", v.tokSeq[bad], v.tokPos[bad] + 1, id[0]);
+            }
         };
     }
 

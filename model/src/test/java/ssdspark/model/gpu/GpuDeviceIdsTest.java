@@ -116,6 +116,28 @@ class GpuDeviceIdsTest {
                 assertArrayEquals(he.get(i).result().mean(), de.get(i).result().mean(), "embedding of document " + i);
                 assertArrayEquals(he.get(i).result().last(), de.get(i).result().last(), "last state of document " + i);
             }
+            // bad ids in document 3 (position 50, its first piece) and 6 (position 100: the id after its first piece):
+            // those two are errors with the host path's message, every other document gives the same bits as before
+            int v = w.cfg.vocabSize;
+            s.upload(new int[] {v}, ids.at4(start[3] + 50));
+            s.upload(new int[] {v + 1}, ids.at4(start[6] + 100));
+            s.sync();
+            int[][] bad = new int[docs.length][];
+            for (int i = 0; i < docs.length; i++) bad[i] = docs[i].clone();
+            bad[3][50] = v;
+            bad[6][100] = v + 1;
+            var hostBad = runner.scoreAll(java.util.List.of(bad), opts, 256);
+            var devBad = runner.scoreAll(onDevice, opts, 256);
+            var devBadE = runner.embedAll(onDevice, 100, 256);
+            for (int i = 0; i < docs.length; i++) {
+                assertEquals(hostBad.get(i).error(), devBad.get(i).error(), "document " + i);
+                assertEquals(hostBad.get(i).error(), devBadE.get(i).error(), "document " + i + " (embed)");
+                if (i == 3 || i == 6) continue;
+                assertArrayEquals(dev2.get(i).result().tokenLogprobs(), devBad.get(i).result().tokenLogprobs(), "document " + i);
+                assertArrayEquals(de.get(i).result().last(), devBadE.get(i).result().last(), "document " + i);
+            }
+            assertTrue(devBad.get(3).error().contains("token id " + v + " at position 50"), devBad.get(3).error());
+            assertTrue(devBad.get(6).error().contains("token id " + (v + 1) + " at position 100"), devBad.get(6).error());
         }
     }
 
