@@ -128,6 +128,9 @@ public final class RmmDeviceMemory implements DeviceMemory {
             retrying.set(true);
             throw e;
         }
+        // The executor's cached engine keeps its weights (and each task thread its workspace) until the JVM exits, past
+        // cuDF's leak check at shutdown: without this, every such buffer is logged as "A DEVICE BUFFER WAS LEAKED".
+        buffer.noWarnLeakExpected();
         try {
             Cuda.DEFAULT_STREAM.sync();
         } catch (RuntimeException e) {
