@@ -6,6 +6,7 @@
 #include "rmsnorm.cuh"
 #include "gemm.cuh"
 #include "gemm_sm90.cuh"
+#include "gemm_sm90_tiled.cuh"
 #include "lm_head.cuh"
 #include "conv1d.cuh"
 #include "ssd.cuh"

@@ -57,6 +57,50 @@ public final class GpuGemm {
         }
     }
 
+    // ---------------------------------------------------------------- pre-tiled operands (gemm_sm90_tiled.cuh)
+
+    /** Dynamic shared memory of gemm_bf16_tn_tiled: 4 stages of 128x64 A and 256x64 B tiles, plus slack and barriers. */
+    public static final int TILED_SMEM = 4 * (128 + 256) * 64 * 2 + 2048;
+    /** The fewest output columns for which the pre-tiled kernel pays, its extra pass over A included (KERNEL_NOTES.md). */
+    public static final int TILED_MIN_N = 4096;
+
+    /**
+     * Whether C = A . B^T with n output columns runs faster through {@link #runTiled} on this device: bf16 on an
+     * sm_90a build, n >= {@link #TILED_MIN_N} (measured +23 % on 16384 x 8224 x 2048 including the pass that tiles A,
+     * and no gain at 130M's 3352 columns).
+     */
+    public static boolean tiledPays(GpuDevice d, DType t, int n) { return t == DType.BF16 && n >= TILED_MIN_N && d.hasWgmma(); }
+
+    /** Rows of a pre-tiled copy of a matrix of {@code rows} rows: rounded up to 8. */
+    public static int tiledRows(int rows) { return (rows + 7) & ~7; }
+
+    /** Bytes of a pre-tiled copy of a [rows][k] bf16 matrix: ceil(k / 64) blocks of tiledRows(rows) rows of 128 bytes. */
+    public static long tiledBytes(int rows, int k) { return (long) ((k + 63) / 64) * tiledRows(rows) * 128; }
+
+    /**
+     * dst = x[rows][ld] (bf16, rows zero padded past k) in the pre-tiled layout that {@link #runTiled} reads: for each
+     * k-tile of 64, tiledRows(rows) rows of 128 bytes in wgmma's 128-byte swizzle, so a tile is one contiguous block.
+     */
+    public static void pretile(GpuStream s, CUdeviceptr x, int ld, int rows, int k, CUdeviceptr dst) {
+        checkBf16(ld, ld, k);
+        long chunks = (long) ((k + 63) / 64) * tiledRows(rows) * 8;
+        s.launch("bf16_pretile", (int) ((chunks + 255) / 256), 1, 1, 256, 0, x, ld, rows, k, tiledRows(rows), dst);
+    }
+
+    /**
+     * C[m][n] = A . B^T + bias with A and B pre-tiled by {@link #pretile} ([m][k] and [n][k]): Hopper's copy engine
+     * moves each stage as two bulk copies for a warp-specialised wgmma kernel (sm_90a builds only).
+     */
+    public static void runTiled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k, CUdeviceptr c,
+                                int ldc, CUdeviceptr bias) {
+        if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
+        if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
+        long tiles = (long) ((m + 127) / 128) * ((n + 255) / 256);
+        int grid = (int) Math.min(tiles, s.device().multiprocessors);
+        s.launch("gemm_bf16_tn_tiled", grid, 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled, tiledRows(n), c, ldc, bias,
+                m, n, k, 0);
+    }
+
     public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,
                             CUdeviceptr bias, int m, int n, int k) {
         run(s, DType.BF16, a, lda, b, ldb, c, ldc, bias, m, n, k);

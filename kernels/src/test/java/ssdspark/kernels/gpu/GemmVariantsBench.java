@@ -19,7 +19,7 @@ public final class GemmVariantsBench {
 
     /**
      * One kernel and its launch. {@code pretiledB} / {@code pretiledA}: B / A is read from the copy made by
-     * gemm_ws_pretile_b (ldb / lda = its padded row count). {@code accumulateArg}: the kernel takes the accumulate
+     * bf16_pretile (ldb / lda = its padded row count). {@code accumulateArg}: the kernel takes the accumulate
      * flag (the older shape experiments do not); {@code timedAccumulate}: timed as C += A . B^T (out_proj's addTo).
      */
     private record Variant(String label, String kernel, int tileN, int threads, int smem, Grid grid, boolean pretiledA,
@@ -145,7 +145,7 @@ public final class GemmVariantsBench {
                     // what the _at kernels save only if the producer of A writes it pre-tiled: a separate pass costs
                     s.resetProfile();
                     for (int i = 0; i < 20; i++) pretileInto(s, ga, K, M, K, gat);
-                    pretileMs[si] = s.profile().get("gemm_ws_pretile_b")[0] / 20;
+                    pretileMs[si] = s.profile().get("bf16_pretile")[0] / 20;
                     System.out.printf("pretile A %6d x %5d: %7.3f ms%n", M, K, pretileMs[si]);
                 }
             }
@@ -164,7 +164,7 @@ public final class GemmVariantsBench {
         }
     }
 
-    /** X[n][ldx] (bf16) in gemm_ws_pretile_b's layout: B as GpuWeights would keep a weight for the _bt kernels, A as a
+    /** X[n][ldx] (bf16) in bf16_pretile's layout: B as GpuWeights would keep a weight for the _bt kernels, A as a
      *  norm kernel would write its output for the _at kernels. */
     private static DeviceBuffer pretile(GpuStream s, DeviceBuffer x, int ldx, int n, int k) {
         DeviceBuffer t = s.device().alloc(2L * ((k + 63) / 64) * pretiledRows(n) * 64);
@@ -175,7 +175,7 @@ public final class GemmVariantsBench {
     private static void pretileInto(GpuStream s, DeviceBuffer x, int ldx, int n, int k, DeviceBuffer t) {
         int rows = pretiledRows(n);
         long chunks = (long) ((k + 63) / 64) * rows * 8;
-        s.launch("gemm_ws_pretile_b", (int) ((chunks + 255) / 256), 1, 1, 256, 0, x, ldx, n, k, rows, t);
+        s.launch("bf16_pretile", (int) ((chunks + 255) / 256), 1, 1, 256, 0, x, ldx, n, k, rows, t);
     }
 
     private static float[] nans(int n) {

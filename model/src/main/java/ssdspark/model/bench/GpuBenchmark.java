@@ -355,7 +355,7 @@ public final class GpuBenchmark {
                 "conv", "embed", "convert", "pool", "silu", "residual", "varlen", "ids");
 
         static String family(String kernel) {
-            if (kernel.startsWith("gemm")) return GEMM;
+            if (kernel.startsWith("gemm") || kernel.startsWith("bf16_pretile")) return GEMM; // pretile: the tiled GEMM's pass over A
             if (kernel.startsWith("ssd")) return SSD;
             if (kernel.startsWith("attn")) return ATTN;
             if (kernel.startsWith("lm_head")) return HEAD;

@@ -424,7 +424,7 @@ public final class GpuEngine implements Engine {
         checkOpen();
         Workspace ws = local.get();
         if (ws == null) {
-            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)));
+            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiledInProj());
             ws.stream.setProfiling(profiling);
             local.set(ws);
             workspaces.add(ws);
@@ -572,7 +572,12 @@ public final class GpuEngine implements Engine {
             if (g.attention) {
                 attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
             } else {
-                GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
+                if (g.inProjTiled != null) { // Hopper's copy engine feeds the GEMM: xn tiled like the weight
+                    GpuGemm.pretile(s, ws.xn.ptr(), ldXn, T, d, ws.xnTiled.ptr());
+                    GpuGemm.runTiled(s, ws.xnTiled.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
+                } else {
+                    GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
+                }
 
                 GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
                         c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());

@@ -3,6 +3,7 @@ package ssdspark.model.gpu;
 import ssdspark.kernels.Rotary;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
+import ssdspark.kernels.gpu.GpuGemm;
 import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuStream;
@@ -37,6 +38,8 @@ final class GpuWeights implements AutoCloseable {
     static final class Layer {
         /** Mamba-2 layers: their mixer; attention layers: in_proj (q|k|v|MLP), conv over q|k|v, out_proj. */
         DeviceBuffer norm, inProj, inProjBias, convWeight, convBias, gatedNorm, outProj, outProjBias;
+        /** Mamba-2 in_proj pre-tiled for GpuGemm.runTiled where that pays (then inProj is null); null otherwise. */
+        DeviceBuffer inProjTiled;
         GpuSsdScan.Params ssm;  // dt_bias, A = -exp(A_log), D, the dt clamp (Mamba-2 layers)
         boolean attention;
         DeviceBuffer mlpNorm, fc1, fc2;  // the block's gated MLP (d_intermediate > 0)
@@ -83,6 +86,15 @@ final class GpuWeights implements AutoCloseable {
                     continue;
                 }
                 g.inProj = matrix(s, l.inProj, c.dInProj(), c.dModel, bf);
+                if (GpuGemm.tiledPays(dev, bf, c.dInProj())) { // the same bytes, laid out for one bulk copy a tile
+                    g.inProjTiled = device.alloc(GpuGemm.tiledBytes(c.dInProj(), c.dModel));
+                    all.add(g.inProjTiled);
+                    GpuGemm.pretile(s, g.inProj.ptr(), ldModel, c.dInProj(), c.dModel, g.inProjTiled.ptr());
+                    s.sync();
+                    all.remove(g.inProj);
+                    g.inProj.close();
+                    g.inProj = null;
+                }
                 g.inProjBias = vec(s, l.inProjBias);
                 g.convWeight = vec(s, l.convWeight);
                 g.convBias = vec(s, l.convBias);
@@ -103,6 +115,12 @@ final class GpuWeights implements AutoCloseable {
         long b = 0;
         for (DeviceBuffer d : all) b += d.bytes();
         bytes = b;
+    }
+
+    /** Whether the Mamba-2 layers' in_proj runs pre-tiled (the workspace then keeps xn pre-tiled too). */
+    boolean tiledInProj() {
+        for (Layer l : layers) if (l.inProjTiled != null) return true;
+        return false;
     }
 
     private DeviceBuffer vec(GpuStream s, float[] v) {

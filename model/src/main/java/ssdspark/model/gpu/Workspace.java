@@ -3,6 +3,7 @@ package ssdspark.model.gpu;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuAttention;
 import ssdspark.kernels.gpu.GpuDevice;
+import ssdspark.kernels.gpu.GpuGemm;
 import ssdspark.kernels.gpu.GpuLmHead;
 import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.kernels.gpu.GpuStream;
@@ -26,6 +27,7 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables
     DeviceBuffer residual;   // f32 [T][d]
     DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]
+    DeviceBuffer xnTiled;    // xn pre-tiled for GpuGemm.runTiled (models whose in_proj runs tiled), else null
     DeviceBuffer proj;       // f32 [T][projWidth]: in_proj (or fc1) output
     DeviceBuffer xbc;        // f32 [T][conv_dim]: conv output (x | B | C, or an attention layer's q | k | v)
     DeviceBuffer y;          // f32 [T][d_ssm]
@@ -47,8 +49,11 @@ final class Workspace implements AutoCloseable {
     int lastHiddenRows;
 
     /** ldGated: row stride of the out_proj / fc2 input buffer, the widest of the layers' (16-bit) strides. */
-    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated) {
+    private final boolean tiledInProj;
+
+    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated, boolean tiledInProj) {
         this.dev = dev;
+        this.tiledInProj = tiledInProj;
         this.c = c;
         this.bf16 = p.matrixType.isHalf(); // 16-bit activations for the GEMMs
         this.ldModel = ldModel;
@@ -108,6 +113,7 @@ final class Workspace implements AutoCloseable {
             int d = c.dModel;
             residual = dev.alloc(4 * T * d);
             xn = dev.alloc(bf16 ? 2 * T * ldModel : 4 * T * d);
+            if (tiledInProj) xnTiled = dev.alloc(GpuGemm.tiledBytes(t, d));
             proj = dev.alloc(4 * T * projWidth());
             xbc = dev.alloc(4 * T * Math.max(c.convDim(), attn == null ? 0 : attn.qkvDim()));
             y = dev.alloc(4 * T * c.dSsm);
@@ -187,9 +193,9 @@ final class Workspace implements AutoCloseable {
         } catch (RuntimeException ignored) {
             // the stream's own error is what the caller sees
         }
-        closeAll(ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
+        closeAll(ints, residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
                 attnInts, keys, values);
-        ints = residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        ints = residual = xn = xnTiled = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
         attnQ = attnInts = keys = values = null;
         capTokens = capSeqs = capChunks = capKvRows = 0;
         capLmScratch = 0;
@@ -199,7 +205,7 @@ final class Workspace implements AutoCloseable {
 
     long bytes() {
         long b = 0;
-        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd,
+        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd,
                 convState, ssmState, pool, lm, attnQ, attnInts, keys, values})
             if (x != null) b += x.bytes();
         return b;
@@ -207,8 +213,8 @@ final class Workspace implements AutoCloseable {
 
     private void freeTokenBuffers() {
         stream.sync();
-        closeAll(residual, xn, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
-        residual = xn = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
+        closeAll(residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
+        residual = xn = xnTiled = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
     }
 
     private static void closeAll(DeviceBuffer... bs) {

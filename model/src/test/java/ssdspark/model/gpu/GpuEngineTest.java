@@ -90,6 +90,31 @@ class GpuEngineTest {
         }
     }
 
+    /**
+     * A model wide enough for in_proj to run through the pre-tiled GEMM (d_model 1024: 4,384 in_proj rows; sm_90a, bf16):
+     * the kernel runs, and the bf16 engine stays within bf16's distance of the fp32 CPU engine (a wrong layout gives ~1).
+     */
+    @Test
+    void wideInProjRunsPreTiledAndMatchesCpu() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(RandomMamba2.config(1024, 2, 1000, 128, 64, 1, 64, ""), 17, 0.5);
+        assertTrue(w.cfg.dInProj() >= ssdspark.kernels.gpu.GpuGemm.TILED_MIN_N, "in_proj rows " + w.cfg.dInProj());
+        int[] doc = RandomMamba2.randomDocs(18, w.cfg.vocabSize, 333)[0];
+        try (CpuEngine cpu = new CpuEngine(w); GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16)) {
+            Assumptions.assumeTrue(gpu.device().hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
+            float[] want = cpu.forward(doc, 0, doc.length, cpu.newState());
+            gpu.setProfiling(true);
+            gpu.takeProfile();
+            float[] got = gpu.forward(doc, 0, doc.length, gpu.newState());
+            var prof = gpu.takeProfile();
+            gpu.setProfiling(false);
+            assertTrue(prof.containsKey("gemm_bf16_tn_tiled"), "kernels run: " + prof.keySet());
+            double e = relL2(got, want);
+            System.out.printf("  pre-tiled in_proj, bf16 GPU vs fp32 CPU: hidden rel %.2e%n", e);
+            assertTrue(e < 0.1, "hidden relative error " + e + " (a wrong layout gives ~1)");
+        }
+    }
+
     @Test
     void chunkedEqualsWholeAndStatesCarry() {
         int dev = device();
