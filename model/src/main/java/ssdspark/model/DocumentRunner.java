@@ -301,6 +301,14 @@ public final class DocumentRunner {
             if (state != null) state.release();
             state = null;
         }
+
+        /** Drops its carried state and its KV-cache reservation (hybrids); returns the tokens it had reserved. */
+        long release() {
+            dropState();
+            if (!kvReserved) return 0;
+            kvReserved = false;
+            return length;
+        }
     }
 
     /**
@@ -371,8 +379,7 @@ public final class DocumentRunner {
             } catch (BadTokenId bad) { // ids in device memory, checked there: that document is an error, the others run
                 Cursor c = batch.get(bad.seq);
                 c.error = checkToken(bad.id, c.pos + bad.pos);
-                c.dropState();
-                if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
+                reserved -= c.release();
                 continue;
             } catch (RuntimeException e) {
                 if (!OutOfDeviceMemory.is(e)) throw e;
@@ -386,18 +393,14 @@ public final class DocumentRunner {
                 c.error = "out of GPU memory: a piece of " + total + " tokens of this document does not fit even alone"
                         + " (pieces are the smaller of --chunk-tokens and --token-budget; lower --chunk-tokens): "
                         + OutOfDeviceMemory.message(e);
-                c.dropState();
-                if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
+                reserved -= c.release();
                 continue;
             }
             passDone.accept(total);
             for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
                 c.pos += len[b];
-                if (c.done()) { // release its state as soon as the document is finished
-                    c.dropState();
-                    if (c.kvReserved) { reserved -= c.length; c.kvReserved = false; }
-                }
+                if (c.done()) reserved -= c.release(); // as soon as the document is finished
             }
         }
     }
