@@ -17,13 +17,19 @@ import ssdspark.kernels.gpu.GpuRmsNorm;
 import ssdspark.kernels.gpu.GpuSsdScan;
 import ssdspark.kernels.gpu.GpuStream;
 import ssdspark.kernels.gpu.Varlen;
+import ssdspark.model.BadTokenId;
 import ssdspark.model.Engine;
 import ssdspark.model.Mamba2Config;
 import ssdspark.model.Mamba2State;
 import ssdspark.model.Mamba2Weights;
 
+import java.lang.ref.Cleaner;
+import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -60,11 +66,11 @@ public final class GpuEngine implements Engine {
     private final GpuAttention.Shape attnShape;  // hybrids' attention layers; null without them
     private final ThreadLocal<Workspace> local = new ThreadLocal<>();
     private final List<Workspace> workspaces = new CopyOnWriteArrayList<>();
-    private final java.util.Set<HeldState> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<HeldState> held = ConcurrentHashMap.newKeySet();
     /** Device copies of released states, for the next ones (cuMemAlloc/cuMemFree of ~19 MB per document cost ~ms). */
-    private final java.util.ArrayDeque<DeviceBuffer> spareStates = new java.util.ArrayDeque<>();
+    private final ArrayDeque<DeviceBuffer> spareStates = new ArrayDeque<>();
     private static final int MAX_SPARE_STATES = 32;
-    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+    private static final Cleaner CLEANER = Cleaner.create();
     private volatile boolean profiling;
     private volatile boolean closed;
 
@@ -109,7 +115,7 @@ public final class GpuEngine implements Engine {
     @Override
     public float[] forward(int[] tokens, int off, int n, Mamba2State state) {
         if (state == null) throw new IllegalArgumentException("state must not be null (use newState())");
-        return forwardBatch(new int[][] {java.util.Arrays.copyOfRange(tokens, off, off + n)}, new Mamba2State[] {state});
+        return forwardBatch(new int[][] {Arrays.copyOfRange(tokens, off, off + n)}, new Mamba2State[] {state});
     }
 
     /**
@@ -130,7 +136,7 @@ public final class GpuEngine implements Engine {
         Mamba2State[] st = new Mamba2State[nonEmpty];
         for (int i = 0, k = 0; i < n; i++) {
             if (cu[i + 1] == cu[i]) continue;
-            seqs[k] = java.util.Arrays.copyOfRange(tokens, cu[i], cu[i + 1]);
+            seqs[k] = Arrays.copyOfRange(tokens, cu[i], cu[i + 1]);
             st[k++] = states[i];
         }
         float[] h = forwardBatch(seqs, st);
@@ -213,8 +219,8 @@ public final class GpuEngine implements Engine {
         public synchronized void load(Mamba2State into) {
             if (released) throw new IllegalStateException("this carried state's values are gone: it was released or its GPU engine closed");
             if (!written) { // never run: the zero state
-                for (float[] a : into.conv) java.util.Arrays.fill(a, 0f);
-                for (float[] a : into.ssm) java.util.Arrays.fill(a, 0f);
+                for (float[] a : into.conv) Arrays.fill(a, 0f);
+                for (float[] a : into.ssm) Arrays.fill(a, 0f);
                 return;
             }
             Workspace ws = workspace();
@@ -296,7 +302,7 @@ public final class GpuEngine implements Engine {
         downloadStates(ws, v, states);
         float[][] out = new float[v.seqs][];
         for (int i = 0; i < v.seqs; i++)
-            out[i] = java.util.Arrays.copyOfRange(flat, v.seqStart[i], v.seqStart[i] + v.seqLen[i]);
+            out[i] = Arrays.copyOfRange(flat, v.seqStart[i], v.seqStart[i] + v.seqLen[i]);
         return out;
     }
 
@@ -352,7 +358,7 @@ public final class GpuEngine implements Engine {
 
     /**
      * {@link #logProbsBatch} over ids in device memory with next-token targets: result[i][t] = log p(id[t+1] | ids up
-     * to t), NaN at the last position unless more[i]. Ids outside the vocabulary: {@link ssdspark.model.BadTokenId}
+     * to t), NaN at the last position unless more[i]. Ids outside the vocabulary: {@link BadTokenId}
      * naming the first one's sequence and position (nothing has run then).
      */
     public float[][] logProbsDevice(DeviceSeqs in, Mamba2State[] states) {
@@ -378,8 +384,8 @@ public final class GpuEngine implements Engine {
         downloadStates(ws, v, states);
         Pooled[] out = new Pooled[S];
         for (int i = 0; i < S; i++)
-            out[i] = new Pooled(v.seqLen[i], java.util.Arrays.copyOfRange(sums, i * d, (i + 1) * d),
-                    java.util.Arrays.copyOfRange(last, i * d, (i + 1) * d));
+            out[i] = new Pooled(v.seqLen[i], Arrays.copyOfRange(sums, i * d, (i + 1) * d),
+                    Arrays.copyOfRange(last, i * d, (i + 1) * d));
         return out;
     }
 
@@ -504,13 +510,13 @@ public final class GpuEngine implements Engine {
             if (bad >= 0) {
                 int[] id = new int[1];
                 s.download(ids.withByteOffset(4L * bad), id, 0, 1);
-                throw new ssdspark.model.BadTokenId("token id " + id[0] + " at position " + v.tokPos[bad] + " of sequence "
+                throw new BadTokenId("token id " + id[0] + " at position " + v.tokPos[bad] + " of sequence "
                         + v.tokSeq[bad] + " is outside the model's vocabulary [0, " + c.vocabSize + ")", v.tokSeq[bad], v.tokPos[bad], id[0]);
             }
             if (tg != null && (bad = GpuEmbedding.firstBad(s, tg, v.tokens, -1, c.vocabSize, flag)) >= 0) {
                 int[] id = new int[1];
                 s.download(tg.withByteOffset(4L * bad), id, 0, 1);
-                throw new ssdspark.model.BadTokenId("token id " + id[0] + " after sequence " + v.tokSeq[bad]
+                throw new BadTokenId("token id " + id[0] + " after sequence " + v.tokSeq[bad]
                         + " (its document goes on) is outside the model's vocabulary [0, " + c.vocabSize + ")", v.tokSeq[bad], v.tokPos[bad] + 1, id[0]);
             }
         };
