@@ -99,7 +99,7 @@ public final class Mamba2State {
         h.release();
     }
 
-    /** Drops the engine's copy without reading it: the state's values are lost (the document is finished). */
+    /** Drops the engine's copy without reading it: the state's values are lost (the document is finished); do not run it again. */
     public void release() {
         Holder h = holder;
         holder = null;
