@@ -302,6 +302,17 @@ public final class DocumentRunner {
             state = null;
         }
 
+        /**
+         * out[off + i] = the id after position pos + i, for the piece of n tokens at pos (the row of position p predicts
+         * p + 1); none for the document's last row, which predicts nothing.
+         */
+        void nextIds(int n, int[] out, int off, int none) {
+            for (int i = 0; i < n; i++) {
+                int p = pos + i + 1;
+                out[off + i] = p < length ? seq[p] : none;
+            }
+        }
+
         /** Drops its carried state and its KV-cache reservation (hybrids); returns the tokens it had reserved. */
         long release() {
             dropState();
@@ -422,10 +433,7 @@ public final class DocumentRunner {
                 int n = len[b], o = cu[b];
                 cu[b + 1] = o + n;
                 System.arraycopy(c.seq, c.pos, tokens, o, n);
-                for (int i = 0; i < n; i++) { // the row of position p predicts p+1; a document's last row predicts nothing
-                    int p = c.pos + i + 1;
-                    targets[o + i] = p < c.length ? c.seq[p] : 0;
-                }
+                c.nextIds(n, targets, o, 0);
             }
             float[] hidden = engine.forwardPacked(tokens, cu, states);
             float[] lp = null;
@@ -461,14 +469,11 @@ public final class DocumentRunner {
                 return;
             }
             int[][] targets = new int[batch.size()][];
-            for (int b = 0; b < batch.size(); b++) { // the row of position p predicts p+1; a document's last row nothing
+            for (int b = 0; b < batch.size(); b++) {
                 Cursor c = batch.get(b);
                 int n = len[b];
                 targets[b] = new int[n];
-                for (int i = 0; i < n; i++) {
-                    int p = c.pos + i + 1;
-                    targets[b][i] = p < c.length ? c.seq[p] : -1;
-                }
+                c.nextIds(n, targets[b], 0, -1);
             }
             addScores(batch, len, g.logProbsBatch(tokens, targets, states));
         };
