@@ -40,6 +40,13 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
     return r;
 }
 
+// Element (r, col) of a bf16 [rows][K] matrix in the pre-tiled layout that gemm_bf16_tn_tiled reads (gemm_sm90_tiled.cuh):
+// for each k-tile of 64 columns, npad (rows rounded up to 8) rows of 128 bytes in wgmma's 128-byte swizzle, i.e. the
+// 16-byte chunk c of row r at chunk c ^ (r % 8). Producers that write it directly save the GEMM a pass over A.
+__device__ __forceinline__ size_t tiled_index(size_t r, int col, int npad) {
+    return (((size_t)(col >> 6) * npad + r) << 6) + 8 * (((col >> 3) & 7) ^ (int)(r & 7)) + (col & 7);
+}
+
 // Row stride of the fp32 SIMT tiles (64 columns + 4 of padding against bank conflicts).
 #define SIMT_LDS 68
 

@@ -3,21 +3,34 @@
 #pragma once
 #include "common.cuh"
 
+// Where column col of row r goes: out[r][ldOut], or with tiledRows > 0 gemm_bf16_tn_tiled's pre-tiled layout
+// (common.cuh's tiled_index), whose columns past padFrom up to the next multiple of 64 are the zero fill.
+template <typename TO>
+struct OutRow {
+    TO* out;
+    size_t r;
+    int ldOut, tiledRows;
+    __device__ __forceinline__ TO* at(int col) const {
+        return tiledRows ? out + tiled_index(r, col, tiledRows) : out + r * ldOut + col;
+    }
+    __device__ __forceinline__ int padTo(int padFrom) const { return tiledRows ? (padFrom + 63) & ~63 : ldOut; }
+};
+
 // grid (rows), block 256. y[r][0:d] (row stride ldY), z = proj[r][zOff:zOff+d], w[d] (null: y*silu(z), no norm).
 // Writes out[r][outOff:outOff+d]; if dMlp > 0 also out[r][0:dMlp] = silu(proj[r][0:dMlp]) * proj[r][dMlp:2dMlp];
-// zero fills out[r][padFrom:ldOut].
+// zero fills out[r][padFrom:ldOut] (rows: see OutRow).
 template <typename TO>
 __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, int ldY, const float* __restrict__ proj,
                                                    int ldProj, int zOff, const float* __restrict__ w, float eps,
                                                    int groupSize, int normBeforeGate, int d, int dMlp, TO* out,
-                                                   int ldOut, int outOff, int padFrom) {
+                                                   int ldOut, int outOff, int padFrom, int tiledRows) {
     __shared__ float sh[32];
     const size_t r = blockIdx.x;
     const float* yr = y + r * ldY;
     const float* zr = proj + r * ldProj + zOff;
-    TO* orow = out + r * ldOut;
+    const OutRow<TO> o{out, r, ldOut, tiledRows};
     if (w == nullptr) {
-        for (int i = threadIdx.x; i < d; i += blockDim.x) store_f(orow + outOff + i, yr[i] * silu_f(zr[i]));
+        for (int i = threadIdx.x; i < d; i += blockDim.x) store_f(o.at(outOff + i), yr[i] * silu_f(zr[i]));
     } else {
         for (int g0 = 0; g0 < d; g0 += groupSize) {
             float ss = 0.f;
@@ -33,13 +46,13 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
                 if (!normBeforeGate) v *= silu_f(zr[g0 + i]);
                 v = v * inv * w[g0 + i];
                 if (normBeforeGate) v *= silu_f(zr[g0 + i]);
-                store_f(orow + outOff + g0 + i, v);
+                store_f(o.at(outOff + g0 + i), v);
             }
         }
     }
     const float* pr = proj + r * ldProj;
-    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(orow + i, silu_f(pr[i]) * pr[dMlp + i]);
-    for (int i = padFrom + threadIdx.x; i < ldOut; i += blockDim.x) store_f(orow + i, 0.f);
+    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(o.at(i), silu_f(pr[i]) * pr[dMlp + i]);
+    for (int i = padFrom + threadIdx.x; i < o.padTo(padFrom); i += blockDim.x) store_f(o.at(i), 0.f);
 }
 
 // The same for groups of a multiple of 512 columns: grid (rows), block d/16 (<= 1024). Thread j keeps y and z of
@@ -83,7 +96,7 @@ template <typename TO>
 __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, int ldY, const float* __restrict__ proj,
                                                    int ldProj, int zOff, const float* __restrict__ w, float eps,
                                                    int groupSize, int normBeforeGate, int d, int dMlp, TO* out,
-                                                   int ldOut, int outOff, int padFrom) {
+                                                   int ldOut, int outOff, int padFrom, int tiledRows) {
     __shared__ float sh[32];
     const size_t r = blockIdx.x;
     const int c0 = 16 * threadIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -113,20 +126,36 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
         o[i] = v[i] * inv * wr[i];
         if (normBeforeGate) o[i] *= silu_f(z[i]);
     }
-    TO* orow = out + r * ldOut;
-    store16(orow + outOff + c0, o, vo);
+    const OutRow<TO> orow{out, r, ldOut, tiledRows};
+    const int col = outOff + c0;
+    if (!tiledRows) {
+        store16(orow.at(col), o, vo);
+    } else if constexpr (sizeof(TO) == 2) {
+        if ((col & 7) == 0) {  // two whole 16-byte chunks of the tiled layout
+#pragma unroll
+            for (int k = 0; k < 2; k++) {
+                union { uint4 u; TO h[8]; } pk;
+#pragma unroll
+                for (int e = 0; e < 8; e++) store_f(&pk.h[e], o[8 * k + e]);
+                *reinterpret_cast<uint4*>(orow.at(col + 8 * k)) = pk.u;
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < 16; i++) store_f(orow.at(col + i), o[i]);
+        }
+    }
     const float* pr = proj + r * ldProj;
-    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(orow + i, silu_f(pr[i]) * pr[dMlp + i]);
-    for (int i = padFrom + threadIdx.x; i < ldOut; i += blockDim.x) store_f(orow + i, 0.f);
+    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(orow.at(i), silu_f(pr[i]) * pr[dMlp + i]);
+    for (int i = padFrom + threadIdx.x; i < orow.padTo(padFrom); i += blockDim.x) store_f(orow.at(i), 0.f);
 }
 
 #define SSD_GATED_NORM_REGS(SUFFIX, TO)                                                                                \
     extern "C" __global__ void gated_rmsnorm_regs_##SUFFIX(const float* y, int ldY, const float* proj, int ldProj,     \
                                                            int zOff, const float* w, float eps, int groupSize,         \
                                                            int normBeforeGate, int d, int dMlp, TO* out, int ldOut,    \
-                                                           int outOff, int padFrom) {                                  \
+                                                           int outOff, int padFrom, int tiledRows) {                   \
         gated_rmsnorm_regs(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff, \
-                           padFrom);                                                                                   \
+                           padFrom, tiledRows);                                                                        \
     }
 SSD_GATED_NORM_REGS(f32, float)
 SSD_GATED_NORM_REGS(bf16, bf16)
@@ -134,19 +163,19 @@ SSD_GATED_NORM_REGS(f16, f16)
 
 extern "C" __global__ void gated_rmsnorm_f32(const float* y, int ldY, const float* proj, int ldProj, int zOff,
                                              const float* w, float eps, int groupSize, int normBeforeGate, int d,
-                                             int dMlp, float* out, int ldOut, int outOff, int padFrom) {
+                                             int dMlp, float* out, int ldOut, int outOff, int padFrom, int tiledRows) {
     gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
-                       padFrom);
+                       padFrom, tiledRows);
 }
 extern "C" __global__ void gated_rmsnorm_bf16(const float* y, int ldY, const float* proj, int ldProj, int zOff,
                                               const float* w, float eps, int groupSize, int normBeforeGate, int d,
-                                              int dMlp, bf16* out, int ldOut, int outOff, int padFrom) {
+                                              int dMlp, bf16* out, int ldOut, int outOff, int padFrom, int tiledRows) {
     gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
-                       padFrom);
+                       padFrom, tiledRows);
 }
 extern "C" __global__ void gated_rmsnorm_f16(const float* y, int ldY, const float* proj, int ldProj, int zOff,
                                              const float* w, float eps, int groupSize, int normBeforeGate, int d,
-                                             int dMlp, f16* out, int ldOut, int outOff, int padFrom) {
+                                             int dMlp, f16* out, int ldOut, int outOff, int padFrom, int tiledRows) {
     gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
-                       padFrom);
+                       padFrom, tiledRows);
 }

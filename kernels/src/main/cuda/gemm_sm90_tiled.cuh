@@ -253,9 +253,8 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf
     ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
 }
 
-// B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike): for kt < ceil(K/64), n < npad,
-// the 16-byte chunk c (k = 64 kt + 8 c ..) of row n at element (kt * npad + n) * 64 + 8 * (c ^ (n % 8)); rows >= N and
-// k >= K are zero. One thread per chunk: grid ceil(ceil(K/64) * npad * 8 / 256), block 256.
+// B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's
+// tiled_index) for kt < ceil(K/64), n < npad; rows >= N and k >= K are zero. One thread per chunk: grid ceil(ceil(K/64) * npad * 8 / 256), block 256.
 extern "C" __global__ void bf16_pretile(const bf16* __restrict__ B, int ldb, int N, int K, int npad, bf16* out) {
     const long long chunks = (long long)((K + 63) / 64) * npad * 8;
     const long long id = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -263,5 +262,5 @@ extern "C" __global__ void bf16_pretile(const bf16* __restrict__ B, int ldb, int
     const int c = (int)(id & 7), n = (int)((id >> 3) % npad), kt = (int)(id / (8LL * npad)), k = kt * 64 + 8 * c;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (n < N && k < K) v = *reinterpret_cast<const uint4*>(B + (size_t)n * ldb + k);
-    *reinterpret_cast<uint4*>(out + ((size_t)kt * npad + n) * 64 + 8 * (c ^ (n & 7))) = v;
+    *reinterpret_cast<uint4*>(out + tiled_index(n, k, npad)) = v;
 }

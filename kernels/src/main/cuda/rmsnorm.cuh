@@ -38,10 +38,11 @@ extern "C" __global__ void add_rmsnorm_f16(float* residual, const float* delta, 
 }
 
 // The same with one warp per row and 16-byte accesses (d, ldF, ldH multiples of 4; 8 rows per 256-thread block):
-// no block barriers, and the second pass over the row reads what the first just brought into L1.
+// no block barriers, and the second pass over the row reads what the first just brought into L1. tiledRows > 0:
+// outH is written in gemm_bf16_tn_tiled's pre-tiled layout for that many (padded) rows instead of rows of ldH.
 template <typename TH>
 __device__ __forceinline__ void add_rmsnorm_warp(float* residual, const float* delta, const float* w, float eps, int d,
-                                                 float* outF, int ldF, TH* outH, int ldH, int rows) {
+                                                 float* outF, int ldF, TH* outH, int ldH, int rows, int tiledRows) {
     const int lane = threadIdx.x & 31;
     const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (r >= (size_t)rows) return;
@@ -64,21 +65,23 @@ __device__ __forceinline__ void add_rmsnorm_warp(float* residual, const float* d
         const float4 o = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
         if (outF) reinterpret_cast<float4*>(outF + r * ldF)[i] = o;
         if (outH) {
-            TH* h = outH + r * ldH + 4 * i;
+            TH* h = tiledRows ? outH + tiled_index(r, 4 * i, tiledRows) : outH + r * ldH + 4 * i;  // 4 | 8: one chunk
             store_f(h, o.x);
             store_f(h + 1, o.y);
             store_f(h + 2, o.z);
             store_f(h + 3, o.w);
         }
     }
-    if (outH)
+    if (outH && tiledRows)  // the last k-tile's columns past d
+        for (int i = d + lane; i < ((d + 63) & ~63); i += 32) store_f(outH + tiled_index(r, i, tiledRows), 0.f);
+    else if (outH)
         for (int i = d + lane; i < ldH; i += 32) store_f(outH + r * ldH + i, 0.f);
 }
 extern "C" __global__ void add_rmsnorm_warp_bf16(float* residual, const float* delta, const float* w, float eps, int d,
-                                                 float* outF, int ldF, bf16* outH, int ldH, int rows) {
-    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+                                                 float* outF, int ldF, bf16* outH, int ldH, int rows, int tiledRows) {
+    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows);
 }
 extern "C" __global__ void add_rmsnorm_warp_f16(float* residual, const float* delta, const float* w, float eps, int d,
-                                                float* outF, int ldF, f16* outH, int ldH, int rows) {
-    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+                                                float* outF, int ldF, f16* outH, int ldH, int rows, int tiledRows) {
+    add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows);
 }

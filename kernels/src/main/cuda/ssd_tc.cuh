@@ -38,6 +38,21 @@ struct Split2 {
     }
 };
 
+// Four 8x8 b16 matrices from shared memory, in mma fragment order.
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const uint32_t* p) {
+    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+// 2^v on the SFU: relative error ~2^-22, far under the bf16x3 products' 2^-16
+__device__ __forceinline__ float ex2(float v) {
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(v));
+    return r;
+}
+
 // Not volatile: the compiler may interleave independent products.
 __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
                                          uint32_t b1) {
@@ -58,31 +73,46 @@ __device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split2 (&a)[4],
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
 }
 
-// The b fragments of column blocks j = 0..7 from a packed [col][LD_W] operand: words k/2 + tq and k/2 + tq + 4.
-__device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, int col0, int k, int gr, int tq,
+// The b fragments of column blocks j = 0..7 from a packed [col][LD_W] operand (words k/2 + tq and k/2 + tq + 4 of
+// row col0 + 8j + gr): one ldmatrix.x4 brings both halves of two column blocks.
+__device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, int col0, int k, int lane,
                                        uint32_t (&bh0)[8], uint32_t (&bh1)[8], uint32_t (&bl0)[8], uint32_t (&bl1)[8]) {
-    const int o = (col0 + gr) * LD_W + (k >> 1) + tq;
+    const int mat = lane >> 3, r = lane & 7;  // lanes 8i..8i+7 address the rows of matrix i
+    const int o = (col0 + 8 * (mat >> 1) + r) * LD_W + (k >> 1) + 4 * (mat & 1);
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        bh0[j] = hi[o + 8 * j * LD_W];
-        bh1[j] = hi[o + 8 * j * LD_W + 4];
-        bl0[j] = lo[o + 8 * j * LD_W];
-        bl1[j] = lo[o + 8 * j * LD_W + 4];
+    for (int j = 0; j < 8; j += 2) {
+        uint32_t t[4];
+        ldsm_x4(t, hi + o + 8 * j * LD_W);
+        bh0[j] = t[0], bh1[j] = t[1], bh0[j + 1] = t[2], bh1[j + 1] = t[3];
+        ldsm_x4(t, lo + o + 8 * j * LD_W);
+        bl0[j] = t[0], bl1[j] = t[1], bl0[j + 1] = t[2], bl1[j + 1] = t[3];
     }
 }
 
 // Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
-// hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0.
+// hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. Each thread issues
+// 16 items' loads before it splits any: one memory latency per 16 items, not per item.
 template <int COLS>
 __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                              int rowsValid, int colsValid) {
-    for (int id = threadIdx.x; id < 64 * COLS; id += THREADS) {
-        const int w = id / COLS, col = id % COLS, k = 2 * w;
-        const float a = (k < rowsValid && col < colsValid) ? src[k * ld + col] : 0.f;
-        const float b = (k + 1 < rowsValid && col < colsValid) ? src[(k + 1) * ld + col] : 0.f;
-        const Split2 s(a, b);
-        hi[col * LD_W + w] = s.hi;
-        lo[col * LD_W + w] = s.lo;
+    constexpr int ITEMS = 64 * COLS / THREADS, BATCH = 16;
+    static_assert(ITEMS % BATCH == 0, "whole batches");
+#pragma unroll
+    for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
+        float v0[BATCH], v1[BATCH];
+#pragma unroll
+        for (int i = 0; i < BATCH; i++) {
+            const int id = threadIdx.x + (b0 + i) * THREADS, w = id / COLS, col = id % COLS, k = 2 * w;
+            v0[i] = (k < rowsValid && col < colsValid) ? src[k * ld + col] : 0.f;
+            v1[i] = (k + 1 < rowsValid && col < colsValid) ? src[(k + 1) * ld + col] : 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < BATCH; i++) {
+            const int id = threadIdx.x + (b0 + i) * THREADS, w = id / COLS, col = id % COLS;
+            const Split2 sp(v0[i], v1[i]);
+            hi[col * LD_W + w] = sp.hi;
+            lo[col * LD_W + w] = sp.lo;
+        }
     }
 }
 
@@ -144,7 +174,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
                                  Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
                                  Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Bhi, Blo, nb, k, gr, tq, bh0, bh1, bl0, bl1);
+            load_b(Bhi, Blo, nb, k, lane, bh0, bh1, bl0, bl1);
             mma3x8(acc, a, bh0, bh1, bl0, bl1);
         }
         float* out = states + ((size_t)c * H + h) * P * N;
@@ -161,8 +191,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // grid (H * chunks), block 256, dynamic smem ssd_tc::SCAN_SMEM; CTA b covers head b % H of chunk b / H.
 // y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
-// C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead.
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
+// C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead. Three CTAs per
+// SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md).
+extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
@@ -179,15 +210,21 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
-    // S_in [p][n] packed over n; x [u][p] packed over u
+    // S_in [p][n] packed over n (all 16 loads in flight first); x [u][p] packed over u
     {
         const float* S = states + ((size_t)c * H + h) * P * N;
-        for (int id = tid; id < 64 * 64; id += THREADS) {
-            const int p = id >> 6, w = id & 63, n = 2 * w;
-            const float2 v = (p < P && n < N) ? *reinterpret_cast<const float2*>(S + (size_t)p * N + n) : make_float2(0.f, 0.f);
-            const Split2 s(v.x, v.y);
-            Shi[p * LD_W + w] = s.hi;
-            Slo[p * LD_W + w] = s.lo;
+        float2 sv[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int id = tid + i * THREADS, p = id >> 6, n = 2 * (id & 63);
+            sv[i] = (p < P && n < N) ? *reinterpret_cast<const float2*>(S + (size_t)p * N + n) : make_float2(0.f, 0.f);
+        }
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int id = tid + i * THREADS, p = id >> 6, w = id & 63;
+            const Split2 sp(sv[i].x, sv[i].y);
+            Shi[p * LD_W + w] = sp.hi;
+            Slo[p * LD_W + w] = sp.lo;
         }
     }
     pack_k_pairs<64>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
@@ -218,7 +255,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
                                  Split2(nxt[3].x, nxt[3].y)};
             if (k + 16 < kInter) loadC(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Shi, Slo, 0, k, gr, tq, bh0, bh1, bl0, bl1);
+            load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
             mma3x8(acc, a, bh0, bh1, bl0, bl1);
         }
         const float c0 = cumU[t0], c1 = cumU[t1], e0 = expf(c0), e1 = expf(c1);
@@ -232,29 +269,35 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_scan_tc(
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
         const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
         auto loadCB = [&](int k, float2 (&v)[4]) {
-            const int u0 = k + 2 * tq, u1 = u0 + 8;  // rows t0, t1 are < 128; masked entries are dropped below
+            const int u0 = k + 2 * tq, u1 = u0 + 8;  // rows t0, t1 are < 128
             v[0] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u0);
             v[1] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u0);
             v[2] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u1);
             v[3] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u1);
         };
-        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u for u <= t < len, else 0 (CB there may be unwritten)
-        auto m = [&](float v, int t, float ct, int u) {
-            return (t < len && u <= t) ? v * expf(ct - cumU[u]) * dtU[u] : 0.f;
-        };
-        const int kIntra = min(tb + 16, (len + 15) & ~15);
-        loadCB(0, nxt);
-        for (int k = 0; k < kIntra; k += 16) {
+        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u. Left of the warp's diagonal block every u < t (< len when t
+        // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
+        auto step = [&](int k, bool diagonal) {
+            constexpr float LOG2E = 1.4426950408889634f;
             const int u0 = k + 2 * tq, u1 = u0 + 8;
-            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u0), m(nxt[0].y, t0, c0, u0 + 1)),
-                                 Split2(m(nxt[1].x, t1, c1, u0), m(nxt[1].y, t1, c1, u0 + 1)),
-                                 Split2(m(nxt[2].x, t0, c0, u1), m(nxt[2].y, t0, c0, u1 + 1)),
-                                 Split2(m(nxt[3].x, t1, c1, u1), m(nxt[3].y, t1, c1, u1 + 1))};
-            if (k + 16 < kIntra) loadCB(k + 16, nxt);
+            const float2 cu0 = *reinterpret_cast<const float2*>(cumU + u0), cu1 = *reinterpret_cast<const float2*>(cumU + u1);
+            const float2 du0 = *reinterpret_cast<const float2*>(dtU + u0), du1 = *reinterpret_cast<const float2*>(dtU + u1);
+            auto m = [&](float v, int t, float ct, int u, float cu, float du) {
+                const float r = v * ex2((ct - cu) * LOG2E) * du;
+                return (!diagonal || u <= t) ? r : 0.f;
+            };
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u0, cu0.x, du0.x), m(nxt[0].y, t0, c0, u0 + 1, cu0.y, du0.y)),
+                                 Split2(m(nxt[1].x, t1, c1, u0, cu0.x, du0.x), m(nxt[1].y, t1, c1, u0 + 1, cu0.y, du0.y)),
+                                 Split2(m(nxt[2].x, t0, c0, u1, cu1.x, du1.x), m(nxt[2].y, t0, c0, u1 + 1, cu1.y, du1.y)),
+                                 Split2(m(nxt[3].x, t1, c1, u1, cu1.x, du1.x), m(nxt[3].y, t1, c1, u1 + 1, cu1.y, du1.y))};
+            if (!diagonal) loadCB(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Xhi, Xlo, 0, k, gr, tq, bh0, bh1, bl0, bl1);
+            load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
             mma3x8(acc, a, bh0, bh1, bl0, bl1);
-        }
+        };
+        loadCB(0, nxt);
+        for (int k = 0; k < tb; k += 16) step(k, false);
+        step(tb, true);
     }
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {

@@ -16,13 +16,31 @@ public final class GpuGatedRmsNorm {
     public static void forward(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj,
                                int ldProj, int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate,
                                int d, int dMlp, CUdeviceptr out, int ldOut, int outOff, int padFrom) {
+        launch(s, outType, rows, y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                padFrom, 0);
+    }
+
+    /**
+     * {@link #forward} into bf16 in the pre-tiled layout of {@link GpuGemm#runTiled} (what {@link GpuGemm#pretile} makes of
+     * the row output [rows][padFrom]), so out_proj needs no pass of its own over its input.
+     */
+    public static void forwardTiled(GpuStream s, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj, int ldProj, int zOff,
+                                    CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate, int d, int dMlp,
+                                    CUdeviceptr outTiled, int outOff, int padFrom) {
+        launch(s, DType.BF16, rows, y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, outTiled, 0,
+                outOff, padFrom, GpuGemm.tiledRows(rows));
+    }
+
+    private static void launch(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj, int ldProj,
+                               int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate, int d, int dMlp,
+                               CUdeviceptr out, int ldOut, int outOff, int padFrom, int tiledRows) {
         if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
         if (w != null && groupSize % 512 == 0 && d / 16 <= 1024) { // 16 columns a thread in registers, whole warps a group
             s.launch("gated_rmsnorm_regs_" + outType.suffix, rows, 1, 1, d / 16, 0, y, ldY, proj, ldProj, zOff,
-                    w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
+                    w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom, tiledRows);
             return;
         }
         s.launch("gated_rmsnorm_" + outType.suffix, rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
-                w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom);
+                w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom, tiledRows);
     }
 }

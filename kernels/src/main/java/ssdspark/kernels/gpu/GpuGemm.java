@@ -61,13 +61,15 @@ public final class GpuGemm {
 
     /** Dynamic shared memory of gemm_bf16_tn_tiled: 4 stages of 128x64 A and 256x64 B tiles, plus slack and barriers. */
     public static final int TILED_SMEM = 4 * (128 + 256) * 64 * 2 + 2048;
-    /** The fewest output columns for which the pre-tiled kernel pays, its extra pass over A included (KERNEL_NOTES.md). */
-    public static final int TILED_MIN_N = 4096;
+    /**
+     * The fewest output columns for which the pre-tiled kernel (A written pre-tiled by its producer) is known to pay:
+     * 130M's out_proj, +29 % over gemm_bf16_tn_wg on 32768 x 768 x 1536 (KERNEL_NOTES.md).
+     */
+    public static final int TILED_MIN_N = 768;
 
     /**
-     * Whether C = A . B^T with n output columns runs faster through {@link #runTiled} on this device: bf16 on an
-     * sm_90a build, n >= {@link #TILED_MIN_N} (measured +23 % on 16384 x 8224 x 2048 including the pass that tiles A,
-     * and no gain at 130M's 3352 columns).
+     * Whether C = A . B^T with n output columns runs faster through {@link #runTiled} on this device, given A arrives
+     * pre-tiled: bf16 on an sm_90a build and n >= {@link #TILED_MIN_N}.
      */
     public static boolean tiledPays(GpuDevice d, DType t, int n) { return t == DType.BF16 && n >= TILED_MIN_N && d.hasWgmma(); }
 

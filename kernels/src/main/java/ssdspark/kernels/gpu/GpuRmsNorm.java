@@ -16,8 +16,19 @@ public final class GpuRmsNorm {
         if (outF == null && outH == null) throw new IllegalArgumentException("no output");
         String t = halfType == DType.F16 ? "f16" : "bf16";
         if (d % 4 == 0 && (outF == null || ldF % 4 == 0)) // a warp per row, 16-byte accesses
-            s.launch("add_rmsnorm_warp_" + t, (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH, rows);
+            s.launch("add_rmsnorm_warp_" + t, (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, 0);
         else
             s.launch("add_rmsnorm_" + t, rows, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outH, ldH);
+    }
+
+    /**
+     * {@link #addNorm} with the bf16 output written straight into the pre-tiled layout of {@link GpuGemm#runTiled}
+     * (the layout {@link GpuGemm#pretile} makes), so the GEMM that reads it needs no pass of its own. d % 4 == 0.
+     */
+    public static void addNormTiled(GpuStream s, CUdeviceptr residual, CUdeviceptr delta, CUdeviceptr w, float eps,
+                                    int rows, int d, CUdeviceptr outTiled) {
+        if (d % 4 != 0) throw new IllegalArgumentException("pre-tiled output needs d % 4 == 0, got " + d);
+        s.launch("add_rmsnorm_warp_bf16", (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, null, 0, outTiled, 0,
+                rows, GpuGemm.tiledRows(rows));
     }
 }

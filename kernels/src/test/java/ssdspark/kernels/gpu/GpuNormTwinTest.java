@@ -171,6 +171,62 @@ class GpuNormTwinTest {
         }
     }
 
+    /**
+     * The norms' pre-tiled bf16 outputs (what the pre-tiled GEMM reads) hold the same bits as GpuGemm.pretile of their
+     * row outputs, for every real row: ragged row counts, d not a multiple of 64, both gated-norm kernels, MLP parts
+     * that start inside and at the edge of a 16-byte chunk.
+     */
+    @Test
+    void tiledOutputsArePretiledRowOutputs() {
+        GpuDevice dev = device();
+        SplittableRandom r = new SplittableRandom(21);
+        try (GpuStream s = dev.newStream()) {
+            for (int d : new int[] {36, 768, 2560}) {
+                int rows = 301, ldH = Bf16.ld(d);
+                float[] res = randn(r, rows * d, 1), w = uniform(r, d, 0.5, 1.5);
+                try (DeviceBuffer gr = upload(s, res); DeviceBuffer gw = upload(s, w);
+                     DeviceBuffer oh = dev.alloc(2L * rows * ldH); DeviceBuffer want = dev.alloc(GpuGemm.tiledBytes(rows, d));
+                     DeviceBuffer got = dev.alloc(GpuGemm.tiledBytes(rows, d))) {
+                    GpuRmsNorm.addNorm(s, gr.ptr(), null, gw.ptr(), 1e-5f, rows, d, null, 0, DType.BF16, oh.ptr(), ldH);
+                    GpuGemm.pretile(s, oh.ptr(), ldH, rows, d, want.ptr());
+                    s.zero(got.ptr(), GpuGemm.tiledBytes(rows, d));
+                    GpuRmsNorm.addNormTiled(s, gr.ptr(), null, gw.ptr(), 1e-5f, rows, d, got.ptr());
+                    sameTiledRows(s, "rmsnorm tiled d=" + d, want, got, rows);
+                }
+            }
+            // {d, groups, mlp}: the register kernel (groups of 512s) and the block kernel (group of 32)
+            int[][] shapes = {{1536, 1, 0}, {1536, 3, 16}, {1024, 1, 10}, {96, 3, 10}};
+            for (int[] sh : shapes) {
+                int d = sh[0], g = sh[1], mlp = sh[2], inner = d + mlp, ldProj = 2 * inner + 8, n = 37, ld = Bf16.ld(inner);
+                float[] ys = randn(r, n * d, 1), ps = randn(r, n * ldProj, 1), ws = uniform(r, d, 0.5, 1.5);
+                try (DeviceBuffer gy = upload(s, ys); DeviceBuffer gp = upload(s, ps); DeviceBuffer gw = upload(s, ws);
+                     DeviceBuffer oh = dev.alloc(2L * n * ld); DeviceBuffer want = dev.alloc(GpuGemm.tiledBytes(n, inner));
+                     DeviceBuffer got = dev.alloc(GpuGemm.tiledBytes(n, inner))) {
+                    GpuGatedRmsNorm.forward(s, DType.BF16, n, gy.ptr(), d, gp.ptr(), ldProj, 2 * mlp, gw.ptr(), 1e-5f, d / g,
+                            false, d, mlp, oh.ptr(), ld, mlp, inner);
+                    GpuGemm.pretile(s, oh.ptr(), ld, n, inner, want.ptr());
+                    s.zero(got.ptr(), GpuGemm.tiledBytes(n, inner));
+                    GpuGatedRmsNorm.forwardTiled(s, n, gy.ptr(), d, gp.ptr(), ldProj, 2 * mlp, gw.ptr(), 1e-5f, d / g,
+                            false, d, mlp, got.ptr(), mlp, inner);
+                    sameTiledRows(s, "gated rmsnorm tiled d=" + d + " groups=" + g + " mlp=" + mlp, want, got, n);
+                }
+            }
+        }
+    }
+
+    /** Equal bf16 bits at every position of rows [0, rows) of two pre-tiled buffers (padding rows are not written). */
+    private static void sameTiledRows(GpuStream s, String what, DeviceBuffer want, DeviceBuffer got, int rows) {
+        int npad = GpuGemm.tiledRows(rows);
+        short[] a = new short[(int) (want.bytes() / 2)], b = new short[a.length];
+        s.download(want.ptr(), a, 0, a.length);
+        s.download(got.ptr(), b, 0, b.length);
+        for (int i = 0; i < a.length; i++) {
+            int row = (i / 64) % npad;
+            if (row < rows && a[i] != b[i])
+                fail(what + ": element " + i + " (row " + row + ", k-tile " + i / 64 / npad + ") is " + b[i] + ", want " + a[i]);
+        }
+    }
+
     @Test
     void poolingMatchesTwin() {
         GpuDevice dev = device();

@@ -430,7 +430,7 @@ public final class GpuEngine implements Engine {
         checkOpen();
         Workspace ws = local.get();
         if (ws == null) {
-            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiledInProj());
+            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiled);
             ws.stream.setProfiling(profiling);
             local.set(ws);
             workspaces.add(ws);
@@ -572,16 +572,18 @@ public final class GpuEngine implements Engine {
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
+        CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
         for (int l = 0, attnLayer = 0; l < L; l++) {
             GpuWeights.Layer g = w.layers[l];
-            norm(ws, g.norm, T, ldXn);
             if (g.attention) {
+                norm(ws, g.norm, pending, T, ldXn);
                 attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
             } else {
-                if (g.inProjTiled != null) { // Hopper's copy engine feeds the GEMM: xn tiled like the weight
-                    GpuGemm.pretile(s, ws.xn.ptr(), ldXn, T, d, ws.xnTiled.ptr());
-                    GpuGemm.runTiled(s, ws.xnTiled.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
+                if (w.tiled) { // Hopper's copy engine feeds the GEMM: the norm writes xn tiled like the weight
+                    GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr());
+                    GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
                 } else {
+                    norm(ws, g.norm, pending, T, ldXn);
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
 
@@ -590,30 +592,39 @@ public final class GpuEngine implements Engine {
 
                 GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
-                GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
-                        c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
-                // residual += out_proj(gated): the add of the block, in the GEMM's epilogue
-                GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.residual.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+                // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
+                // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
+                if (w.tiled) {
+                    GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                            c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);
+                    GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, ptr(g.outProjBias));
+                } else {
+                    GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                            c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
+                    GpuGemm.run(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.delta.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+                }
             }
+            pending = g.attention ? null : ws.delta.ptr();
             if (g.fc1 != null) { // the block's gated MLP: residual += fc2(y * silu(gate)), [y | gate] = fc1(norm2(residual))
                 int dI = c.dIntermediate;
-                norm(ws, g.mlpNorm, T, ldXn);
+                norm(ws, g.mlpNorm, pending, T, ldXn);
+                pending = null;
                 GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.fc1.ptr(), w.ldModel, ws.proj.ptr(), 2 * dI, null, T, 2 * dI, d);
                 GpuAttention.siluGate(s, mt, T, ws.proj.ptr(), 2 * dI, 0, dI, ws.gated.ptr(), w.ldMlp, 0, dI);
                 GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldMlp, g.fc2.ptr(), w.ldMlp, ws.residual.ptr(), d, null, T, d, dI);
             }
         }
-        GpuRmsNorm.addNorm(s, ws.residual.ptr(), null, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
+        GpuRmsNorm.addNorm(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
                 mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
         return vd;
     }
 
-    /** ws.xn = RMSNorm(residual) * weight, in the GEMMs' input type. */
-    private void norm(Workspace ws, ssdspark.kernels.gpu.DeviceBuffer weight, int T, int ldXn) {
+    /** residual += delta (when not null); ws.xn = RMSNorm(residual) * weight, in the GEMMs' input type. */
+    private void norm(Workspace ws, ssdspark.kernels.gpu.DeviceBuffer weight, CUdeviceptr delta, int T, int ldXn) {
         DType mt = precision.matrixType;
         if (mt.isHalf())
-            GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), null, weight.ptr(), c.normEps, T, c.dModel, null, 0, mt, ws.xn.ptr(), ldXn);
-        else GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), null, weight.ptr(), c.normEps, T, c.dModel, ws.xn.ptr(), c.dModel, mt, null, 0);
+            GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), delta, weight.ptr(), c.normEps, T, c.dModel, null, 0, mt, ws.xn.ptr(), ldXn);
+        else GpuRmsNorm.addNorm(ws.stream, ws.residual.ptr(), delta, weight.ptr(), c.normEps, T, c.dModel, ws.xn.ptr(), c.dModel, mt, null, 0);
     }
 
     /**

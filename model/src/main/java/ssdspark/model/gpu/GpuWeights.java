@@ -32,14 +32,19 @@ final class GpuWeights implements AutoCloseable {
     final int embeddingRows, headRows;
     final DeviceBuffer embedding, head, normF;
     final Layer[] layers;
+    /**
+     * Whether the Mamba-2 layers' in_proj and out_proj run pre-tiled (GpuGemm.tiledPays for d_model output columns):
+     * their weights are kept only in the pre-tiled layout, and the norms before them write their outputs that way.
+     */
+    final boolean tiled;
     final long bytes;
     private final List<DeviceBuffer> all = new ArrayList<>();
 
     static final class Layer {
         /** Mamba-2 layers: their mixer; attention layers: in_proj (q|k|v|MLP), conv over q|k|v, out_proj. */
         DeviceBuffer norm, inProj, inProjBias, convWeight, convBias, gatedNorm, outProj, outProjBias;
-        /** Mamba-2 in_proj pre-tiled for GpuGemm.runTiled where that pays (then inProj is null); null otherwise. */
-        DeviceBuffer inProjTiled;
+        /** Mamba-2 in_proj / out_proj pre-tiled for GpuGemm.runTiled when {@link #tiled} (inProj / outProj are then null). */
+        DeviceBuffer inProjTiled, outProjTiled;
         GpuSsdScan.Params ssm;  // dt_bias, A = -exp(A_log), D, the dt clamp (Mamba-2 layers)
         boolean attention;
         DeviceBuffer mlpNorm, fc1, fc2;  // the block's gated MLP (d_intermediate > 0)
@@ -57,6 +62,7 @@ final class GpuWeights implements AutoCloseable {
         ldMlp = c.dIntermediate == 0 ? 0 : bf.ld(c.dIntermediate);
         embeddingRows = w.embeddingRows;
         headRows = w.headRows;
+        tiled = GpuGemm.tiledPays(dev, bf, c.dModel) && c.dModel % 4 == 0; // in_proj is wider than d_model
         try (GpuStream s = dev.newStream()) {
             embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, bf);
             head = w.lmHead == w.embedding ? embedding : matrix(s, w.lmHead, w.headRows, c.dModel, bf);
@@ -86,13 +92,8 @@ final class GpuWeights implements AutoCloseable {
                     continue;
                 }
                 g.inProj = matrix(s, l.inProj, c.dInProj(), c.dModel, bf);
-                if (GpuGemm.tiledPays(dev, bf, c.dInProj())) { // the same bytes, laid out for one bulk copy a tile
-                    g.inProjTiled = device.alloc(GpuGemm.tiledBytes(c.dInProj(), c.dModel));
-                    all.add(g.inProjTiled);
-                    GpuGemm.pretile(s, g.inProj.ptr(), ldModel, c.dInProj(), c.dModel, g.inProjTiled.ptr());
-                    s.sync();
-                    all.remove(g.inProj);
-                    g.inProj.close();
+                if (tiled) {
+                    g.inProjTiled = pretiled(s, g.inProj, ldModel, c.dInProj(), c.dModel);
                     g.inProj = null;
                 }
                 g.inProjBias = vec(s, l.inProjBias);
@@ -103,6 +104,10 @@ final class GpuWeights implements AutoCloseable {
                 g.ssm = new GpuSsdScan.Params(vec(s, l.dtBias).ptr(), vec(s, negA).ptr(), c.dtMin, c.dtMax, vec(s, l.d).ptr(), c.dHasHdim);
                 g.gatedNorm = vec(s, l.gatedNorm);
                 g.outProj = matrix(s, l.outProj, c.dModel, c.dInner, bf);
+                if (tiled) {
+                    g.outProjTiled = pretiled(s, g.outProj, ldInner, c.dModel, c.dInner);
+                    g.outProj = null;
+                }
                 g.outProjBias = vec(s, l.outProjBias);
                 layers[i] = g;
                 s.sync(); // keep the host copies of one layer alive at a time
@@ -117,10 +122,15 @@ final class GpuWeights implements AutoCloseable {
         bytes = b;
     }
 
-    /** Whether the Mamba-2 layers' in_proj runs pre-tiled (the workspace then keeps xn pre-tiled too). */
-    boolean tiledInProj() {
-        for (Layer l : layers) if (l.inProjTiled != null) return true;
-        return false;
+    /** The same bytes as the bf16 matrix m [rows][ld], laid out for one bulk copy a tile; m is freed. */
+    private DeviceBuffer pretiled(GpuStream s, DeviceBuffer m, int ld, int rows, int cols) {
+        DeviceBuffer t = device.alloc(GpuGemm.tiledBytes(rows, cols));
+        all.add(t);
+        GpuGemm.pretile(s, m.ptr(), ld, rows, cols, t.ptr());
+        s.sync();
+        all.remove(m);
+        m.close();
+        return t;
     }
 
     private DeviceBuffer vec(GpuStream s, float[] v) {

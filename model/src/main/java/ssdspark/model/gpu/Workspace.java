@@ -26,12 +26,12 @@ final class Workspace implements AutoCloseable {
     long capLmScratch;
     DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables
     DeviceBuffer residual;   // f32 [T][d]
-    DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]
-    DeviceBuffer xnTiled;    // xn pre-tiled for GpuGemm.runTiled (models whose in_proj runs tiled), else null
+    DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]; or pre-tiled for a tiled in_proj (GpuWeights.tiled)
+    DeviceBuffer delta;      // f32 [T][d]: a Mamba-2 block's out_proj output, added into residual by the next norm
     DeviceBuffer proj;       // f32 [T][projWidth]: in_proj (or fc1) output
     DeviceBuffer xbc;        // f32 [T][conv_dim]: conv output (x | B | C, or an attention layer's q | k | v)
     DeviceBuffer y;          // f32 [T][d_ssm]
-    DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]
+    DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]; or pre-tiled (as xn)
     DeviceBuffer hidden;     // f32 [T][d]
     DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only)
     DeviceBuffer ssd;        // SSD scratch
@@ -49,11 +49,11 @@ final class Workspace implements AutoCloseable {
     int lastHiddenRows;
 
     /** ldGated: row stride of the out_proj / fc2 input buffer, the widest of the layers' (16-bit) strides. */
-    private final boolean tiledInProj;
+    private final boolean tiled;
 
-    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated, boolean tiledInProj) {
+    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated, boolean tiled) {
         this.dev = dev;
-        this.tiledInProj = tiledInProj;
+        this.tiled = tiled;
         this.c = c;
         this.bf16 = p.matrixType.isHalf(); // 16-bit activations for the GEMMs
         this.ldModel = ldModel;
@@ -112,12 +112,12 @@ final class Workspace implements AutoCloseable {
             long T = t;
             int d = c.dModel;
             residual = dev.alloc(4 * T * d);
-            xn = dev.alloc(bf16 ? 2 * T * ldModel : 4 * T * d);
-            if (tiledInProj) xnTiled = dev.alloc(GpuGemm.tiledBytes(t, d));
+            xn = dev.alloc(bf16 ? Math.max(2 * T * ldModel, tiled ? GpuGemm.tiledBytes(t, d) : 0) : 4 * T * d);
+            delta = dev.alloc(4 * T * d);
             proj = dev.alloc(4 * T * projWidth());
             xbc = dev.alloc(4 * T * Math.max(c.convDim(), attn == null ? 0 : attn.qkvDim()));
             y = dev.alloc(4 * T * c.dSsm);
-            gated = dev.alloc(bf16 ? 2 * T * ldGated : 4 * T * gatedWidth());
+            gated = dev.alloc(bf16 ? Math.max(2 * T * ldGated, tiled ? GpuGemm.tiledBytes(t, c.dInner) : 0) : 4 * T * gatedWidth());
             if (attn != null) {
                 attnQ = dev.alloc(4 * T * attn.qDim());
                 attnInts = dev.alloc(4L * (2L * (t / GpuAttention.TILE + Math.max(seqs, capSeqs) + 1) + 2L * Math.max(seqs, capSeqs)));
@@ -193,9 +193,9 @@ final class Workspace implements AutoCloseable {
         } catch (RuntimeException ignored) {
             // the stream's own error is what the caller sees
         }
-        closeAll(ints, residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
+        closeAll(ints, residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
                 attnInts, keys, values);
-        ints = residual = xn = xnTiled = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        ints = residual = xn = delta = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
         attnQ = attnInts = keys = values = null;
         capTokens = capSeqs = capChunks = capKvRows = 0;
         capLmScratch = 0;
@@ -205,7 +205,7 @@ final class Workspace implements AutoCloseable {
 
     long bytes() {
         long b = 0;
-        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd,
+        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd,
                 convState, ssmState, pool, lm, attnQ, attnInts, keys, values})
             if (x != null) b += x.bytes();
         return b;
@@ -213,8 +213,8 @@ final class Workspace implements AutoCloseable {
 
     private void freeTokenBuffers() {
         stream.sync();
-        closeAll(residual, xn, xnTiled, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
-        residual = xn = xnTiled = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
+        closeAll(residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
+        residual = xn = delta = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
     }
 
     private static void closeAll(DeviceBuffer... bs) {

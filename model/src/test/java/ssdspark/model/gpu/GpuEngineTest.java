@@ -91,14 +91,16 @@ class GpuEngineTest {
     }
 
     /**
-     * A model wide enough for in_proj to run through the pre-tiled GEMM (d_model 1024: 4,384 in_proj rows; sm_90a, bf16):
-     * the kernel runs, and the bf16 engine stays within bf16's distance of the fp32 CPU engine (a wrong layout gives ~1).
+     * A model wide enough for the pre-tiled GEMM (d_model 1024; sm_90a, bf16): in_proj and out_proj of every layer run
+     * through it, fed by norms that write their outputs pre-tiled (no separate pass), the out_proj output reaches the
+     * residual through the next norm, and the bf16 engine stays within bf16's distance of the fp32 CPU engine (a wrong
+     * layout or a lost residual add gives ~1). 333 tokens: the last row tile and the padded rows are partial.
      */
     @Test
-    void wideInProjRunsPreTiledAndMatchesCpu() {
+    void wideModelRunsPreTiledProjectionsAndMatchesCpu() {
         int dev = device();
         Mamba2Weights w = RandomMamba2.weights(RandomMamba2.config(1024, 2, 1000, 128, 64, 1, 64, ""), 17, 0.5);
-        assertTrue(w.cfg.dInProj() >= ssdspark.kernels.gpu.GpuGemm.TILED_MIN_N, "in_proj rows " + w.cfg.dInProj());
+        assertTrue(w.cfg.dModel >= ssdspark.kernels.gpu.GpuGemm.TILED_MIN_N, "d_model " + w.cfg.dModel);
         int[] doc = RandomMamba2.randomDocs(18, w.cfg.vocabSize, 333)[0];
         try (CpuEngine cpu = new CpuEngine(w); GpuEngine gpu = GpuEngine.create(w, dev, Precision.BF16)) {
             Assumptions.assumeTrue(gpu.device().hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
@@ -109,8 +111,10 @@ class GpuEngineTest {
             var prof = gpu.takeProfile();
             gpu.setProfiling(false);
             assertTrue(prof.containsKey("gemm_bf16_tn_tiled"), "kernels run: " + prof.keySet());
+            assertEquals(2 * w.cfg.nLayer, (int) prof.get("gemm_bf16_tn_tiled")[1], "tiled launches: in_proj and out_proj");
+            assertFalse(prof.containsKey("bf16_pretile"), "no separate tiling pass: " + prof.keySet());
             double e = relL2(got, want);
-            System.out.printf("  pre-tiled in_proj, bf16 GPU vs fp32 CPU: hidden rel %.2e%n", e);
+            System.out.printf("  pre-tiled in_proj and out_proj, bf16 GPU vs fp32 CPU: hidden rel %.2e%n", e);
             assertTrue(e < 0.1, "hidden relative error " + e + " (a wrong layout gives ~1)");
         }
     }

@@ -1,0 +1,227 @@
+// SSD kernel bench: the shipped SSD kernels (ssd.cuh, ssd_tc.cuh) alone on one model shape, plain CUDA C++ so it
+// builds and runs on the GPU host with nvcc and no Java; experimental variants (SSD_BENCH_VARIANTS, a header of
+// kernels with the shipped signatures) are checked against the shipped kernels and the fp32 path, then timed.
+//
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
+//        [-DSSD_BENCH_VARIANTS='"variants.cuh"'] tools/bench/ssd_bench.cu -o ssd_bench
+//   ./ssd_bench [130m|1.3b] [iters]
+//
+// Inputs are random with mamba_ssm's initialisation ranges (dt in [1e-3, 0.1], A in [-16, -1]); x, B and C
+// uniform in [-1, 1]. Prints microseconds per launch and per batch (all layers), and each checked kernel's
+// largest difference relative to the fp32 path's output scale.
+#include "gemm.cuh"
+#include "ssd_tc.cuh"
+#ifdef SSD_BENCH_VARIANTS
+#include SSD_BENCH_VARIANTS
+#endif
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                                  \
+    do {                                                                                       \
+        cudaError_t e_ = (x);                                                                  \
+        if (e_ != cudaSuccess) {                                                               \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+struct Shape {
+    const char* name;
+    int seqs, len, H, P, N, G, layers;
+};
+
+static float* dalloc(size_t n) {
+    float* p;
+    CK(cudaMalloc(&p, n * 4));
+    CK(cudaMemset(p, 0, n * 4));
+    return p;
+}
+static int* ialloc(const std::vector<int>& v) {
+    int* p;
+    CK(cudaMalloc(&p, v.size() * 4));
+    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
+    return p;
+}
+static float* upload(const std::vector<float>& v) {
+    float* p = dalloc(v.size());
+    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
+    return p;
+}
+static std::vector<float> download(const float* p, size_t n) {
+    std::vector<float> v(n);
+    CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
+    return v;
+}
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static float uni(float a, float b) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return a + (b - a) * (float)((rng >> 40) * (1.0 / 16777216.0));
+}
+
+template <typename F>
+static float time_us(F launch, int iters) {
+    for (int i = 0; i < 3; i++) launch();
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    CK(cudaEventRecord(a));
+    for (int i = 0; i < iters; i++) launch();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    CK(cudaGetLastError());
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    return 1000.f * ms / iters;
+}
+
+// max |a - b| / max |ref|
+static double rel_diff(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& ref) {
+    double d = 0, s = 0;
+    for (size_t i = 0; i < a.size(); i++) {
+        d = std::max(d, (double)std::fabs(a[i] - b[i]));
+        s = std::max(s, (double)std::fabs(ref[i]));
+        if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
+    }
+    return d / s;
+}
+
+int main(int argc, char** argv) {
+    const Shape shapes[] = {{"130m", 16, 2048, 24, 64, 128, 1, 24}, {"1.3b", 8, 2048, 64, 64, 128, 1, 48}};
+    const std::string want = argc > 1 ? argv[1] : "130m";
+    const int iters = argc > 2 ? atoi(argv[2]) : 20;
+    const Shape* sh = nullptr;
+    for (const Shape& s : shapes)
+        if (want == s.name) sh = &s;
+    if (!sh) {
+        fprintf(stderr, "usage: ssd_bench [130m|1.3b] [iters]\n");
+        return 2;
+    }
+    const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
+    const int T = sh->seqs * sh->len, C = T / Q, dSsm = H * P, ldX = dSsm + 2 * G * N, ldDt = H;
+    const int xOff = 0, bOff = dSsm, cOff = dSsm + G * N;
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    printf("ssd_bench %s: %d x %d tokens, H %d, P %d, N %d, G %d, chunk %d, %d layers; %s\n", sh->name, sh->seqs,
+           sh->len, H, P, N, G, Q, sh->layers, prop.name);
+
+    std::vector<float> hx((size_t)T * ldX), hdt((size_t)T * H), hbias(H), hA(H), hD(H);
+    for (float& v : hx) v = uni(-1.f, 1.f);
+    for (int h = 0; h < H; h++) {
+        const float dt = std::exp(uni(std::log(1e-3f), std::log(0.1f)));
+        hbias[h] = dt + std::log(-std::expm1(-dt));  // softplus^-1(dt), mamba_ssm's dt_bias
+        hA[h] = -uni(1.f, 16.f);
+        hD[h] = uni(0.5f, 1.5f);
+    }
+    for (float& v : hdt) v = uni(-0.5f, 0.5f);
+    std::vector<int> cs(C), cl(C, Q), s0(sh->seqs), sn(sh->seqs, sh->len / Q);
+    for (int c = 0; c < C; c++) cs[c] = c * Q;
+    for (int s = 0; s < sh->seqs; s++) s0[s] = s * (sh->len / Q);
+    float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
+    int *chunkStart = ialloc(cs), *chunkLen = ialloc(cl), *seqChunk0 = ialloc(s0), *seqChunks = ialloc(sn);
+    const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
+    float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
+          *passed = dalloc(statesN), *ssm = dalloc(sh->seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
+          *y = dalloc((size_t)T * dSsm), *y32 = dalloc((size_t)T * dSsm);
+    const float dtMin = 0.f, dtMax = INFINITY;
+    const int slabs = (H / G + ssd_tc::HEADS_PER_CTA - 1) / ssd_tc::HEADS_PER_CTA;
+    CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
+    CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
+
+    auto cumsum = [&] { ssd_chunk_cumsum<<<dim3(C, H), Q>>>(dtRaw, ldDt, 0, dtBias, negA, dtMin, dtMax, chunkStart, chunkLen, T, dt, cum); };
+    auto state_tc = [&] {
+        ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+                                                                          chunkLen, H, P, N, G, states);
+    };
+    auto state_f32 = [&] {
+        ssd_chunk_state<<<dim3(C, H, ((P + 63) / 64) * ((N + 63) / 64)), 256>>>(x, ldX, xOff, bOff, dt, cum, T,
+                                                                                chunkStart, chunkLen, H, P, N, G, states);
+    };
+    // state passing works in place: run it on a copy so it can be repeated
+    auto passing = [&] {
+        CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
+        CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+        ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
+                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN);
+    };
+    auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
+    auto scan_tc = [&] {
+        ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H,
+                                                             P, N, G, passed, cb, D, 0, y, dSsm);
+    };
+    auto scan_f32 = [&] {
+        ssd_chunk_scan<<<dim3(C, H, 2 * ((P + 63) / 64)), 256>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen,
+                                                                 H, P, N, G, passed, cb, D, 0, y32, dSsm);
+    };
+
+    // fp32 path: the reference
+    cumsum();
+    state_f32();
+    passing();
+    bmm();
+    scan_f32();
+    CK(cudaDeviceSynchronize());
+    const std::vector<float> ref = download(y32, (size_t)T * dSsm), states32 = download(states, statesN);
+    // shipped tensor-core path
+    state_tc();
+    CK(cudaDeviceSynchronize());
+    const std::vector<float> statesTc = download(states, statesN);
+    passing();
+    scan_tc();
+    CK(cudaDeviceSynchronize());
+    const std::vector<float> yTc = download(y, (size_t)T * dSsm);
+    printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
+           rel_diff(statesTc, states32, states32), rel_diff(yTc, ref, ref));
+
+    struct Row {
+        const char* name;
+        float us;
+    };
+    std::vector<Row> rows;
+    rows.push_back({"ssd_chunk_cumsum", time_us(cumsum, iters)});
+    rows.push_back({"ssd_chunk_state_tc", time_us(state_tc, iters)});
+    {
+        const float withCopy = time_us(passing, iters);
+        const float copy = time_us([&] {
+            CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
+            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+        }, iters);
+        rows.push_back({"ssd_state_passing_v4", withCopy - copy});
+    }
+    rows.push_back({"ssd_bmm_cb", time_us(bmm, iters)});
+    rows.push_back({"ssd_chunk_scan_tc", time_us(scan_tc, iters)});
+#ifdef SSD_BENCH_VARIANTS
+    passing();  // the copy-only timing above left the local states in `passed`
+    // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
+    for (const BenchVariant& v : bench_variants()) {
+        v.prepare();
+        if (v.replacesScan) {
+            CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
+            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
+                               cb, D, y, dSsm});
+            CK(cudaDeviceSynchronize());
+            printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(y, (size_t)T * dSsm), ref, ref),
+                   rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
+        } else {
+            CK(cudaMemset(states, 0xff, statesN * 4));
+            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
+                               cb, D, y, dSsm});
+            CK(cudaDeviceSynchronize());
+            printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(states, statesN), states32, states32),
+                   rel_diff(download(states, statesN), statesTc, states32));
+        }
+        rows.push_back({v.name, time_us([&] {
+                            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G,
+                                               states, passed, cb, D, y, dSsm});
+                        }, iters)});
+    }
+#endif
+    printf("%-28s %10s %12s\n", "kernel", "us/launch", "ms/batch");
+    for (const Row& r : rows) printf("%-28s %10.1f %12.3f\n", r.name, r.us, r.us * sh->layers / 1000.f);
+    return 0;
+}
