@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs tools/bench/ssd_bench.cu on the GPU host (nvcc there, no Java): the SSD kernels alone on the 130M
 # and 1.3B shapes, plus the bench-only variants of tools/bench/ssd_variants.cuh. Writes to $OUT (default ./ssd-bench):
-# ssd_bench.log, and with PROFILE=1 an ncu report of the two scan kernels and their SASS (ssd_profile.tar.gz).
+# ssd_bench.log, and with PROFILE=1 ncu reports (PROFILE_KERNELS, default the shipped scan and state kernels, with
+# stall reasons) and the SASS (ssd_profile.tar.gz).
 #   OUT=$OUT bash tools/bench/ssd_bench.sh [iters]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,10 +17,11 @@ nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I"$root/kernels/src/m
 if [[ "${PROFILE:-0}" == 1 ]]; then
   prof=$out/profile; mkdir -p "$prof"
   cuobjdump -sass "$bin" > "$prof/ssd_bench.sass" 2>&1 || true
-  for k in ssd_chunk_scan_tc scan_v2_b2 ssd_chunk_state_tc state_v2_b2; do
+  for k in ${PROFILE_KERNELS:-ssd_chunk_scan_tc ssd_chunk_state_tc}; do
     timeout 120 ncu --clock-control none -k "$k" -c 1 \
       --section SpeedOfLight --section Occupancy --section WarpStateStats --section SchedulerStats \
       --section InstructionStats --section MemoryWorkloadAnalysis --section LaunchStats \
+      --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio" \
       "$bin" 130m 1 > "$prof/ncu-$k.txt" 2>&1 || echo "ncu exit $?" >> "$prof/ncu-$k.txt"
   done
   tar czf "$out/ssd_profile.tar.gz" -C "$out" profile && rm -rf "$prof"

@@ -111,9 +111,45 @@ __device__ __forceinline__ void tile_origin(int t, int tiles_m, int tiles_n, int
 
 // ATILED (needs BTILED): A too is read pre-tiled (bf16_pretile's layout over A, lda = its padded row count), so one
 // producer thread moves a stage with two bulk copies: the bound for a norm kernel that would write A pre-tiled.
-template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED = false>
-__device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb,
-                                        float* C, int ldc, const float* bias, int M, int N, int K, int accumulate) {
+// The epilogue that writes C[M][ldc] (+)= acc + bias[col] (accumulate: read C first). Called per finished tile for the
+// thread's rows r0 and r0 + 8 of columns bn + 8 jn + 2 (lane % 4) + e, e = 0, 1 (acc[4 jn + 2 h + e], h: row r0 + 8h).
+struct StoreC {
+    float* C;
+    int ldc;
+    const float* bias;
+    int accumulate;
+    template <int BN>
+    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
+        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
+#pragma unroll
+        for (int jn = 0; jn < BN / 8; jn++) {
+            const int col = bn + 8 * jn + 2 * (lane & 3);
+            const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = r0 + 8 * h;
+                if (row >= M) continue;
+                float* c = C + (size_t)row * ldc + col;
+                float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
+                if (pairs && col + 1 < N) {
+                    if (accumulate) {
+                        const float2 o = *reinterpret_cast<const float2*>(c);
+                        v0 += o.x;
+                        v1 += o.y;
+                    }
+                    *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+                } else {
+                    if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
+                    if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
+                }
+            }
+        }
+    }
+};
+
+template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue>
+__device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb, int M,
+                                        int N, int K, const Epilogue& epilogue) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int A_TILE = BM * BK * 2, B_TILE = BN * BK * 2, STAGE = A_TILE + B_TILE;
     const uint32_t smem = aligned_smem(), full = smem + STAGES * STAGE, empty = full + 8 * STAGES;
@@ -168,7 +204,6 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
         const int cw = wg - 1, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, rbase = PP ? 0 : cw * 64;
         int stage = 0;
         uint32_t phase = 0;
-        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
         if (PP && cw == 1 && blockIdx.x < tiles) turn_pass(1);  // consumer 0 goes first
         int j = 0;
         for (int t = blockIdx.x; t < tiles; t += gridDim.x, j++) {
@@ -209,32 +244,8 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
             for (int m = 0; m < MSUB; m++) touch(acc[m]);
             if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
 #pragma unroll
-            for (int m = 0; m < MSUB; m++) {
-                const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
-#pragma unroll
-                for (int jn = 0; jn < BN / 8; jn++) {
-                    const int col = bn + 8 * jn + 2 * (lane & 3);
-                    const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
-#pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const int row = r0 + 8 * h;
-                        if (row >= M) continue;
-                        float* c = C + (size_t)row * ldc + col;
-                        float v0 = acc[m][4 * jn + 2 * h] + b0, v1 = acc[m][4 * jn + 2 * h + 1] + b1;
-                        if (pairs && col + 1 < N) {
-                            if (accumulate) {
-                                const float2 o = *reinterpret_cast<const float2*>(c);
-                                v0 += o.x;
-                                v1 += o.y;
-                            }
-                            *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-                        } else {
-                            if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
-                            if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
-                        }
-                    }
-                }
-            }
+            for (int m = 0; m < MSUB; m++)
+                epilogue.template operator()<BN>(acc[m], bm + rbase + m * 64 + warp * 16 + (lane >> 2), bn, M, N, lane);
         }
     }
 #else
@@ -250,7 +261,7 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {
-    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, C, ldc, bias, M, N, K, accumulate);
+    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K, ws_gemm::StoreC{C, ldc, bias, accumulate});
 }
 
 // B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's

@@ -4,6 +4,7 @@
 // writes that logit, and lm_head_finish merges the splits: out = logit[target] - logsumexp.
 #pragma once
 #include "gemm_sm90.cuh"
+#include "gemm_sm90_tiled.cuh"
 
 // grid (splits, ceil(M/128)), block 256, dynamic smem mma_gemm::smem_bytes<3>().
 // H[M][ldh] hidden rows, E[V][lde] head rows (K = d_model), both bf16 or both fp16. Split sp covers vocab tiles
@@ -250,4 +251,54 @@ extern "C" __global__ void __launch_bounds__(256, 2) lm_head_f16_wg(const f16* H
                                                                     int tilesPerSplit, float* partM, float* partS,
                                                                     float* targetLogit) {
     lm_head_wg<f16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
+}
+
+// The same on the pre-tiled warp-specialised GEMM (gemm_sm90_tiled.cuh, sm_90a, bf16): H and E pre-tiled (ldh / lde =
+// their padded row counts), one split per vocabulary tile of 256, so the persistent CTAs need no per-row state across
+// tiles: each finished 128 x 256 tile leaves partM/partS[tile][row] (and the target logits it holds), and
+// lm_head_finish merges the ceil(V / 256) splits. Grid (min(tiles, SMs)), block 384, dynamic smem
+// ws_gemm::smem_bytes<256, 4>().
+struct RowLogSumExp {
+    const int* targets;
+    float *partM, *partS, *targetLogit;
+    template <int BN>
+    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int V, int lane) const {
+        const int split = bn / BN;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = r0 + 8 * h, tg = row < M ? targets[row] : -1;
+            float m = SSD_NEG_INF, s = 0.f;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++)
+                    if (bn + 8 * j + 2 * (lane & 3) + e < V) m = fmaxf(m, acc[4 * j + 2 * h + e]);
+            if (m != SSD_NEG_INF)
+#pragma unroll
+                for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        const int col = bn + 8 * j + 2 * (lane & 3) + e;
+                        const float v = acc[4 * j + 2 * h + e];
+                        if (col < V) s += expf(v - m);
+                        if (col == tg) targetLogit[row] = v;
+                    }
+            // the four lanes of a quad hold the other columns of the same rows
+#pragma unroll
+            for (int o = 1; o <= 2; o <<= 1) {
+                const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
+                lse_merge(m, s, m2, s2);
+            }
+            if ((lane & 3) == 0 && row < M) {
+                partM[(size_t)split * M + row] = m;
+                partS[(size_t)split * M + row] = s;
+            }
+        }
+    }
+};
+extern "C" __global__ void __launch_bounds__(384, 1) lm_head_bf16_tiled(const bf16* H, int ldh, const bf16* E, int lde,
+                                                                       int M, int V, int K, const int* targets,
+                                                                       float* partM, float* partS, float* targetLogit) {
+    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(H, ldh, E, lde, M, V, K,
+                                                            RowLogSumExp{targets, partM, partS, targetLogit});
 }

@@ -12,8 +12,11 @@ import jcuda.driver.CUdeviceptr;
 public final class GpuLmHead {
     private GpuLmHead() {}
 
-    /** How a call is cut: splits x tilesPerSplit vocabulary tiles; wgmma: the Hopper kernel. */
-    public record Plan(int rowTile, int vocabTile, int splits, int tilesPerSplit, boolean wgmma) {
+    /**
+     * How a call is cut: splits x tilesPerSplit vocabulary tiles; wgmma: the Hopper kernel; tiled: the pre-tiled
+     * warp-specialised one ({@link #logProbsTiled}: one split per vocabulary tile).
+     */
+    public record Plan(int rowTile, int vocabTile, int splits, int tilesPerSplit, boolean wgmma, boolean tiled) {
         /** Scratch floats: partial max and sum per split and row, plus the target logit per row. */
         public long scratchFloats(int rows) { return (2L * splits + 1) * rows; }
     }
@@ -32,8 +35,16 @@ public final class GpuLmHead {
         int splits = Math.max(1, Math.min(vtiles, (wantCtas + rowTiles - 1) / rowTiles));
         int per = (vtiles + splits - 1) / splits;
         splits = (vtiles + per - 1) / per;
-        return new Plan(rt, vt, splits, per, wgmma);
+        return new Plan(rt, vt, splits, per, wgmma, false);
     }
+
+    /** The plan of {@link #logProbsTiled}: 128 x 256 tiles, a split per vocabulary tile. */
+    public static Plan planTiled(int vocab) {
+        return new Plan(128, TILED_VOCAB_TILE, (vocab + TILED_VOCAB_TILE - 1) / TILED_VOCAB_TILE, 1, true, true);
+    }
+
+    /** Vocabulary tile of lm_head_bf16_tiled (gemm_bf16_tn_tiled's BN). */
+    private static final int TILED_VOCAB_TILE = 256;
 
     /**
      * out[i] = log softmax(H[i] . E^T)[targets[i]] for 0 <= i < rows (NaN where targets[i] < 0; targets must be
@@ -54,6 +65,24 @@ public final class GpuLmHead {
         else
             s.launch("lm_head_f32", p.splits(), rowTiles, 1, 256, 0, h, ldh, e, lde, rows, vocab, k, targets,
                     p.tilesPerSplit(), partM, partS, tl);
+        s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, tl, targets, out);
+    }
+
+    /**
+     * {@link #logProbs} for bf16 on Hopper with both operands pre-tiled ({@link GpuGemm#pretile}'s layout): hTiled holds
+     * hRows >= rows padded rows ({@link GpuGemm#tiledRows}), eTiled the head's vocab rows; p = {@link #planTiled}.
+     */
+    public static void logProbsTiled(GpuStream s, CUdeviceptr hTiled, int hRows, CUdeviceptr eTiled, int rows, int vocab,
+                                     int k, CUdeviceptr targets, Plan p, CUdeviceptr scratch, CUdeviceptr out) {
+        if (!p.tiled()) throw new IllegalArgumentException("not a plan of planTiled: " + p);
+        if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled LM head needs sm_90 and an sm_90a build");
+        if (hRows < rows) throw new IllegalArgumentException("tiled hidden holds " + hRows + " rows, " + rows + " asked");
+        CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
+                tl = scratch.withByteOffset(8L * p.splits() * rows);
+        long tiles = (long) ((rows + 127) / 128) * p.splits();
+        int grid = (int) Math.min(tiles, s.device().multiprocessors);
+        s.launch("lm_head_bf16_tiled", grid, 1, 1, 384, GpuGemm.TILED_SMEM, hTiled, GpuGemm.tiledRows(hRows), eTiled,
+                GpuGemm.tiledRows(vocab), rows, vocab, k, targets, partM, partS, tl);
         s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, tl, targets, out);
     }
 }

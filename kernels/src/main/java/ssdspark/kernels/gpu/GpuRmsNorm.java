@@ -27,8 +27,15 @@ public final class GpuRmsNorm {
      */
     public static void addNormTiled(GpuStream s, CUdeviceptr residual, CUdeviceptr delta, CUdeviceptr w, float eps,
                                     int rows, int d, CUdeviceptr outTiled) {
-        if (d % 4 != 0) throw new IllegalArgumentException("pre-tiled output needs d % 4 == 0, got " + d);
-        s.launch("add_rmsnorm_warp_bf16", (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, null, 0, outTiled, 0,
+        addNormTiled(s, residual, delta, w, eps, rows, d, null, 0, outTiled);
+    }
+
+    /** {@link #addNormTiled} that also writes the fp32 output to outF (stride ldF, a multiple of 4) when not null. */
+    public static void addNormTiled(GpuStream s, CUdeviceptr residual, CUdeviceptr delta, CUdeviceptr w, float eps,
+                                    int rows, int d, CUdeviceptr outF, int ldF, CUdeviceptr outTiled) {
+        if (d % 4 != 0 || (outF != null && ldF % 4 != 0))
+            throw new IllegalArgumentException("pre-tiled output needs d and ldF multiples of 4, got " + d + ", " + ldF);
+        s.launch("add_rmsnorm_warp_bf16", (rows + 7) / 8, 1, 1, 256, 0, residual, delta, w, eps, d, outF, ldF, outTiled, 0,
                 rows, GpuGemm.tiledRows(rows));
     }
 }

@@ -156,6 +156,23 @@ class GpuGemmTwinTest {
                                     + " splits=" + p.splits(), wantT, s.downloadFloats(out.ptr(), rows), t.isHalf() ? 2e-4 : 1e-4, 1e-5);
                         }
                     }
+                    if (t == DType.BF16 && dev.hasWgmma()) { // the pre-tiled warp-specialised head, a split per vocab tile
+                        GpuLmHead.Plan p = GpuLmHead.planTiled(vocab);
+                        try (DeviceBuffer ht = dev.alloc(GpuGemm.tiledBytes(rows, d)); DeviceBuffer et = dev.alloc(GpuGemm.tiledBytes(vocab, d));
+                             DeviceBuffer scratch = dev.alloc(4 * p.scratchFloats(rows))) {
+                            GpuGemm.pretile(s, gh.ptr(), t.ld(d), rows, d, ht.ptr());
+                            GpuGemm.pretile(s, ge.ptr(), t.ld(d), vocab, d, et.ptr());
+                            // all rows, then the first rows - 1 of them (a tiled hidden holding more rows than asked)
+                            for (int n : rows > 1 ? new int[] {rows, rows - 1} : new int[] {rows}) {
+                                s.upload(new float[] {Float.NaN}, out.ptr().withByteOffset(4L * (rows - 1)));
+                                GpuLmHead.logProbsTiled(s, ht.ptr(), rows, et.ptr(), n, vocab, d, gt.ptr(), p, scratch.ptr(), out.ptr());
+                                float[] got = s.downloadFloats(out.ptr(), rows);
+                                close("lm head bf16 pre-tiled rows=" + n + " of " + rows + " vocab=" + vocab + " d=" + d + " splits="
+                                        + p.splits(), java.util.Arrays.copyOf(wantT, n), java.util.Arrays.copyOf(got, n), 2e-4, 1e-5);
+                                if (n < rows) assertTrue(Float.isNaN(got[rows - 1]), "row " + (rows - 1) + " past the asked rows was written");
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -162,6 +162,7 @@ public final class GpuEngine implements Engine {
             s.upload(hidden, 0, n * d, ws.hidden.ptr());
             if (precision.matrixType.isHalf())
                 GpuEmbedding.toHalf(s, precision.matrixType, ws.hidden.ptr(), d, n, d, ws.hiddenH.ptr(), w.ldModel);
+            ws.hiddenTiledRows = 0; // rows: the row-layout head below
         }
         s.upload(tg, 0, n, ws.ints.at4(ws.capTokens));
         CUdeviceptr lp = head(ws, n, ws.ints.at4(ws.capTokens));
@@ -614,8 +615,13 @@ public final class GpuEngine implements Engine {
                 GpuGemm.addTo(s, mt, ws.gated.ptr(), w.ldMlp, g.fc2.ptr(), w.ldMlp, ws.residual.ptr(), d, null, T, d, dI);
             }
         }
-        GpuRmsNorm.addNorm(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
-                mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
+        if (w.tiled) { // the LM head reads hiddenH pre-tiled
+            GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d, ws.hiddenH.ptr());
+            ws.hiddenTiledRows = T;
+        } else {
+            GpuRmsNorm.addNorm(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,
+                    mt, bf ? ws.hiddenH.ptr() : null, w.ldModel);
+        }
         return vd;
     }
 
@@ -690,6 +696,14 @@ public final class GpuEngine implements Engine {
     /** Fused LM head over ws.hidden(H) rows [0, rows) with targets at tg; returns the device log-probs. */
     private CUdeviceptr head(Workspace ws, int rows, CUdeviceptr tg) {
         DType mt = precision.matrixType;
+        if (ws.hiddenTiledRows > 0) {
+            GpuLmHead.Plan p = GpuLmHead.planTiled(w.headRows);
+            ws.ensureLm(p, rows);
+            CUdeviceptr out = ws.lm.at4(p.scratchFloats(rows));
+            GpuLmHead.logProbsTiled(ws.stream, ws.hiddenH.ptr(), ws.hiddenTiledRows, w.headTiled.ptr(), rows, w.headRows,
+                    c.dModel, tg, p, ws.lm.ptr(), out);
+            return out;
+        }
         GpuLmHead.Plan p = GpuLmHead.plan(dev, rows, w.headRows, mt);
         ws.ensureLm(p, rows);
         CUdeviceptr out = ws.lm.at4(p.scratchFloats(rows));

@@ -31,6 +31,8 @@ final class GpuWeights implements AutoCloseable {
     final DeviceBuffer invFreq;
     final int embeddingRows, headRows;
     final DeviceBuffer embedding, head, normF;
+    /** The LM head pre-tiled for GpuLmHead.logProbsTiled when {@link #tiled}; null otherwise. */
+    final DeviceBuffer headTiled;
     final Layer[] layers;
     /**
      * Whether the Mamba-2 layers' in_proj and out_proj run pre-tiled (GpuGemm.tiledPays for d_model output columns):
@@ -66,6 +68,8 @@ final class GpuWeights implements AutoCloseable {
         try (GpuStream s = dev.newStream()) {
             embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, bf);
             head = w.lmHead == w.embedding ? embedding : matrix(s, w.lmHead, w.headRows, c.dModel, bf);
+            // a tied head keeps its row copy for the embedding gather; the tiled copy is extra memory (vocab x d_model)
+            headTiled = tiled ? tiledCopy(s, head, ldModel, w.headRows, c.dModel) : null;
             normF = vec(s, w.normF);
             invFreq = c.attn == null ? null : vec(s, Rotary.inverseFrequencies(c.attn.rotaryDim(), c.attn.rotaryBase()));
             layers = new Layer[c.nLayer];
@@ -124,12 +128,17 @@ final class GpuWeights implements AutoCloseable {
 
     /** The same bytes as the bf16 matrix m [rows][ld], laid out for one bulk copy a tile; m is freed. */
     private DeviceBuffer pretiled(GpuStream s, DeviceBuffer m, int ld, int rows, int cols) {
+        DeviceBuffer t = tiledCopy(s, m, ld, rows, cols);
+        all.remove(m);
+        m.close();
+        return t;
+    }
+
+    private DeviceBuffer tiledCopy(GpuStream s, DeviceBuffer m, int ld, int rows, int cols) {
         DeviceBuffer t = device.alloc(GpuGemm.tiledBytes(rows, cols));
         all.add(t);
         GpuGemm.pretile(s, m.ptr(), ld, rows, cols, t.ptr());
         s.sync();
-        all.remove(m);
-        m.close();
         return t;
     }
 

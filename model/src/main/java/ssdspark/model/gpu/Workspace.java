@@ -33,7 +33,9 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer y;          // f32 [T][d_ssm]
     DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]; or pre-tiled (as xn)
     DeviceBuffer hidden;     // f32 [T][d]
-    DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only)
+    DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only), or pre-tiled for the tiled LM head (see hiddenTiledRows)
+    /** Rows of the pre-tiled hiddenH that the last forward wrote (GpuLmHead.logProbsTiled); 0: hiddenH holds rows. */
+    int hiddenTiledRows;
     DeviceBuffer ssd;        // SSD scratch
     DeviceBuffer convState;  // [S][L][(K-1)*conv_dim]
     DeviceBuffer ssmState;   // [S][L][H*P*N]
@@ -123,7 +125,8 @@ final class Workspace implements AutoCloseable {
                 attnInts = dev.alloc(4L * (2L * (t / GpuAttention.TILE + Math.max(seqs, capSeqs) + 1) + 2L * Math.max(seqs, capSeqs)));
             }
             hidden = dev.alloc(4 * T * d);
-            if (bf16) hiddenH = dev.alloc(2 * T * ldModel);
+            if (bf16) hiddenH = dev.alloc(Math.max(2 * T * ldModel, tiled ? GpuGemm.tiledBytes(t, d) : 0));
+            hiddenTiledRows = 0;
             ssd = dev.alloc(4 * GpuSsdScan.scratchFloats(t, ch, c.nheads, c.headdim, c.dState, c.ngroups));
             grown = true;
         }
