@@ -14,6 +14,11 @@ struct OutRow {
         return tiledRows ? out + tiled_index(r, col, tiledRows) : out + r * ldOut + col;
     }
     __device__ __forceinline__ int padTo(int padFrom) const { return tiledRows ? (padFrom + 63) & ~63 : ldOut; }
+    // the block's threads write the MLP part silu(pr[i]) * pr[dMlp + i], i < dMlp, and zero the columns from padFrom
+    __device__ __forceinline__ void mlpAndPad(const float* __restrict__ pr, int dMlp, int padFrom) const {
+        for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(at(i), silu_f(pr[i]) * pr[dMlp + i]);
+        for (int i = padFrom + threadIdx.x; i < padTo(padFrom); i += blockDim.x) store_f(at(i), 0.f);
+    }
 };
 
 // grid (rows), block 256. y[r][0:d] (row stride ldY), z = proj[r][zOff:zOff+d], w[d] (null: y*silu(z), no norm).
@@ -50,9 +55,7 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
             }
         }
     }
-    const float* pr = proj + r * ldProj;
-    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(o.at(i), silu_f(pr[i]) * pr[dMlp + i]);
-    for (int i = padFrom + threadIdx.x; i < o.padTo(padFrom); i += blockDim.x) store_f(o.at(i), 0.f);
+    o.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
 // The same for groups of a multiple of 512 columns: grid (rows), block d/16 (<= 1024). Thread j keeps y and z of
@@ -144,9 +147,7 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
             for (int i = 0; i < 16; i++) store_f(orow.at(col + i), o[i]);
         }
     }
-    const float* pr = proj + r * ldProj;
-    for (int i = threadIdx.x; i < dMlp; i += blockDim.x) store_f(orow.at(i), silu_f(pr[i]) * pr[dMlp + i]);
-    for (int i = padFrom + threadIdx.x; i < orow.padTo(padFrom); i += blockDim.x) store_f(orow.at(i), 0.f);
+    orow.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
 #define SSD_GATED_NORM_REGS(SUFFIX, TO)                                                                                \

@@ -108,6 +108,43 @@ __device__ __forceinline__ uint32_t aligned_smem() {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     return ((uint32_t)__cvta_generic_to_shared(smem_raw) + 1023) & ~1023u;
 }
+// The epilogue that writes C[M][ldc] (+)= acc + bias[col] (accumulate: read C first); a thread's two neighbouring
+// columns go out as one 8-byte store where rows are 8-byte aligned (col is even). Called per finished tile for the
+// thread's rows r0 and r0 + 8 of columns bn + 8 jn + 2 (lane % 4) + e, e = 0, 1 (acc[4 jn + 2 h + e], h: row r0 + 8h).
+struct StoreC {
+    float* C;
+    int ldc;
+    const float* bias;
+    int accumulate;
+    template <int BN>
+    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
+        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
+#pragma unroll
+        for (int jn = 0; jn < BN / 8; jn++) {
+            const int col = bn + 8 * jn + 2 * (lane & 3);
+            const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = r0 + 8 * h;
+                if (row >= M) continue;
+                float* c = C + (size_t)row * ldc + col;
+                float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
+                if (pairs && col + 1 < N) {
+                    if (accumulate) {
+                        const float2 o = *reinterpret_cast<const float2*>(c);
+                        v0 += o.x;
+                        v1 += o.y;
+                    }
+                    *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+                } else {
+                    if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
+                    if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
+                }
+            }
+        }
+    }
+};
+
 }  // namespace wg_gemm
 
 // grid (ceil(N/BN), ceil(M/128)), block 256, dynamic smem wg_gemm::smem_bytes<BN, STAGES>(). Contract of gemm_bf16_tn
@@ -121,32 +158,8 @@ __device__ __forceinline__ void gemm_wg_tn(const T* __restrict__ A, int lda, con
     float acc[BN / 2];
     mainloop<T, BN, STAGES, INFLIGHT>(acc, A, lda, B, ldb, M, N, K, bm, bn, aligned_smem());
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int r0 = bm + (warp >> 2) * 64 + (warp & 3) * 16 + (lane >> 2);
-    // a thread's two neighbouring columns go out as one 8-byte store where rows are 8-byte aligned (col is even)
-    const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
-#pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        const int col = bn + 8 * j + 2 * (lane & 3);
-        const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = r0 + 8 * h;
-            if (row >= M) continue;
-            float* c = C + (size_t)row * ldc + col;
-            float v0 = acc[4 * j + 2 * h] + b0, v1 = acc[4 * j + 2 * h + 1] + b1;
-            if (pairs && col + 1 < N) {
-                if (accumulate) {
-                    const float2 o = *reinterpret_cast<const float2*>(c);
-                    v0 += o.x;
-                    v1 += o.y;
-                }
-                *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-            } else {
-                if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
-                if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
-            }
-        }
-    }
+    StoreC{C, ldc, bias, accumulate}.template operator()<BN>(acc, bm + (warp >> 2) * 64 + (warp & 3) * 16 + (lane >> 2),
+                                                             bn, M, N, lane);
 #else
     __trap();  // the host launches this only where the sm_90a code is loaded
 #endif

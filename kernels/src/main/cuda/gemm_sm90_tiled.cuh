@@ -111,42 +111,7 @@ __device__ __forceinline__ void tile_origin(int t, int tiles_m, int tiles_n, int
 
 // ATILED (needs BTILED): A too is read pre-tiled (bf16_pretile's layout over A, lda = its padded row count), so one
 // producer thread moves a stage with two bulk copies: the bound for a norm kernel that would write A pre-tiled.
-// The epilogue that writes C[M][ldc] (+)= acc + bias[col] (accumulate: read C first). Called per finished tile for the
-// thread's rows r0 and r0 + 8 of columns bn + 8 jn + 2 (lane % 4) + e, e = 0, 1 (acc[4 jn + 2 h + e], h: row r0 + 8h).
-struct StoreC {
-    float* C;
-    int ldc;
-    const float* bias;
-    int accumulate;
-    template <int BN>
-    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
-#pragma unroll
-        for (int jn = 0; jn < BN / 8; jn++) {
-            const int col = bn + 8 * jn + 2 * (lane & 3);
-            const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int row = r0 + 8 * h;
-                if (row >= M) continue;
-                float* c = C + (size_t)row * ldc + col;
-                float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
-                if (pairs && col + 1 < N) {
-                    if (accumulate) {
-                        const float2 o = *reinterpret_cast<const float2*>(c);
-                        v0 += o.x;
-                        v1 += o.y;
-                    }
-                    *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-                } else {
-                    if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
-                    if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
-                }
-            }
-        }
-    }
-};
-
+// Epilogue: a functor called per finished tile, as wg_gemm::StoreC (which writes C).
 template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue>
 __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb, int M,
                                         int N, int K, const Epilogue& epilogue) {
@@ -261,7 +226,7 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {
-    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K, ws_gemm::StoreC{C, ldc, bias, accumulate});
+    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K, wg_gemm::StoreC{C, ldc, bias, accumulate});
 }
 
 // B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's

@@ -35,7 +35,7 @@ SSD_WG_VARIANT(gemm_wgv_n128_s6_f1, 128, 6, 1, 1)
         NAME(const bf16* A, int lda, const bf16* B, int ldb, float* C, int ldc, const float* bias, int M, int N, int K, \
              int accumulate) {                                                                                        \
         ws_gemm::gemm_ws<BN, STAGES, BTILED, PP, G, 40, 232, AT>(A, lda, B, ldb, M, N, K,                           \
-                                                                ws_gemm::StoreC{C, ldc, bias, accumulate});           \
+                                                                wg_gemm::StoreC{C, ldc, bias, accumulate});           \
     }
 // 168 registers a thread at entry: 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels).
 // cooperative 128 x 256 (4 stages of 48 KB) and 128 x 192 (5 stages of 40 KB: less waste where N is no multiple of 256); ping-pong 128 x 128 per consumer (6 stages of 32 KB); raster groups of 8

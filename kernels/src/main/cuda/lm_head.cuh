@@ -280,7 +280,7 @@ struct RowLogSumExp {
                     for (int e = 0; e < 2; e++) {
                         const int col = bn + 8 * j + 2 * (lane & 3) + e;
                         const float v = acc[4 * j + 2 * h + e];
-                        if (col < V) s += expf(v - m);
+                        if (col < V) s += ex2_approx((v - m) * SSD_LOG2E);  // the epilogue runs exposed: one SFU op
                         if (col == tg) targetLogit[row] = v;
                     }
             // the four lanes of a quad hold the other columns of the same rows

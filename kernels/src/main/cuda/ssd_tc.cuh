@@ -46,13 +46,6 @@ __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const uint32_t* p) {
                  : "r"(a));
 }
 
-// 2^v on the SFU: relative error ~2^-22, far under the bf16x3 products' 2^-16
-__device__ __forceinline__ float ex2(float v) {
-    float r;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(v));
-    return r;
-}
-
 // Not volatile: the compiler may interleave independent products.
 __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
                                          uint32_t b1) {
@@ -278,12 +271,11 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u. Left of the warp's diagonal block every u < t (< len when t
         // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
         auto step = [&](int k, bool diagonal) {
-            constexpr float LOG2E = 1.4426950408889634f;
             const int u0 = k + 2 * tq, u1 = u0 + 8;
             const float2 cu0 = *reinterpret_cast<const float2*>(cumU + u0), cu1 = *reinterpret_cast<const float2*>(cumU + u1);
             const float2 du0 = *reinterpret_cast<const float2*>(dtU + u0), du1 = *reinterpret_cast<const float2*>(dtU + u1);
             auto m = [&](float v, int t, float ct, int u, float cu, float du) {
-                const float r = v * ex2((ct - cu) * LOG2E) * du;
+                const float r = v * ex2_approx((ct - cu) * SSD_LOG2E) * du;  // 2^-22 error: far under bf16x3's 2^-16
                 return (!diagonal || u <= t) ? r : 0.f;
             };
             const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u0, cu0.x, du0.x), m(nxt[0].y, t0, c0, u0 + 1, cu0.y, du0.y)),
