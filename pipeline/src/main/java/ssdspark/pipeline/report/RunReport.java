@@ -35,6 +35,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The run report: one self-contained HTML file in the output folder ({@link #FILE}) with the run's summary, the
@@ -120,15 +121,15 @@ public final class RunReport {
         chart(h, stats.histograms().get("bits_per_byte"), "Bits per byte per document", "bits per byte");
         chart(h, stats.histograms().get("num_tokens"), "Tokens per document", "tokens (log scale)");
         h.append("</div>\n<h2>Errors and throughput</h2>\n<div class=\"charts\">\n");
-        h.append(errorKinds.isEmpty() ? none("No error rows") : svg(errorChart(errorKinds)));
+        h.append(errorKinds.isEmpty() ? none("No error rows") : svg(() -> errorChart(errorKinds)));
         h.append(throughput.size() < 2 ? none("No throughput samples (the run was shorter than one --progress interval, or progress was off)")
-                : svg(throughputChart(throughput)));
+                : svg(() -> throughputChart(throughput)));
         h.append("</div>\n</body></html>\n");
         return h.toString();
     }
 
     private static void chart(StringBuilder h, RunStats.Histogram hist, String title, String xLabel) {
-        h.append(hist == null ? none(title + ": no values") : svg(histogramChart(hist, title, xLabel)));
+        h.append(hist == null ? none(title + ": no values") : svg(() -> histogramChart(hist, title, xLabel)));
     }
 
     private static JFreeChart histogramChart(RunStats.Histogram hist, String title, String xLabel) {
@@ -226,10 +227,20 @@ public final class RunReport {
         return chart;
     }
 
-    private static String svg(JFreeChart chart) {
-        SVGGraphics2D g = new SVGGraphics2D(W, H);
-        chart.draw(g, new Rectangle(0, 0, W, H));
-        return "<div class=\"chart\">" + g.getSVGElement() + "</div>\n";
+    /**
+     * The chart as inline SVG; where this JVM cannot draw text (a bare host's JRE whose font library needs a missing
+     * system library, e.g. libharfbuzz), a note saying so instead, so that the rest of the report stands.
+     */
+    static String svg(Supplier<JFreeChart> chart) {
+        try {
+            JFreeChart c = chart.get();
+            SVGGraphics2D g = new SVGGraphics2D(W, H);
+            c.draw(g, new Rectangle(0, 0, W, H));
+            return "<div class=\"chart\">" + g.getSVGElement() + "</div>\n";
+        } catch (LinkageError | RuntimeException e) {
+            return none("Chart not drawn: this JVM cannot draw text (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + "). Install the missing library (fontconfig, libfreetype, libharfbuzz) or run on a full JDK.");
+        }
     }
 
     private static String none(String text) { return "<div class=\"none\">" + esc(text) + "</div>\n"; }

@@ -138,6 +138,18 @@ class RunReportTest {
         assertEquals("{}", Pattern.compile("id=\"" + RunReport.QUANTILES_ID + "\">(.*?)</script>").matcher(html).results().findFirst().orElseThrow().group(1));
     }
 
+    /** A JVM that cannot draw text (seen on a bare GPU host: libfontmanager.so needs libharfbuzz.so.0) loses the chart only. */
+    @Test
+    void aChartThatCannotBeDrawnBecomesANote() {
+        String note = RunReport.svg(() -> {
+            throw new UnsatisfiedLinkError("libfontmanager.so: libharfbuzz.so.0: cannot open shared object file");
+        });
+        assertTrue(note.contains("Chart not drawn") && note.contains("libharfbuzz.so.0") && note.contains("class=\"none\""), note);
+        assertFalse(note.contains("<svg"), note);
+        String chart = RunReport.svg(() -> org.jfree.chart.ChartFactory.createXYLineChart("t", "x", "y", null));
+        assertTrue(chart.contains("<svg"), "a drawable chart is drawn");
+    }
+
     @Test
     void numbersHaveFourSignificantDigits() {
         assertEquals("12.35", RunReport.number(12.3456));
