@@ -2,6 +2,8 @@ package ssdspark.udf;
 
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import ssdspark.model.DocumentRunner;
 import ssdspark.model.DocumentRunner.Outcome;
 import ssdspark.model.Engine;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Scores or embeds a partition, one output row per input row, in input order. Rows come in batches from a
@@ -27,6 +30,10 @@ import java.util.NoSuchElementException;
  * (counted in {@link JobCounters#memorySplits()}); anything else (a broken model, the JVM's heap) fails the task.
  */
 public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
+    private static final Logger LOG = LoggerFactory.getLogger(DocumentFunction.class);
+    /** The first task in this JVM logs how it started: where a cold job's first seconds go. */
+    private static final AtomicBoolean FIRST_TASK = new AtomicBoolean(true);
+
     private final JobSpec spec;
     private final JobCounters counters; // null: no accounting
     private final BatchSource source;
@@ -52,15 +59,19 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
     public Iterator<Row> call(Iterator<Row> rows) {
         org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
         if (counters != null && task != null) counters.bindTo(task); // the output commit records the part's counts
-        return rows(source.open(counters == null ? rows : new CountingRows(rows, counters), spec));
+        StartLog start = FIRST_TASK.compareAndSet(true, false) ? new StartLog() : null;
+        return rows(source.open(counters == null ? rows : new CountingRows(rows, counters), spec), start);
     }
 
     /** Output rows of batches of documents, computed a batch at a time as they are asked for. */
-    public Iterator<Row> rows(Iterator<List<Doc>> batches) {
+    public Iterator<Row> rows(Iterator<List<Doc>> batches) { return rows(batches, null); }
+
+    private Iterator<Row> rows(Iterator<List<Doc>> batches, StartLog start) {
         return new Iterator<>() {
             private final ArrayDeque<Row> ready = new ArrayDeque<>();
             private DocumentRunner runner; // on the first batch with a runnable document: an empty partition loads nothing
             private boolean done;
+            private StartLog first = start; // logged, then dropped, with the first batch's rows
 
             @Override
             public boolean hasNext() {
@@ -72,13 +83,19 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
                         return false;
                     }
                     List<Doc> batch = batches.next();
+                    long read = System.nanoTime();
                     if (runner == null && batch.stream().anyMatch(d -> d.error() == null)) {
                         Engine engine = ModelCache.forTask(spec);
                         runner = new DocumentRunner(engine, spec.maxAttentionTokens())
                                 .onPass(n -> credit(n * rowsPerToken));
                         if (counters != null) counters.noteBackend(engine.backend());
                     }
+                    long engineReady = System.nanoTime();
                     ready.addAll(apply(runner, batch));
+                    if (first != null) {
+                        first.log(batch, read, engineReady, System.nanoTime());
+                        first = null;
+                    }
                 }
                 return true;
             }
@@ -89,6 +106,22 @@ public final class DocumentFunction implements MapPartitionsFunction<Row, Row> {
                 return ready.poll();
             }
         };
+    }
+
+    /** When the first task of a JVM started, and how long its first batch took to read, to get an engine and to run. */
+    private static final class StartLog {
+        final long started = System.nanoTime();
+        final long uptimeMs = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+
+        void log(List<Doc> batch, long read, long engineReady, long ran) {
+            long tokens = 0;
+            for (Doc d : batch) if (d.tokens() != null) tokens += d.tokens().length;
+            LOG.info("first task in this JVM (started {} ms after the JVM): first batch of {} documents, {} tokens read in {} ms,"
+                    + " engine ready {} ms later, batch run in {} ms", uptimeMs, batch.size(), tokens, ms(read - started),
+                    ms(engineReady - read), ms(ran - engineReady));
+        }
+
+        private static long ms(long nanos) { return nanos / 1_000_000; }
     }
 
     private static void close(Object it) {
