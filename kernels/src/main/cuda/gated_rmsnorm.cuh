@@ -62,6 +62,15 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
 // columns [16j, 16j+16) in registers, all loaded before the first is used (the loop above keeps one or two loads in
 // flight per thread and reaches about 1.8 TB/s); one sum per warp, the group's from shared memory (a group is whole
 // warps). 16-byte accesses where rows and pointers allow, 4-byte ones otherwise.
+// o[8k .. 8k+8) as eight 16-bit values in one 16-byte word
+template <typename TO>
+__device__ __forceinline__ uint4 pack8(const float (&o)[16], int k) {
+    union { uint4 u; TO h[8]; } pk;
+#pragma unroll
+    for (int e = 0; e < 8; e++) store_f(&pk.h[e], o[8 * k + e]);
+    return pk.u;
+}
+
 template <typename TO>
 __device__ __forceinline__ void store16(TO* dst, const float (&o)[16], bool vec) {
     if constexpr (sizeof(TO) == 4) {
@@ -74,12 +83,7 @@ __device__ __forceinline__ void store16(TO* dst, const float (&o)[16], bool vec)
     } else {
         if (vec) {
 #pragma unroll
-            for (int k = 0; k < 2; k++) {
-                union { uint4 u; TO h[8]; } pk;
-#pragma unroll
-                for (int e = 0; e < 8; e++) store_f(&pk.h[e], o[8 * k + e]);
-                reinterpret_cast<uint4*>(dst)[k] = pk.u;
-            }
+            for (int k = 0; k < 2; k++) reinterpret_cast<uint4*>(dst)[k] = pack8<TO>(o, k);
             return;
         }
     }
@@ -136,12 +140,7 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
     } else if constexpr (sizeof(TO) == 2) {
         if ((col & 7) == 0) {  // two whole 16-byte chunks of the tiled layout
 #pragma unroll
-            for (int k = 0; k < 2; k++) {
-                union { uint4 u; TO h[8]; } pk;
-#pragma unroll
-                for (int e = 0; e < 8; e++) store_f(&pk.h[e], o[8 * k + e]);
-                *reinterpret_cast<uint4*>(orow.at(col + 8 * k)) = pk.u;
-            }
+            for (int k = 0; k < 2; k++) *reinterpret_cast<uint4*>(orow.at(col + 8 * k)) = pack8<TO>(o, k);
         } else {
 #pragma unroll
             for (int i = 0; i < 16; i++) store_f(orow.at(col + i), o[i]);

@@ -59,8 +59,10 @@ public final class GpuGemm {
 
     // ---------------------------------------------------------------- pre-tiled operands (gemm_sm90_tiled.cuh)
 
-    /** Dynamic shared memory of gemm_bf16_tn_tiled: 4 stages of 128x64 A and 256x64 B tiles, plus slack and barriers. */
-    public static final int TILED_SMEM = 4 * (128 + 256) * 64 * 2 + 2048;
+    /** Output tile of gemm_bf16_tn_tiled (and lm_head_bf16_tiled): 128 rows x TILED_TILE_N columns. */
+    public static final int TILED_TILE_N = 256;
+    /** Dynamic shared memory of the pre-tiled kernels: 4 stages of 128x64 A and 256x64 B tiles, plus slack and barriers. */
+    public static final int TILED_SMEM = 4 * (128 + TILED_TILE_N) * 64 * 2 + 2048;
     /**
      * The fewest output columns for which the pre-tiled kernel (A written pre-tiled by its producer) is known to pay:
      * 130M's out_proj, +29 % over gemm_bf16_tn_wg on 32768 x 768 x 1536 (KERNEL_NOTES.md).
@@ -97,10 +99,14 @@ public final class GpuGemm {
                                 int ldc, CUdeviceptr bias) {
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
-        long tiles = (long) ((m + 127) / 128) * ((n + 255) / 256);
-        int grid = (int) Math.min(tiles, s.device().multiprocessors);
-        s.launch("gemm_bf16_tn_tiled", grid, 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled, tiledRows(n), c, ldc, bias,
+        s.launch("gemm_bf16_tn_tiled", tiledGrid(s.device(), m, n), 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled, tiledRows(n), c, ldc, bias,
                 m, n, k, 0);
+    }
+
+    /** Persistent CTAs of a pre-tiled kernel over m x n: one per tile, at most one per multiprocessor. */
+    static int tiledGrid(GpuDevice d, int m, int n) {
+        long tiles = (long) ((m + 127) / 128) * ((n + TILED_TILE_N - 1) / TILED_TILE_N);
+        return (int) Math.min(tiles, d.multiprocessors);
     }
 
     public static void bf16(GpuStream s, CUdeviceptr a, int lda, CUdeviceptr b, int ldb, CUdeviceptr c, int ldc,

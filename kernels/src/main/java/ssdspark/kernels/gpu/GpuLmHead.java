@@ -38,13 +38,11 @@ public final class GpuLmHead {
         return new Plan(rt, vt, splits, per, wgmma, false);
     }
 
-    /** The plan of {@link #logProbsTiled}: 128 x 256 tiles, a split per vocabulary tile. */
+    /** The plan of {@link #logProbsTiled}: 128-row tiles, a split per vocabulary tile of {@link GpuGemm#TILED_TILE_N}. */
     public static Plan planTiled(int vocab) {
-        return new Plan(128, TILED_VOCAB_TILE, (vocab + TILED_VOCAB_TILE - 1) / TILED_VOCAB_TILE, 1, true, true);
+        int vt = GpuGemm.TILED_TILE_N;
+        return new Plan(128, vt, (vocab + vt - 1) / vt, 1, true, true);
     }
-
-    /** Vocabulary tile of lm_head_bf16_tiled (gemm_bf16_tn_tiled's BN). */
-    private static final int TILED_VOCAB_TILE = 256;
 
     /**
      * out[i] = log softmax(H[i] . E^T)[targets[i]] for 0 <= i < rows (NaN where targets[i] < 0; targets must be
@@ -53,8 +51,8 @@ public final class GpuLmHead {
     public static void logProbs(GpuStream s, DType type, CUdeviceptr h, int ldh, CUdeviceptr e, int lde, int rows,
                                 int vocab, int k, CUdeviceptr targets, Plan p, CUdeviceptr scratch, CUdeviceptr out) {
         if (type.isHalf()) GpuGemm.checkBf16(ldh, lde, k);
-        CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
-                tl = scratch.withByteOffset(8L * p.splits() * rows);
+        Scratch sc = Scratch.of(scratch, p, rows);
+        CUdeviceptr partM = sc.partM(), partS = sc.partS(), tl = sc.targetLogit();
         int rowTiles = (rows + p.rowTile() - 1) / p.rowTile();
         if (p.wgmma())
             s.launch("lm_head_" + type.suffix + "_wg", p.splits(), rowTiles, 1, 256, GpuGemm.WGMMA_SMEM, h, ldh, e, lde, rows,
@@ -65,7 +63,7 @@ public final class GpuLmHead {
         else
             s.launch("lm_head_f32", p.splits(), rowTiles, 1, 256, 0, h, ldh, e, lde, rows, vocab, k, targets,
                     p.tilesPerSplit(), partM, partS, tl);
-        s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, tl, targets, out);
+        sc.finish(s, p, rows, targets, out);
     }
 
     /**
@@ -77,12 +75,22 @@ public final class GpuLmHead {
         if (!p.tiled()) throw new IllegalArgumentException("not a plan of planTiled: " + p);
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled LM head needs sm_90 and an sm_90a build");
         if (hRows < rows) throw new IllegalArgumentException("tiled hidden holds " + hRows + " rows, " + rows + " asked");
-        CUdeviceptr partM = scratch, partS = scratch.withByteOffset(4L * p.splits() * rows),
-                tl = scratch.withByteOffset(8L * p.splits() * rows);
-        long tiles = (long) ((rows + 127) / 128) * p.splits();
-        int grid = (int) Math.min(tiles, s.device().multiprocessors);
-        s.launch("lm_head_bf16_tiled", grid, 1, 1, 384, GpuGemm.TILED_SMEM, hTiled, GpuGemm.tiledRows(hRows), eTiled,
-                GpuGemm.tiledRows(vocab), rows, vocab, k, targets, partM, partS, tl);
-        s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, tl, targets, out);
+        Scratch sc = Scratch.of(scratch, p, rows);
+        s.launch("lm_head_bf16_tiled", GpuGemm.tiledGrid(s.device(), rows, vocab), 1, 1, 384, GpuGemm.TILED_SMEM, hTiled,
+                GpuGemm.tiledRows(hRows), eTiled, GpuGemm.tiledRows(vocab), rows, vocab, k, targets, sc.partM(), sc.partS(),
+                sc.targetLogit());
+        sc.finish(s, p, rows, targets, out);
+    }
+
+    /** The scratch of a call: partial max and sum [splits][rows], then the target logit [rows] (Plan.scratchFloats). */
+    private record Scratch(CUdeviceptr partM, CUdeviceptr partS, CUdeviceptr targetLogit) {
+        static Scratch of(CUdeviceptr scratch, Plan p, int rows) {
+            return new Scratch(scratch, scratch.withByteOffset(4L * p.splits() * rows), scratch.withByteOffset(8L * p.splits() * rows));
+        }
+
+        /** out = logit[target] - logsumexp, merging the splits' partials. */
+        void finish(GpuStream s, Plan p, int rows, CUdeviceptr targets, CUdeviceptr out) {
+            s.launch("lm_head_finish", (rows + 255) / 256, 1, 1, 256, 0, partM, partS, p.splits(), rows, targetLogit, targets, out);
+        }
     }
 }
