@@ -79,23 +79,20 @@ SSD_CONV_SLIDE(4)
 
 // grid (ceil(T/CONV_TT), ceil(C/512)), block 128, C % 4 == 0: conv1d_slide over 4 neighbouring channels a thread.
 // All CONV_TT tokens' inputs are loaded before the first is used (the scalar kernel keeps one load in flight per
-// thread and reaches about half of DRAM bandwidth); 16-byte accesses where rows, offsets and pointers allow, 4-byte
-// ones otherwise. Same arithmetic in the same order as conv1d_slide, so the same bits.
-__device__ __forceinline__ float4 ld4(const float* p, bool vec) {
-    return vec ? *reinterpret_cast<const float4*>(p) : make_float4(p[0], p[1], p[2], p[3]);
+// thread and reaches about half of DRAM bandwidth); 16-byte accesses where rows, offsets and pointers allow (VEC), 4-byte
+// ones otherwise. The two cases are separate bodies: one body choosing per access kept fewer loads in flight
+// (8 % slower, tools/bench/KERNEL_NOTES.md). Same arithmetic in the same order as conv1d_slide, so the same bits.
+template <bool VEC>
+__device__ __forceinline__ float4 ld4(const float* p) {
+    return VEC ? *reinterpret_cast<const float4*>(p) : make_float4(p[0], p[1], p[2], p[3]);
 }
-template <int K>
-__device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int ldIn, int inOff, int C,
-                                              const float* __restrict__ w, const float* __restrict__ bias, int T,
-                                              const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
-                                              const float* __restrict__ state, long long stateSeqStride, int silu,
-                                              float* __restrict__ out) {
+template <int K, bool VEC>
+__device__ __forceinline__ void conv1d_slide4_body(const float* __restrict__ in, int ldIn, int inOff, int C,
+                                                   const float* __restrict__ w, const float* __restrict__ bias, int T,
+                                                   const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
+                                                   const float* __restrict__ state, long long stateSeqStride, int silu,
+                                                   float* __restrict__ out, int c) {
     constexpr int hist = K - 1;
-    const int c = 4 * (blockIdx.y * blockDim.x + threadIdx.x);
-    if (c >= C) return;
-    const bool vin = (((uintptr_t)(in + inOff)) & 15) == 0 && (ldIn & 3) == 0;
-    const bool vst = (((uintptr_t)state) & 15) == 0 && (stateSeqStride & 3) == 0;
-    const bool vout = (((uintptr_t)out) & 15) == 0;
     const int t0 = blockIdx.x * CONV_TT;
     float4 x[CONV_TT];
     int pos[CONV_TT];
@@ -103,7 +100,7 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
     for (int i = 0; i < CONV_TT; i++) {
         const int t = t0 + i;
         pos[i] = t < T ? tokPos[t] : 0;
-        x[i] = t < T ? ld4(in + (size_t)t * ldIn + inOff + c, vin) : make_float4(0.f, 0.f, 0.f, 0.f);
+        x[i] = t < T ? ld4<VEC>(in + (size_t)t * ldIn + inOff + c) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
     float wr[4][K], b[4];
 #pragma unroll
@@ -122,8 +119,8 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
 #pragma unroll
             for (int j = 0; j < hist; j++) {
                 const int tt = pos[i] - hist + j;
-                win[j] = tt >= 0 ? ld4(in + (size_t)(t - pos[i] + tt) * ldIn + inOff + c, vin)
-                                 : ld4(st + (size_t)(hist + tt) * C + c, vst);
+                win[j] = tt >= 0 ? ld4<VEC>(in + (size_t)(t - pos[i] + tt) * ldIn + inOff + c)
+                                 : ld4<VEC>(st + (size_t)(hist + tt) * C + c);
             }
         }
         float a[4] = {b[0], b[1], b[2], b[3]};
@@ -140,16 +137,29 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
             if (silu) a[k] = silu_f(a[k]);
         }
         float* o = out + (size_t)t * C + c;
-        if (vout) *reinterpret_cast<float4*>(o) = make_float4(a[0], a[1], a[2], a[3]);
+        if (VEC) *reinterpret_cast<float4*>(o) = make_float4(a[0], a[1], a[2], a[3]);
         else { o[0] = a[0]; o[1] = a[1]; o[2] = a[2]; o[3] = a[3]; }
 #pragma unroll
         for (int j = 0; j + 1 < hist; j++) win[j] = win[j + 1];
         if (hist > 0) win[hist - 1] = x[i];
     }
 }
+template <int K>
+__device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int ldIn, int inOff, int C,
+                                              const float* __restrict__ w, const float* __restrict__ bias, int T,
+                                              const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
+                                              const float* __restrict__ state, long long stateSeqStride, int silu,
+                                              float* __restrict__ out) {
+    const int c = 4 * (blockIdx.y * blockDim.x + threadIdx.x);
+    if (c >= C) return;
+    const bool vec = (((uintptr_t)(in + inOff)) & 15) == 0 && (ldIn & 3) == 0 && (((uintptr_t)state) & 15) == 0 &&
+                     (stateSeqStride & 3) == 0 && (((uintptr_t)out) & 15) == 0;
+    if (vec) conv1d_slide4_body<K, true>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c);
+    else conv1d_slide4_body<K, false>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c);
+}
 
 #define SSD_CONV_SLIDE4(K)                                                                                             \
-    extern "C" __global__ void causal_conv1d_fwd_k##K##_x4(const float* in, int ldIn, int inOff, int C, const float* w, \
+    extern "C" __global__ void __launch_bounds__(128, 4) causal_conv1d_fwd_k##K##_x4(const float* in, int ldIn, int inOff, int C, const float* w, \
                                                            const float* bias, int T, const int* tokSeq,               \
                                                            const int* tokPos, const float* state,                     \
                                                            long long stateSeqStride, int silu, float* out) {          \

@@ -38,38 +38,65 @@ extern "C" __global__ void add_rmsnorm_f16(float* residual, const float* delta, 
 }
 
 // The same with one warp per row and 16-byte accesses (d, ldF, ldH multiples of 4; 8 rows per 256-thread block):
-// no block barriers, and the second pass over the row reads what the first just brought into L1. tiledRows > 0:
+// no block barriers, and the second pass over the row reads what the first just brought into L1. Each pass loads
+// NORM_BATCH of a lane's float4 before it uses any (one at a time, a 2048-wide row took 16 dependent round trips:
+// 3.1 TB/s against 3.8, tools/bench/KERNEL_NOTES.md); the sums run in the same order either way. tiledRows > 0:
 // outH is written in gemm_bf16_tn_tiled's pre-tiled layout for that many (padded) rows instead of rows of ldH.
+#define NORM_BATCH 8
 template <typename TH>
-__device__ __forceinline__ void add_rmsnorm_warp(float* residual, const float* delta, const float* w, float eps, int d,
-                                                 float* outF, int ldF, TH* outH, int ldH, int rows, int tiledRows) {
-    const int lane = threadIdx.x & 31;
+__device__ __forceinline__ void add_rmsnorm_warp(float* __restrict__ residual, const float* __restrict__ delta,
+                                                 const float* __restrict__ w, float eps, int d, float* __restrict__ outF,
+                                                 int ldF, TH* __restrict__ outH, int ldH, int rows, int tiledRows) {
+    const int lane = threadIdx.x & 31, n4 = d / 4;
     const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (r >= (size_t)rows) return;
     float4* x = reinterpret_cast<float4*>(residual + r * d);
     const float4* dl = delta ? reinterpret_cast<const float4*>(delta + r * d) : nullptr;
     float ss = 0.f;
-    for (int i = lane; i < d / 4; i += 32) {
-        float4 v = x[i];
-        if (dl) {
-            const float4 e = dl[i];
-            v = make_float4(v.x + e.x, v.y + e.y, v.z + e.z, v.w + e.w);
-            x[i] = v;
+    for (int i0 = lane; i0 < n4; i0 += 32 * NORM_BATCH) {
+        float4 v[NORM_BATCH], e[NORM_BATCH];
+#pragma unroll
+        for (int b = 0; b < NORM_BATCH; b++) {
+            const int i = i0 + 32 * b;
+            if (i < n4) {
+                v[b] = x[i];
+                if (dl) e[b] = dl[i];
+            }
         }
-        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+#pragma unroll
+        for (int b = 0; b < NORM_BATCH; b++) {
+            const int i = i0 + 32 * b;
+            if (i >= n4) break;
+            if (dl) {
+                v[b] = make_float4(v[b].x + e[b].x, v[b].y + e[b].y, v[b].z + e[b].z, v[b].w + e[b].w);
+                x[i] = v[b];
+            }
+            ss += v[b].x * v[b].x + v[b].y * v[b].y + v[b].z * v[b].z + v[b].w * v[b].w;
+        }
     }
     const float inv = 1.f / sqrtf(warp_sum(ss) / d + eps);
     const float4* w4 = reinterpret_cast<const float4*>(w);
-    for (int i = lane; i < d / 4; i += 32) {
-        const float4 v = x[i], g = w4[i];
-        const float4 o = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
-        if (outF) reinterpret_cast<float4*>(outF + r * ldF)[i] = o;
-        if (outH) {
-            TH* h = tiledRows ? outH + tiled_index(r, 4 * i, tiledRows) : outH + r * ldH + 4 * i;  // 4 | 8: one chunk
-            store_f(h, o.x);
-            store_f(h + 1, o.y);
-            store_f(h + 2, o.z);
-            store_f(h + 3, o.w);
+    for (int i0 = lane; i0 < n4; i0 += 32 * NORM_BATCH) {
+        float4 v[NORM_BATCH], g[NORM_BATCH];
+#pragma unroll
+        for (int b = 0; b < NORM_BATCH; b++) {
+            const int i = i0 + 32 * b;
+            if (i < n4) v[b] = x[i], g[b] = w4[i];
+        }
+#pragma unroll
+        for (int b = 0; b < NORM_BATCH; b++) {
+            const int i = i0 + 32 * b;
+            if (i >= n4) break;
+            const float4 o = make_float4(v[b].x * inv * g[b].x, v[b].y * inv * g[b].y, v[b].z * inv * g[b].z,
+                                         v[b].w * inv * g[b].w);
+            if (outF) reinterpret_cast<float4*>(outF + r * ldF)[i] = o;
+            if (outH) {
+                TH* h = tiledRows ? outH + tiled_index(r, 4 * i, tiledRows) : outH + r * ldH + 4 * i;  // 4 | 8: one chunk
+                store_f(h, o.x);
+                store_f(h + 1, o.y);
+                store_f(h + 2, o.z);
+                store_f(h + 3, o.w);
+            }
         }
     }
     if (outH && tiledRows)  // the last k-tile's columns past d
@@ -77,11 +104,11 @@ __device__ __forceinline__ void add_rmsnorm_warp(float* residual, const float* d
     else if (outH)
         for (int i = d + lane; i < ldH; i += 32) store_f(outH + r * ldH + i, 0.f);
 }
-extern "C" __global__ void add_rmsnorm_warp_bf16(float* residual, const float* delta, const float* w, float eps, int d,
+extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_bf16(float* residual, const float* delta, const float* w, float eps, int d,
                                                  float* outF, int ldF, bf16* outH, int ldH, int rows, int tiledRows) {
     add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows);
 }
-extern "C" __global__ void add_rmsnorm_warp_f16(float* residual, const float* delta, const float* w, float eps, int d,
+extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_f16(float* residual, const float* delta, const float* w, float eps, int d,
                                                 float* outF, int ldF, f16* outH, int ldH, int rows, int tiledRows) {
     add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows);
 }
