@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
     const int slabs = (H / G + ssd_tc::HEADS_PER_CTA - 1) / ssd_tc::HEADS_PER_CTA;
     CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
     CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
+    CK(cudaFuncSetAttribute(ssd_bmm_cb_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::BMM_SMEM));
 
     auto cumsum = [&] { ssd_chunk_cumsum<<<dim3(C, H), Q>>>(dtRaw, ldDt, 0, dtBias, negA, dtMin, dtMax, chunkStart, chunkLen, T, dt, cum); };
     auto state_tc = [&] {
@@ -150,6 +151,9 @@ int main(int argc, char** argv) {
                                                                              seqChunk0, seqChunks, H, PN, ssm, H * PN);
     };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
+    auto bmm_tc = [&] {
+        ssd_bmm_cb_tc<<<dim3(C, G, 3), 128, ssd_tc::BMM_SMEM>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb);
+    };
     auto scan_tc = [&] {
         ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H,
                                                              P, N, G, passed, cb, D, 0, y, dSsm);
@@ -166,17 +170,21 @@ int main(int argc, char** argv) {
     bmm();
     scan_f32();
     CK(cudaDeviceSynchronize());
-    const std::vector<float> ref = download(y32, (size_t)T * dSsm), states32 = download(states, statesN);
+    const std::vector<float> ref = download(y32, (size_t)T * dSsm), states32 = download(states, statesN),
+                             passed32 = download(passed, statesN), cb32 = download(cb, (size_t)C * G * Q * Q);
     // shipped tensor-core path
     state_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> statesTc = download(states, statesN);
     passing();
+    bmm_tc();
+    CK(cudaDeviceSynchronize());
+    const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q);
     scan_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> yTc = download(y, (size_t)T * dSsm);
-    printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
-           rel_diff(statesTc, states32, states32), rel_diff(yTc, ref, ref));
+    printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_bmm_cb_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
+           rel_diff(statesTc, states32, states32), rel_diff(cbTc, cb32, cb32), rel_diff(yTc, ref, ref));
 
     struct Row {
         const char* name;
@@ -193,9 +201,27 @@ int main(int argc, char** argv) {
         }, iters);
         rows.push_back({"ssd_state_passing_v4", withCopy - copy});
     }
-    rows.push_back({"ssd_bmm_cb", time_us(bmm, iters)});
+    rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
+    rows.push_back({"ssd_bmm_cb_tc", time_us(bmm_tc, iters)});
     rows.push_back({"ssd_chunk_scan_tc", time_us(scan_tc, iters)});
 #ifdef SSD_BENCH_VARIANTS
+    for (const PassingVariant& v : passing_variants()) {
+        auto run = [&] {
+            CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
+            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+            v.kernel<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
+                                                                       seqChunks, H, PN, ssm, H * PN);
+        };
+        run();
+        CK(cudaDeviceSynchronize());
+        printf("check %s vs fp32 passing: %.3g\n", v.name, rel_diff(download(passed, statesN), passed32, passed32));
+        const float withCopy = time_us(run, iters);
+        const float copy = time_us([&] {
+            CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
+            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+        }, iters);
+        rows.push_back({v.name, withCopy - copy});
+    }
     passing();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     for (const BenchVariant& v : bench_variants()) {

@@ -106,8 +106,9 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
 // ssm[s*seqStride + h*P*N + e] holds the carried state in and the final state out; states[c] (local) becomes the
 // state entering chunk c. Each thread walks V state elements down the sequence's chunks; the chunk decays go through
-// shared memory and the local states are loaded 8 chunks ahead, so the recurrence is not bound by memory latency.
-template <int V>
+// shared memory and the local states are loaded AHEAD chunks ahead, so the recurrence is not bound by memory latency
+// (16 ahead: 130 -> 117 us per 130M layer against 8; 4 ahead: 208; tools/bench/ssd_results).
+template <int V, int AHEAD = 16>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
@@ -131,13 +132,13 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
         }
         __syncthreads();
         if (!valid) continue;
-        for (int k0 = 0; k0 < cnt; k0 += 8) {
-            vec loc[8];
+        for (int k0 = 0; k0 < cnt; k0 += AHEAD) {
+            vec loc[AHEAD];
 #pragma unroll
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < AHEAD; j++)
                 if (k0 + j < cnt) loc[j] = *reinterpret_cast<const vec*>(states + ((size_t)(c0 + base + k0 + j) * H + h) * PN + e);
 #pragma unroll
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < AHEAD; j++)
                 if (k0 + j < cnt) {
                     vec out;
                     float* o = reinterpret_cast<float*>(&out);

@@ -1,5 +1,6 @@
-// The two matrix-heavy SSD steps on tensor cores: the bf16 / fp16 engines' path. Same results as ssd_chunk_state /
-// ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to about 1e-5 of the output scale; twin: SsdScan.chunked.
+// The matrix-heavy SSD steps on tensor cores (chunk states, C.B, chunk scan): the bf16 / fp16 engines' path. Same
+// results as ssd_chunk_state / ssd_bmm_cb / ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to about 1e-5 of the
+// output scale; twin: SsdScan.chunked.
 //
 // Products run as bf16x3 on mma.sync m16n8k16 with fp32 accumulation: each fp32 operand v is split into v_hi =
 // bf16(v) and v_lo = bf16(v - v_hi) (16 bits of mantissa together, fp32's range), and a.b is taken as
@@ -21,6 +22,8 @@ constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 constexpr int STATE_SMEM = 4 * (2 * 128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
 // chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]
 constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
+// C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
+constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
 
 __device__ __forceinline__ uint32_t pack(float a, float b) {  // a in the low half: the lower k index
     const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
@@ -109,6 +112,32 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
     }
 }
 
+// Packs rows [0, 64) x columns [0, 128) of src (row r at src + r * ld, 8-byte aligned) as pairs along the row into
+// hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0.
+template <int NTHREADS>
+__device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
+                                               int rowsValid, int colsValid) {
+    constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16;
+    static_assert(ITEMS % BATCH == 0, "whole batches");
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
+        float2 v[BATCH];
+#pragma unroll
+        for (int i = 0; i < BATCH; i++) {
+            const int id = tid + (b0 + i) * NTHREADS, r = id >> 6, col = 2 * (id & 63);
+            v[i] = r < rowsValid && col < colsValid ? *reinterpret_cast<const float2*>(src + r * ld + col) : make_float2(0.f, 0.f);
+        }
+#pragma unroll
+        for (int i = 0; i < BATCH; i++) {
+            const int id = tid + (b0 + i) * NTHREADS, r = id >> 6, w = id & 63;
+            const Split2 sp(v[i].x, v[i].y);
+            hi[r * LD_W + w] = sp.hi;
+            lo[r * LD_W + w] = sp.lo;
+        }
+    }
+}
+
 // cp.async of rows [0, ROWS) x floats [0, W) of src (row r at src + r * ld, 16-byte aligned) into dst[r * LD]; rows >=
 // rowsValid and columns >= colsValid (a multiple of 4) read 0. Then cp_async_commit / wait and a barrier.
 template <int ROWS, int W>
@@ -178,6 +207,54 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
                 const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
                 if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
             }
+    }
+}
+
+// grid (chunks, G, 3), block 128, dynamic smem ssd_tc::BMM_SMEM: the lower 64x64 tiles (0,0), (1,0), (1,1) of
+// CB[c][g][t][u] = C_t . B_u, as ssd_bmm_cb (the fp32 engine's) but in bf16x3 on tensor cores. Both operands are
+// split once into packed pairs along n; warp w owns rows 16w.. of the tile and all 64 columns. Needs N <= 128 and
+// even, 8-byte aligned rows (GpuSsdScan.tensorCoreEligible).
+extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __restrict__ x, int ldX, int bOff, int cOff,
+                                                                const int* __restrict__ chunkStart,
+                                                                const int* __restrict__ chunkLen, int G, int N, float* cb) {
+    using namespace ssd_tc;
+    extern __shared__ __align__(16) float sm[];
+    uint32_t* Chi = reinterpret_cast<uint32_t*>(sm);  // [t][n/2]
+    uint32_t* Clo = Chi + 64 * LD_W;
+    uint32_t* Bhi = Clo + 64 * LD_W;                   // [u][n/2]
+    uint32_t* Blo = Bhi + 64 * LD_W;
+    const int c = blockIdx.x, g = blockIdx.y, z = blockIdx.z;
+    const int t0 = (z == 0 ? 0 : 64), u0 = (z == 2 ? 64 : 0);
+    const int st = chunkStart[c], len = chunkLen[c];
+    if (t0 >= len) return;
+    pack_row_pairs<128>(Chi, Clo, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, len - t0, N);
+    pack_row_pairs<128>(Bhi, Blo, x + (size_t)(st + u0) * ldX + bOff + g * N, ldX, len - u0, N);
+    __syncthreads();
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gr = lane >> 2, tq = lane & 3, tb = 16 * warp;
+    float acc[8][4] = {};
+    const int kEnd = (N + 15) & ~15;
+    for (int k = 0; k < kEnd; k += 16) {
+        const int w0 = (k >> 1) + tq, r0 = (tb + gr) * LD_W, r1 = r0 + 8 * LD_W;  // a0 a1 a2 a3: (r0, w0) (r1, w0) (r0, w0+4) (r1, w0+4)
+        Split2 a[4];
+        a[0].hi = Chi[r0 + w0], a[0].lo = Clo[r0 + w0];
+        a[1].hi = Chi[r1 + w0], a[1].lo = Clo[r1 + w0];
+        a[2].hi = Chi[r0 + w0 + 4], a[2].lo = Clo[r0 + w0 + 4];
+        a[3].hi = Chi[r1 + w0 + 4], a[3].lo = Clo[r1 + w0 + 4];
+        uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+        load_b(Bhi, Blo, 0, k, lane, bh0, bh1, bl0, bl1);
+        mma3x8(acc, a, bh0, bh1, bl0, bl1);
+    }
+    float* out = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+#pragma unroll
+    for (int e = 0; e < 4; e += 2) {
+        const int t = t0 + tb + gr + (e >> 1) * 8;
+        if (t >= len) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const int u = u0 + 8 * j + 2 * tq;
+            if (u + 1 < len) *reinterpret_cast<float2*>(out + t * SSD_QMAX + u) = make_float2(acc[j][e], acc[j][e + 1]);
+            else if (u < len) out[t * SSD_QMAX + u] = acc[j][e];
+        }
     }
 }
 

@@ -11,7 +11,7 @@ import ssdspark.kernels.SsdScan;
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
  * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
- * The chunk-state and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
+ * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh).
  */
 public final class GpuSsdScan {
@@ -19,9 +19,9 @@ public final class GpuSsdScan {
 
     public static final int MAX_CHUNK = 128;
 
-    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM) and heads per chunk-state CTA. */
+    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM) and heads per chunk-state CTA. */
     static final int TC_STATE_SMEM = 4 * (2 * 128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (4 * 64 * 68 + 2 * MAX_CHUNK),
-            TC_HEADS = 4;
+            TC_BMM_SMEM = 4 * (4 * 64 * 68), TC_HEADS = 4;
 
     /**
      * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x and B rows and move
@@ -78,7 +78,10 @@ public final class GpuSsdScan {
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
-        s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
+        if (tensorCores)
+            s.launch("ssd_bmm_cb_tc", C, G, 3, 128, TC_BMM_SMEM, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
+        else
+            s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
                     dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
