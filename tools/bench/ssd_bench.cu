@@ -103,14 +103,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
-    const int T = sh->seqs * sh->len, C = T / Q, dSsm = H * P, ldX = dSsm + 2 * G * N, ldDt = H;
+    const int T = sh->seqs * sh->len, C = T / Q, dSsm = H * P, ldX = dSsm + 2 * G * N;
+    const int dtOff = dSsm + ldX, ldDt = dtOff + H;  // raw dt: the last H columns of in_proj's rows [z | xBC | dt]
     const int xOff = 0, bOff = dSsm, cOff = dSsm + G * N;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     printf("ssd_bench %s: %d x %d tokens, H %d, P %d, N %d, G %d, chunk %d, %d layers; %s\n", sh->name, sh->seqs,
            sh->len, H, P, N, G, Q, sh->layers, prop.name);
 
-    std::vector<float> hx((size_t)T * ldX), hdt((size_t)T * H), hbias(H), hA(H), hD(H);
+    std::vector<float> hx((size_t)T * ldX), hdt((size_t)T * ldDt), hbias(H), hA(H), hD(H);
     for (float& v : hx) v = uni(-1.f, 1.f);
     for (int h = 0; h < H; h++) {
         const float dt = std::exp(uni(std::log(1e-3f), std::log(0.1f)));
@@ -134,7 +135,10 @@ int main(int argc, char** argv) {
     CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
     CK(cudaFuncSetAttribute(ssd_bmm_cb_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::BMM_SMEM));
 
-    auto cumsum = [&] { ssd_chunk_cumsum<<<dim3(C, H), Q>>>(dtRaw, ldDt, 0, dtBias, negA, dtMin, dtMax, chunkStart, chunkLen, T, dt, cum); };
+    auto cumsum = [&] {
+        ssd_chunk_cumsum<<<dim3(C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS), Q>>>(dtRaw, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
+                                                                               chunkStart, chunkLen, T, H, dt, cum);
+    };
     auto state_tc = [&] {
         ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                           chunkLen, H, P, N, G, states);

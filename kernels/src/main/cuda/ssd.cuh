@@ -16,31 +16,43 @@
 #define SSD_QMAX 128
 #define SSD_LDS SIMT_LDS
 
-// grid (chunks, H), block 128
+// grid (chunks, ceil(H / CUMSUM_HEADS)), block 128: token t of the chunk is thread t, which reads the raw dt of the
+// CTA's heads from its row at once (neighbouring columns: one sector, where a CTA per head read a sector per value).
+#define CUMSUM_HEADS 8
 extern "C" __global__ void ssd_chunk_cumsum(const float* __restrict__ dtIn, int ldDt, int dtOff,
                                             const float* __restrict__ dtBias, const float* __restrict__ A,
                                             float dtMin, float dtMax, const int* __restrict__ chunkStart,
-                                            const int* __restrict__ chunkLen, int T, float* dt, float* cum) {
-    __shared__ float ws[SSD_QMAX / 32];
-    const int c = blockIdx.x, h = blockIdx.y, t = threadIdx.x, lane = t & 31, warp = t >> 5;
+                                            const int* __restrict__ chunkLen, int T, int H, float* dt, float* cum) {
+    __shared__ float ws[CUMSUM_HEADS][SSD_QMAX / 32];
+    const int c = blockIdx.x, h0 = blockIdx.y * CUMSUM_HEADS, t = threadIdx.x, lane = t & 31, warp = t >> 5;
     const int st = chunkStart[c], len = chunkLen[c];
-    float dtv = 0.f, v = 0.f;
-    if (t < len) {
-        const float raw = dtIn[(size_t)(st + t) * ldDt + dtOff + h] + dtBias[h];
-        dtv = fminf(fmaxf(softplus_f(raw), dtMin), dtMax);
-        v = dtv * A[h];
-    }
+    float dtv[CUMSUM_HEADS], v[CUMSUM_HEADS];
 #pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-        const float n = __shfl_up_sync(0xffffffffu, v, o);
-        if (lane >= o) v += n;
+    for (int i = 0; i < CUMSUM_HEADS; i++)
+        dtv[i] = t < len && h0 + i < H ? dtIn[(size_t)(st + t) * ldDt + dtOff + h0 + i] : 0.f;
+#pragma unroll
+    for (int i = 0; i < CUMSUM_HEADS; i++) {
+        const int h = h0 + i;
+        v[i] = 0.f;
+        if (t < len && h < H) {
+            dtv[i] = fminf(fmaxf(softplus_f(dtv[i] + dtBias[h]), dtMin), dtMax);
+            v[i] = dtv[i] * A[h];
+        }
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const float n = __shfl_up_sync(0xffffffffu, v[i], o);
+            if (lane >= o) v[i] += n;
+        }
+        if (lane == 31) ws[i][warp] = v[i];
     }
-    if (lane == 31) ws[warp] = v;
     __syncthreads();
-    for (int w = 0; w < warp; w++) v += ws[w];
-    if (t < len) {
-        dt[(size_t)h * T + st + t] = dtv;
-        cum[(size_t)h * T + st + t] = v;
+#pragma unroll
+    for (int i = 0; i < CUMSUM_HEADS; i++) {
+        for (int w = 0; w < warp; w++) v[i] += ws[i][w];
+        if (t < len && h0 + i < H) {
+            dt[(size_t)(h0 + i) * T + st + t] = dtv[i];
+            cum[(size_t)(h0 + i) * T + st + t] = v[i];
+        }
     }
 }
 

@@ -23,6 +23,9 @@ public final class GpuSsdScan {
     static final int TC_STATE_SMEM = 4 * (2 * 128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (4 * 64 * 68 + 2 * MAX_CHUNK),
             TC_BMM_SMEM = 4 * (4 * 64 * 68), TC_HEADS = 4;
 
+    /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
+    private static final int CUMSUM_HEADS = 8;
+
     /**
      * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x and B rows and move
      * pairs of y (strides and offsets multiples of 4 floats, ldY even), and hold at most 128 state columns and 64
@@ -65,8 +68,8 @@ public final class GpuSsdScan {
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
-        s.launch("ssd_chunk_cumsum", C, H, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(), in.dtOff(), p.dtBias(), p.negA(),
-                p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, dt, cum);
+        s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
+                in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
         final int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
         tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
         if (tensorCores)
