@@ -130,7 +130,13 @@ int main(int argc, char** argv) {
           *passed = dalloc(statesN), *ssm = dalloc(sh->seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
           *y = dalloc((size_t)T * dSsm), *y32 = dalloc((size_t)T * dSsm);
     const float dtMin = 0.f, dtMax = INFINITY;
-    const int slabs = (H / G + ssd_tc::HEADS_PER_CTA - 1) / ssd_tc::HEADS_PER_CTA;
+    cudaDeviceProp props;
+    CK(cudaGetDeviceProperties(&props, 0));
+    int headsPerCta = 1;  // GpuSsdScan.stateHeadsPerCta
+    for (int hp = 16; hp > 1 && headsPerCta == 1; hp /= 2)
+        if ((long)C * G * ((H / G + hp - 1) / hp) >= 2L * props.multiProcessorCount) headsPerCta = hp;
+    const int slabs = (H / G + headsPerCta - 1) / headsPerCta;
+    printf("chunk-state heads per CTA: %d\n", headsPerCta);
     CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
     CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
     CK(cudaFuncSetAttribute(ssd_bmm_cb_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::BMM_SMEM));
@@ -141,7 +147,7 @@ int main(int argc, char** argv) {
     };
     auto state_tc = [&] {
         ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
-                                                                          chunkLen, H, P, N, G, states);
+                                                                          chunkLen, H, P, N, G, headsPerCta, states);
     };
     auto state_f32 = [&] {
         ssd_chunk_state<<<dim3(C, H, ((P + 63) / 64) * ((N + 63) / 64)), 256>>>(x, ldX, xOff, bOff, dt, cum, T,

@@ -15,7 +15,7 @@
 #include "ssd.cuh"
 
 namespace ssd_tc {
-constexpr int THREADS = 256, HEADS_PER_CTA = 4;
+constexpr int THREADS = 256;
 constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragment loads down a column miss no bank
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B head, tail [128 n][LD_W] | x [128 u][LD_X] | w [128]
@@ -154,15 +154,16 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 }
 }  // namespace ssd_tc
 
-// grid (chunks, G, ceil((H/G) / HEADS_PER_CTA)), block 256, dynamic smem ssd_tc::STATE_SMEM.
+// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
-// Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA.
+// Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
+// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
                                                                         int bOff, const float* __restrict__ dt,
                                                                         const float* __restrict__ cum, int T,
                                                                         const int* __restrict__ chunkStart,
                                                                         const int* __restrict__ chunkLen, int H, int P,
-                                                                        int N, int G, float* states) {
+                                                                        int N, int G, int headsPerCta, float* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
@@ -174,8 +175,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
     pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-    for (int i = 0; i < HEADS_PER_CTA; i++) {
-        const int hl = blockIdx.z * HEADS_PER_CTA + i;
+    for (int i = 0; i < headsPerCta; i++) {
+        const int hl = blockIdx.z * headsPerCta + i;
         if (hl >= hpg) break;
         const int h = g * hpg + hl;
         __syncthreads();  // B is packed; the previous head's readers are done with x and w

@@ -19,9 +19,9 @@ public final class GpuSsdScan {
 
     public static final int MAX_CHUNK = 128;
 
-    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM) and heads per chunk-state CTA. */
+    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
     static final int TC_STATE_SMEM = 4 * (2 * 128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (4 * 64 * 68 + 2 * MAX_CHUNK),
-            TC_BMM_SMEM = 4 * (4 * 64 * 68), TC_HEADS = 4;
+            TC_BMM_SMEM = 4 * (4 * 64 * 68);
 
     /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
     private static final int CUMSUM_HEADS = 8;
@@ -33,6 +33,17 @@ public final class GpuSsdScan {
      */
     public static boolean tensorCoreEligible(int headdim, int dstate, int ldX, int xOff, int bOff, int cOff, int ldY) {
         return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff) & 3) == 0 && ldY % 2 == 0;
+    }
+
+    /**
+     * Heads per ssd_chunk_state_tc CTA, which packs its chunk's B once for all of them: the most of 16, 8, 4, 2 that
+     * still gives a full wave (two CTAs per multiprocessor), else 1. On the H200, 16 against 4 took the 130M layer from
+     * 197 to 176 µs and the 1.3B one from 254 to 229 (tools/bench/KERNEL_NOTES.md); small batches need the CTAs.
+     */
+    static int stateHeadsPerCta(int multiprocessors, int chunks, int groups, int headsPerGroup) {
+        for (int hp = 16; hp > 1; hp /= 2)
+            if ((long) chunks * groups * ((headsPerGroup + hp - 1) / hp) >= 2L * multiprocessors) return hp;
+        return 1;
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
@@ -70,11 +81,13 @@ public final class GpuSsdScan {
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
         s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
-        final int tilesP = (P + 63) / 64, slabs = (H / G + TC_HEADS - 1) / TC_HEADS;
+        final int tilesP = (P + 63) / 64;
         tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
-        if (tensorCores)
-            s.launch("ssd_chunk_state_tc", C, G, slabs, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
-                    v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+        if (tensorCores) {
+            final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
+            s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
+                    cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
+        }
         else
             s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);

@@ -79,6 +79,19 @@ class GpuBasicsTest {
     }
 
     @Test
+    void chunkStateCtasTakeAsManyHeadsAsKeepAFullWave() {
+        // 130M 16 x 2048 on 132 SMs: 256 chunks x 2 slabs of 16 heads = 512 CTAs >= 264
+        assertEquals(16, GpuSsdScan.stateHeadsPerCta(132, 256, 1, 24));
+        // 1.3B 8 x 2048: 128 chunks x 4 slabs = 512
+        assertEquals(16, GpuSsdScan.stateHeadsPerCta(132, 128, 1, 64));
+        // 130M 4 x 2048: 64 chunks: 16 -> 128, 8 -> 192, 4 -> 384 CTAs
+        assertEquals(4, GpuSsdScan.stateHeadsPerCta(132, 64, 1, 24));
+        // 1 x 2048: even one head a CTA gives 384 CTAs only at 1 head; 2 heads give 192 < 264
+        assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 16, 1, 24));
+        assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 1, 1, 1));
+    }
+
+    @Test
     void availabilityIsReportedNotThrown() {
         String why = Cuda.unavailableReason(0);
         System.out.println("  GPU backend: " + (why == null ? "usable: " + Cuda.device(0).describe() : "unavailable: " + why));

@@ -73,6 +73,8 @@ class GpuScanTwinTest {
                 new Case("two P tiles, D per channel", 3, 80, 16, 3, 128, new int[] {257, 5}, true),
                 new Case("short chunks", 2, 8, 8, 1, 7, new int[] {20, 1, 7, 8}, false),
                 new Case("partial head slab", 10, 32, 64, 2, 128, new int[] {150, 40}, true),
+                // 139 chunks x 2 slabs fill a wave of an H200's 132 SMs: 16 heads a chunk-state CTA, the second slab 4
+                new Case("16 heads a state CTA, partial slab", 20, 16, 16, 1, 8, new int[] {600, 500, 3}, false),
         };
         for (Case k : cases)
             for (boolean tc : new boolean[] {true, false})
