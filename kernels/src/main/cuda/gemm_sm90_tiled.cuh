@@ -109,15 +109,109 @@ __device__ __forceinline__ void tile_origin(int t, int tiles_m, int tiles_n, int
 }
 #endif
 
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// Bulk stores of staged C (shared -> global through the copy engine), tracked per issuing thread in bulk groups.
+__device__ __forceinline__ void bulk_s2g(float* dst, uint32_t src, uint32_t bytes) {
+    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n" ::"l"(dst), "r"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void bulk_wait_read() { asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
+#endif
+
+// StoreC's C = acc + bias with the stores running under the next tile's main loop: each consumer warp copies its
+// 16 rows x CW columns of the finished tile into one of NB shared-memory buffers and hands them to the copy engine,
+// one 1-D bulk store per row segment, then moves on; a buffer is rewritten only after the copies of its last chunk
+// have read it (wait_group.read NB - 1, chunks counted per warp across tiles). Where a bulk store cannot do it
+// (C +=, N or ldc not a multiple of 4, C not 16-byte aligned: row segments are whole 16-byte units) the launch takes
+// StoreC's register path. Same fp32 values as StoreC; only how they reach C differs.
+// Buffer of a consumer warpgroup (64 rows): row rl in region rl % 4 at slot rl / 4, regions 16 * CW * 4 + 32 bytes
+// apart, so the 4 rows that a half-warp's 8-byte stores hit start 8 banks apart (conflict-free for 96 bytes of padding).
+template <int CW, int NB>
+struct StoreCStaged {
+    float* C;
+    int ldc;
+    const float* bias;
+    int accumulate;
+    static constexpr int REGION = 16 * CW * 4 + 32, BUFFER = 4 * REGION;
+    static constexpr int SMEM_PER_WG = NB * BUFFER;  // shared memory per consumer warpgroup
+    static_assert(CW % 8 == 0, "regions 8 banks apart, rows 16-byte aligned");
+    __device__ __forceinline__ bool staged(int N) const {
+        return !accumulate && (N & 3) == 0 && (ldc & 3) == 0 && ((uintptr_t)C & 15) == 0;
+    }
+    // stage: the warpgroup's NB buffers; ring: this warp's chunks so far.
+    template <int BN>
+    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane,
+                                               uint32_t stage, int& ring) const {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        static_assert(BN % CW == 0, "whole chunks per tile");
+        if (!staged(N)) {
+            StoreC{C, ldc, bias, accumulate}.template operator()<BN>(acc, r0, bn, M, N, lane);
+            return;
+        }
+        const int q = lane >> 2, w = (r0 >> 4) & 3, c2 = 2 * (lane & 3);
+        // this thread's rows rl = 16 w + q + 8 h: region q % 4, slot 4 w + q / 4 + 2 h
+        const uint32_t mine = (q & 3) * REGION + (4 * w + (q >> 2)) * CW * 4 + c2 * 4;
+        // lane l < 16 copies row rl = 16 w + l
+        const uint32_t seg = (lane & 3) * REGION + (4 * w + ((lane >> 2) & 3)) * CW * 4;
+        const int grow = r0 - q + lane;
+#pragma unroll
+        for (int ch = 0; ch < BN / CW; ch++) {
+            const uint32_t buf = stage + (ring % NB) * BUFFER;
+            if (lane < 16) bulk_wait_read<NB - 1>();
+            __syncwarp();
+#pragma unroll
+            for (int j = 0; j < CW / 8; j++) {
+                const int jn = ch * (CW / 8) + j, col = bn + 8 * jn + c2;
+                const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(buf + mine + h * 2 * CW * 4 + j * 32),
+                                 "f"(acc[4 * jn + 2 * h] + b0), "f"(acc[4 * jn + 2 * h + 1] + b1) : "memory");
+            }
+            wg_gemm::fence_async_smem();  // generic-proxy writes that the copy engine reads next
+            __syncwarp();
+            const int col0 = bn + ch * CW;
+            if (lane < 16) {
+                if (grow < M && col0 < N) bulk_s2g(C + (size_t)grow * ldc + col0, buf + seg, min(CW, N - col0) * 4);
+                bulk_commit();
+            }
+            ring++;
+        }
+#endif
+    }
+    // Before the CTA exits: this warp's copies are complete.
+    __device__ __forceinline__ void drain(int lane) const {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+        if (lane < 16) bulk_wait_all();
+#endif
+    }
+};
+// Shared memory an epilogue stages its tile in, per consumer warpgroup (0: it works from the registers).
+template <class E>
+struct EpilogueSmem { static constexpr int per_wg = 0; };
+template <int CW, int NB>
+struct EpilogueSmem<StoreCStaged<CW, NB>> { static constexpr int per_wg = StoreCStaged<CW, NB>::SMEM_PER_WG; };
+// Dynamic shared memory of gemm_ws with this epilogue: the stages, the two consumers' staging, slack and barriers.
+template <int BN, int STAGES, class E>
+constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueSmem<E>::per_wg; }
+
 // ATILED (needs BTILED): A too is read pre-tiled (bf16_pretile's layout over A, lda = its padded row count), so one
 // producer thread moves a stage with two bulk copies: the bound for a norm kernel that would write A pre-tiled.
-// Epilogue: a functor called per finished tile, as wg_gemm::StoreC (which writes C).
-template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue>
+// Epilogue: a functor called per finished tile, as wg_gemm::StoreC (which writes C), or one that stages the tile in
+// shared memory after the stages (StoreCStaged: EpilogueSmem<Epilogue>::per_wg bytes per consumer warpgroup).
+// DESYNC > 0 (bench): the odd CTAs' consumers start DESYNC clocks per k-tile late, so that CTAs stop writing C at the
+// same moments.
+template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue,
+          int DESYNC = 0>
 __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb, int M,
                                         int N, int K, const Epilogue& epilogue) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int A_TILE = BM * BK * 2, B_TILE = BN * BK * 2, STAGE = A_TILE + B_TILE;
-    const uint32_t smem = aligned_smem(), full = smem + STAGES * STAGE, empty = full + 8 * STAGES;
+    constexpr int EPI = EpilogueSmem<Epilogue>::per_wg;
+    static_assert(EPI == 0 || !PP, "staged epilogues are for the cooperative schedule");
+    const uint32_t smem = aligned_smem(), epi = smem + STAGES * STAGE, full = epi + 2 * EPI, empty = full + 8 * STAGES;
     const int tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN, tiles = tiles_m * tiles_n;
     const int ktiles = (K + BK - 1) / BK;
     if (threadIdx.x == 0) {
@@ -167,9 +261,13 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
         setmaxnreg_inc<CREG>();
         constexpr int MSUB = PP ? 2 : 1;  // m64 row blocks per consumer
         const int cw = wg - 1, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, rbase = PP ? 0 : cw * 64;
-        int stage = 0;
+        int stage = 0, ring = 0;
         uint32_t phase = 0;
         if (PP && cw == 1 && blockIdx.x < tiles) turn_pass(1);  // consumer 0 goes first
+        if (DESYNC > 0 && (blockIdx.x & 1)) {
+            const long long t0 = clock64(), wait = (long long)DESYNC * ktiles;
+            while (clock64() - t0 < wait) {}
+        }
         int j = 0;
         for (int t = blockIdx.x; t < tiles; t += gridDim.x, j++) {
             if (PP && (j & 1) != cw) {  // the other consumer's tile: skip its stages
@@ -209,9 +307,13 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
             for (int m = 0; m < MSUB; m++) touch(acc[m]);
             if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
 #pragma unroll
-            for (int m = 0; m < MSUB; m++)
-                epilogue.template operator()<BN>(acc[m], bm + rbase + m * 64 + warp * 16 + (lane >> 2), bn, M, N, lane);
+            for (int m = 0; m < MSUB; m++) {
+                const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
+                if constexpr (EPI > 0) epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane, epi + cw * EPI, ring);
+                else epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane);
+            }
         }
+        if constexpr (EPI > 0) epilogue.drain(lane);
     }
 #else
     __trap();
@@ -219,15 +321,24 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 }
 }  // namespace ws_gemm
 
-// The shipped instance: cooperative 128 x 256 tiles, 4 stages of 48 KB, A and B pre-tiled, persistent grid in groups of
-// 8 row-tiles; 168 registers a thread at entry: 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels).
-// Grid (min(tiles, SMs)), block 384, dynamic smem ws_gemm::smem_bytes<256, 4>(); lda / ldb = the tiled copies' padded
-// row counts (roundup(M, 8), roundup(N, 8)).
+// The shipped instance: cooperative 128 x 256 tiles, 3 stages of 48 KB, A and B pre-tiled, persistent grid in groups of
+// 8 row-tiles, C staged 64 columns at a time in 2 buffers a warp and written by bulk stores under the next tile's main
+// loop (StoreCStaged; C +=, n or ldc % 4 != 0 and unaligned C go through registers). 168 registers a thread at entry:
+// 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)), block 384, dynamic
+// smem ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>() (GpuGemm.TILED_SMEM); lda / ldb = the tiled
+// copies' padded row counts (roundup(M, 8), roundup(N, 8)). Measured against the 4-stage register epilogue in
+// tools/bench/KERNEL_NOTES.md.
+#define SSD_TILED_STAGES 3
+using SsdTiledStore = ws_gemm::StoreCStaged<64, 2>;
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {
-    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K, wg_gemm::StoreC{C, ldc, bias, accumulate});
+    ws_gemm::gemm_ws<256, SSD_TILED_STAGES, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K,
+                                                                           SsdTiledStore{C, ldc, bias, accumulate});
 }
+// lm_head_bf16_tiled (lm_head.cuh: 4 stages, no staging) is launched with the same GpuGemm.TILED_SMEM.
+static_assert(ws_gemm::smem_bytes<256, 4>() <= ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>(),
+              "GpuGemm.TILED_SMEM must cover lm_head_bf16_tiled");
 
 // B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's
 // tiled_index) for kt < ceil(K/64), n < npad; rows >= N and k >= K are zero. One thread per chunk: grid ceil(ceil(K/64) * npad * 8 / 256), block 256.

@@ -51,3 +51,30 @@ SSD_WS_VARIANT(gemm_ws_pp_n128_s6_bt, 128, 6, true, true, 8, false)
 SSD_WS_VARIANT(gemm_ws_pp_n128_s6_bt_g1, 128, 6, true, true, 1, false)
 SSD_WS_VARIANT(gemm_ws_pp_n128_s4_bt, 128, 4, true, true, 8, false)
 
+
+// Epilogue overlap (2026-11-29, session 5): the shipped schedule (cooperative 128 x 256, A and B pre-tiled, persistent)
+// with STAGES stages and C written either from registers (_reg, StoreC) or staged in shared memory and written by bulk
+// stores (_cCWbNB: StoreCStaged<CW, NB>, chunks of CW columns, NB buffers a warp), optionally with the odd CTAs started
+// late (_ds: DESYNC clocks per k-tile). Dynamic smem ws_gemm::smem_bytes_for<256, STAGES, epilogue>().
+#define SSD_COMMA ,
+#define SSD_WSE_VARIANT(NAME, STAGES, EPI, DESYNC)                                                                    \
+    static_assert(ws_gemm::smem_bytes_for<256, STAGES, EPI>() <= 227 * 1024, #NAME ": over 227 KB of shared memory"); \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                              \
+        NAME(const bf16* A, int lda, const bf16* B, int ldb, float* C, int ldc, const float* bias, int M, int N, int K, \
+             int accumulate) {                                                                                        \
+        ws_gemm::gemm_ws<256, STAGES, true, false, 8, 40, 232, true, EPI, DESYNC>(A, lda, B, ldb, M, N, K,             \
+                                                                                 EPI{C, ldc, bias, accumulate});      \
+    }
+SSD_WSE_VARIANT(gemm_wse_s3_reg, 3, wg_gemm::StoreC, 0)
+SSD_WSE_VARIANT(gemm_wse_s2_reg, 2, wg_gemm::StoreC, 0)
+SSD_WSE_VARIANT(gemm_wse_s4_reg_ds, 4, wg_gemm::StoreC, 600)
+SSD_WSE_VARIANT(gemm_wse_s4_c64b1, 4, ws_gemm::StoreCStaged<64 SSD_COMMA 1>, 0)
+SSD_WSE_VARIANT(gemm_wse_s4_c32b2, 4, ws_gemm::StoreCStaged<32 SSD_COMMA 2>, 0)
+SSD_WSE_VARIANT(gemm_wse_s3_c128b1, 3, ws_gemm::StoreCStaged<128 SSD_COMMA 1>, 0)
+SSD_WSE_VARIANT(gemm_wse_s3_c64b2, 3, ws_gemm::StoreCStaged<64 SSD_COMMA 2>, 0)
+SSD_WSE_VARIANT(gemm_wse_s3_c32b4, 3, ws_gemm::StoreCStaged<32 SSD_COMMA 4>, 0)
+SSD_WSE_VARIANT(gemm_wse_s3_c64b2_ds, 3, ws_gemm::StoreCStaged<64 SSD_COMMA 2>, 600)
+SSD_WSE_VARIANT(gemm_wse_s2_c256b1, 2, ws_gemm::StoreCStaged<256 SSD_COMMA 1>, 0)
+SSD_WSE_VARIANT(gemm_wse_s4_c32b2_ds, 4, ws_gemm::StoreCStaged<32 SSD_COMMA 2>, 600)
+SSD_WSE_VARIANT(gemm_wse_s3_c32b4_ds, 3, ws_gemm::StoreCStaged<32 SSD_COMMA 4>, 600)
+SSD_WSE_VARIANT(gemm_wse_s4_c16b4, 4, ws_gemm::StoreCStaged<16 SSD_COMMA 4>, 0)

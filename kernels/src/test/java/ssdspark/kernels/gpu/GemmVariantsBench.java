@@ -9,9 +9,10 @@ import java.util.SplittableRandom;
 /**
  * Times the Hopper GEMM's experiments (gemm_sm90_variants.cuh, in a fatbin built with
  * SSD_CUDA_DEFINES=-DSSD_GEMM_VARIANTS) against the shipped kernels on the engine's shapes, after checking each
- * against the CPU twin ({@link Gemm#matmulReference}) on ragged shapes with bias and accumulate. Not a test: run with
+ * against the CPU twin ({@link Gemm#matmulReference}) on ragged shapes with bias and accumulate (and C checked
+ * unwritten past its rows and columns). Not a test: run with
  * {@code java ... ssdspark.kernels.gpu.GemmVariantsBench} (JUnit on the class path for the comparisons); it exits
- * non-zero at the first variant that computes a wrong product, before any timing.
+ * non-zero if a variant computed a wrong product (such a variant is reported and left out of the timings).
  */
 public final class GemmVariantsBench {
     /** How a kernel is launched: the 2-D grid of the shipped kernels, or the 1-D grid of the warp-specialised ones. */
@@ -52,6 +53,22 @@ public final class GemmVariantsBench {
                 tiledA || kernel.contains("_bt"), true, false);
     }
 
+    /**
+     * The shipped schedule with {@code stages} stages and its epilogue: from registers ({@code chunkCols} 0) or staged
+     * in chunks of {@code chunkCols} columns, {@code buffers} buffers a warp (gemm_sm90_tiled.cuh StoreCStaged:
+     * per consumer warpgroup buffers x 4 regions of 16 rows + 32 bytes); smem as ws_gemm::smem_bytes_for.
+     */
+    private static Variant wse(String kernel, int stages, int chunkCols, int buffers) {
+        int staging = 2 * buffers * 4 * (16 * chunkCols * 4 + 32);  // as ws_gemm::smem_bytes_for
+        return new Variant(kernel + " persist", kernel, 256, 384, stages * (128 + 256) * 128 + 2048 + staging,
+                Grid.PERSISTENT, true, true, true, false);
+    }
+
+    private static Variant shippedTiled() {
+        return new Variant("gemm_bf16_tn_tiled (shipped)", "gemm_bf16_tn_tiled", GpuGemm.TILED_TILE_N, 384,
+                GpuGemm.TILED_SMEM, Grid.PERSISTENT, true, true, true, false);
+    }
+
     /** Rows of the pre-tiled B: N rounded up to 8 (the swizzle's period); the kernels copy only the rows that exist. */
     static int pretiledRows(int n) { return (n + 7) & ~7; }
 
@@ -59,70 +76,85 @@ public final class GemmVariantsBench {
         GpuDevice dev = Cuda.device(0);
         int sms = dev.multiprocessors;
         Variant[] variants = {
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT), // = gemm_bf16_tn_tiled up to 750c3a7
+                shippedTiled(),
+                wse("gemm_wse_s3_reg", 3, 0, 0),
+                wse("gemm_wse_s2_reg", 2, 0, 0),
+                wse("gemm_wse_s4_reg_ds", 4, 0, 0),
+                wse("gemm_wse_s4_c64b1", 4, 64, 1),
+                wse("gemm_wse_s4_c32b2", 4, 32, 2),
+                wse("gemm_wse_s3_c128b1", 3, 128, 1),
+                wse("gemm_wse_s3_c64b2", 3, 64, 2),
+                wse("gemm_wse_s3_c32b4", 3, 32, 4),
+                wse("gemm_wse_s3_c64b2_ds", 3, 64, 2),
+                wse("gemm_wse_s2_c256b1", 2, 256, 1),
+                wse("gemm_wse_s4_c32b2_ds", 4, 32, 2),
+                wse("gemm_wse_s3_c32b4_ds", 3, 32, 4),
+                wse("gemm_wse_s4_c16b4", 4, 16, 4),
                 legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true),
-                legacy("gemm_bf16_tn", 128, GpuGemm.MMA_SMEM, true),
-                legacy("gemm_wgv_n256_s4_f1", 256, 4 * 384 * 128 + 1024, false),
-                legacy("gemm_wgv_n128_s4_f1", 128, 4 * 256 * 128 + 1024, false),
-                ws("gemm_ws_co_n256_s4", 256, 4, Grid.TILES_1D),
-                ws("gemm_ws_co_n256_s4", 256, 4, Grid.PERSISTENT),
-                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.TILES_1D),
-                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.PERSISTENT),
-                ws("gemm_ws_co_n192_s5_bt", 192, 5, Grid.TILES_1D),
-                ws("gemm_ws_co_n192_s5_bt", 192, 5, Grid.PERSISTENT),
-                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.TILES_1D),
-                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
-                ws("gemm_ws_co_n256_s4_at_g1", 256, 4, Grid.PERSISTENT),
-                ws("gemm_ws_co_n192_s5_at", 192, 5, Grid.PERSISTENT),
-                ws("gemm_ws_pp_n128_s6", 128, 6, Grid.PERSISTENT),
-                ws("gemm_ws_pp_n128_s6_bt", 128, 6, Grid.PERSISTENT),
-                ws("gemm_ws_pp_n128_s6_bt_g1", 128, 6, Grid.PERSISTENT),
-                ws("gemm_ws_pp_n128_s4_bt", 128, 4, Grid.PERSISTENT),
-                legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true).accumulating(),
-                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT).accumulating(),
-                ws("gemm_ws_co_n256_s4_bt", 256, 4, Grid.PERSISTENT), // again: the run's noise
-                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
-                legacy("gemm_bf16_tn_wg", GpuGemm.WGMMA_TILE_N, GpuGemm.WGMMA_SMEM, true),
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT), // again: the run's noise
+                shippedTiled(),
+                wse("gemm_wse_s3_c64b2", 3, 64, 2),
+                wse("gemm_wse_s3_c32b4", 3, 32, 4),
+                wse("gemm_wse_s4_c32b2", 4, 32, 2),
         };
         SplittableRandom r = new SplittableRandom(System.nanoTime());
+        java.util.Set<String> wrong = new java.util.TreeSet<>();
         try (GpuStream s = dev.newStream()) {
             // Correctness first, fresh inputs per case: ragged M, N, K (tails of every tile kind), bias, accumulate,
             // and a 1-D grid far smaller than the tile count (several tiles per CTA, ping-pong turns, stage wrap).
-            int[][] cases = {{300, 520, 200, 0, 0}, {333, 1000, 776, 1, 1}, {129, 257, 65, 1, 0}, {1, 9, 8, 0, 1},
-                    {260, 3352, 832, 1, 1}};
+            // n % 4 == 0 without C +=: the staged epilogues' bulk stores (n = 260: a last segment of 16 bytes; 1030 x 4100
+            // on 3 CTAs: 51 tiles a CTA, the buffer rings wrap); the others their register path.
+            int[][] cases = {{300, 520, 200, 0, 0}, {333, 1000, 776, 1, 1}, {333, 1000, 776, 1, 0}, {129, 257, 65, 1, 0},
+                    {129, 260, 65, 1, 0}, {1, 9, 8, 0, 1}, {1, 12, 8, 1, 0}, {260, 3352, 832, 1, 1}, {260, 3352, 832, 1, 0},
+                    {1030, 4100, 136, 1, 0}};
             for (int[] cs : cases) {
                 int m = cs[0], n = cs[1], k = cs[2];
                 boolean withBias = cs[3] == 1, accumulate = cs[4] == 1;
                 float[] a = DType.BF16.round(GpuTests.randn(r, m * k, 1)), b = DType.BF16.round(GpuTests.randn(r, n * k, 1));
                 float[] bias = withBias ? GpuTests.randn(r, n, 1) : null;
-                float[] c0 = accumulate ? GpuTests.randn(r, m * n, 1) : nans(m * n);
+                // C[m + 1][ldc = n + 4] poisoned with NaN: the product's part must be written, the 4 columns past n and
+                // the row past m must not (n + 4 keeps n's alignment, so the staged kernels take their bulk stores)
+                int ldc = n + 4;
+                float[] c0 = nans((m + 1) * ldc), cAcc = accumulate ? GpuTests.randn(r, m * n, 1) : null;
+                if (accumulate) for (int i = 0; i < m; i++) System.arraycopy(cAcc, i * n, c0, i * ldc, n);
                 float[] want = new float[m * n];
                 Gemm.matmulReference(a, m, b, n, k, want);
                 for (int i = 0; i < m * n; i++)
-                    want[i] += (bias == null ? 0 : bias[i % n]) + (accumulate ? c0[i] : 0);
+                    want[i] += (bias == null ? 0 : bias[i % n]) + (accumulate ? cAcc[i] : 0);
                 int ld = DType.BF16.ld(k);
                 try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, a, m, k); DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, b, n, k);
                      DeviceBuffer gat = pretile(s, ga, ld, m, k); DeviceBuffer gt = pretile(s, gb, ld, n, k); DeviceBuffer gbias = bias == null ? null : GpuTests.upload(s, bias);
-                     DeviceBuffer c = dev.alloc(4L * m * n)) {
+                     DeviceBuffer c = dev.alloc(4L * (m + 1) * ldc)) {
                     for (Variant v : variants) {
-                        if (!v.accumulateArg && (accumulate || withBias)) continue;
-                        for (int g = 0; g < (v.grid == Grid.TILES_2D ? 1 : 2); g++) {
+                        if (!v.accumulateArg && (accumulate || withBias) || wrong.contains(v.kernel)) continue;
+                        for (int g = 0; g < (v.grid == Grid.TILES_2D ? 1 : 2); g++) try {
                             int grid = g == 0 ? v.gridX(m, n, sms) : 3;
                             s.upload(c0, c.ptr());
                             s.launch(v.kernel, grid, v.gridY(m), 1, v.threads, v.smem, v.pretiledA ? gat : ga,
                                     v.pretiledA ? pretiledRows(m) : ld, v.pretiledB ? gt : gb,
-                                    v.pretiledB ? pretiledRows(n) : ld, c, n, gbias, m, n, k, accumulate ? 1 : 0);
+                                    v.pretiledB ? pretiledRows(n) : ld, c, ldc, gbias, m, n, k, accumulate ? 1 : 0);
                             String what = String.format("%s grid %d %dx%dx%d%s%s", v.kernel, grid, m, n, k,
                                     withBias ? " bias" : "", accumulate ? " acc" : "");
-                            GpuTests.close(what, want, s.downloadFloats(c.ptr(), m * n), 2e-5 * Math.sqrt(k), 1e-5);
+                            float[] got = s.downloadFloats(c.ptr(), (m + 1) * ldc), part = new float[m * n];
+                            for (int i = 0; i <= m; i++)
+                                for (int j = i < m ? n : 0; j < ldc; j++)
+                                    if (!Float.isNaN(got[i * ldc + j]))
+                                        throw new AssertionError(what + ": wrote C[" + i + "][" + j + "] outside the product");
+                            for (int i = 0; i < m; i++) System.arraycopy(got, i * ldc, part, i * n, n);
+                            GpuTests.close(what, want, part, 2e-5 * Math.sqrt(k), 1e-5);
+                        } catch (AssertionError | RuntimeException e) {  // RuntimeException: the launch failed
+                            System.out.println("WRONG " + e);
+                            wrong.add(v.kernel);
                         }
                     }
                 }
             }
-            System.out.println("all variants agree with the CPU twin");
+            System.out.println(wrong.isEmpty() ? "all variants agree with the CPU twin"
+                    : "WRONG products (not timed): " + wrong);
             s.setProfiling(true);
-            int[][] shapes = {{32768, 3352, 768}, {32768, 768, 1536}, {16384, 8224, 2048}, {16384, 2048, 4096}};
+            int[][] shapes = {{32768, 3352, 768}, {32768, 768, 1536}, {16384, 8512, 2048}, {16384, 2048, 4096}};
             double[][] tflops = new double[variants.length][shapes.length];
-            double[] pretileMs = new double[shapes.length], atMs = new double[shapes.length];
             for (int si = 0; si < shapes.length; si++) {
                 int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
                 try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, uniform(r, M * K), M, K);
@@ -131,22 +163,17 @@ public final class GemmVariantsBench {
                      DeviceBuffer c = dev.alloc(4L * M * N)) {
                     for (int vi = 0; vi < variants.length; vi++) {
                         Variant v = variants[vi];
+                        if (wrong.contains(v.kernel)) continue;
                         for (int i = 0; i < 3; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
                         s.resetProfile();
-                        int reps = 20;
+                        int reps = 50;
                         for (int i = 0; i < reps; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
                         Map<String, double[]> p = s.profile();
                         double ms = p.get(v.kernel)[0] / reps;
                         tflops[vi][si] = 2.0 * M * N * K / ms / 1e9;
-                        if (v.label.equals("gemm_ws_co_n256_s4_at persist")) atMs[si] = ms;
                         System.out.printf("GEMM %-34s %6d x %5d x %5d: %7.3f ms  %6.1f TFLOP/s%n", v.label, M, N, K, ms,
                                 tflops[vi][si]);
                     }
-                    // what the _at kernels save only if the producer of A writes it pre-tiled: a separate pass costs
-                    s.resetProfile();
-                    for (int i = 0; i < 20; i++) pretileInto(s, ga, K, M, K, gat);
-                    pretileMs[si] = s.profile().get("bf16_pretile")[0] / 20;
-                    System.out.printf("pretile A %6d x %5d: %7.3f ms%n", M, K, pretileMs[si]);
                 }
             }
             System.out.println("\n| kernel | " + String.join(" | ", Arrays.stream(shapes).map(
@@ -154,14 +181,11 @@ public final class GemmVariantsBench {
             System.out.println("|---|--:|--:|--:|--:|");
             for (int vi = 0; vi < variants.length; vi++) {
                 StringBuilder row = new StringBuilder("| " + variants[vi].label + " |");
-                for (double t : tflops[vi]) row.append(String.format(" %.0f |", t));
+                for (double t : tflops[vi]) row.append(wrong.contains(variants[vi].kernel) ? " wrong |" : String.format(" %.0f |", t));
                 System.out.println(row);
             }
-            StringBuilder row = new StringBuilder("| gemm_ws_co_n256_s4_at persist + separate A pretile pass |");
-            for (int si = 0; si < shapes.length; si++)
-                row.append(String.format(" %.0f |", 2.0 * shapes[si][0] * shapes[si][1] * shapes[si][2] / (atMs[si] + pretileMs[si]) / 1e9));
-            System.out.println(row);
         }
+        if (!wrong.isEmpty()) System.exit(1);
     }
 
     /** X[n][ldx] (bf16) in bf16_pretile's layout: B as GpuWeights would keep a weight for the _bt kernels, A as a

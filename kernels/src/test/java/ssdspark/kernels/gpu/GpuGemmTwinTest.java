@@ -56,10 +56,12 @@ class GpuGemmTwinTest {
     void preTiledGemmMatchesTwinOnRoundedInputs() {
         GpuDevice dev = device();
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
-        // ragged m, n and k (partial tiles, rows and k past the tiled copies' padding), one row, a persistent grid
-        // walking several tiles a CTA (m 1030 x n 4100: 9 x 17 tiles on 132 SMs), and the 1.3B in_proj's n
-        int[][] shapes = SMALL ? new int[][] {{1, 9, 8}, {129, 257, 65}} : new int[][] {{1, 9, 8}, {129, 257, 65}, {300, 520, 200},
-                {1030, 4100, 136}, {260, 8224, 832}};
+        // ragged m, n and k (partial tiles, rows and k past the tiled copies' padding, m no multiple of 128), one row, a
+        // persistent grid walking several tiles a CTA (m 1030 x n 4100: 9 x 17 tiles on 132 SMs), the 1.3B in_proj's
+        // n; n = 260: a last row segment of 4 columns. Both epilogues: ldc = n + 4 with n % 4 == 0 takes the bulk
+        // stores of staged rows, ldc = n + 1 (or n % 4 != 0) the register path.
+        int[][] shapes = SMALL ? new int[][] {{1, 9, 8}, {129, 260, 65}} : new int[][] {{1, 9, 8}, {1, 12, 8}, {129, 257, 65},
+                {129, 260, 65}, {300, 520, 200}, {1030, 4100, 136}, {260, 8224, 832}, {133, 8512, 200}};
         for (int[] sh : shapes) {
             int m = sh[0], n = sh[1], k = sh[2];
             DType t = DType.BF16;
@@ -68,21 +70,26 @@ class GpuGemmTwinTest {
             float[] want = new float[m * n];
             Gemm.matmulReference(a, m, b, n, k, want);
             for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) want[i * n + j] += bias[j];
+            float[] first = null;  // the register path's C: the staged stores must move the very same floats
+            for (int ldc : new int[] {n + 1, n + 4})
             try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadHalf(s, t, a, m, k); DeviceBuffer gb = uploadHalf(s, t, b, n, k);
                  DeviceBuffer at = dev.alloc(GpuGemm.tiledBytes(m, k)); DeviceBuffer bt = dev.alloc(GpuGemm.tiledBytes(n, k));
-                 DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * m * (n + 1))) {
+                 DeviceBuffer gbias = upload(s, bias); DeviceBuffer c = dev.alloc(4L * (m + 1) * ldc)) {
                 GpuGemm.pretile(s, ga.ptr(), t.ld(k), m, k, at.ptr());
                 GpuGemm.pretile(s, gb.ptr(), t.ld(k), n, k, bt.ptr());
-                float[] poison = new float[m * (n + 1)];
+                float[] poison = new float[(m + 1) * ldc];
                 java.util.Arrays.fill(poison, Float.NaN);
                 s.upload(poison, c.ptr());
-                GpuGemm.runTiled(s, at.ptr(), m, bt.ptr(), n, k, c.ptr(), n + 1, gbias.ptr());
-                float[] got = s.downloadFloats(c.ptr(), m * (n + 1)), g = new float[m * n];
-                for (int i = 0; i < m; i++) {
-                    for (int j = 0; j < n; j++) g[i * n + j] = got[i * (n + 1) + j];
-                    assertTrue(Float.isNaN(got[i * (n + 1) + n]), "column n of row " + i + " was written");
+                GpuGemm.runTiled(s, at.ptr(), m, bt.ptr(), n, k, c.ptr(), ldc, gbias.ptr());
+                float[] got = s.downloadFloats(c.ptr(), (m + 1) * ldc), g = new float[m * n];
+                for (int i = 0; i <= m; i++) {
+                    if (i < m) for (int j = 0; j < n; j++) g[i * n + j] = got[i * ldc + j];
+                    for (int j = i < m ? n : 0; j < ldc; j++)
+                        assertTrue(Float.isNaN(got[i * ldc + j]), "C[" + i + "][" + j + "] outside the product was written");
                 }
-                close("gemm bf16 pre-tiled " + m + "x" + n + "x" + k, want, g, 2e-5 * Math.sqrt(k), 1e-5);
+                close("gemm bf16 pre-tiled " + m + "x" + n + "x" + k + " ldc " + ldc, want, g, 2e-5 * Math.sqrt(k), 1e-5);
+                if (first == null) first = g;
+                else assertArrayEquals(first, g, "ldc n + 4 vs n + 1 (bulk stores vs registers) on " + m + "x" + n + "x" + k);
             }
         }
     }
