@@ -321,15 +321,15 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 }
 }  // namespace ws_gemm
 
-// The shipped instance: cooperative 128 x 256 tiles, 3 stages of 48 KB, A and B pre-tiled, persistent grid in groups of
-// 8 row-tiles, C staged 64 columns at a time in 2 buffers a warp and written by bulk stores under the next tile's main
-// loop (StoreCStaged; C +=, n or ldc % 4 != 0 and unaligned C go through registers). 168 registers a thread at entry:
-// 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)), block 384, dynamic
-// smem ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>() (GpuGemm.TILED_SMEM); lda / ldb = the tiled
-// copies' padded row counts (roundup(M, 8), roundup(N, 8)). Measured against the 4-stage register epilogue in
-// tools/bench/KERNEL_NOTES.md.
-#define SSD_TILED_STAGES 3
-using SsdTiledStore = ws_gemm::StoreCStaged<64, 2>;
+// The shipped instance: cooperative 128 x 256 tiles, 4 stages of 48 KB, A and B pre-tiled, persistent grid in groups of
+// 8 row-tiles, C written from the registers (StoreC, exposed: nothing else runs on the SM meanwhile). 168 registers a
+// thread at entry: 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)),
+// block 384, dynamic smem ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>() (GpuGemm.TILED_SMEM);
+// lda / ldb = the tiled copies' padded row counts (roundup(M, 8), roundup(N, 8)). The epilogue-overlap candidates
+// (3 stages + StoreCStaged<64, 2>: C staged in shared memory and written by bulk stores) are gemm_sm90_variants.cuh's
+// gemm_wse_*, see tools/bench/KERNEL_NOTES.md.
+#define SSD_TILED_STAGES 4
+using SsdTiledStore = wg_gemm::StoreC;
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {

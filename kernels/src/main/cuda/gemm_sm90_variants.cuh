@@ -52,10 +52,11 @@ SSD_WS_VARIANT(gemm_ws_pp_n128_s6_bt_g1, 128, 6, true, true, 1, false)
 SSD_WS_VARIANT(gemm_ws_pp_n128_s4_bt, 128, 4, true, true, 8, false)
 
 
-// Epilogue overlap (2026-11-29, session 5): the shipped schedule (cooperative 128 x 256, A and B pre-tiled, persistent)
-// with STAGES stages and C written either from registers (_reg, StoreC) or staged in shared memory and written by bulk
-// stores (_cCWbNB: StoreCStaged<CW, NB>, chunks of CW columns, NB buffers a warp), optionally with the odd CTAs started
-// late (_ds: DESYNC clocks per k-tile). Dynamic smem ws_gemm::smem_bytes_for<256, STAGES, epilogue>().
+// Epilogue overlap (2026-11-29, tools/bench/KERNEL_NOTES.md): the shipped schedule (cooperative 128 x 256, A and B
+// pre-tiled, persistent) with STAGES stages and C written either from registers (_reg, StoreC) or staged in shared
+// memory and written by bulk stores (_cCWbNB: StoreCStaged<CW, NB>, chunks of CW columns, NB buffers a warp),
+// optionally with the odd CTAs started late (_ds: DESYNC clocks per k-tile). Dynamic smem
+// ws_gemm::smem_bytes_for<256, STAGES, epilogue>().
 #define SSD_COMMA ,
 #define SSD_WSE_VARIANT(NAME, STAGES, EPI, DESYNC)                                                                    \
     static_assert(ws_gemm::smem_bytes_for<256, STAGES, EPI>() <= 227 * 1024, #NAME ": over 227 KB of shared memory"); \

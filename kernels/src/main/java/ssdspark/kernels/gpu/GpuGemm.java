@@ -62,12 +62,10 @@ public final class GpuGemm {
     /** Output tile of gemm_bf16_tn_tiled (and lm_head_bf16_tiled): 128 rows x TILED_TILE_N columns. */
     public static final int TILED_TILE_N = 256;
     /**
-     * Dynamic shared memory of the pre-tiled kernels (ws_gemm::smem_bytes_for): gemm_bf16_tn_tiled's 3 stages of 128x64
-     * A and 256x64 B tiles, plus slack and barriers, plus its epilogue's staging of C (2 consumer warpgroups x 2
-     * buffers x 4 regions of 16 rows x 64 fp32 + 32 bytes). lm_head_bf16_tiled (4 stages, no staging: 198,656 bytes)
-     * runs with the same amount.
+     * Dynamic shared memory of the pre-tiled kernels (ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>,
+     * which also covers lm_head_bf16_tiled): 4 stages of 128x64 A and 256x64 B tiles, plus slack and barriers.
      */
-    public static final int TILED_SMEM = 3 * (128 + TILED_TILE_N) * 64 * 2 + 2048 + 2 * 2 * 4 * (16 * 64 * 4 + 32);
+    public static final int TILED_SMEM = 4 * (128 + TILED_TILE_N) * 64 * 2 + 2048;
     /**
      * The fewest output columns for which the pre-tiled kernel (A written pre-tiled by its producer) is known to pay:
      * 130M's out_proj, +29 % over gemm_bf16_tn_wg on 32768 x 768 x 1536 (KERNEL_NOTES.md).

@@ -76,7 +76,7 @@ public final class GemmVariantsBench {
         GpuDevice dev = Cuda.device(0);
         int sms = dev.multiprocessors;
         Variant[] variants = {
-                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT), // = gemm_bf16_tn_tiled up to 750c3a7
+                ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT), // gemm_bf16_tn_tiled's instance (4 stages, StoreC)
                 shippedTiled(),
                 wse("gemm_wse_s3_reg", 3, 0, 0),
                 wse("gemm_wse_s2_reg", 2, 0, 0),
