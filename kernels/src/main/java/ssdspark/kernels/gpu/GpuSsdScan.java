@@ -87,10 +87,10 @@ public final class GpuSsdScan {
             final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
             s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
                     cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
-        }
-        else
+        } else {
             s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+        }
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
