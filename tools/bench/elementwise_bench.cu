@@ -12,6 +12,7 @@
 #include "conv1d.cuh"
 #include "gated_rmsnorm.cuh"
 #include "rmsnorm.cuh"
+#include "bench_cuda.cuh"
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,15 +20,6 @@
 #include <functional>
 #include <string>
 #include <vector>
-
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 struct Shape {
     const char* name;
@@ -50,24 +42,10 @@ struct EwKernel {
 #include ELEMENTWISE_BENCH_VARIANTS
 #endif
 
-static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-static float uni(float a, float b) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return a + (b - a) * (float)((rng >> 40) * (1.0 / 16777216.0));
-}
-template <typename T>
-static T* dalloc(size_t n) {
-    T* p;
-    CK(cudaMalloc(&p, n * sizeof(T)));
-    CK(cudaMemset(p, 0, n * sizeof(T)));
-    return p;
-}
 static float* random(size_t n, float a, float b) {
     std::vector<float> h(n);
     for (float& v : h) v = uni(a, b);
-    float* p = dalloc<float>(n);
-    CK(cudaMemcpy(p, h.data(), n * 4, cudaMemcpyHostToDevice));
-    return p;
+    return upload(h);
 }
 template <typename T>
 static std::vector<unsigned char> bytes_of(const T* p, size_t n) {
@@ -99,9 +77,7 @@ int main(int argc, char** argv) {
     a.xn = dalloc<bf16>(tiledRows * ((a.d + 63) & ~63)), a.gated = dalloc<bf16>(tiledRows * ((a.dSsm + 63) & ~63));
     std::vector<int> ts(T), tp(T);
     for (size_t t = 0; t < T; t++) ts[t] = t / sh->len, tp[t] = t % sh->len;
-    a.tokSeq = dalloc<int>(T), a.tokPos = dalloc<int>(T);
-    CK(cudaMemcpy(a.tokSeq, ts.data(), T * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(a.tokPos, tp.data(), T * 4, cudaMemcpyHostToDevice));
+    a.tokSeq = upload(ts), a.tokPos = upload(tp);
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     printf("elementwise_bench %s: %zu tokens, d_model %d, d_ssm %d, conv %d, in_proj %d, %d layers; %s\n", sh->name, T,
@@ -157,20 +133,9 @@ int main(int argc, char** argv) {
     }
     CK(cudaMemcpy(a.residual, residual0.data(), T * a.d * 4, cudaMemcpyHostToDevice));
     printf("%-36s %10s %10s %8s\n", "kernel", "us/launch", "ms/batch", "GB/s");
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
     for (const EwKernel& k : kernels) {
-        for (int i = 0; i < 3; i++) k.launch(a);
-        CK(cudaEventRecord(e0));
-        for (int i = 0; i < iters; i++) k.launch(a);
-        CK(cudaEventRecord(e1));
-        CK(cudaEventSynchronize(e1));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        const float us = 1000.f * ms / iters;
+        const float us = time_us([&] { k.launch(a); }, iters);
         printf("%-36s %10.1f %10.3f %8.0f\n", k.name.c_str(), us, us * sh->layers / 1000.f, k.bytes / us / 1e3);
     }
-    CK(cudaGetLastError());
     return ok ? 0 : 1;
 }

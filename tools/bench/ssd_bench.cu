@@ -11,6 +11,7 @@
 // largest difference relative to the fp32 path's output scale.
 #include "gemm.cuh"
 #include "ssd_tc.cuh"
+#include "bench_cuda.cuh"
 #ifdef SSD_BENCH_VARIANTS
 #include SSD_BENCH_VARIANTS
 #endif
@@ -21,64 +22,10 @@
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
-
 struct Shape {
     const char* name;
     int seqs, len, H, P, N, G, layers;
 };
-
-static float* dalloc(size_t n) {
-    float* p;
-    CK(cudaMalloc(&p, n * 4));
-    CK(cudaMemset(p, 0, n * 4));
-    return p;
-}
-static int* ialloc(const std::vector<int>& v) {
-    int* p;
-    CK(cudaMalloc(&p, v.size() * 4));
-    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-    return p;
-}
-static float* upload(const std::vector<float>& v) {
-    float* p = dalloc(v.size());
-    CK(cudaMemcpy(p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-    return p;
-}
-static std::vector<float> download(const float* p, size_t n) {
-    std::vector<float> v(n);
-    CK(cudaMemcpy(v.data(), p, n * 4, cudaMemcpyDeviceToHost));
-    return v;
-}
-
-static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-static float uni(float a, float b) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return a + (b - a) * (float)((rng >> 40) * (1.0 / 16777216.0));
-}
-
-template <typename F>
-static float time_us(F launch, int iters) {
-    for (int i = 0; i < 3; i++) launch();
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    CK(cudaEventRecord(a));
-    for (int i = 0; i < iters; i++) launch();
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
-    CK(cudaGetLastError());
-    float ms;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    return 1000.f * ms / iters;
-}
 
 // max |a - b| / max |ref|
 static double rel_diff(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& ref) {
@@ -124,7 +71,7 @@ int main(int argc, char** argv) {
     for (int c = 0; c < C; c++) cs[c] = c * Q;
     for (int s = 0; s < sh->seqs; s++) s0[s] = s * (sh->len / Q);
     float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
-    int *chunkStart = ialloc(cs), *chunkLen = ialloc(cl), *seqChunk0 = ialloc(s0), *seqChunks = ialloc(sn);
+    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn);
     const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(sh->seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
