@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
         auto run = [&] {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
             CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
-            v.kernel<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
+            v.kernel<<<dim3((PN / v.vec + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
                                                                        seqChunks, H, PN, ssm, H * PN);
         };
         run();

@@ -29,7 +29,9 @@ struct BenchVariant {
 //    898c588; 490 against 404 us: more dependent L2 loads on each warp's path);
 //  - the scan reading C.B from a shared-memory copy of the chunk's triangle, staged by cp.async once the inter-chunk
 //    part is done (commit 720f121; 393 against 399 us: the C.B loads' latency is not what holds the scan);
-//  - state passing with the local states loaded 4 or 8 chunks ahead (16 shipped; commit 9408b1c).
+//  - state passing with the local states loaded 4 or 8 chunks ahead (16 shipped then; commit 9408b1c);
+//  - state passing with each thread reading the chunk decays itself after its loads (no barrier), 1, 2 or 4 states
+//    a thread, 2 to 6 CTAs an SM: 113-239 us against 108 for the shipped loads-then-shared-decays (session 6).
 inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
@@ -37,5 +39,7 @@ inline std::vector<BenchVariant> bench_variants() { return {}; }
 struct PassingVariant {
     const char* name;
     void (*kernel)(float*, const float*, int, const int*, const int*, const int*, const int*, int, int, float*, long long);
+    int vec = 4;  // state elements per thread: grid (ceil(PN / (256 vec)), H, seqs)
 };
+
 inline std::vector<PassingVariant> passing_variants() { return {}; }

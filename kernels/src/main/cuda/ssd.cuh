@@ -117,69 +117,70 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 
 // grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
 // ssm[s*seqStride + h*P*N + e] holds the carried state in and the final state out; states[c] (local) becomes the
-// state entering chunk c. Each thread walks V state elements down the sequence's chunks; the chunk decays go through
-// shared memory and the local states are loaded AHEAD chunks ahead, so the recurrence is not bound by memory latency
-// (16 ahead: 130 -> 117 us per 130M layer against 8; 4 ahead: 208; tools/bench/ssd_results).
-template <int V, int AHEAD = 16>
+// state entering chunk c. Each thread walks V state elements down the sequence's chunks, AHEAD chunks a round: the
+// round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
+// loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
+// 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results).
+template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
                                                    int H, int PN, float* ssm, long long seqStride) {
     typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
-    __shared__ float decay[256];
+    __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
     const bool valid = e < PN;
     const int h = blockIdx.y, s = blockIdx.z;
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
+    const int c0 = seqChunk0[s], nc = seqChunks[s];
+    float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
+    const size_t step = (size_t)H * PN;
     float S[V];
 #pragma unroll
     for (int i = 0; i < V; i++) S[i] = valid ? carried[i] : 0.f;
-    const int c0 = seqChunk0[s], nc = seqChunks[s];
-    for (int base = 0; base < nc; base += 256) {
-        const int cnt = min(256, nc - base);
-        __syncthreads();
-        if ((int)threadIdx.x < cnt) {
-            const int c = c0 + base + threadIdx.x;
+    for (int k0 = 0; k0 < nc; k0 += AHEAD) {
+        vec loc[AHEAD];
+        if (valid)
+#pragma unroll
+            for (int j = 0; j < AHEAD; j++)
+                if (k0 + j < nc) loc[j] = *reinterpret_cast<const vec*>(local + (k0 + j) * step);
+        __syncthreads();  // the previous round's decays are read
+        if ((int)threadIdx.x < AHEAD && k0 + (int)threadIdx.x < nc) {
+            const int c = c0 + k0 + threadIdx.x;
             decay[threadIdx.x] = expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]);
         }
         __syncthreads();
         if (!valid) continue;
-        for (int k0 = 0; k0 < cnt; k0 += AHEAD) {
-            vec loc[AHEAD];
 #pragma unroll
-            for (int j = 0; j < AHEAD; j++)
-                if (k0 + j < cnt) loc[j] = *reinterpret_cast<const vec*>(states + ((size_t)(c0 + base + k0 + j) * H + h) * PN + e);
+        for (int j = 0; j < AHEAD; j++)
+            if (k0 + j < nc) {
+                vec out;
+                float* o = reinterpret_cast<float*>(&out);
+                const float* l = reinterpret_cast<const float*>(&loc[j]);
+                const float a = decay[j];
 #pragma unroll
-            for (int j = 0; j < AHEAD; j++)
-                if (k0 + j < cnt) {
-                    vec out;
-                    float* o = reinterpret_cast<float*>(&out);
-                    const float* l = reinterpret_cast<const float*>(&loc[j]);
-                    const float a = decay[k0 + j];
-#pragma unroll
-                    for (int i = 0; i < V; i++) {
-                        o[i] = S[i];
-                        S[i] = a * S[i] + l[i];
-                    }
-                    *reinterpret_cast<vec*>(states + ((size_t)(c0 + base + k0 + j) * H + h) * PN + e) = out;
+                for (int i = 0; i < V; i++) {
+                    o[i] = S[i];
+                    S[i] = a * S[i] + l[i];
                 }
-        }
+                *reinterpret_cast<vec*>(local + (k0 + j) * step) = out;
+            }
     }
     if (valid)
 #pragma unroll
         for (int i = 0; i < V; i++) carried[i] = S[i];
 }
 
-extern "C" __global__ void __launch_bounds__(256) ssd_state_passing(float* states, const float* cum, int T,
-                                                                    const int* chunkStart, const int* chunkLen,
-                                                                    const int* seqChunk0, const int* seqChunks, int H,
-                                                                    int PN, float* ssm, long long seqStride) {
+extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* states, const float* cum, int T,
+                                                                       const int* chunkStart, const int* chunkLen,
+                                                                       const int* seqChunk0, const int* seqChunks, int H,
+                                                                       int PN, float* ssm, long long seqStride) {
     state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
 }
-extern "C" __global__ void __launch_bounds__(256) ssd_state_passing_v4(float* states, const float* cum, int T,
-                                                                       const int* chunkStart, const int* chunkLen,
-                                                                       const int* seqChunk0, const int* seqChunks,
-                                                                       int H, int PN, float* ssm, long long seqStride) {
+extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
+                                                                          const int* chunkStart, const int* chunkLen,
+                                                                          const int* seqChunk0, const int* seqChunks,
+                                                                          int H, int PN, float* ssm, long long seqStride) {
     state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
 }
 
