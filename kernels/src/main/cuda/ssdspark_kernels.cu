@@ -9,7 +9,6 @@
 #include "gemm_sm90_tiled.cuh"
 #include "lm_head.cuh"
 #include "conv1d.cuh"
-#include "gemm_conv.cuh"
 #include "ssd.cuh"
 #include "ssd_tc.cuh"
 #include "gated_rmsnorm.cuh"

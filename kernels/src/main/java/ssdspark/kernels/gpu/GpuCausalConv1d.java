@@ -28,14 +28,8 @@ public final class GpuCausalConv1d {
         else
             s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
                     v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
-        keepWindows(s, v, in, ldIn, inOff, channels, kernel, state, stateSeqStride);
-    }
-
-    /** Replaces each sequence's window in state by the last kernel-1 inputs of [old window ++ sequence]: after the conv. */
-    static void keepWindows(GpuStream s, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff, int channels, int kernel,
-                            CUdeviceptr state, long stateSeqStride) {
         if (kernel > 1)
-            s.launch("causal_conv1d_state", (channels + 127) / 128, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels,
-                    kernel, v.seqStart(), v.seqLen(), state, stateSeqStride);
+            s.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,
+                    v.seqStart(), v.seqLen(), state, stateSeqStride);
     }
 }

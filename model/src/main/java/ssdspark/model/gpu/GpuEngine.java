@@ -11,7 +11,6 @@ import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuEmbedding;
 import ssdspark.kernels.gpu.GpuGatedRmsNorm;
 import ssdspark.kernels.gpu.GpuGemm;
-import ssdspark.kernels.gpu.GpuGemmConv;
 import ssdspark.kernels.gpu.GpuLmHead;
 import ssdspark.kernels.gpu.GpuPooling;
 import ssdspark.kernels.gpu.GpuRmsNorm;
@@ -570,7 +569,6 @@ public final class GpuEngine implements Engine {
         final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups, N = c.dState;
         final Mamba2Config.InProjColumns col = c.inProjColumns();
         final int ldXn = bf ? w.ldModel : d;
-        final boolean convInEpilogue = GpuGemmConv.serves(dev, mt, dIn, c.dConv);
         // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
 
@@ -582,22 +580,16 @@ public final class GpuEngine implements Engine {
                 norm(ws, g.norm, pending, T, ldXn);
                 attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
             } else {
-                CUdeviceptr convState = ws.convState.at4(l * convN);
                 if (w.tiled) { // Hopper's copy engine feeds the GEMM: the norm writes xn tiled like the weight
                     GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr());
-                    if (convInEpilogue) // xBC = SiLU(conv(in_proj's xBC columns)) straight from the GEMM's tiles
-                        GpuGemmConv.inProjConv(s, vd, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn,
-                                ptr(g.inProjBias), col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias), c.dConv,
-                                convState, L * convN, ws.xbc.ptr());
-                    else
-                        GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
+                    GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
                 } else {
                     norm(ws, g.norm, pending, T, ldXn);
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
-                if (!(w.tiled && convInEpilogue))
-                    GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
-                            c.dConv, convState, L * convN, true, ws.xbc.ptr());
+
+                GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
+                        c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
                 GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
