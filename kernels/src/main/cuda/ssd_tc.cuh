@@ -85,11 +85,21 @@ __device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, i
     }
 }
 
+// Where the pair of k = 2w, 2w + 1 sits along a packed row when the row operand is loaded 4 k at a time: a lane's
+// A fragment for a 16-k step holds k = 2q, 2q + 1 (a0) and 2q + 8, 2q + 9 (a2), so the scan gives lane q the 16 bytes
+// at 4q .. 4q + 3 of the step instead (one 16-byte load, not two 8-byte ones) and packs the other operand with k
+// permuted alike inside each 16: the pair at 4q + 2h goes to word 4h + q. The product is the same sum.
+__device__ __forceinline__ int k_perm(int w) { return (w & ~7) | ((w & 1) << 2) | ((w >> 1) & 3); }
+// The scan's output columns (channels p) likewise: lane q's columns 2q, 2q + 1 of column blocks 2J and 2J + 1 are
+// made channels 16J + 4q .. + 3 (one 16-byte load of x and store of y), by packing channel p as product column
+// p_perm(p) of S_in and x.
+__device__ __forceinline__ int p_perm(int p) { return (p & ~15) | (((p >> 1) & 1) << 3) | (((p >> 2) & 3) << 1) | (p & 1); }
+
 // Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
 // hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. A thread keeps one
 // column and walks its rows with a running pointer (the per-item 64-bit index products and predicates had made the
 // scan's prologue ~45 % of its instructions); it issues 16 items' loads before it splits any.
-template <int COLS>
+template <int COLS, bool PERM_K = false, bool PERM_COL = false>
 __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                              int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * COLS / THREADS, BATCH = 16, PAIR_STEP = THREADS / COLS;  // pairs a thread steps
@@ -98,8 +108,8 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
     const bool colOk = col < colsValid;
     const float* p = src + (size_t)(2 * w0) * ld + col;
     const size_t step = (size_t)(2 * PAIR_STEP) * ld;
-    uint32_t* h = hi + col * LD_W + w0;
-    uint32_t* l = lo + col * LD_W + w0;
+    uint32_t* h = hi + (PERM_COL ? p_perm(col) : col) * LD_W;
+    uint32_t* l = lo + (PERM_COL ? p_perm(col) : col) * LD_W;
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float v0[BATCH], v1[BATCH];
@@ -112,8 +122,9 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const Split2 sp(v0[i], v1[i]);
-            h[(b0 + i) * PAIR_STEP] = sp.hi;
-            l[(b0 + i) * PAIR_STEP] = sp.lo;
+            const int w = w0 + (b0 + i) * PAIR_STEP, at = PERM_K ? k_perm(w) : w;
+            h[at] = sp.hi;
+            l[at] = sp.lo;
         }
     }
 }
@@ -121,17 +132,18 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // Packs rows [0, 64) x columns [0, 128) of src (row r at src + r * ld, 8-byte aligned) as pairs along the row into
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
-template <int NTHREADS>
+template <int NTHREADS, bool PERMUTED = false>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16, ROW_STEP = NTHREADS / 64;
     static_assert(ITEMS % BATCH == 0 && NTHREADS % 64 == 0, "whole batches, one column pair a thread");
+    static_assert(!PERMUTED || ROW_STEP == 4, "rows r0 + 4m under p_perm");
     const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w;
     const bool colOk = col < colsValid;
     const float* p = src + (size_t)r0 * ld + col;
     const size_t step = (size_t)ROW_STEP * ld;
-    uint32_t* h = hi + r0 * LD_W + w;
-    uint32_t* l = lo + r0 * LD_W + w;
+    uint32_t* h = hi + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
+    uint32_t* l = lo + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float2 v[BATCH];
@@ -141,8 +153,10 @@ __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const Split2 sp(v[i].x, v[i].y);
-            h[(b0 + i) * ROW_STEP * LD_W] = sp.hi;
-            l[(b0 + i) * ROW_STEP * LD_W] = sp.lo;
+            // row r0 + 4m (r0 < 4) goes to p_perm(r0) + 16 (m / 4) + 2 (m % 4)
+            const int m = b0 + i, off = PERMUTED ? 16 * (m >> 2) + 2 * (m & 3) : m * ROW_STEP;
+            h[off * LD_W] = sp.hi;
+            l[off * LD_W] = sp.lo;
         }
     }
 }
@@ -295,8 +309,8 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
     // S_in [p][n] packed over n; x [u][p] packed over u
-    pack_row_pairs<THREADS>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
-    pack_k_pairs<64>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    pack_row_pairs<THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
         dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
@@ -308,20 +322,19 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
         const float* C1 = C0 + 8 * (size_t)ldX;
         const bool r0 = t0 < len, r1 = t1 < len;
-        auto loadC = [&](int k, float2 (&v)[4]) {
-            const int n0 = k + 2 * tq, n1 = n0 + 8;
-            const float2 z = make_float2(0.f, 0.f);
-            v[0] = r0 && n0 < N ? *reinterpret_cast<const float2*>(C0 + n0) : z;
-            v[1] = r1 && n0 < N ? *reinterpret_cast<const float2*>(C1 + n0) : z;
-            v[2] = r0 && n1 < N ? *reinterpret_cast<const float2*>(C0 + n1) : z;
-            v[3] = r1 && n1 < N ? *reinterpret_cast<const float2*>(C1 + n1) : z;
+        // lane tq takes n = k + 4 tq .. + 3 of a 16-n step (k_perm: S_in is packed to match); N % 4 == 0
+        auto loadC = [&](int k, float4 (&v)[2]) {
+            const int n = k + 4 * tq;
+            const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+            v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
+            v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
         };
         const int kInter = (N + 15) & ~15;
-        float2 nxt[4];
+        float4 nxt[2];
         loadC(0, nxt);
         for (int k = 0; k < kInter; k += 16) {
-            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[2].x, nxt[2].y),
-                                 Split2(nxt[3].x, nxt[3].y)};
+            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
+                                 Split2(nxt[1].z, nxt[1].w)};
             if (k + 16 < kInter) loadC(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
@@ -337,27 +350,24 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         }
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
         const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
-        auto loadCB = [&](int k, float2 (&v)[4]) {
-            const int u0 = k + 2 * tq, u1 = u0 + 8;  // rows t0, t1 are < 128
-            v[0] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u0);
-            v[1] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u0);
-            v[2] = *reinterpret_cast<const float2*>(cbc + t0 * SSD_QMAX + u1);
-            v[3] = *reinterpret_cast<const float2*>(cbc + t1 * SSD_QMAX + u1);
+        auto loadCB = [&](int k, float4 (&v)[2]) {  // u = k + 4 tq .. + 3 (k_perm: x is packed to match)
+            const int u = k + 4 * tq;                  // rows t0, t1 are < 128
+            v[0] = *reinterpret_cast<const float4*>(cbc + t0 * SSD_QMAX + u);
+            v[1] = *reinterpret_cast<const float4*>(cbc + t1 * SSD_QMAX + u);
         };
         // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u. Left of the warp's diagonal block every u < t (< len when t
         // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
         auto step = [&](int k, bool diagonal) {
-            const int u0 = k + 2 * tq, u1 = u0 + 8;
-            const float2 cu0 = *reinterpret_cast<const float2*>(cumU + u0), cu1 = *reinterpret_cast<const float2*>(cumU + u1);
-            const float2 du0 = *reinterpret_cast<const float2*>(dtU + u0), du1 = *reinterpret_cast<const float2*>(dtU + u1);
-            auto m = [&](float v, int t, float ct, int u, float cu, float du) {
-                const float r = v * ex2_approx((ct - cu) * SSD_LOG2E) * du;  // 2^-22 error: far under bf16x3's 2^-16
-                return (!diagonal || u <= t) ? r : 0.f;
+            const int u = k + 4 * tq;
+            const float4 cu = *reinterpret_cast<const float4*>(cumU + u), du = *reinterpret_cast<const float4*>(dtU + u);
+            auto m = [&](float v, int t, float ct, int uu, float cuu, float duu) {
+                const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;  // 2^-22 error: far under bf16x3's 2^-16
+                return (!diagonal || uu <= t) ? r : 0.f;
             };
-            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u0, cu0.x, du0.x), m(nxt[0].y, t0, c0, u0 + 1, cu0.y, du0.y)),
-                                 Split2(m(nxt[1].x, t1, c1, u0, cu0.x, du0.x), m(nxt[1].y, t1, c1, u0 + 1, cu0.y, du0.y)),
-                                 Split2(m(nxt[2].x, t0, c0, u1, cu1.x, du1.x), m(nxt[2].y, t0, c0, u1 + 1, cu1.y, du1.y)),
-                                 Split2(m(nxt[3].x, t1, c1, u1, cu1.x, du1.x), m(nxt[3].y, t1, c1, u1 + 1, cu1.y, du1.y))};
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
+                                 Split2(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
             if (!diagonal) loadCB(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
@@ -367,6 +377,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         for (int k = 0; k < tb; k += 16) step(k, false);
         step(tb, true);
     }
+    // columns 2tq, 2tq + 1 of blocks 2J, 2J + 1 are channels 16J + 4tq .. + 3 (p_perm); P % 4 == 0
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {
         const int t = tb + gr + (e >> 1) * 8;
@@ -374,12 +385,15 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
         float* yr = y + (size_t)(st + t) * ldY + h * P;
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const int p = 8 * j + 2 * tq;
+        for (int J = 0; J < 4; J++) {
+            const int p = 16 * J + 4 * tq;
             if (p >= P) continue;
-            const float2 xv = *reinterpret_cast<const float2*>(xr + p);
-            const float d0 = dPerChannel ? D[h * P + p] : D[h], d1 = dPerChannel ? D[h * P + p + 1] : D[h];
-            *reinterpret_cast<float2*>(yr + p) = make_float2(acc[j][e] + d0 * xv.x, acc[j][e + 1] + d1 * xv.y);
+            const float4 xv = *reinterpret_cast<const float4*>(xr + p);
+            const float* dp = D + (dPerChannel ? h * P + p : h);  // any alignment
+            const int s = dPerChannel ? 1 : 0;
+            const float4 d = make_float4(dp[0], dp[s], dp[2 * s], dp[3 * s]);
+            *reinterpret_cast<float4*>(yr + p) = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
+                                                             acc[2 * J + 1][e] + d.z * xv.z, acc[2 * J + 1][e + 1] + d.w * xv.w);
         }
     }
 }

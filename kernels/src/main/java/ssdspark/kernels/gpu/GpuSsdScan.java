@@ -27,12 +27,11 @@ public final class GpuSsdScan {
     private static final int CUMSUM_HEADS = 8;
 
     /**
-     * Whether the tensor-core kernels take this shape and layout: they stage 16-byte pieces of x and B rows and move
-     * pairs of y (strides and offsets multiples of 4 floats, ldY even), and hold at most 128 state columns and 64
-     * channels of a head.
+     * Whether the tensor-core kernels take this shape and layout: they move 16-byte pieces of x, B, C and y rows
+     * (strides and offsets multiples of 4 floats), and hold at most 128 state columns and 64 channels of a head.
      */
     public static boolean tensorCoreEligible(int headdim, int dstate, int ldX, int xOff, int bOff, int cOff, int ldY) {
-        return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff) & 3) == 0 && ldY % 2 == 0;
+        return dstate <= 128 && headdim <= 64 && ((dstate | headdim | ldX | xOff | bOff | cOff | ldY) & 3) == 0;
     }
 
     /**
