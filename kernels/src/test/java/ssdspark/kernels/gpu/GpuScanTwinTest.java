@@ -86,8 +86,8 @@ class GpuScanTwinTest {
         final int H = k.H, P = k.P, N = k.N, G = k.G;
         SplittableRandom r = new SplittableRandom(H * 1000 + P);
         Varlen v = Varlen.of(k.lens, k.q);
-        int dSsm = H * P, convDim = ldY * G * N, ldX = aligned ? convDim : convDim + 3, xOff = aligned ? 0 : 1,
-                bOff = xOff + dSsm, cOff = bOff + G * N, ldY = aligned ? dSsm + 4 : ldY;
+        int dSsm = H * P, convDim = dSsm + 2 * G * N, ldX = aligned ? convDim : convDim + 3, xOff = aligned ? 0 : 1,
+                bOff = xOff + dSsm, cOff = bOff + G * N, ldY = aligned ? dSsm + 4 : dSsm + 2;
         boolean onTensorCores = tc && GpuSsdScan.tensorCoreEligible(P, N, ldX, xOff, bOff, cOff, ldY);
         if (tc && aligned && !onTensorCores && N <= 128 && P <= 64)
             throw new AssertionError(k.name + ": an aligned layout must take the tensor-core kernels");
@@ -123,14 +123,14 @@ class GpuScanTwinTest {
              DeviceBuffer gbias = upload(s, dtBias); DeviceBuffer ga = upload(s, A); DeviceBuffer gd = upload(s, D);
              DeviceBuffer gst = upload(s, init); DeviceBuffer ints = dev.alloc(4L * v.packedInts());
              DeviceBuffer scratch = dev.alloc(4 * GpuSsdScan.scratchFloats(v.tokens, v.chunks, H, P, N, G));
-             DeviceBuffer gy = dev.alloc(4L * v.tokens * (ldY))) {
+             DeviceBuffer gy = dev.alloc(4L * v.tokens * ldY)) {
             Varlen.OnDevice vd = v.upload(s, ints, 0);
             GpuSsdScan.forward(s, vd, dims, new GpuSsdScan.Inputs(gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff),
                     new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel), gst.ptr(),
                     (long) H * P * N, scratch.ptr(), gy.ptr(), ldY, tc);
-            float[] got = s.downloadFloats(gy.ptr(), v.tokens * (ldY));
+            float[] got = s.downloadFloats(gy.ptr(), v.tokens * ldY);
             float[] gotY = new float[v.tokens * dSsm];
-            for (int t = 0; t < v.tokens; t++) System.arraycopy(got, t * (ldY), gotY, t * dSsm, dSsm);
+            for (int t = 0; t < v.tokens; t++) System.arraycopy(got, t * ldY, gotY, t * dSsm, dSsm);
             // errors scale with the largest outputs (sums of many terms): tolerances relative to max |y|
             float[] ref = new float[refY.length];
             for (int i = 0; i < ref.length; i++) ref[i] = (float) refY[i];
