@@ -9,8 +9,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import ssdspark.model.Engine;
-import ssdspark.pipeline.Corpus;
-import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.DocumentPipeline;
 import ssdspark.pipeline.InputSplits;
 import ssdspark.pipeline.OnError;
@@ -18,10 +16,8 @@ import ssdspark.pipeline.StagedOutput;
 import ssdspark.pipeline.output.ModelFingerprint;
 import ssdspark.pipeline.output.OutputMetadata;
 import ssdspark.pipeline.output.RunManifest;
-import ssdspark.pipeline.text.TextInput;
 import ssdspark.pipeline.report.RunReport;
 import ssdspark.pipeline.report.RunStats;
-import ssdspark.pipeline.text.TextInputOptions;
 import ssdspark.udf.JobCounters;
 import ssdspark.udf.JobSpec;
 import ssdspark.udf.ModelCache;
@@ -79,81 +75,79 @@ public final class Main {
             return 2;
         }
 
+        StartLog started = new StartLog();
+        started.mark("preflight");
         String task = o.task.cliName();
         boolean masterGiven = spark != null || o.master != null || new SparkConf().contains("spark.master");
         String master = spark != null ? spark.sparkContext().master()
                 : o.master != null ? o.master : new SparkConf().get("spark.master", "local[*]");
         boolean local = master.startsWith("local");
+        // a GPU in local mode without --master: every task slot gets its own GPU stream and workspace, a few keep the GPU
+        // busy, all cores would not (a --device gpu that loads is on the GPU; --device auto: known once the model loaded)
+        if (local && !masterGiven && o.device.equals(ModelCache.GPU)) master = "local[" + LOCAL_GPU_SLOTS + "]";
         String backend = o.device.equals(ModelCache.CPU) ? "cpu" : o.device + " (" + o.precision + ")";
+
+        // What does not need the model runs beside its load: the model's fingerprint for the output's metadata, and
+        // in local mode the Spark session with the input read and cut into parts (JobStart).
+        String modelPath = plan.spec().modelPath();
+        java.util.concurrent.Callable<ModelFingerprint> hash = () -> {
+            long t = System.nanoTime();
+            ModelFingerprint f = ModelFingerprint.of(Path.of(modelPath));
+            started.mark("model fingerprint", (System.nanoTime() - t) / 1_000_000);
+            return f;
+        };
+        Background<ModelFingerprint> fingerprint = JobStart.serial() ? Background.deferred(hash)
+                : Background.start("ssdspark-model-fingerprint", hash);
+        // local mode: the executors share this JVM, so their first tasks find the tokenizer (DJL's native library and
+        // the vocabulary) ready; a tokenizer that cannot open fails in the tasks as it would have
+        if (local && plan.tokenizer() != null && !JobStart.serial()) Background.start("ssdspark-tokenizer-warm-up", plan.tokenizer()::open);
+        JobStart start = new JobStart(o, plan, task, spark, master, started);
+        if (local && JobStart.canOverlap(o, masterGiven, spark == null)) start.inBackground();
+        long modelLoaded = System.nanoTime();
         try {
             if (o.example) out.println("running the bundled example: " + o.model + " on " + o.input);
             else if (o.exampleModel) out.println("using the bundled example model " + o.model);
             // The executors live in this JVM: load once here (GPU 0 in local mode) so a bad checkpoint or an
-            // unusable --device gpu fails before Spark starts, and the metadata names the real backend.
+            // unusable --device gpu fails before the job runs, and the metadata names the real backend.
             if (local) {
-                Engine e = ModelCache.get(plan.spec().modelPath(), plan.spec().device(), 0, plan.spec().precision());
+                long t = System.nanoTime();
+                Engine e = ModelCache.get(modelPath, plan.spec().device(), 0, plan.spec().precision());
+                modelLoaded = System.nanoTime();
+                started.mark("model loaded", (modelLoaded - t) / 1_000_000);
                 backend = e.backend();
                 if (!masterGiven && backend.startsWith("gpu")) {
-                    // every task slot gets its own GPU stream and workspace: a few keep the GPU busy, all cores would not
-                    master = "local[" + LOCAL_GPU_SLOTS + "]";
+                    master = "local[" + LOCAL_GPU_SLOTS + "]"; // --device auto found a GPU (--device gpu: set above already)
+                    start.master(master);
                     out.println("running on " + backend + " with " + LOCAL_GPU_SLOTS + " task slots (--master local[N] to change)");
                 }
             }
         } catch (IllegalArgumentException | UnsupportedOperationException | UncheckedIOException e) {
-            err.println("error: cannot load model " + plan.spec().modelPath() + ": " + e.getMessage());
-            return 2;
+            err.println("error: cannot load model " + modelPath + ": " + e.getMessage());
+            return abandon(start, fingerprint);
         } catch (RuntimeException e) { // CUDA: no device, no driver, out of memory
-            err.println("error: cannot open model " + plan.spec().modelPath() + " on --device " + o.device + ": " + rootMessage(e)
+            err.println("error: cannot open model " + modelPath + " on --device " + o.device + ": " + rootMessage(e)
                     + (o.device.equals(ModelCache.GPU) ? " (use --device cpu, or auto to fall back to the CPU)" : ""));
-            return 2;
+            return abandon(start, fingerprint);
         }
 
-        boolean own = spark == null;
         Progress progress = null;
-        Runnable restoreConf = null;
         try {
-            if (own) spark = session(o, task, master);
-            long t0 = System.nanoTime();
-            Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-            if (plan.tokenizerPath() != null && plan.tokenizer() == null)
-                plan = plan.withTokenizer(Preflight.readTokenizer(plan.tokenizerPath(), hadoop)); // a remote tokenizer.json
-            if (plan.tokenizer() != null) out.println("tokenizer: " + plan.tokenizer());
-            JobCounters counters = new JobCounters(spark.sparkContext());
+            JobStart.Input ready = start.join(out);
+            spark = ready.spark();
+            plan = ready.plan();
+            // the summary's clock: from the session being up and the model loaded (what overlapped the load is not counted, as the load is not)
+            long t0 = Math.max(ready.sessionUpNanos(), modelLoaded);
+            Configuration hadoop = ready.hadoop();
+            JobCounters counters = ready.counters();
             progress = new Progress(spark.sparkContext(), counters, out, task, o.progressSeconds);
-
-            // --resume: cut the input as the interrupted run did (its manifest), whatever this session's parallelism
-            RunManifest.Plan before = o.resume ? RunManifest.read(plan.output(), hadoop) : null;
-            if (o.resume && before == null) {
-                if (StagedOutput.exists(plan.output(), hadoop)) // local outputs: Preflight said so already
-                    throw new UsageException("cannot --resume into " + plan.output() + ": it has no " + RunManifest.FILE
-                            + "; pass --overwrite to start it again, or pick another --output");
-                out.println("nothing to resume in " + plan.output() + ": starting it");
-            }
-            InputSplits.Settings splitting = before != null ? before.splitting() : InputSplits.Settings.of(spark);
-            restoreConf = pin(spark, splitting);
-
-            Dataset<Row> rows; // (id, tokens or text, carried...)
-            Progress.Measure measure; // what the progress line's "% of input" counts
-            List<List<InputSplits.Split>> parts;
-            if (plan.isText()) {
-                rows = TextInput.read(spark, plan.text(), plan.carried(), counters);
-                boolean plainText = plan.inputFormat() == TextInputOptions.Format.TEXT;
-                parts = plainText ? TextInput.parts(spark, plan.text()) : InputSplits.of(rows.rdd());
-                measure = plainText ? Progress.Measure.OWN_BYTES : plan.inputFormat() == TextInputOptions.Format.JSON
-                        ? Progress.Measure.SPARK_BYTES : Progress.Measure.ROWS;
-            } else {
-                if (plan.inputFormat() == TextInputOptions.Format.TEXT)
-                    throw new UsageException("plain-text input needs --tokenizer");
-                DataFormat f = plan.inputFormat() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
-                Dataset<Row> in = f == DataFormat.JSON ? Corpus.readJsonTokens(spark, plan.input(), plan.tokensCol())
-                        : Corpus.read(spark, plan.input(), f);
-                rows = Corpus.select(in, o.idCol, plan.tokensCol(), plan.carried());
-                parts = InputSplits.of(rows.rdd());
-                measure = f == DataFormat.PARQUET ? Progress.Measure.ROWS : Progress.Measure.SPARK_BYTES;
-            }
+            RunManifest.Plan before = ready.before();
+            InputSplits.Settings splitting = ready.splitting();
+            Dataset<Row> rows = ready.rows(); // (id, tokens or text, carried...)
+            Progress.Measure measure = ready.measure(); // what the progress line's "% of input" counts
+            List<List<InputSplits.Split>> parts = ready.parts();
 
             Map<String, String> options = o.provenance(plan.isText(), plan.resolvedFlags());
-            Map<String, String> kv = OutputMetadata.of(ModelFingerprint.of(Path.of(plan.spec().modelPath())), plan.tokenizer(), backend, options);
+            Map<String, String> kv = OutputMetadata.of(fingerprint.join(), plan.tokenizer(), backend, options);
             RunManifest.Plan now = new RunManifest.Plan(kv, splitting, parts == null ? List.of() : parts);
             spark.sparkContext().setJobDescription("ssdspark " + task + " " + plan.input() + " -> " + plan.output());
             // --overwrite of an existing folder builds the new output beside it and swaps it in when complete
@@ -185,6 +179,8 @@ public final class Main {
             if (measure == Progress.Measure.ROWS) startRowCount(progress, rows.inputFiles(), hadoop, earlierRows);
             else progress.total(measure, parts == null ? sizeInBytes(rows) : todoBytes);
             progress.begin();
+            started.mark("write submitted");
+            started.log();
             Dataset<Row> input = before == null ? rows : spark.createDataFrame(InputSplits.keep(rows.javaRDD(), todo), rows.schema());
             Dataset<Row> result = plan.isText()
                     ? DocumentPipeline.transformText(input, plan.tokenizer(), plan.spec(), counters, o.prefetch, o.tokenizerThreads)
@@ -257,9 +253,16 @@ public final class Main {
             return 1;
         } finally {
             if (progress != null) progress.close();
-            if (restoreConf != null) restoreConf.run();
-            if (own && spark != null) spark.stop();
+            fingerprint.cancel(); // done by now, unless the job failed first
+            start.close();
         }
+    }
+
+    /** A model that did not load: the start beside it is stopped (its session too) before the job returns 2. */
+    private static int abandon(JobStart start, Background<ModelFingerprint> fingerprint) {
+        fingerprint.cancel();
+        start.abandon();
+        return 2;
     }
 
     /**
@@ -277,17 +280,6 @@ public final class Main {
         } catch (RuntimeException e) {
             return -1;
         }
-    }
-
-    /** Sets the input-cutting settings on the session; the returned action puts the earlier values back. */
-    private static Runnable pin(SparkSession spark, InputSplits.Settings s) {
-        Map<String, String> earlier = new LinkedHashMap<>();
-        for (String k : InputSplits.Settings.KEYS) earlier.put(k, spark.conf().get(k, null));
-        s.apply(spark);
-        return () -> earlier.forEach((k, v) -> {
-            if (v == null) spark.conf().unset(k);
-            else spark.conf().set(k, v);
-        });
     }
 
     private static void touch(String dir, String name, Configuration conf) throws IOException {
@@ -345,16 +337,6 @@ public final class Main {
         } catch (IOException e) {
             throw new UncheckedIOException("the output is written but " + SIDE_FILE + " is not: " + e.getMessage(), e);
         }
-    }
-
-    private static SparkSession session(JobOptions o, String task, String master) {
-        SparkSession.Builder b = SparkSession.builder().appName("ssdspark " + task).master(master);
-        // Running tasks report their counts with executor heartbeats: often enough for the progress line,
-        // unless the user set it.
-        if (o.progressSeconds > 0 && !new SparkConf().contains("spark.executor.heartbeatInterval"))
-            b.config("spark.executor.heartbeatInterval", Math.max(1, Math.min(o.progressSeconds, 10)) + "s");
-        for (JobOptions.Setting kv : o.conf) b.config(kv.key(), kv.value());
-        return b.getOrCreate();
     }
 
     /** Where examples/ lives: -Dssdspark.home (bin/ssdspark sets it), $SSDSPARK_HOME, else the current folder. */

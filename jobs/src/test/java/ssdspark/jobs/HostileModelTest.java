@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Broken and hostile model folders through the CLI: exit status 2, the file and the problem named, no stack
- * trace, in seconds, before Spark starts (local mode loads the model first).
+ * trace, in seconds, nothing written, and no Spark session left (local mode loads the model while the session starts
+ * beside it; a refusal stops that session).
  */
 class HostileModelTest {
     @TempDir Path tmp;
@@ -42,6 +43,7 @@ class HostileModelTest {
         assertEquals(2, rc, s);
         assertFalse(s.contains("\tat ") || s.contains("Exception"), "no stack trace or exception class: " + s);
         assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+        assertTrue(org.apache.spark.sql.SparkSession.getDefaultSession().isEmpty(), "the session started beside the model load is stopped");
         return s;
     }
 
