@@ -19,7 +19,8 @@
 #   GJ_TOKENS (12000000: the pre-tokenized corpus), GJ_LONG_DOCS (4), GJ_ENGINE_TOKENS (6000000), GJ_TEXT_TOKENS (12000000;
 #   0: no text job), GJ_TOKENIZER (examples/demo-mamba2/tokenizer.json), GJ_TOKENIZER_THREADS (0 = auto: cores / slots),
 #   GJ_TOKBENCH_THREADS (1,2,4,8,16; empty: no tokenizer bench), GJ_FIXED_TOKENS (4194304: per shape run; 0: no shapes),
-#   GJ_SHAPE_THREADS ("1 $GJ_SLOTS"), GJ_MODEL (a model folder instead of the random 130M one; dry runs:
+#   GJ_SHAPE_THREADS ("1 $GJ_SLOTS"), GJ_AB_START (0; 1: each job also runs first with -Dssdspark.serialStart=true, the
+#   start one step after another as before it overlapped the model load, for the before/after of the start), GJ_MODEL (a model folder instead of the random 130M one; dry runs:
 #   examples/tiny-mamba2 with GJ_VOCAB=317 and GJ_TOKENIZER=examples/tiny-tokenizer.json), GJ_VOCAB (50280), GJ_WORK
 #   (/tmp/gj), GJ_DEADLINE (330 s).
 set -uo pipefail
@@ -96,25 +97,37 @@ if (( $(left) > 40 )); then
   engine "$W/engine.out" "$W/corpus.bin" "$SLOTS" "$BUDGET" "${GJ_ENGINE_TOKENS:-6000000}"
 fi
 
-if (( $(left) > 40 )); then
-  log "== 3. the Parquet job, local[$SLOTS], --device $DEV ($(left) s left)"
+# the Parquet job (3) and the text job (4); $1: the log's name, then JVM flags (-Dssdspark.serialStart=true: the start
+# one step after another, as before it overlapped the model load)
+parquet_job() {
+  local name=$1; shift
+  log "== 3. the Parquet job, local[$SLOTS], --device $DEV $* ($(left) s left)"
   t0=$(now)
-  timeout "$(left)" "$J" ssdspark.jobs.Main score --model "$MODEL" --input "$W/corpus" \
+  timeout "$(left)" "$J" "$@" ssdspark.jobs.Main score --model "$MODEL" --input "$W/corpus" \
     --output "$W/out" --overwrite --device "$DEV" "${prec[@]}" --token-budget "$BUDGET" --chunk-tokens "$CHUNK" --master "local[$SLOTS]" \
-    --progress 5 --conf spark.ui.enabled=false 2>&1 | quiet | tee "$OUT/job.log" | tee -a "$OUT/log"
-  log "job process wall time (JVM start to exit): $(python3 -c "print(round($(now) - $t0, 1))") s"
-  cp "$W/out/_ssdspark.json" "$OUT/job_ssdspark.json" 2>/dev/null || true
-fi
-
-if (( TEXT_TOKENS > 0 )) && (( $(left) > 40 )); then
-  log "== 4. the text job: $TOK, --tokenizer-threads $TTHREADS, local[$SLOTS] ($(left) s left)"
+    --progress 5 --conf spark.ui.enabled=false 2>&1 | quiet | tee "$OUT/$name.log" | tee -a "$OUT/log"
+  log "$name: job process wall time (JVM start to exit): $(python3 -c "print(round($(now) - $t0, 1))") s"
+  cp "$W/out/_ssdspark.json" "$OUT/${name}_ssdspark.json" 2>/dev/null || true
+}
+text_job() {
+  local name=$1; shift
+  log "== 4. the text job: $TOK, --tokenizer-threads $TTHREADS, local[$SLOTS] $* ($(left) s left)"
   t0=$(now)
-  timeout "$(left)" "$J" ssdspark.jobs.Main score --model "$MODEL" --input "$W/text-corpus" --tokenizer "$TOK" \
+  timeout "$(left)" "$J" "$@" ssdspark.jobs.Main score --model "$MODEL" --input "$W/text-corpus" --tokenizer "$TOK" \
     --tokenizer-threads "$TTHREADS" --output "$W/out-text" --overwrite --device "$DEV" "${prec[@]}" --token-budget "$BUDGET" \
     --chunk-tokens "$CHUNK" --master "local[$SLOTS]" --progress 5 --conf spark.ui.enabled=false 2>&1 | quiet \
-    | tee "$OUT/text-job.log" | tee -a "$OUT/log"
-  log "text job process wall time (JVM start to exit): $(python3 -c "print(round($(now) - $t0, 1))") s"
-  cp "$W/out-text/_ssdspark.json" "$OUT/text-job_ssdspark.json" 2>/dev/null || true
+    | tee "$OUT/$name.log" | tee -a "$OUT/log"
+  log "$name: job process wall time (JVM start to exit): $(python3 -c "print(round($(now) - $t0, 1))") s"
+  cp "$W/out-text/_ssdspark.json" "$OUT/${name}_ssdspark.json" 2>/dev/null || true
+}
+SERIAL=(-Dssdspark.serialStart=true)
+if (( $(left) > 40 )); then
+  (( ${GJ_AB_START:-0} )) && parquet_job job-serial "${SERIAL[@]}"
+  (( $(left) > 40 )) && parquet_job job
+fi
+if (( TEXT_TOKENS > 0 )) && (( $(left) > 40 )); then
+  (( ${GJ_AB_START:-0} )) && text_job text-job-serial "${SERIAL[@]}"
+  (( $(left) > 40 )) && text_job text-job
 fi
 
 if (( FIXED > 0 )); then
@@ -139,6 +152,12 @@ ratio() { [[ -n $1 && -n $2 ]] && python3 -c "print(f'{$1/$2:.2f}')" || echo "?"
   echo "ENGINE-ALONE $SLOTS threads, budget $BUDGET: ${eng:-?} tok/s"
   echo "PARQUET JOB local[$SLOTS] (summary wall time): ${job:-?} tok/s = $(ratio "$job" "$eng") of the engine alone (target >= 0.80)"
   echo "TEXT JOB local[$SLOTS], --tokenizer-threads $TTHREADS (summary wall time): ${txt:-?} tok/s = $(ratio "$txt" "$eng") of the engine alone (target >= 0.80)"
+  if (( ${GJ_AB_START:-0} )); then
+    js=$(summary_rate "$OUT/job-serial_ssdspark.json"); ts=$(summary_rate "$OUT/text-job-serial_ssdspark.json")
+    echo "PARQUET JOB, start one step after another (-Dssdspark.serialStart=true, as before): ${js:-?} tok/s = $(ratio "$js" "$eng") of the engine alone"
+    echo "TEXT JOB, start one step after another (-Dssdspark.serialStart=true, as before): ${ts:-?} tok/s = $(ratio "$ts" "$eng") of the engine alone"
+  fi
+  grep -h "job process wall time" "$OUT/log" | sed 's/^/  /'
   for th in $SHAPE_THREADS; do
     f=$(rate "$W/fixed-$th.out" ENGINE-ALONE); v=$(rate "$W/varlen-$th.out" ENGINE-ALONE)
     echo "SHAPES $th thread(s), 32768-token batches: fixed 16 x 2048 ${f:-?} tok/s, log-normal packed ${v:-?} tok/s = $(ratio "$v" "$f") of fixed (target >= 0.90)"
