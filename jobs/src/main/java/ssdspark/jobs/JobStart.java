@@ -89,7 +89,7 @@ final class JobStart {
         master = m;
     }
 
-    /** Starts the work on its own thread; {@link #join()} takes its result. */
+    /** Starts the work on its own thread; {@link #join} takes its result. */
     void inBackground() {
         out = new PrintStream(held, true, StandardCharsets.UTF_8);
         running = Background.start("ssdspark-start", this::run);
