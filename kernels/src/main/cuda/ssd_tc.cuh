@@ -98,7 +98,8 @@ __device__ __forceinline__ int p_perm(int p) { return (p & ~15) | (((p >> 1) & 1
 // Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
 // hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. A thread keeps one
 // column and walks its rows with a running pointer (the per-item 64-bit index products and predicates had made the
-// scan's prologue ~45 % of its instructions); it issues 16 items' loads before it splits any.
+// scan's prologue ~45 % of its instructions); it issues 16 items' loads before it splits any. PERM_K / PERM_COL (the
+// scan's x): pairs stored as k_perm, columns as p_perm.
 template <int COLS, bool PERM_K = false, bool PERM_COL = false>
 __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                              int rowsValid, int colsValid) {
@@ -132,6 +133,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // Packs rows [0, 64) x columns [0, 128) of src (row r at src + r * ld, 8-byte aligned) as pairs along the row into
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
+// PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm.
 template <int NTHREADS, bool PERMUTED = false>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
