@@ -265,12 +265,158 @@ extern "C" __global__ void __launch_bounds__(256, 2) scan_wg_2cta(
     chunk_scan_wg(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel, y, ldY);
 }
 
+// Tried (session 6, lost: 452.9 us with its split kernel against 367.8 for the scan it copies, 570 against 460 on
+// 1.3B; 68 bytes of spills at 80 registers; ssd_results/2026-11-30-scan-presplit-c.log): C split into hi / lo bf16
+// words once per token by split_c_pairs, read by the scan (scan_presplit_c, the shipped scan otherwise) instead of
+// split per head: ~26 fewer instructions a k-step of the inter-chunk part. As in commit 14d00d8, spills decide it.
+// grid ceil(T * G * N / 2 / 256), block 256: cHi / cLo [t][G * N / 2] = the bf16 hi / lo of C's pairs.
+extern "C" __global__ void split_c_pairs(const float* __restrict__ x, int ldX, int cOff, int T, int GN, uint32_t* cHi,
+                                         uint32_t* cLo) {
+    const long long id = (long long)blockIdx.x * blockDim.x + threadIdx.x, pairs = (long long)GN / 2;
+    if (id >= (long long)T * pairs) return;
+    const long long t = id / pairs, w = id % pairs;
+    const float2 v = *reinterpret_cast<const float2*>(x + t * ldX + cOff + 2 * w);
+    const ssd_tc::Split2 sp(v.x, v.y);
+    cHi[id] = sp.hi;
+    cLo[id] = sp.lo;
+}
+
+extern "C" __global__ void __launch_bounds__(256, 3) scan_presplit_c(
+    const uint32_t* __restrict__ cHi, const uint32_t* __restrict__ cLo,
+    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    float* y, int ldY) {
+    using namespace ssd_tc;
+    using ssd_tc::THREADS;
+    extern __shared__ __align__(16) float sm[];
+    uint32_t* Shi = reinterpret_cast<uint32_t*>(sm);   // [p][n/2]
+    uint32_t* Slo = Shi + 64 * LD_W;
+    uint32_t* Xhi = Slo + 64 * LD_W;                    // [p][u/2]
+    uint32_t* Xlo = Xhi + 64 * LD_W;
+    float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
+    float* dtU = cumU + SSD_QMAX;                             // [u]
+    const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
+    const int st = chunkStart[c], len = chunkLen[c];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
+    const int t0 = tb + gr, t1 = t0 + 8;
+    // S_in [p][n] packed over n; x [u][p] packed over u
+    pack_row_pairs<THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    for (int u = tid; u < SSD_QMAX; u += THREADS) {
+        cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
+        dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
+    }
+    __syncthreads();
+    float acc[8][4] = {};
+    if (tb < len) {
+        // inter chunk: C [t x n] . S_in^T [n x p]
+        // C split once per token by split_c_pairs: hi / lo words [t][G * N / 2]; lane tq takes pairs k/2 + 2tq, + 1
+        const size_t ldW = (size_t)G * N / 2;
+        const uint32_t* H0 = cHi + (size_t)(st + t0) * ldW + g * N / 2;
+        const uint32_t* L0 = cLo + (size_t)(st + t0) * ldW + g * N / 2;
+        const bool r0 = t0 < len, r1 = t1 < len;
+        auto loadC = [&](int k, uint2 (&v)[4]) {  // hi t0, hi t1, lo t0, lo t1
+            const int w = k / 2 + 2 * tq;
+            const uint2 z = make_uint2(0u, 0u);
+            const bool ok = 2 * w < N;
+            v[0] = r0 && ok ? *reinterpret_cast<const uint2*>(H0 + w) : z;
+            v[1] = r1 && ok ? *reinterpret_cast<const uint2*>(H0 + 8 * ldW + w) : z;
+            v[2] = r0 && ok ? *reinterpret_cast<const uint2*>(L0 + w) : z;
+            v[3] = r1 && ok ? *reinterpret_cast<const uint2*>(L0 + 8 * ldW + w) : z;
+        };
+        const int kInter = (N + 15) & ~15;
+        uint2 nxc[4];
+        loadC(0, nxc);
+        for (int k = 0; k < kInter; k += 16) {
+            Split2 a[4];
+            a[0].hi = nxc[0].x, a[0].lo = nxc[2].x;
+            a[1].hi = nxc[1].x, a[1].lo = nxc[3].x;
+            a[2].hi = nxc[0].y, a[2].lo = nxc[2].y;
+            a[3].hi = nxc[1].y, a[3].lo = nxc[3].y;
+            if (k + 16 < kInter) loadC(k + 16, nxc);
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
+        }
+        const float c0 = cumU[t0], c1 = cumU[t1], e0 = expf(c0), e1 = expf(c1);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            acc[j][0] *= e0;
+            acc[j][1] *= e0;
+            acc[j][2] *= e1;
+            acc[j][3] *= e1;
+        }
+        // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
+        float4 nxt[2];
+        const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+        auto loadCB = [&](int k, float4 (&v)[2]) {  // u = k + 4 tq .. + 3 (k_perm: x is packed to match)
+            const int u = k + 4 * tq;                  // rows t0, t1 are < 128
+            v[0] = *reinterpret_cast<const float4*>(cbc + t0 * SSD_QMAX + u);
+            v[1] = *reinterpret_cast<const float4*>(cbc + t1 * SSD_QMAX + u);
+        };
+        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u. Left of the warp's diagonal block every u < t (< len when t
+        // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
+        auto step = [&](int k, bool diagonal) {
+            const int u = k + 4 * tq;
+            const float4 cu = *reinterpret_cast<const float4*>(cumU + u), du = *reinterpret_cast<const float4*>(dtU + u);
+            auto m = [&](float v, int t, float ct, int uu, float cuu, float duu) {
+                const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;  // 2^-22 error: far under bf16x3's 2^-16
+                return (!diagonal || uu <= t) ? r : 0.f;
+            };
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
+                                 Split2(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
+            if (!diagonal) loadCB(k + 16, nxt);
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
+        };
+        loadCB(0, nxt);
+        for (int k = 0; k < tb; k += 16) step(k, false);
+        step(tb, true);
+    }
+    // columns 2tq, 2tq + 1 of blocks 2J, 2J + 1 are channels 16J + 4tq .. + 3 (p_perm); P % 4 == 0
+#pragma unroll
+    for (int e = 0; e < 4; e += 2) {
+        const int t = tb + gr + (e >> 1) * 8;
+        if (t >= len) continue;
+        const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
+        float* yr = y + (size_t)(st + t) * ldY + h * P;
+#pragma unroll
+        for (int J = 0; J < 4; J++) {
+            const int p = 16 * J + 4 * tq;
+            if (p >= P) continue;
+            const float4 xv = *reinterpret_cast<const float4*>(xr + p);
+            const float* dp = D + (dPerChannel ? h * P + p : h);  // any alignment
+            const int s = dPerChannel ? 1 : 0;
+            const float4 d = make_float4(dp[0], dp[s], dp[2 * s], dp[3 * s]);
+            *reinterpret_cast<float4*>(yr + p) = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
+                                                             acc[2 * J + 1][e] + d.z * xv.z, acc[2 * J + 1][e + 1] + d.w * xv.w);
+        }
+    }
+}
+
 inline std::vector<BenchVariant> bench_variants() {
     return {{"scan_wg 2 CTAs an SM", true,
              [] { CK(cudaFuncSetAttribute(scan_wg_2cta, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_wg::SCAN_SMEM)); },
              [](const BenchArgs& a) {
                  scan_wg_2cta<<<(a.T / SSD_QMAX) * a.H, 256, ssd_wg::SCAN_SMEM>>>(
                      a.x, a.ldX, a.xOff, a.cOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.H, a.P, a.N, a.G,
+                     a.passed, a.cb, a.D, 0, a.y, a.ldY);
+             }},
+            {"scan with C split once per token (+ split_c_pairs)", true,
+             [] {
+                 CK(cudaFuncSetAttribute(scan_presplit_c, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
+             },
+             [](const BenchArgs& a) {
+                 static uint32_t *hi = nullptr, *lo = nullptr;
+                 const size_t words = (size_t)a.T * a.G * a.N / 2;
+                 if (!hi) hi = dalloc<uint32_t>(words), lo = dalloc<uint32_t>(words);
+                 split_c_pairs<<<(unsigned)((words + 255) / 256), 256>>>(a.x, a.ldX, a.cOff, a.T, a.G * a.N, hi, lo);
+                 scan_presplit_c<<<(a.T / SSD_QMAX) * a.H, 256, ssd_tc::SCAN_SMEM>>>(
+                     hi, lo, a.x, a.ldX, a.xOff, a.cOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.H, a.P, a.N, a.G,
                      a.passed, a.cb, a.D, 0, a.y, a.ldY);
              }},
             {"ssd_chunk_scan_wg", true,
