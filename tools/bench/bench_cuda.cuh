@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #define CK(x)                                                                                  \
@@ -59,3 +60,16 @@ static float time_us(F launch, int iters) {
     CK(cudaEventDestroy(b));
     return 1000.f * ms / iters;
 }
+
+// The shape named by argv[1] (the first one when absent), or a usage line naming all and exit 2.
+template <class Shape, size_t N>
+static const Shape* shape_from_args(const Shape (&shapes)[N], int argc, char** argv, const char* tool) {
+    const char* want = argc > 1 ? argv[1] : shapes[0].name;
+    for (const Shape& s : shapes)
+        if (strcmp(want, s.name) == 0) return &s;
+    fprintf(stderr, "usage: %s [", tool);
+    for (size_t i = 0; i < N; i++) fprintf(stderr, "%s%s", i ? "|" : "", shapes[i].name);
+    fprintf(stderr, "] [iters]\n");
+    exit(2);
+}
+

@@ -56,15 +56,8 @@ static std::vector<unsigned char> bytes_of(const T* p, size_t n) {
 
 int main(int argc, char** argv) {
     const Shape shapes[] = {{"130m", 16, 2048, 768, 24, 64, 128, 1, 24}, {"1.3b", 8, 2048, 2048, 64, 64, 128, 1, 48}};
-    const std::string want = argc > 1 ? argv[1] : "130m";
+    const Shape* sh = shape_from_args(shapes, argc, argv, "ew_bench");
     const int iters = argc > 2 ? atoi(argv[2]) : 20;
-    const Shape* sh = nullptr;
-    for (const Shape& s : shapes)
-        if (want == s.name) sh = &s;
-    if (!sh) {
-        fprintf(stderr, "usage: ew_bench [130m|1.3b] [iters]\n");
-        return 2;
-    }
     EwArgs a{};
     a.T = sh->seqs * sh->len, a.d = sh->d, a.dSsm = sh->H * sh->P, a.convDim = a.dSsm + 2 * sh->G * sh->N;
     a.dIn = a.dSsm + a.convDim + sh->H, a.seqs = sh->seqs;  // in_proj columns [z | xBC | dt]

@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <vector>
 
 struct Shape {
@@ -40,15 +39,8 @@ static double rel_diff(const std::vector<float>& a, const std::vector<float>& b,
 
 int main(int argc, char** argv) {
     const Shape shapes[] = {{"130m", 16, 2048, 24, 64, 128, 1, 24}, {"1.3b", 8, 2048, 64, 64, 128, 1, 48}};
-    const std::string want = argc > 1 ? argv[1] : "130m";
+    const Shape* sh = shape_from_args(shapes, argc, argv, "ssd_bench");
     const int iters = argc > 2 ? atoi(argv[2]) : 20;
-    const Shape* sh = nullptr;
-    for (const Shape& s : shapes)
-        if (want == s.name) sh = &s;
-    if (!sh) {
-        fprintf(stderr, "usage: ssd_bench [130m|1.3b] [iters]\n");
-        return 2;
-    }
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
     const int T = sh->seqs * sh->len, C = T / Q, dSsm = H * P, ldX = dSsm + 2 * G * N;
     const int dtOff = dSsm + ldX, ldDt = dtOff + H;  // raw dt: the last H columns of in_proj's rows [z | xBC | dt]
