@@ -178,21 +178,21 @@ int main(int argc, char** argv) {
         if (v.replacesScan) {
             CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm});
+                               cb, D, y, dSsm, C, slabs, headsPerCta});
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(y, (size_t)T * dSsm), ref, ref),
                    rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
         } else {
             CK(cudaMemset(states, 0xff, statesN * 4));
             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm});
+                               cb, D, y, dSsm, C, slabs, headsPerCta});
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(states, statesN), states32, states32),
                    rel_diff(download(states, statesN), statesTc, states32));
         }
         rows.push_back({v.name, time_us([&] {
                             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G,
-                                               states, passed, cb, D, y, dSsm});
+                                               states, passed, cb, D, y, dSsm, C, slabs, headsPerCta});
                         }, iters)});
     }
 #endif

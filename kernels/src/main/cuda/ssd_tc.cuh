@@ -379,7 +379,9 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
         for (int k = 0; k < tb; k += 16) step(k, false);
         step(tb, true);
     }
-    // columns 2tq, 2tq + 1 of blocks 2J, 2J + 1 are channels 16J + 4tq .. + 3 (p_perm); P % 4 == 0
+    // columns 2tq, 2tq + 1 of blocks 2J, 2J + 1 are channels 16J + 4tq .. + 3 (p_perm); P % 4 == 0. One D a head is
+    // loaded once: four loads a 16-channel step cost the scan ~2 % (ssd_bench).
+    const float dHead = dPerChannel ? 0.f : D[h];
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {
         const int t = tb + gr + (e >> 1) * 8;
@@ -391,9 +393,8 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
             const int p = 16 * J + 4 * tq;
             if (p >= P) continue;
             const float4 xv = *reinterpret_cast<const float4*>(xr + p);
-            const float* dp = D + (dPerChannel ? h * P + p : h);  // any alignment
-            const int s = dPerChannel ? 1 : 0;
-            const float4 d = make_float4(dp[0], dp[s], dp[2 * s], dp[3 * s]);
+            const float* dp = D + h * P + p;  // any alignment
+            const float4 d = dPerChannel ? make_float4(dp[0], dp[1], dp[2], dp[3]) : make_float4(dHead, dHead, dHead, dHead);
             *reinterpret_cast<float4*>(yr + p) = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
                                                              acc[2 * J + 1][e] + d.z * xv.z, acc[2 * J + 1][e + 1] + d.w * xv.w);
         }
