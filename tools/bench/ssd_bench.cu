@@ -68,7 +68,6 @@ int main(int argc, char** argv) {
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(sh->seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
           *y = dalloc((size_t)T * dSsm), *y32 = dalloc((size_t)T * dSsm);
-    uint32_t* packed = dalloc<uint32_t>((size_t)C * H * P * ((N + 15) & ~15));  // S_in for the tensor-core scan
     const float dtMin = 0.f, dtMax = INFINITY;
     cudaDeviceProp props;
     CK(cudaGetDeviceProperties(&props, 0));
@@ -100,20 +99,13 @@ int main(int argc, char** argv) {
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
                                                                              seqChunk0, seqChunks, H, PN, ssm, H * PN);
     };
-    // the tensor-core path's passing: local states stay, S_in goes out packed (ssd_state_passing_tc)
-    auto passing_tc = [&] {
-        CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
-        ssd_state_passing_tc<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(states, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, N,
-                                                                             packed);
-    };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
     auto bmm_tc = [&] {
         ssd_bmm_cb_tc<<<dim3(C, G, 3), 128, ssd_tc::BMM_SMEM>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb);
     };
     auto scan_tc = [&] {
         ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H,
-                                                             P, N, G, packed, cb, D, 0, y, dSsm);
+                                                             P, N, G, passed, cb, D, 0, y, dSsm);
     };
     auto scan_f32 = [&] {
         ssd_chunk_scan<<<dim3(C, H, 2 * ((P + 63) / 64)), 256>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen,
@@ -133,8 +125,7 @@ int main(int argc, char** argv) {
     state_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> statesTc = download(states, statesN);
-    passing();  // fp32 S_in of the tensor-core states, for variants that read it
-    passing_tc();
+    passing();
     bmm_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q);
@@ -157,10 +148,7 @@ int main(int argc, char** argv) {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
             CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
         }, iters);
-        rows.push_back({"ssd_state_passing_v4 (fp32 path)", withCopy - copy});
-        const float withReset = time_us(passing_tc, iters);
-        const float reset = time_us([&] { CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4)); }, iters);
-        rows.push_back({"ssd_state_passing_tc", withReset - reset});
+        rows.push_back({"ssd_state_passing_v4", withCopy - copy});
     }
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
     rows.push_back({"ssd_bmm_cb_tc", time_us(bmm_tc, iters)});
@@ -190,21 +178,21 @@ int main(int argc, char** argv) {
         if (v.replacesScan) {
             CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm, C, slabs, headsPerCta, packed});
+                               cb, D, y, dSsm, C, slabs, headsPerCta});
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(y, (size_t)T * dSsm), ref, ref),
                    rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
         } else {
             CK(cudaMemset(states, 0xff, statesN * 4));
             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm, C, slabs, headsPerCta, packed});
+                               cb, D, y, dSsm, C, slabs, headsPerCta});
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(states, statesN), states32, states32),
                    rel_diff(download(states, statesN), statesTc, states32));
         }
         rows.push_back({v.name, time_us([&] {
                             v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G,
-                                               states, passed, cb, D, y, dSsm, C, slabs, headsPerCta, packed});
+                                               states, passed, cb, D, y, dSsm, C, slabs, headsPerCta});
                         }, iters)});
     }
 #endif

@@ -15,7 +15,6 @@ struct BenchArgs {
     float* y;
     int ldY;
     int C, slabs, headsPerCta;
-    const uint32_t* packed;  // S_in packed by ssd_state_passing_tc
 };
 struct BenchVariant {
     const char* name;
@@ -42,7 +41,9 @@ struct BenchVariant {
 //  - session 7 (ssd_results/2026-11-30-scan-d-once-factored-state-packed.log, -scan-half-head.log): the scan's decay
 //    left of the diagonal factored around the warp's first row, exp(cum_t - b) exp(b - cum_u), one product an element
 //    (360.1 against 354.3 us); the scan over half a head's channels a CTA, 4 or 5 CTAs an SM (375-378 against 362);
-//    the chunk state with (x w)^T packed once a head and read by ldmatrix (commit 3127c3a; 180.8 against 161.4).
+//    the chunk state with (x w)^T packed once a head and read by ldmatrix (commit 3127c3a; 180.8 against 161.4);
+//    S_in split and packed by the state passing, copied by the scan (commit 8a48cfb; the scan 7-11 us faster, the
+//    passing 28-39 us slower).
 
 inline std::vector<BenchVariant> bench_variants() { return {}; }
 

@@ -121,14 +121,11 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
 // 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results).
-// store(c, at, out) puts the state entering global chunk c (this thread's V elements, whose local state was at `at`)
-// where the scan reads it: back over the local state (the fp32 scan) or packed for the tensor-core scan
-// (ssd_state_passing_tc).
-template <int V, int AHEAD = 8, typename Store>
-__device__ __forceinline__ void state_passing_impl(const float* states, const float* __restrict__ cum, int T,
+template <int V, int AHEAD = 8>
+__device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                                   int H, int PN, float* ssm, long long seqStride, Store store) {
+                                                   int H, int PN, float* ssm, long long seqStride) {
     typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
     __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
@@ -136,7 +133,7 @@ __device__ __forceinline__ void state_passing_impl(const float* states, const fl
     const int h = blockIdx.y, s = blockIdx.z;
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
     const int c0 = seqChunk0[s], nc = seqChunks[s];
-    const float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
+    float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
     const size_t step = (size_t)H * PN;
     float S[V];
 #pragma unroll
@@ -166,7 +163,7 @@ __device__ __forceinline__ void state_passing_impl(const float* states, const fl
                     o[i] = S[i];
                     S[i] = a * S[i] + l[i];
                 }
-                store(c0 + k0 + j, local + (k0 + j) * step, out);
+                *reinterpret_cast<vec*>(local + (k0 + j) * step) = out;
             }
     }
     if (valid)
@@ -178,15 +175,13 @@ extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* st
                                                                        const int* chunkStart, const int* chunkLen,
                                                                        const int* seqChunk0, const int* seqChunks, int H,
                                                                        int PN, float* ssm, long long seqStride) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride,
-                          [](int, const float* at, float v) { *const_cast<float*>(at) = v; });
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
                                                                           const int* chunkStart, const int* chunkLen,
                                                                           const int* seqChunk0, const int* seqChunks,
                                                                           int H, int PN, float* ssm, long long seqStride) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride,
-                          [](int, const float* at, float4 v) { *reinterpret_cast<float4*>(const_cast<float*>(at)) = v; });
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

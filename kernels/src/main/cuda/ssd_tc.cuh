@@ -133,17 +133,19 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // Packs rows [0, 64) x columns [0, 128) of src (row r at src + r * ld, 8-byte aligned) as pairs along the row into
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
-template <int NTHREADS>
+// PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm.
+template <int NTHREADS, bool PERMUTED = false>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16, ROW_STEP = NTHREADS / 64;
     static_assert(ITEMS % BATCH == 0 && NTHREADS % 64 == 0, "whole batches, one column pair a thread");
+    static_assert(!PERMUTED || ROW_STEP == 4, "rows r0 + 4m under p_perm");
     const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w;
     const bool colOk = col < colsValid;
     const float* p = src + (size_t)r0 * ld + col;
     const size_t step = (size_t)ROW_STEP * ld;
-    uint32_t* h = hi + r0 * LD_W + w;
-    uint32_t* l = lo + r0 * LD_W + w;
+    uint32_t* h = hi + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
+    uint32_t* l = lo + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float2 v[BATCH];
@@ -153,9 +155,10 @@ __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const Split2 sp(v[i].x, v[i].y);
-            const int off = (b0 + i) * ROW_STEP * LD_W;
-            h[off] = sp.hi;
-            l[off] = sp.lo;
+            // row r0 + 4m (r0 < 4) goes to p_perm(r0) + 16 (m / 4) + 2 (m % 4)
+            const int m = b0 + i, off = PERMUTED ? 16 * (m >> 2) + 2 * (m & 3) : m * ROW_STEP;
+            h[off * LD_W] = sp.hi;
+            l[off * LD_W] = sp.lo;
         }
     }
 }
@@ -285,43 +288,6 @@ extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __r
     }
 }
 
-namespace ssd_tc {
-// ssd_state_passing_v4 for the tensor-core scan: the state entering chunk c goes out split and packed as the scan's
-// S_in operand, packed[(c H + h) P + p][NP] (NP = N rounded up to 16; row p: NP/2 hi words, then NP/2 lo words, pairs
-// over n in k_perm order, pads zero), so the scan copies it into shared memory instead of loading, splitting and
-// storing 8 K values a CTA. The passing is bound by DRAM and has issue to spare. Needs N % 4 == 0.
-__device__ __forceinline__ void state_passing_packed(const float* states, const float* cum, int T, const int* chunkStart,
-                                                     const int* chunkLen, const int* seqChunk0, const int* seqChunks,
-                                                     int H, int PN, float* ssm, long long seqStride, int N,
-                                                     uint32_t* packed) {
-    const int e = (blockIdx.x * blockDim.x + threadIdx.x) * 4, p = e / N, n = e % N, w = n / 2;
-    const int NP = (N + 15) & ~15, half = NP / 2, P = PN / N;
-    uint32_t* const hp = packed + ((size_t)blockIdx.y * P + p) * NP;  // chunk c's row p at hp + c chunkWords
-    const size_t chunkWords = (size_t)H * P * NP;
-    const int w0 = k_perm(w), w1 = k_perm(w + 1);
-    const bool lastOfRow = n + 4 == N;  // writes its row's pad words
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride,
-                          [&](int c, const float*, float4 v) {
-                              uint32_t* row = hp + c * chunkWords;
-                              const Split2 a(v.x, v.y), b(v.z, v.w);
-                              row[w0] = a.hi, row[half + w0] = a.lo;
-                              row[w1] = b.hi, row[half + w1] = b.lo;
-                              if (lastOfRow)
-                                  for (int q = N / 2; q < half; q++) row[k_perm(q)] = 0u, row[half + k_perm(q)] = 0u;
-                          });
-}
-}  // namespace ssd_tc
-
-// grid (ceil(P*N/1024), H, S), block 256: ssd_tc::state_passing_packed. Three CTAs an SM: at four it spills.
-extern "C" __global__ void __launch_bounds__(256, 3) ssd_state_passing_tc(const float* states, const float* cum, int T,
-                                                                          const int* chunkStart, const int* chunkLen,
-                                                                          const int* seqChunk0, const int* seqChunks,
-                                                                          int H, int PN, float* ssm, long long seqStride,
-                                                                          int N, uint32_t* packed) {
-    ssd_tc::state_passing_packed(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, N,
-                                 packed);
-}
-
 // grid (H * chunks), block 256, dynamic smem ssd_tc::SCAN_SMEM; CTA b covers head b % H of chunk b / H.
 // y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
@@ -330,7 +296,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_state_passing_tc(const 
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
-    const uint32_t* __restrict__ packedStates, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     float* y, int ldY) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
@@ -344,26 +310,13 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
-    // S_in [p][n], packed by ssd_state_passing_tc: rows p copied into rows p_perm(p), 16 bytes at a time, under the
-    // packing of x [u][p] over u
-    {
-        const int NP = (N + 15) & ~15, pieces = NP / 8;  // 16-byte pieces a plane row
-        const uint32_t* src = packedStates + ((size_t)c * H + h) * P * NP;
-        for (int i = tid; i < 64 * 2 * 16; i += THREADS) {
-            const int p = i >> 5, plane = (i >> 4) & 1, q = i & 15;
-            const bool ok = p < P && q < pieces;  // else zeros
-            const uint32_t* sp = ok ? src + (size_t)p * NP + plane * (NP / 2) + 4 * q : src;
-            const unsigned d = (unsigned)__cvta_generic_to_shared((plane ? Slo : Shi) + p_perm(p) * LD_W + 4 * q);
-            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(sp), "r"(ok ? 16 : 0));
-        }
-        mma_gemm::cp_async_commit();
-    }
+    // S_in [p][n] packed over n; x [u][p] packed over u
+    pack_row_pairs<THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
         dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
     }
-    mma_gemm::cp_async_wait<0>();
     __syncthreads();
     float acc[8][4] = {};
     if (tb < len) {

@@ -10,8 +10,7 @@ import ssdspark.kernels.SsdScan;
  * in_proj column.
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
- * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q],
- * and for the tensor-core scan the states entering each chunk, split and packed [chunks][H][P][N rounded up to 16].
+ * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh).
  */
@@ -47,13 +46,7 @@ public final class GpuSsdScan {
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
-        return statesOffset(nheads, tokens) + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK
-                + packedStatesWords(chunks, nheads, headdim, dstate);
-    }
-
-    /** ssd_state_passing_tc's output, the tensor-core scan's S_in: 32-bit words, rows of N rounded up to 16. */
-    private static long packedStatesWords(int chunks, int nheads, int headdim, int dstate) {
-        return (long) chunks * nheads * headdim * ((dstate + 15) & ~15);
+        return statesOffset(nheads, tokens) + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK;
     }
 
     /** Floats before the chunk states in the scratch (dt and cumsum), rounded up so the states are 16-byte aligned. */
@@ -83,9 +76,8 @@ public final class GpuSsdScan {
         final Varlen hv = v.host();
         final int T = hv.tokens, C = hv.chunks;
         final long statesOff = statesOffset(H, T);
-        final long cbOff = statesOff + (long) C * H * P * N;
-        final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T), states = scratch.withByteOffset(4 * statesOff),
-                cb = scratch.withByteOffset(4 * cbOff), packed = scratch.withByteOffset(4 * (cbOff + (long) C * G * MAX_CHUNK * MAX_CHUNK));
+        final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
+                states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
         s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
         final int tilesP = (P + 63) / 64;
@@ -99,19 +91,15 @@ public final class GpuSsdScan {
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);
         }
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
-        if (tensorCores)  // N % 4 == 0: the states entering each chunk go out packed for the scan
-            s.launch("ssd_state_passing_tc", (P * N / 4 + 255) / 256, H, hv.seqs, 256, 0, states, cum, T, v.chunkStart(),
-                    v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, N, packed);
-        else
-            s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
-                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
+        s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
+                states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
         if (tensorCores)
             s.launch("ssd_bmm_cb_tc", C, G, 3, 128, TC_BMM_SMEM, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         else
             s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, packed, cb, p.d(), dPc, y, ldY);
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else
             s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(),
                     v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
