@@ -16,6 +16,15 @@ __device__ __forceinline__ void wgmma_k16<256, bf16>(float (&d)[128], uint64_t d
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
                  : "l"(da), "l"(db), "r"(1));
 }
+template <>
+__device__ __forceinline__ void wgmma_k16<64, bf16>(float (&d)[32], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+                 "%32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(da), "l"(db), "r"(1));
+}
 }  // namespace wg_gemm
 #endif
 
@@ -203,8 +212,10 @@ constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueS
 // shared memory after the stages (StoreCStaged: EpilogueSmem<Epilogue>::per_wg bytes per consumer warpgroup).
 // DESYNC > 0 (bench): the odd CTAs' consumers start DESYNC clocks per k-tile late, so that CTAs stop writing C at the
 // same moments.
+// NARROW_TAIL (cooperative only): a last column tile of at most 64 columns runs as m64n64k16, a quarter of the tensor
+// work of the full width (the 130M in_proj's last tile holds its 24 dt columns, the 1.3B one's 64).
 template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue,
-          int DESYNC = 0>
+          int DESYNC = 0, bool NARROW_TAIL = false>
 __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb, int M,
                                         int N, int K, const Epilogue& epilogue) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -278,6 +289,32 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
             }
             int bm, bn;
             tile_origin<BN, GROUP_M>(t, tiles_m, tiles_n, bm, bn);
+            if constexpr (NARROW_TAIL) {
+                static_assert(!PP && EPI == 0, "narrow tails: cooperative schedule, register epilogue");
+                if (N - bn <= 64) {  // the loop below at width 64
+                    float acc[64 / 2] = {};
+                    int prev = -1;
+                    for (int kt = 0; kt < ktiles; kt++) {
+                        mbar_wait(full + 8 * stage, phase);
+                        if (!ATILED) fence_async_smem();
+                        const uint32_t a = smem + stage * STAGE + rbase * 128, b = smem + stage * STAGE + A_TILE;
+                        wg_fence();
+#pragma unroll
+                        for (int ks = 0; ks < BK / 16; ks++)
+                            wgmma_k16<64, bf16>(acc, smem_desc(a + ks * 32), smem_desc(b + ks * 32));
+                        wg_commit();
+                        wg_wait<1>();
+                        if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
+                        prev = stage;
+                        if (++stage == STAGES) { stage = 0; phase ^= 1; }
+                    }
+                    wg_wait<0>();
+                    touch(acc);
+                    if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
+                    epilogue.template operator()<64>(acc, bm + rbase + warp * 16 + (lane >> 2), bn, M, N, lane);
+                    continue;
+                }
+            }
             float acc[MSUB][BN / 2];
 #pragma unroll
             for (int m = 0; m < MSUB; m++)
@@ -327,14 +364,14 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 // block 384, dynamic smem ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>() (GpuGemm.TILED_SMEM);
 // lda / ldb = the tiled copies' padded row counts (roundup(M, 8), roundup(N, 8)). The epilogue-overlap candidates
 // (3 stages + StoreCStaged<64, 2>: C staged in shared memory and written by bulk stores) are gemm_sm90_variants.cuh's
-// gemm_wse_*, see tools/bench/KERNEL_NOTES.md.
+// gemm_wse_*, see tools/bench/KERNEL_NOTES.md. A last column tile of at most 64 columns runs narrow (NARROW_TAIL).
 #define SSD_TILED_STAGES 4
 using SsdTiledStore = wg_gemm::StoreC;
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {
-    ws_gemm::gemm_ws<256, SSD_TILED_STAGES, true, false, 8, 40, 232, true>(A, lda, B, ldb, M, N, K,
-                                                                           SsdTiledStore{C, ldc, bias, accumulate});
+    ws_gemm::gemm_ws<256, SSD_TILED_STAGES, true, false, 8, 40, 232, true, SsdTiledStore, 0, true>(
+        A, lda, B, ldb, M, N, K, SsdTiledStore{C, ldc, bias, accumulate});
 }
 // lm_head_bf16_tiled (lm_head.cuh: 4 stages, no staging) is launched with the same GpuGemm.TILED_SMEM.
 static_assert(ws_gemm::smem_bytes<256, 4>() <= ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>(),

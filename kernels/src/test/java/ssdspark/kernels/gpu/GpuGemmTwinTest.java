@@ -58,11 +58,13 @@ class GpuGemmTwinTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
         // ragged m, n and k (partial tiles, rows and k past the tiled copies' padding, m no multiple of 128), one row, a
         // persistent grid walking several tiles a CTA (m 1030 x n 4100: 9 x 17 tiles on 132 SMs), the 1.3B in_proj's
-        // n; n = 260: a last row segment of 4 columns. ldc = n + 4 keeps C's rows 16-byte aligned where n % 4 == 0
+        // n; n = 260: a last row segment of 4 columns. A last column tile of at most 64 columns runs narrow (n 9, 260,
+        // 320, 3352, 8512; n 321 and 400 end on wider partial tiles). ldc = n + 4 keeps C's rows 16-byte aligned where n % 4 == 0
         // (what a staged epilogue's bulk stores need, ws_gemm::StoreCStaged), ldc = n + 1 does not (StoreC's register
         // path): both must store the same floats.
-        int[][] shapes = SMALL ? new int[][] {{1, 9, 8}, {129, 260, 65}} : new int[][] {{1, 9, 8}, {1, 12, 8}, {129, 257, 65},
-                {129, 260, 65}, {300, 520, 200}, {1030, 4100, 136}, {260, 8224, 832}, {133, 8512, 200}};
+        int[][] shapes = SMALL ? new int[][] {{1, 9, 8}, {129, 260, 65}, {65, 321, 64}} : new int[][] {{1, 9, 8}, {1, 12, 8},
+                {129, 257, 65}, {129, 260, 65}, {65, 320, 64}, {65, 321, 64}, {129, 400, 72}, {300, 520, 200}, {1030, 4100, 136},
+                {129, 3352, 136}, {260, 8224, 832}, {133, 8512, 200}};
         for (int[] sh : shapes) {
             int m = sh[0], n = sh[1], k = sh[2];
             DType t = DType.BF16;
