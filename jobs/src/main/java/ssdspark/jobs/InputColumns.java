@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.FileMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.schema.Type;
 import ssdspark.pipeline.text.TextInputOptions;
@@ -33,8 +34,13 @@ final class InputColumns {
     /** JSON lines sampled for field names (Spark reads all of them; a field first seen later is very rare). */
     static final int JSON_SAMPLE_LINES = 1000;
 
-    /** The column names, and where they were read from (for messages). */
-    record Found(Set<String> names, String source) {
+    /**
+     * The column names, and where they were read from (for messages); for Parquet the footer they were read from
+     * (null for JSON), which the job reuses as the schema Spark would infer ({@link ParquetSchema}).
+     */
+    record Found(Set<String> names, String source, ParquetSchema.Footer footer) {
+        Found(Set<String> names, String source) { this(names, source, null); }
+
         boolean has(String c) { return names.contains(c); }
 
         String list() { return names.isEmpty() ? "none" : String.join(", ", names); }
@@ -60,7 +66,7 @@ final class InputColumns {
         return found.map(f -> {
             Set<String> all = new LinkedHashSet<>(f.names());
             all.addAll(partitions);
-            return new Found(all, f.source());
+            return new Found(all, f.source(), f.footer());
         });
     }
 
@@ -129,9 +135,10 @@ final class InputColumns {
     private static Found parquet(Path file) {
         try (ParquetFileReader r = ParquetFileReader.open(HadoopInputFile.fromPath(
                 new org.apache.hadoop.fs.Path(file.toUri()), new Configuration()))) {
+            FileMetaData meta = r.getFooter().getFileMetaData();
             Set<String> names = new LinkedHashSet<>();
-            for (Type t : r.getFooter().getFileMetaData().getSchema().getFields()) names.add(t.getName());
-            return new Found(names, "columns of " + file);
+            for (Type t : meta.getSchema().getFields()) names.add(t.getName());
+            return new Found(names, "columns of " + file, new ParquetSchema.Footer(file.toAbsolutePath().normalize(), meta));
         } catch (IOException | RuntimeException e) {
             throw new UsageException("input " + file + " is not a readable Parquet file (" + e.getMessage()
                     + "); for JSON lines pass --format json, for plain text --format text", e);

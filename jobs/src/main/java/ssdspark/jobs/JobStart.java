@@ -157,7 +157,9 @@ final class JobStart {
         Progress.Measure measure; // what the progress line's "% of input" counts
         List<List<InputSplits.Split>> parts;
         if (p.isText()) {
-            rows = TextInput.read(spark, p.text(), p.carried(), counters);
+            rows = p.inputFormat() == TextInputOptions.Format.PARQUET // as TextInput.read, with the footer's schema: no schema job
+                    ? TextInput.select(ParquetSchema.read(spark, p.input(), p.inputFooter()).rows(), p.text().idCol(), p.text().textCol(), p.carried())
+                    : TextInput.read(spark, p.text(), p.carried(), counters);
             boolean plainText = p.inputFormat() == TextInputOptions.Format.TEXT;
             parts = plainText ? TextInput.parts(spark, p.text()) : InputSplits.of(rows.rdd());
             measure = plainText ? Progress.Measure.OWN_BYTES : p.inputFormat() == TextInputOptions.Format.JSON
@@ -167,7 +169,7 @@ final class JobStart {
                 throw new UsageException("plain-text input needs --tokenizer");
             DataFormat f = p.inputFormat() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
             Dataset<Row> in = f == DataFormat.JSON ? Corpus.readJsonTokens(spark, p.input(), p.tokensCol())
-                    : Corpus.read(spark, p.input(), f);
+                    : ParquetSchema.read(spark, p.input(), p.inputFooter()).rows(); // the footer's schema: no schema job
             rows = Corpus.select(in, o.idCol, p.tokensCol(), p.carried());
             log.mark("input read");
             parts = InputSplits.of(rows.rdd());

@@ -35,10 +35,12 @@ public final class Preflight {
      * @param text          how to read text input (null: pre-tokenized)
      * @param tokensCol     the token column of pre-tokenized input
      * @param carried       input columns passed through to the output: --partition-by's, then --keep-cols'
+     * @param inputFooter   the footer of the local Parquet input's first data file, read for its columns (null: none read)
      */
     public record Plan(JobSpec spec, Mamba2Config config, String input, TextInputOptions.Format inputFormat, String output,
                        DataFormat outputFormat, String tokenizerPath, TokenizerSpec tokenizer, TextInputOptions text,
-                       String tokensCol, List<String> carried, List<String> partitionBy, String bosToken, boolean specialTokens) {
+                       String tokensCol, List<String> carried, List<String> partitionBy, String bosToken, boolean specialTokens,
+                       ParquetSchema.Footer inputFooter) {
 
         public boolean isText() { return text != null; }
 
@@ -69,7 +71,7 @@ public final class Preflight {
                 sp = spec.withBos(id);
             }
             return new Plan(sp, config, input, inputFormat, output, outputFormat, tokenizerPath, s, text, tokensCol, carried,
-                    partitionBy, bosToken, specialTokens);
+                    partitionBy, bosToken, specialTokens, inputFooter);
         }
     }
 
@@ -159,7 +161,7 @@ public final class Preflight {
             throw new UsageException(e.getMessage(), e);
         }
         Plan plan = new Plan(spec, cfg, input, format, output, o.outputFormat, tokenizerPath, null, text,
-                o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken(), o.specialTokens);
+                o.tokensCol, List.copyOf(carried), o.partitionBy, o.bosToken(), o.specialTokens, columns == null ? null : columns.footer());
         if (tokenizerPath != null && isLocal(tokenizerPath)) plan = plan.withTokenizer(readTokenizer(tokenizerPath, new Configuration()));
         return plan;
     }

@@ -2,6 +2,7 @@ package ssdspark.pipeline;
 
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
+import org.apache.spark.sql.DataFrameReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -25,8 +26,14 @@ public final class Corpus {
 
     /** The table at path; Spark's "path does not exist" and similar become a message naming the path. */
     public static Dataset<Row> read(SparkSession spark, String path, DataFormat format) {
+        return read(spark, path, format, null);
+    }
+
+    /** The table at path read with schema as its files' schema (null: Spark infers it); errors as {@link #read(SparkSession, String, DataFormat)}. */
+    public static Dataset<Row> read(SparkSession spark, String path, DataFormat format, StructType schema) {
         try {
-            return spark.read().format(format.sparkName()).load(path);
+            DataFrameReader r = spark.read().format(format.sparkName());
+            return (schema == null ? r : r.schema(schema)).load(path);
         } catch (Exception e) {
             if (e instanceof AnalysisException || e.getClass().getName().contains("AnalysisException"))
                 throw new IllegalArgumentException("cannot read " + format.sparkName() + " input " + path + ": " + firstLine(e.getMessage()), e);
