@@ -7,7 +7,9 @@
 //  - causal conv1d x4 with 4, 8 or 32 tokens a thread instead of 16 (and 2 to 12 CTAs an SM): none beat 16;
 //    splitting the 16-byte and 4-byte bodies of the shipped kernel (no per-access choice) shipped instead;
 //  - causal conv1d x4 with the window rows loaded with the block's inputs, before the first token's position is known
-//    (session 7, commit 3127c3a): 161.5 against 153.0 us (130M), 188.0 against 178.1 (1.3B), same bits.
+//    (session 7, commit 3127c3a): 161.5 against 153.0 us (130M), 188.0 against 178.1 (1.3B), same bits;
+//  - causal conv1d x4 launched with 64 or 32 threads a CTA instead of 128 (no half-empty last column block on 130M and
+//    1.3B): 151.3 / 153.9 against 153.0 us (130M), 178.0 / 178.1 against 178.4 (1.3B); not worth a change.
 #pragma once
 #include <vector>
 
