@@ -28,8 +28,8 @@ import java.util.Locale;
 
 /**
  * Parquet input read with the schema Spark would infer, handed to Spark, so that it skips its schema job: without a
- * schema {@code spark.read().parquet(...)} runs a one-task job to read a footer (1.4–2 s of a short job's start on the
- * H200 host, most of it the job's own overhead).
+ * schema {@code spark.read().parquet(...)} runs a one-task job to read a footer (the step running it took 1.4–1.9 s of
+ * the job's start on the H200 host; tools/pipeline/RESULTS.md).
  *
  * <p>What Spark 4.0 infers without schema merging (ParquetUtils.inferSchema, ParquetFileFormat.mergeSchemasInParallel):
  * the schema of one file of the listing: a {@code _common_metadata}, else a {@code _metadata} summary file, else the
