@@ -20,7 +20,8 @@
 #   0: no text job), GJ_TOKENIZER (examples/demo-mamba2/tokenizer.json), GJ_TOKENIZER_THREADS (0 = auto: cores / slots),
 #   GJ_TOKBENCH_THREADS (1,2,4,8,16; empty: no tokenizer bench), GJ_FIXED_TOKENS (4194304: per shape run; 0: no shapes),
 #   GJ_SHAPE_THREADS ("1 $GJ_SLOTS"), GJ_AB_START (0; 1: each job also runs first with -Dssdspark.serialStart=true, the
-#   start one step after another as before it overlapped the model load, for the before/after of the start), GJ_MODEL (a model folder instead of the random 130M one; dry runs:
+#   start one step after another as before it overlapped the model load, for the before/after of the start), GJ_AB_SCHEMA
+#   (0; 1: each job also runs first with -Dssdspark.parquetSchemaJob=true, Spark's Parquet schema job as before), GJ_MODEL (a model folder instead of the random 130M one; dry runs:
 #   examples/tiny-mamba2 with GJ_VOCAB=317 and GJ_TOKENIZER=examples/tiny-tokenizer.json), GJ_VOCAB (50280), GJ_WORK
 #   (/tmp/gj), GJ_DEADLINE (330 s).
 set -uo pipefail
@@ -121,12 +122,15 @@ text_job() {
   cp "$W/out-text/_ssdspark.json" "$OUT/${name}_ssdspark.json" 2>/dev/null || true
 }
 SERIAL=(-Dssdspark.serialStart=true)
+SCHEMA_JOB=(-Dssdspark.parquetSchemaJob=true)
 if (( $(left) > 40 )); then
   (( ${GJ_AB_START:-0} )) && parquet_job job-serial "${SERIAL[@]}"
+  (( ${GJ_AB_SCHEMA:-0} )) && (( $(left) > 40 )) && parquet_job job-schemajob "${SCHEMA_JOB[@]}"
   (( $(left) > 40 )) && parquet_job job
 fi
 if (( TEXT_TOKENS > 0 )) && (( $(left) > 40 )); then
   (( ${GJ_AB_START:-0} )) && text_job text-job-serial "${SERIAL[@]}"
+  (( ${GJ_AB_SCHEMA:-0} )) && (( $(left) > 40 )) && text_job text-job-schemajob "${SCHEMA_JOB[@]}"
   (( $(left) > 40 )) && text_job text-job
 fi
 
@@ -157,6 +161,14 @@ ratio() { [[ -n $1 && -n $2 ]] && python3 -c "print(f'{$1/$2:.2f}')" || echo "?"
     echo "PARQUET JOB, start one step after another (-Dssdspark.serialStart=true, as before): ${js:-?} tok/s = $(ratio "$js" "$eng") of the engine alone"
     echo "TEXT JOB, start one step after another (-Dssdspark.serialStart=true, as before): ${ts:-?} tok/s = $(ratio "$ts" "$eng") of the engine alone"
   fi
+  if (( ${GJ_AB_SCHEMA:-0} )); then
+    js=$(summary_rate "$OUT/job-schemajob_ssdspark.json"); ts=$(summary_rate "$OUT/text-job-schemajob_ssdspark.json")
+    echo "PARQUET JOB with Spark's schema job (-Dssdspark.parquetSchemaJob=true, as before): ${js:-?} tok/s = $(ratio "$js" "$eng") of the engine alone"
+    echo "TEXT JOB with Spark's schema job (-Dssdspark.parquetSchemaJob=true, as before): ${ts:-?} tok/s = $(ratio "$ts" "$eng") of the engine alone"
+  fi
+  for f in "$OUT"/job*.log "$OUT"/text-job*.log; do # each job's start line (ms after the JVM started)
+    [[ -f $f ]] && grep -h "StartLog: start" "$f" | sed "s:^.*StartLog\: :  $(basename "$f" .log)\: :"
+  done
   grep -h "job process wall time" "$OUT/log" | sed 's/^/  /'
   for th in $SHAPE_THREADS; do
     f=$(rate "$W/fixed-$th.out" ENGINE-ALONE); v=$(rate "$W/varlen-$th.out" ENGINE-ALONE)
