@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
          [](const EwArgs& a) {
              causal_conv1d_fwd_k4_x4<<<dim3((a.T + 15) / 16, (a.convDim / 4 + 127) / 128), 128>>>(
                  a.proj, a.dIn, a.dSsm, a.convDim, a.convW, a.convB, a.T, a.tokSeq, a.tokPos, a.convState,
-                 3LL * a.convDim, 1, a.xbc, 0);
+                 3LL * a.convDim, 1, a.xbc);
          }},
         {"gated_rmsnorm_regs_bf16", "", (double)T * a.dSsm * (4 + 4 + 2),
          [](const EwArgs& a) {

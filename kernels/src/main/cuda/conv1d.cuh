@@ -149,8 +149,8 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
                                               const float* __restrict__ w, const float* __restrict__ bias, int T,
                                               const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                               const float* __restrict__ state, long long stateSeqStride, int silu,
-                                              float* __restrict__ out, int cStart) {
-    const int c = cStart + 4 * (blockIdx.y * blockDim.x + threadIdx.x);
+                                              float* __restrict__ out) {
+    const int c = 4 * (blockIdx.y * blockDim.x + threadIdx.x);
     if (c >= C) return;
     const bool vec = (((uintptr_t)(in + inOff)) & 15) == 0 && (ldIn & 3) == 0 && (((uintptr_t)state) & 15) == 0 &&
                      (stateSeqStride & 3) == 0 && (((uintptr_t)out) & 15) == 0;
@@ -158,14 +158,12 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
     else conv1d_slide4_body<K, false>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c);
 }
 
-// cStart (a multiple of 4): channels [cStart, C) only, e.g. B and C when the chunk-state kernel convolves x itself
-// (ssd_chunk_state_conv_tc); grid y = ceil((C - cStart) / 512).
 #define SSD_CONV_SLIDE4(K)                                                                                             \
     extern "C" __global__ void __launch_bounds__(128, 4) causal_conv1d_fwd_k##K##_x4(const float* in, int ldIn, int inOff, int C, const float* w, \
                                                            const float* bias, int T, const int* tokSeq,               \
                                                            const int* tokPos, const float* state,                     \
-                                                           long long stateSeqStride, int silu, float* out, int cStart) { \
-        conv1d_slide4<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, cStart);   \
+                                                           long long stateSeqStride, int silu, float* out) {          \
+        conv1d_slide4<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out);           \
     }
 SSD_CONV_SLIDE4(2)
 SSD_CONV_SLIDE4(3)

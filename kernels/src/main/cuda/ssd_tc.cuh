@@ -20,8 +20,6 @@ constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragmen
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B head, tail [128 n][LD_W] | x [128 u][LD_X] | w [128]
 constexpr int STATE_SMEM = 4 * (2 * 128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
-// ssd_chunk_state_conv_tc: 3 more x rows (the conv's window)
-constexpr int STATE_CONV_SMEM = STATE_SMEM + 4 * 3 * LD_X;
 // chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]
 constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
@@ -185,34 +183,22 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 }
 }  // namespace ssd_tc
 
-namespace ssd_tc {
-// The chunk-state kernel's conv of x (ssd_chunk_state_conv_tc): the raw x columns of in_proj's rows, the conv's weights
-// [convDim][K] and bias (x's channel c = h P + p), the carried windows [K-1][convDim] a sequence, and where the
-// convolved x goes (the scan reads it there). Same arithmetic, in the same order, as causal_conv1d_fwd_k*_x4.
-struct ConvX {
-    const float* raw;
-    int ldRaw, rawOff, K, convDim;
-    const float *w, *bias, *window;
-    long long windowSeqStride;
-    const int *tokSeq, *tokPos;
-};
-
+// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
-// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs). CONV: x is convolved
-// here from in_proj's raw columns and also written to x[.][xOff..] for the scan, so the conv kernel does only B and C
-// (x's conv output is neither written nor read back by a separate pass).
-template <bool CONV>
-__device__ __forceinline__ void chunk_state(const float* __restrict__ x, int ldX, int xOff, int bOff,
-                                            const float* __restrict__ dt, const float* __restrict__ cum, int T,
-                                            const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H,
-                                            int P, int N, int G, int headsPerCta, float* states, const ConvX& cx,
-                                            float* xOut) {
+// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs).
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
+                                                                        int bOff, const float* __restrict__ dt,
+                                                                        const float* __restrict__ cum, int T,
+                                                                        const int* __restrict__ chunkStart,
+                                                                        const int* __restrict__ chunkLen, int H, int P,
+                                                                        int N, int G, int headsPerCta, float* states) {
+    using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
     uint32_t* Blo = Bhi + 128 * LD_W;
-    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]; CONV: raw rows u - 3 first, 3 more rows
-    float* wU = Xs + (SSD_QMAX + (CONV ? 3 : 0)) * LD_X;  // [u]
+    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
+    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
@@ -223,71 +209,13 @@ __device__ __forceinline__ void chunk_state(const float* __restrict__ x, int ldX
         if (hl >= hpg) break;
         const int h = g * hpg + hl;
         __syncthreads();  // B is packed; the previous head's readers are done with x and w
-        if constexpr (CONV) {
-            // raw rows u = -hist .. 127 at Xs rows u + 3: the window rows from the chunk's own sequence (in_proj's rows)
-            // or, before its first token, from the carried window
-            stage<SSD_QMAX, 64>(Xs + 3 * LD_X, LD_X, cx.raw + (size_t)st * cx.ldRaw + cx.rawOff + h * P, cx.ldRaw, len, P);
-            const int hist = cx.K - 1;
-            if (tid < 16 * hist) {
-                const int j = tid >> 4, u = j - hist, p4 = 4 * (tid & 15), pos = cx.tokPos[st] + u;
-                const bool ok = p4 < P;
-                const float* src = pos >= 0 ? cx.raw + (size_t)(st + u) * cx.ldRaw + cx.rawOff + h * P + p4
-                                            : cx.window + (size_t)cx.tokSeq[st] * cx.windowSeqStride +
-                                                  (size_t)(hist + pos) * cx.convDim + h * P + p4;
-                const unsigned d = (unsigned)__cvta_generic_to_shared(Xs + (3 + u) * LD_X + p4);
-                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(ok ? src : cx.raw), "r"(ok ? 16 : 0));
-            }
-        } else {
-            stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
-        }
+        stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
         mma_gemm::cp_async_commit();
         const float* cumh = cum + (size_t)h * T + st;
         const float last = cumh[len - 1];
         for (int u = tid; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
         mma_gemm::cp_async_wait<0>();
         __syncthreads();
-        if constexpr (CONV) {
-            // thread: channel p, steps u = u0 .. u0 + 31, from raw rows u - 3 .. u (Xs rows u .. u + 3), written over
-            // Xs row u. Rows u0 + 32 .. u0 + 34 are the next thread's to overwrite: read before the barrier.
-            const int p = tid & 63, u0 = 32 * (tid >> 6), hist = cx.K - 1, ch = h * P + p;
-            const float* col = Xs + p;
-            float tail[3];
-#pragma unroll
-            for (int j = 0; j < 3; j++) tail[j] = col[(u0 + 32 + j) * LD_X];
-            float wr[4] = {0.f, 0.f, 0.f, 0.f}, b = 0.f;
-            if (p < P) {
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-                    if (j < cx.K) wr[j] = cx.w[(size_t)ch * cx.K + j];
-                b = cx.bias ? cx.bias[ch] : 0.f;
-            }
-            __syncthreads();
-            float r0 = col[u0 * LD_X], r1 = col[(u0 + 1) * LD_X], r2 = col[(u0 + 2) * LD_X];
-            float* xo = xOut + (size_t)(st + u0) * ldX + xOff + ch;
-#pragma unroll
-            for (int k = 0; k < 32; k++) {
-                const float r3 = k + 3 < 32 ? col[(u0 + k + 3) * LD_X] : tail[k + 3 - 32];
-                float a = b;  // window rows u - hist .. u - 1, then u
-                if (hist == 3) {
-                    a += wr[0] * r0;
-                    a += wr[1] * r1;
-                    a += wr[2] * r2;
-                    a += wr[3] * r3;
-                } else if (hist == 2) {
-                    a += wr[0] * r1;
-                    a += wr[1] * r2;
-                    a += wr[2] * r3;
-                } else {
-                    a += wr[0] * r2;
-                    a += wr[1] * r3;
-                }
-                a = silu_f(a);
-                Xs[(u0 + k) * LD_X + p] = a;
-                if (p < P && u0 + k < len) xo[(size_t)k * ldX] = a;
-                r0 = r1, r1 = r2, r2 = r3;
-            }
-            __syncthreads();
-        }
         float acc[8][4] = {};
         for (int k = 0; k < kEnd; k += 16) {
             const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
@@ -310,31 +238,6 @@ __device__ __forceinline__ void chunk_state(const float* __restrict__ x, int ldX
                 if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
             }
     }
-}
-}  // namespace ssd_tc
-
-// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_tc::chunk_state.
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
-                                                                        int bOff, const float* __restrict__ dt,
-                                                                        const float* __restrict__ cum, int T,
-                                                                        const int* __restrict__ chunkStart,
-                                                                        const int* __restrict__ chunkLen, int H, int P,
-                                                                        int N, int G, int headsPerCta, float* states) {
-    ssd_tc::chunk_state<false>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, headsPerCta, states,
-                               ssd_tc::ConvX{}, nullptr);
-}
-
-// The same with x's conv (ssd_tc::ConvX): x[.][xOff..] is written here; dynamic smem ssd_tc::STATE_CONV_SMEM. Needs
-// K 2-4, 16-byte aligned raw rows (ldRaw, rawOff, convDim multiples of 4; GpuSsdScan.convFoldEligible).
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_conv_tc(
-    float* x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum, int T,
-    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G, int headsPerCta,
-    float* states, const float* raw, int ldRaw, int rawOff, const float* convW, const float* convBias, int K,
-    const float* window, long long windowSeqStride, int convDim, const int* tokSeq, const int* tokPos) {
-    ssd_tc::chunk_state<true>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, headsPerCta, states,
-                              ssd_tc::ConvX{raw, ldRaw, rawOff, K, convDim, convW, convBias, window, windowSeqStride,
-                                            tokSeq, tokPos},
-                              x);
 }
 
 // grid (chunks, G, 3), block 128, dynamic smem ssd_tc::BMM_SMEM: the lower 64x64 tiles (0,0), (1,0), (1,1) of

@@ -21,7 +21,7 @@ public final class GpuSsdScan {
 
     /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
     static final int TC_STATE_SMEM = 4 * (2 * 128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (4 * 64 * 68 + 2 * MAX_CHUNK),
-            TC_BMM_SMEM = 4 * (4 * 64 * 68), TC_STATE_CONV_SMEM = TC_STATE_SMEM + 4 * 3 * 68;
+            TC_BMM_SMEM = 4 * (4 * 64 * 68);
 
     /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
     private static final int CUMSUM_HEADS = 8;
@@ -60,26 +60,6 @@ public final class GpuSsdScan {
      */
     public record Inputs(CUdeviceptr xbc, int ldX, int xOff, int bOff, int cOff, CUdeviceptr dtRaw, int ldDt, int dtOff) {}
 
-    /**
-     * x's causal conv + SiLU done by the tensor-core chunk-state kernel instead of a separate pass
-     * ({@link #convFoldEligible}): x's raw columns start at rawOff of rows raw[t][ldRaw] (channel c of the conv is
-     * column rawOff + c), the conv's weight[convDim][kernel] and bias (or null), and the carried windows
-     * window + s*windowSeqStride [kernel-1][convDim] (read here; update them after the scan). The convolved x is written
-     * where {@link Inputs} says x is, B and C must be there already (GpuCausalConv1d.forwardFrom).
-     */
-    public record ConvX(CUdeviceptr raw, int ldRaw, int rawOff, CUdeviceptr weight, CUdeviceptr bias, int kernel,
-                        CUdeviceptr window, long windowSeqStride, int convDim) {}
-
-    /**
-     * Whether the chunk-state kernel can take x's conv ({@link ConvX}): the tensor-core path, kernel 2-4, 16-byte
-     * aligned raw rows and windows, and a chunk of at least kernel-1 steps.
-     */
-    public static boolean convFoldEligible(boolean tensorCores, int headdim, int dstate, int ldX, int xOff, int bOff,
-                                           int cOff, int ldY, int kernel, int ldRaw, int rawOff, int convDim) {
-        return tensorCores && tensorCoreEligible(headdim, dstate, ldX, xOff, bOff, cOff, ldY) && kernel >= 2 && kernel <= 4
-                && ((ldRaw | rawOff | convDim) & 3) == 0;
-    }
-
     /** One layer's SSM parameters: dt_bias[H], A = -exp(A_log) [H], the dt clamp, D[H] or D[H*P]. */
     public record Params(CUdeviceptr dtBias, CUdeviceptr negA, float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel) {}
 
@@ -90,12 +70,6 @@ public final class GpuSsdScan {
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
                                long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
-        forward(s, v, dims, in, p, ssm, seqStride, scratch, y, ldY, tensorCores, null);
-    }
-
-    /** {@link #forward} where conv is null, else with x's conv in the chunk-state kernel (needs {@link #convFoldEligible}). */
-    public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
-                               long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores, ConvX conv) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -108,19 +82,10 @@ public final class GpuSsdScan {
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
         final int tilesP = (P + 63) / 64;
         tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
-        if (conv != null && !(tensorCores && convFoldEligible(true, P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY,
-                conv.kernel(), conv.ldRaw(), conv.rawOff(), conv.convDim())))
-            throw new IllegalArgumentException("x's conv cannot run in the chunk-state kernel here (convFoldEligible)");
         if (tensorCores) {
             final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
-            if (conv == null)
-                s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
-                        cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
-            else
-                s.launch("ssd_chunk_state_conv_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_CONV_SMEM, x, ldX, in.xOff(),
-                        in.bOff(), dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states, conv.raw(), conv.ldRaw(),
-                        conv.rawOff(), conv.weight(), conv.bias(), conv.kernel(), conv.window(), conv.windowSeqStride(),
-                        conv.convDim(), v.tokSeq(), v.tokPos());
+            s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
+                    cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
         } else {
             s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                     v.chunkStart(), v.chunkLen(), H, P, N, G, states);

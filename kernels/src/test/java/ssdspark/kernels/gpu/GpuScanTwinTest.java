@@ -7,7 +7,6 @@ import ssdspark.kernels.SsdScan;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static ssdspark.kernels.gpu.GpuTests.*;
 
 /**
@@ -80,74 +79,6 @@ class GpuScanTwinTest {
         for (Case k : cases)
             for (boolean tc : new boolean[] {true, false})
                 for (boolean aligned : new boolean[] {true, false}) run(dev, k, tc, aligned);
-    }
-
-    /**
-     * x's conv inside the tensor-core chunk-state kernel (GpuSsdScan.ConvX, the conv kernel doing B and C only, the
-     * windows moved on after the scan) against the separate conv then the scan: the same arithmetic, so the same bits
-     * in the convolved x, B and C, in y, in the final states and in the windows. Chunks of 2 steps (windows reaching
-     * back past the sequence's start into its carried window), 7, 64 and 128; kernels 2-4; sequences of 1 to 300 steps.
-     */
-    @Test
-    void convFoldedIntoChunkStateGivesTheSeparateConvsBits() {
-        GpuDevice dev = device();
-        record FoldCase(int H, int P, int N, int G, int q, int kernel, int[] lens) {}
-        FoldCase[] cases = {new FoldCase(4, 64, 128, 1, 128, 4, new int[] {300, 1, 128, 129, 3}),
-                new FoldCase(6, 16, 32, 2, 7, 3, new int[] {20, 1, 7, 8, 2, 50}),
-                new FoldCase(3, 8, 16, 3, 2, 4, new int[] {5, 1, 2, 3, 9}),
-                new FoldCase(2, 32, 64, 1, 64, 2, new int[] {200, 65, 64, 2})};
-        for (FoldCase k : cases) {
-            final int H = k.H, P = k.P, N = k.N, G = k.G, K = k.kernel, hist = K - 1;
-            SplittableRandom r = new SplittableRandom(H * 100 + K);
-            Varlen v = Varlen.of(k.lens, k.q);
-            int dSsm = H * P, convDim = dSsm + 2 * G * N, rawOff = 8, ldRaw = rawOff + convDim + 12, ldDt = H + 5, dtOff = 2;
-            assertTrue(GpuSsdScan.convFoldEligible(true, P, N, convDim, 0, dSsm, dSsm + G * N, dSsm, K, ldRaw, rawOff, convDim),
-                    "case must take the folded path");
-            float[] raw = randn(r, v.tokens * ldRaw, 1), w = randn(r, convDim * K, 0.5), bias = randn(r, convDim, 0.3);
-            float[] windows = randn(r, v.seqs * hist * convDim, 1), dtRaw = randn(r, v.tokens * ldDt, 1.5);
-            float[] dtBias = randn(r, H, 1), A = new float[H], D = randn(r, H, 1), init = randn(r, v.seqs * H * P * N, 0.5);
-            for (int h = 0; h < H; h++) A[h] = (float) -Math.exp(r.nextDouble(0, Math.log(16)));
-            SsdScan.Dims dims = new SsdScan.Dims(H, P, N, G);
-            float[][] got = new float[2][], gotX = new float[2][], gotS = new float[2][], gotW = new float[2][];
-            for (int fold = 0; fold < 2; fold++)
-                try (GpuStream s = dev.newStream(); DeviceBuffer graw = upload(s, raw); DeviceBuffer gw = upload(s, w);
-                     DeviceBuffer gb = upload(s, bias); DeviceBuffer gwin = upload(s, windows); DeviceBuffer gdt = upload(s, dtRaw);
-                     DeviceBuffer gbias = upload(s, dtBias); DeviceBuffer ga = upload(s, A); DeviceBuffer gd = upload(s, D);
-                     DeviceBuffer gst = upload(s, init); DeviceBuffer ints = dev.alloc(4L * v.packedInts());
-                     DeviceBuffer xbc = dev.alloc(4L * v.tokens * convDim);
-                     DeviceBuffer scratch = dev.alloc(4 * GpuSsdScan.scratchFloats(v.tokens, v.chunks, H, P, N, G));
-                     DeviceBuffer gy = dev.alloc(4L * v.tokens * dSsm)) {
-                    Varlen.OnDevice vd = v.upload(s, ints, 0);
-                    float[] poison = new float[v.tokens * convDim];
-                    Arrays.fill(poison, Float.NaN);
-                    s.upload(poison, xbc.ptr());  // every column must be written by one path or the other
-                    GpuSsdScan.Inputs in = new GpuSsdScan.Inputs(xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, gdt.ptr(), ldDt, dtOff);
-                    GpuSsdScan.Params p = new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), 0.001f, 2f, gd.ptr(), false);
-                    long winStride = (long) hist * convDim;
-                    if (fold == 0) {
-                        GpuCausalConv1d.forward(s, vd, graw.ptr(), ldRaw, rawOff, convDim, gw.ptr(), gb.ptr(), K, gwin.ptr(),
-                                winStride, true, xbc.ptr());
-                        GpuSsdScan.forward(s, vd, dims, in, p, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm, true);
-                    } else {
-                        GpuCausalConv1d.forwardFrom(s, vd, dSsm, graw.ptr(), ldRaw, rawOff, convDim, gw.ptr(), gb.ptr(), K,
-                                gwin.ptr(), winStride, xbc.ptr());
-                        GpuSsdScan.forward(s, vd, dims, in, p, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), dSsm, true,
-                                new GpuSsdScan.ConvX(graw.ptr(), ldRaw, rawOff, gw.ptr(), gb.ptr(), K, gwin.ptr(), winStride, convDim));
-                        GpuCausalConv1d.updateState(s, vd, graw.ptr(), ldRaw, rawOff, convDim, K, gwin.ptr(), winStride);
-                    }
-                    got[fold] = s.downloadFloats(gy.ptr(), v.tokens * dSsm);
-                    gotX[fold] = s.downloadFloats(xbc.ptr(), v.tokens * convDim);
-                    gotS[fold] = s.downloadFloats(gst.ptr(), init.length);
-                    gotW[fold] = s.downloadFloats(gwin.ptr(), windows.length);
-                }
-            String what = "conv folded, H " + H + " P " + P + " N " + N + " q " + k.q + " K " + K;
-            for (float f : gotX[1]) assertTrue(!Float.isNaN(f), what + ": an x, B or C value was not written");
-            org.junit.jupiter.api.Assertions.assertArrayEquals(gotX[0], gotX[1], what + ": x, B, C");
-            org.junit.jupiter.api.Assertions.assertArrayEquals(got[0], got[1], what + ": y");
-            org.junit.jupiter.api.Assertions.assertArrayEquals(gotS[0], gotS[1], what + ": final states");
-            org.junit.jupiter.api.Assertions.assertArrayEquals(gotW[0], gotW[1], what + ": windows");
-            System.out.printf("  %s: same bits as the separate conv (max |y| %.3g)%n", what, maxAbs(got[1]));
-        }
     }
 
     /** aligned: x, B, C and y rows in 16-byte pieces, as the engine lays them out; else odd strides and offsets. */

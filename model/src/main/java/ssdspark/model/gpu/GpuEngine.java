@@ -571,10 +571,6 @@ public final class GpuEngine implements Engine {
         final int ldXn = bf ? w.ldModel : d;
         // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
-        // bf16 / fp16 on tensor cores: x's conv runs inside the chunk-state kernel (its output is written there for the
-        // scan), the conv kernel does B and C only, and the windows move on after the scan has read them
-        final boolean convFold = GpuCausalConv1d.fourChannels(c.dConv, convDim) && GpuSsdScan.convFoldEligible(bf, c.headdim,
-                N, convDim, 0, dSsm, dSsm + G * N, dSsm, c.dConv, dIn, col.xbc(), convDim);
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
@@ -592,19 +588,10 @@ public final class GpuEngine implements Engine {
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
 
-                final CUdeviceptr window = ws.convState.at4(l * convN);
-                if (convFold) {
-                    GpuCausalConv1d.forwardFrom(s, vd, dSsm, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
-                            ptr(g.convBias), c.dConv, window, L * convN, ws.xbc.ptr());
-                    GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(),
-                            dSsm, true, new GpuSsdScan.ConvX(ws.proj.ptr(), dIn, col.xbc(), g.convWeight.ptr(), ptr(g.convBias),
-                                    c.dConv, window, L * convN, convDim));
-                    GpuCausalConv1d.updateState(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, c.dConv, window, L * convN);
-                } else {
-                    GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
-                            c.dConv, window, L * convN, true, ws.xbc.ptr());
-                    GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
-                }
+                GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
+                        c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
+
+                GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
