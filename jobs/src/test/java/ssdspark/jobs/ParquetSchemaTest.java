@@ -308,6 +308,26 @@ class ParquetSchemaTest {
     }
 
     @Test
+    void columnsSparkRefusesAreRefusedTheSameWay() throws IOException {
+        // "id" and "ID": duplicate names for Spark's default case-insensitive analysis
+        MessageType schema = MessageTypeParser.parseMessageType("message doc { required binary id (STRING); required binary ID (STRING);"
+                + " repeated int32 tokens; }");
+        Path dir = newDir("dup");
+        Files.createDirectories(dir);
+        SimpleGroupFactory g = new SimpleGroupFactory(schema);
+        try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(dir.resolve("part-0.parquet").toUri()))
+                .withConf(new Configuration()).withType(schema).build()) {
+            w.write(g.newGroup().append("id", "a").append("ID", "b").append("tokens", 5));
+        }
+        ParquetSchema.Footer footer = preflightFooter(dir);
+        Exception inferred = assertThrows(Exception.class, () -> ssdspark.pipeline.Corpus.read(spark, dir.toString(), ssdspark.pipeline.DataFormat.PARQUET));
+        Exception ours = assertThrows(Exception.class, () -> ParquetSchema.read(spark, dir.toString(), footer));
+        assertTrue(inferred.getMessage().contains("COLUMN_ALREADY_EXISTS"), inferred.getMessage());
+        assertEquals(inferred.getClass(), ours.getClass());
+        assertEquals(inferred.getMessage(), ours.getMessage());
+    }
+
+    @Test
     void globsAndHiddenFilesAreLeftToSpark() throws IOException {
         Path dir = newDir("glob");
         write(docs(10, 13, DataTypes.IntegerType, "g"), corpusSchema(DataTypes.IntegerType), 2, dir);
