@@ -58,45 +58,39 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
     o.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
-// The same for groups of a multiple of 512 columns: grid (rows), block d/16 (<= 1024). Thread j keeps y and z of
-// columns [16j, 16j+16) in registers, all loaded before the first is used (the loop above keeps one or two loads in
-// flight per thread and reaches about 1.8 TB/s); one sum per warp, the group's from shared memory (a group is whole
-// warps). 16-byte accesses where rows and pointers allow, 4-byte ones otherwise.
-// o[8k .. 8k+8) as eight 16-bit values in one 16-byte word
-template <typename TO>
-__device__ __forceinline__ uint4 pack8(const float (&o)[16], int k) {
-    union { uint4 u; TO h[8]; } pk;
-#pragma unroll
-    for (int e = 0; e < 8; e++) store_f(&pk.h[e], o[8 * k + e]);
-    return pk.u;
-}
+// The same for groups of a multiple of 512 columns: grid (rows), block d/16 (<= 1024). Warp w keeps y and z of
+// columns [512w, 512w + 512) in registers, lane l the four runs of 4 at 512w + 4l + 128k (k < 4): each load
+// instruction of the warp covers 512 contiguous bytes (16 neighbouring columns a lane spread one over 32 sectors and
+// measured 186 against 161 µs a 1.3B row set, tools/bench/KERNEL_NOTES.md). All loads come before the first use (the
+// loop above keeps one or two in flight per thread and reaches about 1.8 TB/s); one sum per warp, the group's from
+// shared memory (a group is whole warps). 16-byte accesses where rows and pointers allow, 4-byte ones otherwise.
+constexpr int GATED_RUN_STEP = 128;  // columns between a lane's runs of 4
 
-template <typename TO>
-__device__ __forceinline__ void store16(TO* dst, const float (&o)[16], bool vec) {
-    if constexpr (sizeof(TO) == 4) {
-        if (vec) {
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-                reinterpret_cast<float4*>(dst)[k] = make_float4(o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]);
-            return;
-        }
-    } else {
-        if (vec) {
-#pragma unroll
-            for (int k = 0; k < 2; k++) reinterpret_cast<uint4*>(dst)[k] = pack8<TO>(o, k);
-            return;
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < 16; i++) store_f(dst + i, o[i]);
-}
-
-__device__ __forceinline__ void load16(float (&v)[16], const float* p, bool vec) {
+__device__ __forceinline__ void load4x4(float (&v)[16], const float* p, bool vec) {
 #pragma unroll
     for (int k = 0; k < 4; k++) {
-        const float4 q = vec ? reinterpret_cast<const float4*>(p)[k] : make_float4(p[4 * k], p[4 * k + 1], p[4 * k + 2], p[4 * k + 3]);
-        v[4 * k] = q.x; v[4 * k + 1] = q.y; v[4 * k + 2] = q.z; v[4 * k + 3] = q.w;
+        const float* q = p + GATED_RUN_STEP * k;
+        const float4 x = vec ? *reinterpret_cast<const float4*>(q) : make_float4(q[0], q[1], q[2], q[3]);
+        v[4 * k] = x.x; v[4 * k + 1] = x.y; v[4 * k + 2] = x.z; v[4 * k + 3] = x.w;
     }
+}
+
+// o[4k .. 4k+4) to dst (4-byte aligned; vec: 8 bytes for 16-bit TO, 16 for float)
+template <typename TO>
+__device__ __forceinline__ void store4(TO* dst, const float (&o)[16], int k, bool vec) {
+    if (vec) {
+        if constexpr (sizeof(TO) == 4) {
+            *reinterpret_cast<float4*>(dst) = make_float4(o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]);
+        } else {
+            union { uint2 u; TO h[4]; } pk;
+#pragma unroll
+            for (int e = 0; e < 4; e++) store_f(&pk.h[e], o[4 * k + e]);
+            *reinterpret_cast<uint2*>(dst) = pk.u;
+        }
+        return;
+    }
+#pragma unroll
+    for (int e = 0; e < 4; e++) store_f(dst + e, o[4 * k + e]);
 }
 
 template <typename TO>
@@ -106,14 +100,14 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
                                                    int ldOut, int outOff, int padFrom, int tiledRows) {
     __shared__ float sh[32];
     const size_t r = blockIdx.x;
-    const int c0 = 16 * threadIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c0 = 512 * warp + 4 * lane;
     const bool vy = (((uintptr_t)y) & 15) == 0 && (ldY & 3) == 0;
     const bool vz = (((uintptr_t)(proj + zOff)) & 15) == 0 && (ldProj & 3) == 0;
     const bool vo = (((uintptr_t)(out + outOff)) & 15) == 0 && (ldOut * sizeof(TO)) % 16 == 0;
     float v[16], z[16], wr[16];
-    load16(v, y + r * ldY + c0, vy);
-    load16(z, proj + r * ldProj + zOff + c0, vz);
-    load16(wr, w + c0, (((uintptr_t)w) & 15) == 0);
+    load4x4(v, y + r * ldY + c0, vy);
+    load4x4(z, proj + r * ldProj + zOff + c0, vz);
+    load4x4(wr, w + c0, (((uintptr_t)w) & 15) == 0);
     float ss = 0.f;
 #pragma unroll
     for (int i = 0; i < 16; i++) {
@@ -134,18 +128,10 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
         if (normBeforeGate) o[i] *= silu_f(z[i]);
     }
     const OutRow<TO> orow{out, r, ldOut, tiledRows};
-    const int col = outOff + c0;
-    if (!tiledRows) {
-        store16(orow.at(col), o, vo);
-    } else if constexpr (sizeof(TO) == 2) {
-        if ((col & 7) == 0) {  // two whole 16-byte chunks of the tiled layout
+    // a run of 4 stays inside one 16-byte chunk of the tiled layout when it starts on a multiple of 4
+    const bool runs = tiledRows ? sizeof(TO) == 2 && ((outOff & 3) == 0) : vo;
 #pragma unroll
-            for (int k = 0; k < 2; k++) *reinterpret_cast<uint4*>(orow.at(col + 8 * k)) = pack8<TO>(o, k);
-        } else {
-#pragma unroll
-            for (int i = 0; i < 16; i++) store_f(orow.at(col + i), o[i]);
-        }
-    }
+    for (int k = 0; k < 4; k++) store4(orow.at(outOff + c0 + GATED_RUN_STEP * k), o, k, runs);
     orow.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
