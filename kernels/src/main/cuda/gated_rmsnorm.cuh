@@ -75,22 +75,17 @@ __device__ __forceinline__ void load4x4(float (&v)[16], const float* p, bool vec
     }
 }
 
-// o[4k .. 4k+4) to dst (4-byte aligned; vec: 8 bytes for 16-bit TO, 16 for float)
+// o[4k .. 4k+4) to dst as one 8-byte (16-bit TO) or 16-byte (float) store
 template <typename TO>
-__device__ __forceinline__ void store4(TO* dst, const float (&o)[16], int k, bool vec) {
-    if (vec) {
-        if constexpr (sizeof(TO) == 4) {
-            *reinterpret_cast<float4*>(dst) = make_float4(o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]);
-        } else {
-            union { uint2 u; TO h[4]; } pk;
+__device__ __forceinline__ void store4(TO* dst, const float (&o)[16], int k) {
+    if constexpr (sizeof(TO) == 4) {
+        *reinterpret_cast<float4*>(dst) = make_float4(o[4 * k], o[4 * k + 1], o[4 * k + 2], o[4 * k + 3]);
+    } else {
+        union { uint2 u; TO h[4]; } pk;
 #pragma unroll
-            for (int e = 0; e < 4; e++) store_f(&pk.h[e], o[4 * k + e]);
-            *reinterpret_cast<uint2*>(dst) = pk.u;
-        }
-        return;
+        for (int e = 0; e < 4; e++) store_f(&pk.h[e], o[4 * k + e]);
+        *reinterpret_cast<uint2*>(dst) = pk.u;
     }
-#pragma unroll
-    for (int e = 0; e < 4; e++) store_f(dst + e, o[4 * k + e]);
 }
 
 template <typename TO>
@@ -128,10 +123,17 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
         if (normBeforeGate) o[i] *= silu_f(z[i]);
     }
     const OutRow<TO> orow{out, r, ldOut, tiledRows};
-    // a run of 4 stays inside one 16-byte chunk of the tiled layout when it starts on a multiple of 4
+    // a run of 4 stays inside one 16-byte chunk of the tiled layout when it starts on a multiple of 4; else (and for
+    // unaligned rows) element by element, each through the layout
     const bool runs = tiledRows ? sizeof(TO) == 2 && ((outOff & 3) == 0) : vo;
 #pragma unroll
-    for (int k = 0; k < 4; k++) store4(orow.at(outOff + c0 + GATED_RUN_STEP * k), o, k, runs);
+    for (int k = 0; k < 4; k++) {
+        const int col = outOff + c0 + GATED_RUN_STEP * k;
+        if (runs) store4(orow.at(col), o, k);
+        else
+#pragma unroll
+            for (int e = 0; e < 4; e++) store_f(orow.at(col + e), o[4 * k + e]);
+    }
     orow.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
