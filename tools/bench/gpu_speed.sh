@@ -11,7 +11,8 @@
 #   compare.md           the tables (ours, mamba_ssm, ratio, target; op families; sweep)
 #   tok_s_vs_batch.png   tokens/s against batch tokens, both stacks
 #   gpu_bench.json, gpu_mamba_ssm.json   every number
-#   nvidia-smi.csv       device memory sampled every 100 ms while each side ran (whole-process peaks)
+#   nvidia-smi.csv       device memory, SM clock and power sampled every 100 ms while each side ran (whole-process
+#                        peaks; the clocks say whether the chip slowed down under either side's load)
 #   rest.tar.gz          anything else (per-side logs, JVM crash files)
 # Environment: BUNDLE (default .gpu-bundle), MAMBA_SRC (default .mamba_src), BENCH_ARGS / MAMBA_ARGS (extra
 # arguments, e.g. "--iters 3 --warmup 1"), SSD_COMMIT (the commit to record when no .git is there).
@@ -42,14 +43,24 @@ log "== $(date -u +%FT%TZ) gpu_speed.sh $mode: ssdspark $commit, mamba_ssm sourc
 log "   BENCH_ARGS='${BENCH_ARGS:-}' MAMBA_ARGS='${MAMBA_ARGS:-}'"
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee -a "$OUT/speed.log"
 
-# whole-device memory while one side runs (the other side is not running then)
+# whole-device memory, SM clock and power while one side runs (the other side is not running then)
 sample() { # sample LABEL: samples in the background until stop_sample
-  (while :; do echo "$1,$(date +%s.%N),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1)"; sleep 0.1; done) >>"$OUT/nvidia-smi.csv" &
+  (while :; do
+    echo "$1,$(date +%s.%N),$(nvidia-smi --query-gpu=memory.used,clocks.sm,power.draw --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -d ' ')"
+    sleep 0.1
+  done) >>"$OUT/nvidia-smi.csv" &
   sampler=$!
 }
 stop_sample() { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; }
 peak() { awk -F, -v l="$1" '$1 == l && $3 > m { m = $3 } END { printf "%.2f GiB", m / 1024 }' "$OUT/nvidia-smi.csv"; }
-echo "side,unix_time,memory_used_mib" >"$OUT/nvidia-smi.csv"
+# SM clock over the samples with more than 2 GiB in use (the side's work running): median, lowest; the highest power
+clocks() {
+  awk -F, -v l="$1" '$1 == l && $3 > 2048 && $4 ~ /^[0-9]+$/ { c[n++] = $4; if ($5 + 0 > p) p = $5 + 0 }
+    END { if (!n) { print "no samples"; exit }
+          for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (c[j] < c[i]) { t = c[i]; c[i] = c[j]; c[j] = t }
+          printf "SM clock median %d MHz, lowest %d (%d samples), power up to %.0f W", c[int(n / 2)], c[0], n, p }' "$OUT/nvidia-smi.csv"
+}
+echo "side,unix_time,memory_used_mib,clocks_sm_mhz,power_w" >"$OUT/nvidia-smi.csv"
 
 rc=0
 log "== ours: GpuBenchmark"
@@ -59,7 +70,7 @@ sample ours
   --json "$OUT/gpu_bench.json" --label "ssdspark $commit" ${BENCH_ARGS:-} 2>&1 | tee "$work/ours.log" | tee -a "$OUT/speed.log"
 [[ ${PIPESTATUS[0]} == 0 ]] || { rc=1; log "GpuBenchmark FAILED"; }
 stop_sample
-log "   nvidia-smi peak while ours ran: $(peak ours) (whole device)"
+log "   nvidia-smi peak while ours ran: $(peak ours) (whole device); $(clocks ours)"
 
 log "== mamba_ssm: gpu_mamba_ssm.py"
 sample mamba_ssm
@@ -68,7 +79,7 @@ PYTHONUNBUFFERED=1 python3 "$here/gpu_mamba_ssm.py" --src "$MAMBA_SRC" --json "$
   | tee "$work/mamba_ssm.log" | tee -a "$OUT/speed.log"
 [[ ${PIPESTATUS[0]} == 0 ]] || { rc=1; log "gpu_mamba_ssm.py FAILED"; }
 stop_sample
-log "   nvidia-smi peak while mamba_ssm ran: $(peak mamba_ssm) (whole device)"
+log "   nvidia-smi peak while mamba_ssm ran: $(peak mamba_ssm) (whole device); $(clocks mamba_ssm)"
 
 if [[ -f $OUT/gpu_bench.json && -f $OUT/gpu_mamba_ssm.json ]]; then
   log "== comparison"
