@@ -268,22 +268,20 @@ class ParquetSchemaTest {
                 + " optional group wide (LIST) { repeated group list { required int64 element; } } optional binary raw; optional int96 ts; }");
         Path dir = newDir("plain");
         Files.createDirectories(dir);
-        Configuration conf = new Configuration();
         SimpleGroupFactory g = new SimpleGroupFactory(schema);
         Random r = new Random(12);
         for (int f = 0; f < 2; f++) {
-            try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(dir.resolve("part-" + f + ".parquet").toUri()))
-                    .withConf(conf).withType(schema).build()) {
-                for (int i = 0; i < 7; i++) {
-                    Group row = g.newGroup().append("id", "d" + f + "-" + i);
-                    for (int k = 0; k < 1 + r.nextInt(9); k++) row.append("tokens", r.nextInt(317));
-                    Group list = row.addGroup("wide");
-                    for (int k = 0; k < 3; k++) list.addGroup("list").append("element", (long) r.nextInt(317));
-                    row.append("raw", "bytes " + i);
-                    row.append("ts", org.apache.parquet.io.api.Binary.fromConstantByteArray(new byte[12]));
-                    w.write(row);
-                }
+            List<Group> rows = new ArrayList<>();
+            for (int i = 0; i < 7; i++) {
+                Group row = g.newGroup().append("id", "d" + f + "-" + i);
+                for (int k = 0; k < 1 + r.nextInt(9); k++) row.append("tokens", r.nextInt(317));
+                Group list = row.addGroup("wide");
+                for (int k = 0; k < 3; k++) list.addGroup("list").append("element", (long) r.nextInt(317));
+                row.append("raw", "bytes " + i);
+                row.append("ts", org.apache.parquet.io.api.Binary.fromConstantByteArray(new byte[12]));
+                rows.add(row);
             }
+            writeWithoutSpark(dir.resolve("part-" + f + ".parquet"), schema, rows);
         }
         assertNull(sameAsInference(dir));
         assertEquals(DataTypes.BinaryType, spark.read().parquet(dir.toString()).schema().apply("raw").dataType());
@@ -314,11 +312,8 @@ class ParquetSchemaTest {
                 + " repeated int32 tokens; }");
         Path dir = newDir("dup");
         Files.createDirectories(dir);
-        SimpleGroupFactory g = new SimpleGroupFactory(schema);
-        try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(dir.resolve("part-0.parquet").toUri()))
-                .withConf(new Configuration()).withType(schema).build()) {
-            w.write(g.newGroup().append("id", "a").append("ID", "b").append("tokens", 5));
-        }
+        writeWithoutSpark(dir.resolve("part-0.parquet"), schema,
+                List.of(new SimpleGroupFactory(schema).newGroup().append("id", "a").append("ID", "b").append("tokens", 5)));
         ParquetSchema.Footer footer = preflightFooter(dir);
         Exception inferred = assertThrows(Exception.class, () -> ssdspark.pipeline.Corpus.read(spark, dir.toString(), ssdspark.pipeline.DataFormat.PARQUET));
         Exception ours = assertThrows(Exception.class, () -> ParquetSchema.read(spark, dir.toString(), footer));
@@ -428,6 +423,14 @@ class ParquetSchemaTest {
     private static List<String> outputParts(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("part-")).sorted().toList();
+        }
+    }
+
+    /** A Parquet file written by parquet-mr's example writer: no Spark schema in its footer. */
+    private static void writeWithoutSpark(Path file, MessageType schema, List<Group> rows) throws IOException {
+        try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file.toUri()))
+                .withConf(new Configuration()).withType(schema).build()) {
+            for (Group row : rows) w.write(row);
         }
     }
 }
