@@ -173,27 +173,24 @@ int main(int argc, char** argv) {
     }
     passing();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
+    const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
+                         y, dSsm, C, slabs, headsPerCta};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
         if (v.replacesScan) {
             CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
-            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm, C, slabs, headsPerCta});
+            v.launch(args);
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(y, (size_t)T * dSsm), ref, ref),
                    rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
         } else {
             CK(cudaMemset(states, 0xff, statesN * 4));
-            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed,
-                               cb, D, y, dSsm, C, slabs, headsPerCta});
+            v.launch(args);
             CK(cudaDeviceSynchronize());
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(states, statesN), states32, states32),
                    rel_diff(download(states, statesN), statesTc, states32));
         }
-        rows.push_back({v.name, time_us([&] {
-                            v.launch(BenchArgs{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G,
-                                               states, passed, cb, D, y, dSsm, C, slabs, headsPerCta});
-                        }, iters)});
+        rows.push_back({v.name, time_us([&] { v.launch(args); }, iters)});
     }
 #endif
     printf("%-28s %10s %12s\n", "kernel", "us/launch", "ms/batch");
