@@ -160,6 +160,7 @@ final class JobStart {
             rows = p.inputFormat() == TextInputOptions.Format.PARQUET // as TextInput.read, with the footer's schema: no schema job
                     ? TextInput.select(ParquetSchema.read(spark, p.input(), p.inputFooter()).rows(), p.text().idCol(), p.text().textCol(), p.carried())
                     : TextInput.read(spark, p.text(), p.carried(), counters);
+            log.mark("input read");
             boolean plainText = p.inputFormat() == TextInputOptions.Format.TEXT;
             parts = plainText ? TextInput.parts(spark, p.text()) : InputSplits.of(rows.rdd());
             measure = plainText ? Progress.Measure.OWN_BYTES : p.inputFormat() == TextInputOptions.Format.JSON
