@@ -13,13 +13,13 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 
 import ssdspark.pipeline.Corpus;
+import ssdspark.pipeline.DataFormat;
 import ssdspark.pipeline.InputSplits;
 import ssdspark.udf.JobCounters;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
@@ -49,16 +49,8 @@ public final class TextInput {
                         + " cannot be kept or partitioned by; use JSON lines or Parquet input for --partition-by/--keep-cols");
             return readText(spark, o, counters);
         }
-        Dataset<Row> in;
-        String fmt = o.format().name().toLowerCase(Locale.ROOT);
-        try {
-            in = spark.read().format(fmt).load(o.path());
-        } catch (Exception e) {
-            if (e.getClass().getName().contains("AnalysisException"))
-                throw new IllegalArgumentException("cannot read " + fmt + " input " + o.path() + ": " + firstLine(e.getMessage()), e);
-            throw e;
-        }
-        return select(in, o.idCol(), o.textCol(), carried);
+        DataFormat f = o.format() == TextInputOptions.Format.JSON ? DataFormat.JSON : DataFormat.PARQUET;
+        return select(Corpus.read(spark, o.path(), f), o.idCol(), o.textCol(), carried);
     }
 
     /** (id, text) from a table, renamed; a message naming the flag to change when a column does not fit. */
@@ -123,11 +115,5 @@ public final class TextInput {
     // Backquoted so names with dots or spaces are taken literally, not as struct paths.
     private static Column col(String name) {
         return functions.col("`" + name.replace("`", "``") + "`");
-    }
-
-    private static String firstLine(String s) {
-        if (s == null) return "";
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
     }
 }
