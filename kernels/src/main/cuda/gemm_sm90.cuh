@@ -118,7 +118,7 @@ struct StoreC {
     int accumulate;
     template <int BN>
     __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
+        const bool pairs = this->pairs();
 #pragma unroll
         for (int jn = 0; jn < BN / 8; jn++) {
             const int col = bn + 8 * jn + 2 * (lane & 3);
@@ -127,19 +127,54 @@ struct StoreC {
             for (int h = 0; h < 2; h++) {
                 const int row = r0 + 8 * h;
                 if (row >= M) continue;
-                float* c = C + (size_t)row * ldc + col;
-                float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
-                if (pairs && col + 1 < N) {
-                    if (accumulate) {
-                        const float2 o = *reinterpret_cast<const float2*>(c);
-                        v0 += o.x;
-                        v1 += o.y;
-                    }
-                    *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-                } else {
-                    if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
-                    if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
-                }
+                put(row, col, N, pairs, acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
+            }
+        }
+    }
+    __device__ __forceinline__ bool pairs() const { return (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0; }
+    // C[row][col, col + 1] (+)= (v0, v1); columns >= N are not written
+    __device__ __forceinline__ void put(int row, int col, int N, bool pairs, float v0, float v1) const {
+        float* c = C + (size_t)row * ldc + col;
+        if (pairs && col + 1 < N) {
+            if (accumulate) {
+                const float2 o = *reinterpret_cast<const float2*>(c);
+                v0 += o.x;
+                v1 += o.y;
+            }
+            *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+        } else {
+            if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
+            if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
+        }
+    }
+};
+
+// StoreC, except that columns [zLo, zHi) go to Z[row][col - zLo] rounded to bf16 (Z null: StoreC alone). For in_proj's
+// z, which only the gated norm reads: half the bytes written here and read there. zLo, zHi and ldz are even and Z is
+// 4-byte aligned (GpuGemm checks), so a thread's column pair lies on one side and is one 4-byte store.
+struct StoreCHalfZ {
+    StoreC c;
+    bf16* Z;
+    int ldz, zLo, zHi;
+    template <int BN>
+    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
+        if (Z == nullptr || bn >= zHi || bn + BN <= zLo) {
+            c.template operator()<BN>(acc, r0, bn, M, N, lane);
+            return;
+        }
+        const bool pairs = c.pairs();
+#pragma unroll
+        for (int jn = 0; jn < BN / 8; jn++) {
+            const int col = bn + 8 * jn + 2 * (lane & 3);
+            const float b0 = c.bias && col < N ? c.bias[col] : 0.f, b1 = c.bias && col + 1 < N ? c.bias[col + 1] : 0.f;
+            const bool inZ = col >= zLo && col < zHi;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = r0 + 8 * h;
+                if (row >= M) continue;
+                const float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
+                if (inZ) *reinterpret_cast<__nv_bfloat162*>(Z + (size_t)row * ldz + (col - zLo)) = __floats2bfloat162_rn(v0, v1);
+                else c.put(row, col, N, pairs, v0, v1);
             }
         }
     }

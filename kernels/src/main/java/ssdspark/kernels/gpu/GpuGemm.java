@@ -100,10 +100,31 @@ public final class GpuGemm {
      */
     public static void runTiled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k, CUdeviceptr c,
                                 int ldc, CUdeviceptr bias) {
+        runTiled(s, aTiled, m, bTiled, n, k, c, ldc, bias, null);
+    }
+
+    /**
+     * Columns [from, to) of C written in bf16 to z[row][col - from] (row stride ldz) instead of to C, whose columns there
+     * are left as they were: in_proj's z, which only the gated norm reads (half the bytes both ways). from, to and ldz
+     * even (a thread's column pair is one 4-byte store).
+     */
+    public record HalfColumns(CUdeviceptr z, int ldz, int from, int to) {
+        public HalfColumns {
+            if (from < 0 || to <= from || ldz < to - from || ((from | to | ldz) & 1) != 0)
+                throw new IllegalArgumentException("bf16 columns [" + from + ", " + to + ") with ldz " + ldz
+                        + ": need even bounds and ldz >= their width");
+        }
+    }
+
+    /** {@link #runTiled} with the columns of {@code half} (null: none) stored in bf16 elsewhere. */
+    public static void runTiled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k, CUdeviceptr c,
+                                int ldc, CUdeviceptr bias, HalfColumns half) {
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
+        if (half != null && half.to() > n) throw new IllegalArgumentException("bf16 columns end at " + half.to() + " > n " + n);
         s.launch("gemm_bf16_tn_tiled", tiledGrid(s.device(), m, n), 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled, tiledRows(n), c, ldc, bias,
-                m, n, k, 0);
+                m, n, k, half == null ? null : half.z(), half == null ? 0 : half.ldz(), half == null ? 0 : half.from(),
+                half == null ? 0 : half.to());
     }
 
     /** Persistent CTAs of a pre-tiled kernel over m x n: one per tile, at most one per multiprocessor. */

@@ -97,6 +97,63 @@ class GpuGemmTwinTest {
         }
     }
 
+    /**
+     * HalfColumns: the columns [from, to) land in z as the bf16 rounding (round to nearest even, Bf16.fromFloat) of the
+     * very floats the plain launch stores, z's other columns and rows and C's columns there stay untouched, and C's other
+     * columns hold the plain launch's bits. Ranges on whole 256-column tiles (the 130M and 1.3B in_proj: z first), across
+     * tiles, inside one tile, in a narrow last tile; C rows with and without 8-byte pairs (ldc n + 1, n + 4).
+     */
+    @Test
+    void preTiledGemmHalfColumnsAreTheRoundedProduct() {
+        GpuDevice dev = device();
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
+        // {m, n, k, from, to}
+        int[][] cases = SMALL ? new int[][] {{129, 520, 72, 2, 300}, {65, 320, 64, 256, 320}}
+                : new int[][] {{129, 520, 72, 0, 256}, {129, 520, 72, 2, 300}, {65, 3352, 64, 0, 1536}, {65, 320, 64, 256, 320},
+                {1, 12, 8, 4, 10}, {300, 1024, 136, 512, 1024}, {133, 8512, 200, 0, 4096}};
+        short poisonH = Bf16.fromFloat(Float.NaN);
+        for (int[] cs : cases) {
+            int m = cs[0], n = cs[1], k = cs[2], from = cs[3], to = cs[4], ldz = to - from + 2;
+            SplittableRandom r = new SplittableRandom(m * 7 + n + from);
+            float[] a = Bf16.round(randn(r, m * k, 1)), b = Bf16.round(randn(r, n * k, 1)), bias = randn(r, n, 1);
+            for (int ldc : new int[] {n + 1, n + 4})
+            try (GpuStream s = dev.newStream(); DeviceBuffer ga = uploadHalf(s, DType.BF16, a, m, k);
+                 DeviceBuffer gb = uploadHalf(s, DType.BF16, b, n, k); DeviceBuffer at = dev.alloc(GpuGemm.tiledBytes(m, k));
+                 DeviceBuffer bt = dev.alloc(GpuGemm.tiledBytes(n, k)); DeviceBuffer gbias = upload(s, bias);
+                 DeviceBuffer c = dev.alloc(4L * (m + 1) * ldc); DeviceBuffer z = dev.alloc(2L * (m + 1) * ldz)) {
+                GpuGemm.pretile(s, ga.ptr(), Bf16.ld(k), m, k, at.ptr());
+                GpuGemm.pretile(s, gb.ptr(), Bf16.ld(k), n, k, bt.ptr());
+                GpuGemm.runTiled(s, at.ptr(), m, bt.ptr(), n, k, c.ptr(), ldc, gbias.ptr());
+                float[] plain = s.downloadFloats(c.ptr(), m * ldc);
+                float[] poison = new float[(m + 1) * ldc];
+                java.util.Arrays.fill(poison, Float.NaN);
+                s.upload(poison, c.ptr());
+                short[] zPoison = new short[(m + 1) * ldz];
+                java.util.Arrays.fill(zPoison, poisonH);
+                s.upload(zPoison, 0, zPoison.length, z.ptr());
+                GpuGemm.runTiled(s, at.ptr(), m, bt.ptr(), n, k, c.ptr(), ldc, gbias.ptr(), new GpuGemm.HalfColumns(z.ptr(), ldz, from, to));
+                float[] got = s.downloadFloats(c.ptr(), (m + 1) * ldc);
+                short[] gotZ = new short[(m + 1) * ldz];
+                s.download(z.ptr(), gotZ, 0, gotZ.length);
+                String what = m + "x" + n + "x" + k + " bf16 columns [" + from + ", " + to + ") ldc " + ldc;
+                for (int i = 0; i <= m; i++) {
+                    for (int j = 0; j < ldc; j++) {
+                        boolean written = i < m && j < n && (j < from || j >= to);
+                        float g = got[i * ldc + j];
+                        if (written) assertEquals(Float.floatToRawIntBits(plain[i * ldc + j]), Float.floatToRawIntBits(g), what + ": C[" + i + "][" + j + "]");
+                        else assertTrue(Float.isNaN(g), what + ": C[" + i + "][" + j + "] should not be written");
+                    }
+                    for (int j = 0; j < ldz; j++) {
+                        short want = i < m && j < to - from ? Bf16.fromFloat(plain[i * ldc + from + j]) : poisonH;
+                        assertEquals(want, gotZ[i * ldz + j], what + ": z[" + i + "][" + j + "]");
+                    }
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GpuGemm.HalfColumns(null, 8, 1, 5));
+        assertThrows(IllegalArgumentException.class, () -> new GpuGemm.HalfColumns(null, 2, 0, 4));
+    }
+
     @Test
     void halfGemmMatchesTwinOnRoundedInputs() {
         GpuDevice dev = device();
