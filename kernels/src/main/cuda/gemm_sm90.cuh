@@ -150,8 +150,11 @@ struct StoreC {
 };
 
 // StoreC, except that columns [zLo, zHi) go to Z[row][col - zLo] rounded to bf16 (Z null: StoreC alone). For in_proj's
-// z, which only the gated norm reads: half the bytes written here and read there. zLo, zHi and ldz are even and Z is
-// 4-byte aligned (GpuGemm checks), so a thread's column pair lies on one side and is one 4-byte store.
+// z, which only the gated norm reads: half the bytes written here and read there. zLo, zHi and ldz are multiples of 16
+// and Z is 16-byte aligned (GpuGemm.HalfColumns checks). Each store writes whole 32-byte sectors, as StoreC's 8-byte
+// pairs do: a quad's lanes hold 2 columns of rows r0 and r0 + 8 for each 8-column step jn, so for steps jn, jn + 1 they
+// transpose their four bf16 pairs (row r0 | r0 + 8) x (jn | jn + 1) and lane t stores 8 columns of one row as 16 bytes
+// (2-column stores of 4 bytes measured slower than the fp32 stores they replaced: a half-sector write is not free).
 struct StoreCHalfZ {
     StoreC c;
     bf16* Z;
@@ -163,18 +166,43 @@ struct StoreCHalfZ {
             return;
         }
         const bool pairs = c.pairs();
+        const int q = lane & 3;
+        // lane t of the quad ends with row r0 + 8 (t >> 1), columns 8 (t & 1) + [0, 8) of the 16-column step
+        const int myRow = r0 + 8 * (q >> 1), myCol = 8 * (q & 1);
 #pragma unroll
-        for (int jn = 0; jn < BN / 8; jn++) {
-            const int col = bn + 8 * jn + 2 * (lane & 3);
-            const float b0 = c.bias && col < N ? c.bias[col] : 0.f, b1 = c.bias && col + 1 < N ? c.bias[col + 1] : 0.f;
-            const bool inZ = col >= zLo && col < zHi;
+        for (int jp = 0; jp < BN / 16; jp++) {
+            const int col16 = bn + 16 * jp;  // the step's first column: z or not, whole (16-column bounds)
+            if (col16 >= zLo && col16 < zHi) {
+                uint32_t in[4];  // index = the lane it goes to: (jn, row) = (2jp, r0), (2jp + 1, r0), (2jp, r0 + 8), (2jp + 1, r0 + 8)
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int row = r0 + 8 * h;
-                if (row >= M) continue;
-                const float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
-                if (inZ) *reinterpret_cast<__nv_bfloat162*>(Z + (size_t)row * ldz + (col - zLo)) = __floats2bfloat162_rn(v0, v1);
-                else c.put(row, col, N, pairs, v0, v1);
+                for (int t = 0; t < 4; t++) {
+                    const int jn = 2 * jp + (t & 1), h = t >> 1, col = bn + 8 * jn + 2 * q;
+                    const float b0 = c.bias ? c.bias[col] : 0.f, b1 = c.bias ? c.bias[col + 1] : 0.f;
+                    const __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
+                    in[t] = *reinterpret_cast<const uint32_t*>(&v);
+                }
+                uint32_t out[4];  // out[s] = lane s's pair for this lane: columns myCol + 2s, + 1
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const int to = (q + i) & 3, from = (q - i) & 3;  // send in[to] to lane to; receive from lane from
+                    const uint32_t send = to == 0 ? in[0] : to == 1 ? in[1] : to == 2 ? in[2] : in[3];
+                    const uint32_t got = __shfl_sync(0xffffffffu, send, (lane & ~3) | from);
+#pragma unroll
+                    for (int s = 0; s < 4; s++) if (s == from) out[s] = got;
+                }
+                if (myRow < M)
+                    *reinterpret_cast<uint4*>(Z + (size_t)myRow * ldz + (col16 - zLo) + myCol) = make_uint4(out[0], out[1], out[2], out[3]);
+                continue;
+            }
+#pragma unroll
+            for (int jn = 2 * jp; jn < 2 * jp + 2; jn++) {
+                const int col = bn + 8 * jn + 2 * q;
+                const float b0 = c.bias && col < N ? c.bias[col] : 0.f, b1 = c.bias && col + 1 < N ? c.bias[col + 1] : 0.f;
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int row = r0 + 8 * h;
+                    if (row < M) c.put(row, col, N, pairs, acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
+                }
             }
         }
     }

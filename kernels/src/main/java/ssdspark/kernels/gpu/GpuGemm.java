@@ -105,14 +105,18 @@ public final class GpuGemm {
 
     /**
      * Columns [from, to) of C written in bf16 to z[row][col - from] (row stride ldz) instead of to C, whose columns there
-     * are left as they were: in_proj's z, which only the gated norm reads (half the bytes both ways). from, to and ldz
-     * even (a thread's column pair is one 4-byte store).
+     * are left as they were: in_proj's z, which only the gated norm reads (half the bytes both ways). from and to are
+     * multiples of 16, ldz of 8, z 16-byte aligned (as allocations are): each lane stores 8 columns as 16 bytes.
      */
     public record HalfColumns(CUdeviceptr z, int ldz, int from, int to) {
         public HalfColumns {
-            if (from < 0 || to <= from || ldz < to - from || ((from | to | ldz) & 1) != 0)
+            if (!fits(ldz, from, to))
                 throw new IllegalArgumentException("bf16 columns [" + from + ", " + to + ") with ldz " + ldz
-                        + ": need even bounds and ldz >= their width");
+                        + ": need bounds that are multiples of 16, ldz a multiple of 8 and >= their width");
+        }
+
+        public static boolean fits(int ldz, int from, int to) {
+            return from >= 0 && to > from && ldz >= to - from && from % 16 == 0 && to % 16 == 0 && ldz % 8 == 0;
         }
     }
 

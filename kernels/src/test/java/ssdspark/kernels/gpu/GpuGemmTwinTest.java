@@ -101,19 +101,20 @@ class GpuGemmTwinTest {
      * HalfColumns: the columns [from, to) land in z as the bf16 rounding (round to nearest even, Bf16.fromFloat) of the
      * very floats the plain launch stores, z's other columns and rows and C's columns there stay untouched, and C's other
      * columns hold the plain launch's bits. Ranges on whole 256-column tiles (the 130M and 1.3B in_proj: z first), across
-     * tiles, inside one tile, in a narrow last tile; C rows with and without 8-byte pairs (ldc n + 1, n + 4).
+     * tiles, inside one tile, in a narrow last tile, ending inside a partial last tile (n 1000); C rows with and without
+     * 8-byte pairs (ldc n + 1, n + 4).
      */
     @Test
     void preTiledGemmHalfColumnsAreTheRoundedProduct() {
         GpuDevice dev = device();
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
         // {m, n, k, from, to}
-        int[][] cases = SMALL ? new int[][] {{129, 520, 72, 2, 300}, {65, 320, 64, 256, 320}}
-                : new int[][] {{129, 520, 72, 0, 256}, {129, 520, 72, 2, 300}, {65, 3352, 64, 0, 1536}, {65, 320, 64, 256, 320},
-                {1, 12, 8, 4, 10}, {300, 1024, 136, 512, 1024}, {133, 8512, 200, 0, 4096}};
+        int[][] cases = SMALL ? new int[][] {{129, 520, 72, 16, 304}, {65, 320, 64, 256, 320}}
+                : new int[][] {{129, 520, 72, 0, 256}, {129, 520, 72, 16, 304}, {65, 3352, 64, 0, 1536}, {65, 320, 64, 256, 320},
+                {1, 40, 8, 16, 32}, {300, 1024, 136, 512, 1024}, {133, 8512, 200, 0, 4096}, {77, 1000, 64, 240, 1000 - 8}};
         short poisonH = Bf16.fromFloat(Float.NaN);
         for (int[] cs : cases) {
-            int m = cs[0], n = cs[1], k = cs[2], from = cs[3], to = cs[4], ldz = to - from + 2;
+            int m = cs[0], n = cs[1], k = cs[2], from = cs[3], to = cs[4], ldz = to - from + 8;
             SplittableRandom r = new SplittableRandom(m * 7 + n + from);
             float[] a = Bf16.round(randn(r, m * k, 1)), b = Bf16.round(randn(r, n * k, 1)), bias = randn(r, n, 1);
             for (int ldc : new int[] {n + 1, n + 4})
@@ -152,6 +153,7 @@ class GpuGemmTwinTest {
         }
         assertThrows(IllegalArgumentException.class, () -> new GpuGemm.HalfColumns(null, 8, 1, 5));
         assertThrows(IllegalArgumentException.class, () -> new GpuGemm.HalfColumns(null, 2, 0, 4));
+        assertThrows(IllegalArgumentException.class, () -> new GpuGemm.HalfColumns(null, 24, 0, 24));
     }
 
     @Test

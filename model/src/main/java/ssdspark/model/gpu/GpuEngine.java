@@ -572,7 +572,8 @@ public final class GpuEngine implements Engine {
         // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
         // the pre-tiled in_proj writes z in bf16 for its only reader, the gated norm (KERNEL_NOTES.md, session 8)
-        final GpuGemm.HalfColumns zHalf = w.tiled && dSsm % 2 == 0 ? new GpuGemm.HalfColumns(ws.zH.ptr(), dSsm, col.z(), col.z() + dSsm) : null;
+        final GpuGemm.HalfColumns zHalf = w.tiled && GpuGemm.HalfColumns.fits(dSsm, col.z(), col.z() + dSsm)
+                ? new GpuGemm.HalfColumns(ws.zH.ptr(), dSsm, col.z(), col.z() + dSsm) : null;
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
