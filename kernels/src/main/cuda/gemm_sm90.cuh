@@ -149,60 +149,46 @@ struct StoreC {
     }
 };
 
-// StoreC, except that columns [zLo, zHi) go to Z[row][col - zLo] rounded to bf16 (Z null: StoreC alone). For in_proj's
-// z, which only the gated norm reads: half the bytes written here and read there. zLo, zHi and ldz are multiples of 16
-// and Z is 16-byte aligned (GpuGemm.HalfColumns checks). Each store writes whole 32-byte sectors, as StoreC's 8-byte
-// pairs do: a quad's lanes hold 2 columns of rows r0 and r0 + 8 for each 8-column step jn, so for steps jn, jn + 1 they
-// transpose their four bf16 pairs (row r0 | r0 + 8) x (jn | jn + 1) and lane t stores 8 columns of one row as 16 bytes
-// (2-column stores of 4 bytes measured slower than the fp32 stores they replaced: a half-sector write is not free).
+// The pre-tiled GEMM's C = acc + bias, except that columns [zLo, zHi) go to Z[row][col - zLo] rounded to bf16 (Z null:
+// none do): in_proj's z, which only the gated norm reads, so half the bytes are written here and read there. zLo, zHi
+// and ldz are multiples of 8 (a step of 8 columns lies on one side), Z and C 8-byte aligned and ldc even
+// (GpuGemm.runTiled checks). A z step is one 8-byte store a lane, as a C step's pairs are: lanes 2i and 2i + 1 swap
+// pairs so that the even lane holds 4 columns of row r0 and the odd one those of row r0 + 8. The code stays lean on
+// purpose: a separate z loop beside StoreC's made the kernel 2.4x as large (159 KB) and in_proj 15-20 % slower though
+// it stores fewer bytes (KERNEL_NOTES.md, session 8).
 struct StoreCHalfZ {
-    StoreC c;
+    float* C;
+    int ldc;
+    const float* bias;
     bf16* Z;
     int ldz, zLo, zHi;
     template <int BN>
     __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        if (Z == nullptr || bn >= zHi || bn + BN <= zLo) {
-            c.template operator()<BN>(acc, r0, bn, M, N, lane);
-            return;
-        }
-        const bool pairs = c.pairs();
-        const int q = lane & 3;
-        // lane t of the quad ends with row r0 + 8 (t >> 1), columns 8 (t & 1) + [0, 8) of the 16-column step
-        const int myRow = r0 + 8 * (q >> 1), myCol = 8 * (q & 1);
+        const int odd = lane & 1;
+        float* crow[2];
 #pragma unroll
-        for (int jp = 0; jp < BN / 16; jp++) {
-            const int col16 = bn + 16 * jp;  // the step's first column: z or not, whole (16-column bounds)
-            if (col16 >= zLo && col16 < zHi) {
-                uint32_t in[4];  // index = the lane it goes to: (jn, row) = (2jp, r0), (2jp + 1, r0), (2jp, r0 + 8), (2jp + 1, r0 + 8)
+        for (int h = 0; h < 2; h++) crow[h] = C + (size_t)(r0 + 8 * h) * ldc;
+        // this lane's z row (r0 + 8 odd) from the column of its even partner
+        bf16* zrow = Z + (size_t)(r0 + 8 * odd) * ldz - zLo - 2 * odd;
+        const bool zRowOk = r0 + 8 * odd < M;
 #pragma unroll
-                for (int t = 0; t < 4; t++) {
-                    const int jn = 2 * jp + (t & 1), h = t >> 1, col = bn + 8 * jn + 2 * q;
-                    const float b0 = c.bias ? c.bias[col] : 0.f, b1 = c.bias ? c.bias[col + 1] : 0.f;
-                    const __nv_bfloat162 v = __floats2bfloat162_rn(acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
-                    in[t] = *reinterpret_cast<const uint32_t*>(&v);
-                }
-                uint32_t out[4];  // out[s] = lane s's pair for this lane: columns myCol + 2s, + 1
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const int to = (q + i) & 3, from = (q - i) & 3;  // send in[to] to lane to; receive from lane from
-                    const uint32_t send = to == 0 ? in[0] : to == 1 ? in[1] : to == 2 ? in[2] : in[3];
-                    const uint32_t got = __shfl_sync(0xffffffffu, send, (lane & ~3) | from);
-#pragma unroll
-                    for (int s = 0; s < 4; s++) if (s == from) out[s] = got;
-                }
-                if (myRow < M)
-                    *reinterpret_cast<uint4*>(Z + (size_t)myRow * ldz + (col16 - zLo) + myCol) = make_uint4(out[0], out[1], out[2], out[3]);
+        for (int jn = 0; jn < BN / 8; jn++) {
+            const int col = bn + 8 * jn + 2 * (lane & 3);
+            const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
+            const float v00 = acc[4 * jn] + b0, v01 = acc[4 * jn + 1] + b1, v10 = acc[4 * jn + 2] + b0, v11 = acc[4 * jn + 3] + b1;
+            if (bn + 8 * jn >= zLo && bn + 8 * jn < zHi) {  // Z null: zHi = 0
+                const __nv_bfloat162 p0 = __floats2bfloat162_rn(v00, v01), p1 = __floats2bfloat162_rn(v10, v11);
+                const uint32_t u0 = *reinterpret_cast<const uint32_t*>(&p0), u1 = *reinterpret_cast<const uint32_t*>(&p1);
+                const uint32_t got = __shfl_xor_sync(0xffffffffu, odd ? u0 : u1, 1);
+                if (zRowOk) *reinterpret_cast<uint2*>(zrow + col) = odd ? make_uint2(got, u1) : make_uint2(u0, got);
                 continue;
             }
 #pragma unroll
-            for (int jn = 2 * jp; jn < 2 * jp + 2; jn++) {
-                const int col = bn + 8 * jn + 2 * q;
-                const float b0 = c.bias && col < N ? c.bias[col] : 0.f, b1 = c.bias && col + 1 < N ? c.bias[col + 1] : 0.f;
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = r0 + 8 * h;
-                    if (row < M) c.put(row, col, N, pairs, acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
-                }
+            for (int h = 0; h < 2; h++) {
+                if (r0 + 8 * h >= M) continue;
+                const float v0 = h ? v10 : v00, v1 = h ? v11 : v01;
+                if (col + 1 < N) *reinterpret_cast<float2*>(crow[h] + col) = make_float2(v0, v1);
+                else if (col < N) crow[h][col] = v0;
             }
         }
     }

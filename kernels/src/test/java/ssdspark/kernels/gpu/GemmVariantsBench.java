@@ -118,7 +118,8 @@ public final class GemmVariantsBench {
         // (session 7: the shipped kernel with narrow last column tiles against its previous build, gemm_ws_co_n256_s4_at;
         // the multicast runs of session 6 were {shipped, c2, at, c4, shipped, c2, c2 <= 128, c4 <= 128, shipped, c2, c4,
         // c4 <= 120, shipped, c2})
-        // (session 8: in_proj's z stored in bf16, StoreCHalfZ, against the same kernel storing it fp32 and the previous build)
+        // (session 8: in_proj's z stored in bf16, StoreCHalfZ, against the same kernel storing it fp32 and the build
+        // before narrow tails)
         Variant[] variants = {shipped, halfZ, at, shipped, halfZ, at, shipped, halfZ};
         if (args.length > 0 && args[0].equals("ncu")) {  // one launch each on the 130M in_proj shape, for ncu
             profileOnce(dev, new Variant[] {shipped, c2, c4}, 32768, 3352, 768);
@@ -142,7 +143,7 @@ public final class GemmVariantsBench {
                 float[] bias = withBias ? GpuTests.randn(r, n, 1) : null;
                 // C[m + 1][ldc = n + 4] poisoned with NaN: the product's part must be written, the 4 columns past n and
                 // the row past m must not (n + 4 keeps n's alignment, so the staged kernels take their bulk stores)
-                int ldc = n + 4;
+                int ldc = n + 4 + (n & 1);  // even: the shipped kernel stores 8-byte pairs only
                 float[] c0 = nans((m + 1) * ldc), cAcc = accumulate ? GpuTests.randn(r, m * n, 1) : null;
                 if (accumulate) for (int i = 0; i < m; i++) System.arraycopy(cAcc, i * n, c0, i * ldc, n);
                 float[] want = new float[m * n];
