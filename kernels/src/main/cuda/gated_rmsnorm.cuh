@@ -21,37 +21,36 @@ struct OutRow {
     }
 };
 
-// grid (rows), block 256. y[r][0:d] (row stride ldY), z[r][0:d] (row stride ldZ: in_proj's z columns, fp32 or as the
-// GEMM wrote them in bf16), w[d] (null: y*silu(z), no norm). Writes out[r][outOff:outOff+d]; if dMlp > 0 also
-// out[r][0:dMlp] = silu(proj[r][0:dMlp]) * proj[r][dMlp:2dMlp]; zero fills out[r][padFrom:ldOut] (rows: see OutRow).
-template <typename TO, typename TZ>
-__device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, int ldY, const TZ* __restrict__ z,
-                                                   int ldZ, const float* __restrict__ proj, int ldProj,
-                                                   const float* __restrict__ w, float eps, int groupSize,
-                                                   int normBeforeGate, int d, int dMlp, TO* out, int ldOut, int outOff,
-                                                   int padFrom, int tiledRows) {
+// grid (rows), block 256. y[r][0:d] (row stride ldY), z = proj[r][zOff:zOff+d], w[d] (null: y*silu(z), no norm).
+// Writes out[r][outOff:outOff+d]; if dMlp > 0 also out[r][0:dMlp] = silu(proj[r][0:dMlp]) * proj[r][dMlp:2dMlp];
+// zero fills out[r][padFrom:ldOut] (rows: see OutRow).
+template <typename TO>
+__device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, int ldY, const float* __restrict__ proj,
+                                                   int ldProj, int zOff, const float* __restrict__ w, float eps,
+                                                   int groupSize, int normBeforeGate, int d, int dMlp, TO* out,
+                                                   int ldOut, int outOff, int padFrom, int tiledRows) {
     __shared__ float sh[32];
     const size_t r = blockIdx.x;
     const float* yr = y + r * ldY;
-    const TZ* zr = z + r * ldZ;
+    const float* zr = proj + r * ldProj + zOff;
     const OutRow<TO> o{out, r, ldOut, tiledRows};
     if (w == nullptr) {
-        for (int i = threadIdx.x; i < d; i += blockDim.x) store_f(o.at(outOff + i), yr[i] * silu_f(to_f(zr[i])));
+        for (int i = threadIdx.x; i < d; i += blockDim.x) store_f(o.at(outOff + i), yr[i] * silu_f(zr[i]));
     } else {
         for (int g0 = 0; g0 < d; g0 += groupSize) {
             float ss = 0.f;
             for (int i = threadIdx.x; i < groupSize; i += blockDim.x) {
                 float v = yr[g0 + i];
-                if (!normBeforeGate) v *= silu_f(to_f(zr[g0 + i]));
+                if (!normBeforeGate) v *= silu_f(zr[g0 + i]);
                 ss += v * v;
             }
             ss = block_sum(ss, sh);
             const float inv = 1.f / sqrtf(ss / groupSize + eps);
             for (int i = threadIdx.x; i < groupSize; i += blockDim.x) {
                 float v = yr[g0 + i];
-                if (!normBeforeGate) v *= silu_f(to_f(zr[g0 + i]));
+                if (!normBeforeGate) v *= silu_f(zr[g0 + i]);
                 v = v * inv * w[g0 + i];
-                if (normBeforeGate) v *= silu_f(to_f(zr[g0 + i]));
+                if (normBeforeGate) v *= silu_f(zr[g0 + i]);
                 store_f(o.at(outOff + g0 + i), v);
             }
         }
@@ -67,28 +66,12 @@ __device__ __forceinline__ void gated_rmsnorm_impl(const float* __restrict__ y, 
 // shared memory (a group is whole warps). 16-byte accesses where rows and pointers allow, 4-byte ones otherwise.
 constexpr int GATED_RUN_STEP = 128;  // columns between a lane's runs of 4
 
-// vec: one 16-byte (float) or 8-byte (bf16) load a run
 __device__ __forceinline__ void load4x4(float (&v)[16], const float* p, bool vec) {
 #pragma unroll
     for (int k = 0; k < 4; k++) {
         const float* q = p + GATED_RUN_STEP * k;
         const float4 x = vec ? *reinterpret_cast<const float4*>(q) : make_float4(q[0], q[1], q[2], q[3]);
         v[4 * k] = x.x; v[4 * k + 1] = x.y; v[4 * k + 2] = x.z; v[4 * k + 3] = x.w;
-    }
-}
-__device__ __forceinline__ void load4x4(float (&v)[16], const bf16* p, bool vec) {
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        const bf16* q = p + GATED_RUN_STEP * k;
-        if (vec) {
-            const uint2 u = *reinterpret_cast<const uint2*>(q);
-            const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
-            const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
-            v[4 * k] = a.x; v[4 * k + 1] = a.y; v[4 * k + 2] = b.x; v[4 * k + 3] = b.y;
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; e++) v[4 * k + e] = to_f(q[e]);
-        }
     }
 }
 
@@ -105,21 +88,20 @@ __device__ __forceinline__ void store4(TO* dst, const float (&o)[16], int k) {
     }
 }
 
-template <typename TO, typename TZ>
-__device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, int ldY, const TZ* __restrict__ zp,
-                                                   int ldZ, const float* __restrict__ proj, int ldProj,
-                                                   const float* __restrict__ w, float eps, int groupSize,
-                                                   int normBeforeGate, int d, int dMlp, TO* out, int ldOut, int outOff,
-                                                   int padFrom, int tiledRows) {
+template <typename TO>
+__device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, int ldY, const float* __restrict__ proj,
+                                                   int ldProj, int zOff, const float* __restrict__ w, float eps,
+                                                   int groupSize, int normBeforeGate, int d, int dMlp, TO* out,
+                                                   int ldOut, int outOff, int padFrom, int tiledRows) {
     __shared__ float sh[32];
     const size_t r = blockIdx.x;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c0 = 512 * warp + 4 * lane;
     const bool vy = (((uintptr_t)y) & 15) == 0 && (ldY & 3) == 0;
-    const bool vz = (((uintptr_t)zp) & (4 * sizeof(TZ) - 1)) == 0 && (ldZ & 3) == 0;
+    const bool vz = (((uintptr_t)(proj + zOff)) & 15) == 0 && (ldProj & 3) == 0;
     const bool vo = (((uintptr_t)(out + outOff)) & 15) == 0 && (ldOut * sizeof(TO)) % 16 == 0;
     float v[16], z[16], wr[16];
     load4x4(v, y + r * ldY + c0, vy);
-    load4x4(z, zp + r * ldZ + c0, vz);
+    load4x4(z, proj + r * ldProj + zOff + c0, vz);
     load4x4(wr, w + c0, (((uintptr_t)w) & 15) == 0);
     float ss = 0.f;
 #pragma unroll
@@ -155,19 +137,33 @@ __device__ __forceinline__ void gated_rmsnorm_regs(const float* __restrict__ y, 
     orow.mlpAndPad(proj + r * ldProj, dMlp, padFrom);
 }
 
-// Kernels gated_rmsnorm[_regs]_OUT (z fp32) and gated_rmsnorm[_regs]_bf16_zbf16 (z as the tiled in_proj wrote it).
-#define SSD_GATED_NORM(NAME, IMPL, TO, TZ)                                                                             \
-    extern "C" __global__ void NAME(const float* y, int ldY, const TZ* z, int ldZ, const float* proj, int ldProj,     \
-                                    const float* w, float eps, int groupSize, int normBeforeGate, int d, int dMlp,     \
-                                    TO* out, int ldOut, int outOff, int padFrom, int tiledRows) {                      \
-        IMPL(y, ldY, z, ldZ, proj, ldProj, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff, padFrom,    \
-             tiledRows);                                                                                               \
+#define SSD_GATED_NORM_REGS(SUFFIX, TO)                                                                                \
+    extern "C" __global__ void gated_rmsnorm_regs_##SUFFIX(const float* y, int ldY, const float* proj, int ldProj,     \
+                                                           int zOff, const float* w, float eps, int groupSize,         \
+                                                           int normBeforeGate, int d, int dMlp, TO* out, int ldOut,    \
+                                                           int outOff, int padFrom, int tiledRows) {                   \
+        gated_rmsnorm_regs(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff, \
+                           padFrom, tiledRows);                                                                        \
     }
-SSD_GATED_NORM(gated_rmsnorm_regs_f32, gated_rmsnorm_regs, float, float)
-SSD_GATED_NORM(gated_rmsnorm_regs_bf16, gated_rmsnorm_regs, bf16, float)
-SSD_GATED_NORM(gated_rmsnorm_regs_f16, gated_rmsnorm_regs, f16, float)
-SSD_GATED_NORM(gated_rmsnorm_regs_bf16_zbf16, gated_rmsnorm_regs, bf16, bf16)
-SSD_GATED_NORM(gated_rmsnorm_f32, gated_rmsnorm_impl, float, float)
-SSD_GATED_NORM(gated_rmsnorm_bf16, gated_rmsnorm_impl, bf16, float)
-SSD_GATED_NORM(gated_rmsnorm_f16, gated_rmsnorm_impl, f16, float)
-SSD_GATED_NORM(gated_rmsnorm_bf16_zbf16, gated_rmsnorm_impl, bf16, bf16)
+SSD_GATED_NORM_REGS(f32, float)
+SSD_GATED_NORM_REGS(bf16, bf16)
+SSD_GATED_NORM_REGS(f16, f16)
+
+extern "C" __global__ void gated_rmsnorm_f32(const float* y, int ldY, const float* proj, int ldProj, int zOff,
+                                             const float* w, float eps, int groupSize, int normBeforeGate, int d,
+                                             int dMlp, float* out, int ldOut, int outOff, int padFrom, int tiledRows) {
+    gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                       padFrom, tiledRows);
+}
+extern "C" __global__ void gated_rmsnorm_bf16(const float* y, int ldY, const float* proj, int ldProj, int zOff,
+                                              const float* w, float eps, int groupSize, int normBeforeGate, int d,
+                                              int dMlp, bf16* out, int ldOut, int outOff, int padFrom, int tiledRows) {
+    gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                       padFrom, tiledRows);
+}
+extern "C" __global__ void gated_rmsnorm_f16(const float* y, int ldY, const float* proj, int ldProj, int zOff,
+                                             const float* w, float eps, int groupSize, int normBeforeGate, int d,
+                                             int dMlp, f16* out, int ldOut, int outOff, int padFrom, int tiledRows) {
+    gated_rmsnorm_impl(y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                       padFrom, tiledRows);
+}

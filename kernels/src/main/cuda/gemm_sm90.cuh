@@ -118,7 +118,7 @@ struct StoreC {
     int accumulate;
     template <int BN>
     __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        const bool pairs = this->pairs();
+        const bool pairs = (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0;
 #pragma unroll
         for (int jn = 0; jn < BN / 8; jn++) {
             const int col = bn + 8 * jn + 2 * (lane & 3);
@@ -127,68 +127,19 @@ struct StoreC {
             for (int h = 0; h < 2; h++) {
                 const int row = r0 + 8 * h;
                 if (row >= M) continue;
-                put(row, col, N, pairs, acc[4 * jn + 2 * h] + b0, acc[4 * jn + 2 * h + 1] + b1);
-            }
-        }
-    }
-    __device__ __forceinline__ bool pairs() const { return (ldc & 1) == 0 && ((uintptr_t)C & 7) == 0; }
-    // C[row][col, col + 1] (+)= (v0, v1); columns >= N are not written
-    __device__ __forceinline__ void put(int row, int col, int N, bool pairs, float v0, float v1) const {
-        float* c = C + (size_t)row * ldc + col;
-        if (pairs && col + 1 < N) {
-            if (accumulate) {
-                const float2 o = *reinterpret_cast<const float2*>(c);
-                v0 += o.x;
-                v1 += o.y;
-            }
-            *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
-        } else {
-            if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
-            if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
-        }
-    }
-};
-
-// The pre-tiled GEMM's C = acc + bias, except that columns [zLo, zHi) go to Z[row][col - zLo] rounded to bf16 (Z null:
-// none do): in_proj's z, which only the gated norm reads, so half the bytes are written here and read there. zLo, zHi
-// and ldz are multiples of 8 (a step of 8 columns lies on one side), Z and C 8-byte aligned and ldc even
-// (GpuGemm.runTiled checks). A z step is one 8-byte store a lane, as a C step's pairs are: lanes 2i and 2i + 1 swap
-// pairs so that the even lane holds 4 columns of row r0 and the odd one those of row r0 + 8. The code stays lean on
-// purpose: a separate z loop beside StoreC's made the kernel 2.4x as large (159 KB) and in_proj 15-20 % slower though
-// it stores fewer bytes (KERNEL_NOTES.md, session 8).
-struct StoreCHalfZ {
-    float* C;
-    int ldc;
-    const float* bias;
-    bf16* Z;
-    int ldz, zLo, zHi;
-    template <int BN>
-    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        const int odd = lane & 1;
-        float* crow[2];
-#pragma unroll
-        for (int h = 0; h < 2; h++) crow[h] = C + (size_t)(r0 + 8 * h) * ldc;
-        // this lane's z row (r0 + 8 odd) from the column of its even partner
-        bf16* zrow = Z + (size_t)(r0 + 8 * odd) * ldz - zLo - 2 * odd;
-        const bool zRowOk = r0 + 8 * odd < M;
-#pragma unroll
-        for (int jn = 0; jn < BN / 8; jn++) {
-            const int col = bn + 8 * jn + 2 * (lane & 3);
-            const float b0 = bias && col < N ? bias[col] : 0.f, b1 = bias && col + 1 < N ? bias[col + 1] : 0.f;
-            const float v00 = acc[4 * jn] + b0, v01 = acc[4 * jn + 1] + b1, v10 = acc[4 * jn + 2] + b0, v11 = acc[4 * jn + 3] + b1;
-            if (bn + 8 * jn >= zLo && bn + 8 * jn < zHi) {  // Z null: zHi = 0
-                const __nv_bfloat162 p0 = __floats2bfloat162_rn(v00, v01), p1 = __floats2bfloat162_rn(v10, v11);
-                const uint32_t u0 = *reinterpret_cast<const uint32_t*>(&p0), u1 = *reinterpret_cast<const uint32_t*>(&p1);
-                const uint32_t got = __shfl_xor_sync(0xffffffffu, odd ? u0 : u1, 1);
-                if (zRowOk) *reinterpret_cast<uint2*>(zrow + col) = odd ? make_uint2(got, u1) : make_uint2(u0, got);
-                continue;
-            }
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                if (r0 + 8 * h >= M) continue;
-                const float v0 = h ? v10 : v00, v1 = h ? v11 : v01;
-                if (col + 1 < N) *reinterpret_cast<float2*>(crow[h] + col) = make_float2(v0, v1);
-                else if (col < N) crow[h][col] = v0;
+                float* c = C + (size_t)row * ldc + col;
+                float v0 = acc[4 * jn + 2 * h] + b0, v1 = acc[4 * jn + 2 * h + 1] + b1;
+                if (pairs && col + 1 < N) {
+                    if (accumulate) {
+                        const float2 o = *reinterpret_cast<const float2*>(c);
+                        v0 += o.x;
+                        v1 += o.y;
+                    }
+                    *reinterpret_cast<float2*>(c) = make_float2(v0, v1);
+                } else {
+                    if (col < N) c[0] = v0 + (accumulate ? c[0] : 0.f);
+                    if (col + 1 < N) c[1] = v1 + (accumulate ? c[1] : 0.f);
+                }
             }
         }
     }

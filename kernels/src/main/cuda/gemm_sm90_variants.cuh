@@ -243,4 +243,3 @@ __device__ __forceinline__ void gemm_wsm(const bf16* __restrict__ A, int lda, co
     }
 SSD_WSM_VARIANT(gemm_wsm_co_n256_s4_c2, 2)
 SSD_WSM_VARIANT(gemm_wsm_co_n256_s4_c4, 4)
-

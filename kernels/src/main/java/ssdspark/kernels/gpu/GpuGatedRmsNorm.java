@@ -16,8 +16,8 @@ public final class GpuGatedRmsNorm {
     public static void forward(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj,
                                int ldProj, int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate,
                                int d, int dMlp, CUdeviceptr out, int ldOut, int outOff, int padFrom) {
-        launch(s, outType, rows, y, ldY, proj.withByteOffset(4L * zOff), ldProj, false, proj, ldProj, w, eps, groupSize,
-                normBeforeGate, d, dMlp, out, ldOut, outOff, padFrom, 0);
+        launch(s, outType, rows, y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, out, ldOut, outOff,
+                padFrom, 0);
     }
 
     /**
@@ -27,35 +27,20 @@ public final class GpuGatedRmsNorm {
     public static void forwardTiled(GpuStream s, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj, int ldProj, int zOff,
                                     CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate, int d, int dMlp,
                                     CUdeviceptr outTiled, int outOff, int padFrom) {
-        launch(s, DType.BF16, rows, y, ldY, proj.withByteOffset(4L * zOff), ldProj, false, proj, ldProj, w, eps, groupSize,
-                normBeforeGate, d, dMlp, outTiled, 0, outOff, padFrom, GpuGemm.tiledRows(rows));
+        launch(s, DType.BF16, rows, y, ldY, proj, ldProj, zOff, w, eps, groupSize, normBeforeGate, d, dMlp, outTiled, 0,
+                outOff, padFrom, GpuGemm.tiledRows(rows));
     }
 
-    /**
-     * {@link #forwardTiled} with z read in bf16 from zH[rows][ldZ] (as {@link GpuGemm.HalfColumns} left it); the MLP part
-     * still from proj's fp32 columns.
-     */
-    public static void forwardTiledHalfZ(GpuStream s, int rows, CUdeviceptr y, int ldY, CUdeviceptr zH, int ldZ,
-                                         CUdeviceptr proj, int ldProj, CUdeviceptr w, float eps, int groupSize,
-                                         boolean normBeforeGate, int d, int dMlp, CUdeviceptr outTiled, int outOff,
-                                         int padFrom) {
-        launch(s, DType.BF16, rows, y, ldY, zH, ldZ, true, proj, ldProj, w, eps, groupSize, normBeforeGate, d, dMlp,
-                outTiled, 0, outOff, padFrom, GpuGemm.tiledRows(rows));
-    }
-
-    private static void launch(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr z, int ldZ,
-                               boolean halfZ, CUdeviceptr proj, int ldProj, CUdeviceptr w, float eps, int groupSize,
-                               boolean normBeforeGate, int d, int dMlp, CUdeviceptr out, int ldOut, int outOff,
-                               int padFrom, int tiledRows) {
+    private static void launch(GpuStream s, DType outType, int rows, CUdeviceptr y, int ldY, CUdeviceptr proj, int ldProj,
+                               int zOff, CUdeviceptr w, float eps, int groupSize, boolean normBeforeGate, int d, int dMlp,
+                               CUdeviceptr out, int ldOut, int outOff, int padFrom, int tiledRows) {
         if (d % groupSize != 0) throw new IllegalArgumentException("d " + d + " not a multiple of group size " + groupSize);
-        if (halfZ && outType != DType.BF16) throw new IllegalArgumentException("bf16 z only with bf16 output");
-        String suffix = outType.suffix + (halfZ ? "_zbf16" : "");
         if (w != null && groupSize % 512 == 0 && d / 16 <= 1024) { // 16 columns a thread in registers, whole warps a group
-            s.launch("gated_rmsnorm_regs_" + suffix, rows, 1, 1, d / 16, 0, y, ldY, z, ldZ, proj, ldProj,
+            s.launch("gated_rmsnorm_regs_" + outType.suffix, rows, 1, 1, d / 16, 0, y, ldY, proj, ldProj, zOff,
                     w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom, tiledRows);
             return;
         }
-        s.launch("gated_rmsnorm_" + suffix, rows, 1, 1, 256, 0, y, ldY, z, ldZ, proj, ldProj,
+        s.launch("gated_rmsnorm_" + outType.suffix, rows, 1, 1, 256, 0, y, ldY, proj, ldProj, zOff,
                 w, eps, groupSize, normBeforeGate ? 1 : 0, d, dMlp, out, ldOut, outOff, padFrom, tiledRows);
     }
 }

@@ -96,40 +96,14 @@ public final class GpuGemm {
 
     /**
      * C[m][n] = A . B^T + bias with A and B pre-tiled by {@link #pretile} ([m][k] and [n][k]): Hopper's copy engine
-     * moves each stage as two bulk copies for a warp-specialised wgmma kernel (sm_90a builds only). ldc even and C
-     * 8-byte aligned (as allocations are).
+     * moves each stage as two bulk copies for a warp-specialised wgmma kernel (sm_90a builds only).
      */
     public static void runTiled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k, CUdeviceptr c,
                                 int ldc, CUdeviceptr bias) {
-        runTiled(s, aTiled, m, bTiled, n, k, c, ldc, bias, null);
-    }
-
-    /**
-     * Columns [from, to) of C written in bf16 to z[row][col - from] (row stride ldz) instead of to C, whose columns there
-     * are left as they were: in_proj's z, which only the gated norm reads (half the bytes both ways). from, to and ldz
-     * are multiples of 8 and z 8-byte aligned (as allocations are): a lane stores 4 columns of a row as 8 bytes.
-     */
-    public record HalfColumns(CUdeviceptr z, int ldz, int from, int to) {
-        public HalfColumns {
-            if (!fits(ldz, from, to))
-                throw new IllegalArgumentException("bf16 columns [" + from + ", " + to + ") with ldz " + ldz
-                        + ": need bounds and ldz that are multiples of 8, ldz >= their width");
-        }
-
-        public static boolean fits(int ldz, int from, int to) {
-            return from >= 0 && to > from && ldz >= to - from && from % 8 == 0 && to % 8 == 0 && ldz % 8 == 0;
-        }
-    }
-
-    /** {@link #runTiled} with the columns of {@code half} (null: none) stored in bf16 elsewhere. */
-    public static void runTiled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k, CUdeviceptr c,
-                                int ldc, CUdeviceptr bias, HalfColumns half) {
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
-        if (ldc < n || ldc % 2 != 0) throw new IllegalArgumentException("ldc " + ldc + ": need an even ldc >= n " + n + " (8-byte stores)");
-        if (half != null && half.to() > n) throw new IllegalArgumentException("bf16 columns end at " + half.to() + " > n " + n);
+        if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
         s.launch("gemm_bf16_tn_tiled", tiledGrid(s.device(), m, n), 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled, tiledRows(n), c, ldc, bias,
-                m, n, k, half == null ? null : half.z(), half == null ? 0 : half.ldz(), half == null ? 0 : half.from(),
-                half == null ? 0 : half.to());
+                m, n, k, 0);
     }
 
     /** Persistent CTAs of a pre-tiled kernel over m x n: one per tile, at most one per multiprocessor. */

@@ -24,29 +24,21 @@ public final class GemmVariantsBench {
      * flag (the older shape experiments do not); {@code timedAccumulate}: timed as C += A . B^T (out_proj's addTo).
      */
     private record Variant(String label, String kernel, int tileN, int threads, int smem, Grid grid, boolean pretiledA,
-                           boolean pretiledB, boolean accumulateArg, boolean timedAccumulate, int cluster, int maxGrid,
-                           ZArgs z) {
+                           boolean pretiledB, boolean accumulateArg, boolean timedAccumulate, int cluster, int maxGrid) {
         Variant(String label, String kernel, int tileN, int threads, int smem, Grid grid, boolean pretiledA,
                 boolean pretiledB, boolean accumulateArg, boolean timedAccumulate) {
-            this(label, kernel, tileN, threads, smem, grid, pretiledA, pretiledB, accumulateArg, timedAccumulate, 1, 0, ZArgs.NONE);
+            this(label, kernel, tileN, threads, smem, grid, pretiledA, pretiledB, accumulateArg, timedAccumulate, 1, 0);
         }
 
         Variant accumulating() {
             return new Variant(label + " C+=", kernel, tileN, threads, smem, grid, pretiledA, pretiledB, true, true,
-                    cluster, maxGrid, z);
+                    cluster, maxGrid);
         }
 
         /** The same kernel on a persistent grid of at most {@code ctas} CTAs (a multiple of its cluster size). */
         Variant onAtMost(int ctas) {
             return new Variant(label + " grid<=" + ctas, kernel, tileN, threads, smem, grid, pretiledA, pretiledB,
-                    accumulateArg, timedAccumulate, cluster, ctas, z);
-        }
-
-        /** The arguments after K: the accumulate flag, or the shipped kernel's (Z, ldz, zLo, zHi). */
-        Object[] tail(boolean accumulate, DeviceBuffer zBuf, int n) {
-            if (z == ZArgs.NONE) return new Object[] {accumulate ? 1 : 0};
-            int zHi = z == ZArgs.HALF_Z ? inProjZ(n) : 0;
-            return zHi == 0 ? new Object[] {null, 0, 0, 0} : new Object[] {zBuf, zHi, 0, zHi};
+                    accumulateArg, timedAccumulate, cluster, ctas);
         }
 
         /** Persistent: one CTA per SM at most (maxGrid if set); a clustered kernel gets whole clusters, one per
@@ -90,20 +82,12 @@ public final class GemmVariantsBench {
     /** gemm_wsm_*: the shipped schedule with B multicast over clusters of {@code cluster} CTAs along M. */
     private static Variant wsm(String kernel, int cluster) {
         return new Variant(kernel + " persist", kernel, 256, 384, 4 * (128 + 256) * 128 + 2048, Grid.PERSISTENT, true,
-                true, true, false, cluster, 0, ZArgs.NONE);
+                true, true, false, cluster, 0);
     }
 
-    /** How a kernel takes its last arguments: the accumulate flag, or the shipped kernel's bf16 columns (none, or z
-     *  of the in_proj shapes as the engine asks: {@link #inProjZ}). */
-    private enum ZArgs { NONE, NO_Z, HALF_Z }
-
-    /** d_ssm of the in_proj widths timed (130M 3352, 1.3B 8512); 0 for other shapes. */
-    static int inProjZ(int n) { return n == 3352 ? 1536 : n == 8512 ? 4096 : 0; }
-
-    private static Variant shippedTiled(boolean halfZ) {
-        return new Variant("gemm_bf16_tn_tiled (shipped)" + (halfZ ? " z bf16" : ""), "gemm_bf16_tn_tiled",
-                GpuGemm.TILED_TILE_N, 384, GpuGemm.TILED_SMEM, Grid.PERSISTENT, true, true, false, false, 1, 0,
-                halfZ ? ZArgs.HALF_Z : ZArgs.NO_Z);
+    private static Variant shippedTiled() {
+        return new Variant("gemm_bf16_tn_tiled (shipped)", "gemm_bf16_tn_tiled", GpuGemm.TILED_TILE_N, 384,
+                GpuGemm.TILED_SMEM, Grid.PERSISTENT, true, true, true, false);
     }
 
     /** Rows of the pre-tiled B: N rounded up to 8 (the swizzle's period); the kernels copy only the rows that exist. */
@@ -112,15 +96,13 @@ public final class GemmVariantsBench {
     public static void main(String[] args) {
         GpuDevice dev = Cuda.device(0);
         int sms = dev.multiprocessors;
-        Variant shipped = shippedTiled(false), halfZ = shippedTiled(true), at = ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
+        Variant shipped = shippedTiled(), at = ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
                 c2 = wsm("gemm_wsm_co_n256_s4_c2", 2), c4 = wsm("gemm_wsm_co_n256_s4_c4", 4);
         // the candidates alternate with the shipped kernel: the run drifts ~10 % (KERNEL_NOTES), only neighbours compare
         // (session 7: the shipped kernel with narrow last column tiles against its previous build, gemm_ws_co_n256_s4_at;
         // the multicast runs of session 6 were {shipped, c2, at, c4, shipped, c2, c2 <= 128, c4 <= 128, shipped, c2, c4,
         // c4 <= 120, shipped, c2})
-        // (session 8: in_proj's z stored in bf16, StoreCHalfZ, against the same kernel storing it fp32 and the build
-        // before narrow tails)
-        Variant[] variants = {shipped, halfZ, at, shipped, halfZ, at, shipped, halfZ};
+        Variant[] variants = {shipped, at, shipped, at, shipped, at};
         if (args.length > 0 && args[0].equals("ncu")) {  // one launch each on the 130M in_proj shape, for ncu
             profileOnce(dev, new Variant[] {shipped, c2, c4}, 32768, 3352, 768);
             return;
@@ -143,7 +125,7 @@ public final class GemmVariantsBench {
                 float[] bias = withBias ? GpuTests.randn(r, n, 1) : null;
                 // C[m + 1][ldc = n + 4] poisoned with NaN: the product's part must be written, the 4 columns past n and
                 // the row past m must not (n + 4 keeps n's alignment, so the staged kernels take their bulk stores)
-                int ldc = n + 4 + (n & 1);  // even: the shipped kernel stores 8-byte pairs only
+                int ldc = n + 4;
                 float[] c0 = nans((m + 1) * ldc), cAcc = accumulate ? GpuTests.randn(r, m * n, 1) : null;
                 if (accumulate) for (int i = 0; i < m; i++) System.arraycopy(cAcc, i * n, c0, i * ldc, n);
                 float[] want = new float[m * n];
@@ -155,8 +137,7 @@ public final class GemmVariantsBench {
                      DeviceBuffer gat = pretile(s, ga, ld, m, k); DeviceBuffer gt = pretile(s, gb, ld, n, k); DeviceBuffer gbias = bias == null ? null : GpuTests.upload(s, bias);
                      DeviceBuffer c = dev.alloc(4L * (m + 1) * ldc)) {
                     for (Variant v : distinctKernels(variants)) {
-                        if (v.z == ZArgs.NONE && !v.accumulateArg && (accumulate || withBias) || v.z != ZArgs.NONE && accumulate
-                                || wrong.contains(v.kernel)) continue;
+                        if (!v.accumulateArg && (accumulate || withBias) || wrong.contains(v.kernel)) continue;
                         // grids: the variant's own, then (1-D) 3 CTAs, or for a clustered kernel one cluster (every
                         // group on it) and 3 clusters (some with nothing to do on small shapes)
                         int[] grids = v.grid == Grid.TILES_2D ? new int[] {v.gridX(m, n, sms)}
@@ -164,9 +145,9 @@ public final class GemmVariantsBench {
                                 : new int[] {v.gridX(m, n, sms), v.cluster, 3 * v.cluster};
                         for (int grid : grids) try {
                             s.upload(c0, c.ptr());
-                            s.launch(v.kernel, grid, v.gridY(m), 1, v.threads, v.smem, concat(new Object[] {v.pretiledA ? gat : ga,
+                            s.launch(v.kernel, grid, v.gridY(m), 1, v.threads, v.smem, v.pretiledA ? gat : ga,
                                     v.pretiledA ? pretiledRows(m) : ld, v.pretiledB ? gt : gb,
-                                    v.pretiledB ? pretiledRows(n) : ld, c, ldc, gbias, m, n, k}, v.tail(accumulate, null, n)));
+                                    v.pretiledB ? pretiledRows(n) : ld, c, ldc, gbias, m, n, k, accumulate ? 1 : 0);
                             String what = String.format("%s grid %d %dx%dx%d%s%s", v.kernel, grid, m, n, k,
                                     withBias ? " bias" : "", accumulate ? " acc" : "");
                             float[] got = s.downloadFloats(c.ptr(), (m + 1) * ldc), part = new float[m * n];
@@ -193,14 +174,14 @@ public final class GemmVariantsBench {
                 try (DeviceBuffer ga = GpuTests.uploadHalf(s, DType.BF16, uniform(r, M * K), M, K);
                      DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, uniform(r, N * K), N, K);
                      DeviceBuffer gat = pretile(s, ga, K, M, K); DeviceBuffer gt = pretile(s, gb, K, N, K);
-                     DeviceBuffer c = dev.alloc(4L * M * N); DeviceBuffer z = dev.alloc(2L * M * Math.max(1, inProjZ(N)))) {
+                     DeviceBuffer c = dev.alloc(4L * M * N)) {
                     for (int vi = 0; vi < variants.length; vi++) {
                         Variant v = variants[vi];
                         if (wrong.contains(v.kernel)) continue;
-                        for (int i = 0; i < 3; i++) launch(s, v, ga, gat, gb, gt, c, z, M, N, K, sms);
+                        for (int i = 0; i < 3; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
                         s.resetProfile();
                         int reps = 50;
-                        for (int i = 0; i < reps; i++) launch(s, v, ga, gat, gb, gt, c, z, M, N, K, sms);
+                        for (int i = 0; i < reps; i++) launch(s, v, ga, gat, gb, gt, c, M, N, K, sms);
                         Map<String, double[]> p = s.profile();
                         double ms = p.get(v.kernel)[0] / reps;
                         tflops[vi][si] = 2.0 * M * N * K / ms / 1e9;
@@ -237,7 +218,7 @@ public final class GemmVariantsBench {
              DeviceBuffer gb = GpuTests.uploadHalf(s, DType.BF16, uniform(r, N * K), N, K);
              DeviceBuffer gat = pretile(s, ga, K, M, K); DeviceBuffer gt = pretile(s, gb, K, N, K);
              DeviceBuffer c = dev.alloc(4L * M * N)) {
-            for (Variant v : variants) launch(s, v, ga, gat, gb, gt, c, null, M, N, K, dev.multiprocessors);
+            for (Variant v : variants) launch(s, v, ga, gat, gb, gt, c, M, N, K, dev.multiprocessors);
             s.sync();
             System.out.println("profiled once each on " + M + "x" + N + "x" + K + ": "
                     + String.join(", ", Arrays.stream(variants).map(Variant::kernel).toArray(String[]::new)));
@@ -271,15 +252,9 @@ public final class GemmVariantsBench {
     }
 
     private static void launch(GpuStream s, Variant v, DeviceBuffer a, DeviceBuffer at, DeviceBuffer b, DeviceBuffer bt,
-                               DeviceBuffer c, DeviceBuffer z, int M, int N, int K, int sms) {
-        s.launch(v.kernel, v.gridX(M, N, sms), v.gridY(M), 1, v.threads, v.smem, concat(new Object[] {v.pretiledA ? at : a,
-                v.pretiledA ? pretiledRows(M) : K, v.pretiledB ? bt : b, v.pretiledB ? pretiledRows(N) : K, c, N, null,
-                M, N, K}, v.tail(v.timedAccumulate, z, N)));
-    }
-
-    private static Object[] concat(Object[] a, Object[] b) {
-        Object[] r = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
+                               DeviceBuffer c, int M, int N, int K, int sms) {
+        s.launch(v.kernel, v.gridX(M, N, sms), v.gridY(M), 1, v.threads, v.smem, v.pretiledA ? at : a,
+                v.pretiledA ? pretiledRows(M) : K, v.pretiledB ? bt : b,
+                v.pretiledB ? pretiledRows(N) : K, c, N, null, M, N, K, v.timedAccumulate ? 1 : 0);
     }
 }

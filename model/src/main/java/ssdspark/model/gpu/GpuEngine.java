@@ -571,9 +571,6 @@ public final class GpuEngine implements Engine {
         final int ldXn = bf ? w.ldModel : d;
         // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
         final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
-        // the pre-tiled in_proj writes z in bf16 for its only reader, the gated norm (KERNEL_NOTES.md, session 8)
-        final GpuGemm.HalfColumns zHalf = w.tiled && GpuGemm.HalfColumns.fits(dSsm, col.z(), col.z() + dSsm)
-                ? new GpuGemm.HalfColumns(ws.zH.ptr(), dSsm, col.z(), col.z() + dSsm) : null;
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
@@ -585,7 +582,7 @@ public final class GpuEngine implements Engine {
             } else {
                 if (w.tiled) { // Hopper's copy engine feeds the GEMM: the norm writes xn tiled like the weight
                     GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr());
-                    GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias), zHalf);
+                    GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
                 } else {
                     norm(ws, g.norm, pending, T, ldXn);
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
@@ -599,10 +596,7 @@ public final class GpuEngine implements Engine {
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
                 if (w.tiled) {
-                    if (zHalf != null)
-                        GpuGatedRmsNorm.forwardTiledHalfZ(s, T, ws.y.ptr(), dSsm, ws.zH.ptr(), dSsm, ws.proj.ptr(), dIn,
-                                ptr(g.gatedNorm), c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);
-                    else GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                    GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
                             c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);
                     GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, ptr(g.outProjBias));
                 } else {

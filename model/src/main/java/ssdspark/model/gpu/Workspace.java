@@ -29,7 +29,6 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]; or pre-tiled for a tiled in_proj (GpuWeights.tiled)
     DeviceBuffer delta;      // f32 [T][d]: a Mamba-2 block's out_proj output, added into residual by the next norm
     DeviceBuffer proj;       // f32 [T][projWidth]: in_proj (or fc1) output
-    DeviceBuffer zH;         // bf16 [T][d_ssm]: in_proj's z, where the pre-tiled GEMM writes it in bf16 (tiled only)
     DeviceBuffer xbc;        // f32 [T][conv_dim]: conv output (x | B | C, or an attention layer's q | k | v)
     DeviceBuffer y;          // f32 [T][d_ssm]
     DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]; or pre-tiled (as xn)
@@ -118,7 +117,6 @@ final class Workspace implements AutoCloseable {
             xn = dev.alloc(bf16 ? Math.max(2 * T * ldModel, tiled ? GpuGemm.tiledBytes(t, d) : 0) : 4 * T * d);
             delta = dev.alloc(4 * T * d);
             proj = dev.alloc(4 * T * projWidth());
-            if (tiled) zH = dev.alloc(2 * T * c.dSsm);
             xbc = dev.alloc(4 * T * Math.max(c.convDim(), attn == null ? 0 : attn.qkvDim()));
             y = dev.alloc(4 * T * c.dSsm);
             gated = dev.alloc(bf16 ? Math.max(2 * T * ldGated, tiled ? GpuGemm.tiledBytes(t, c.dInner) : 0) : 4 * T * gatedWidth());
@@ -198,9 +196,9 @@ final class Workspace implements AutoCloseable {
         } catch (RuntimeException ignored) {
             // the stream's own error is what the caller sees
         }
-        closeAll(ints, residual, xn, delta, proj, zH, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm,
-                attnQ, attnInts, keys, values);
-        ints = residual = xn = delta = proj = zH = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
+        closeAll(ints, residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd, convState, ssmState, pool, lm, attnQ,
+                attnInts, keys, values);
+        ints = residual = xn = delta = proj = xbc = y = gated = hidden = hiddenH = ssd = convState = ssmState = pool = lm = null;
         attnQ = attnInts = keys = values = null;
         capTokens = capSeqs = capChunks = capKvRows = 0;
         capLmScratch = 0;
@@ -210,7 +208,7 @@ final class Workspace implements AutoCloseable {
 
     long bytes() {
         long b = 0;
-        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, delta, proj, zH, xbc, y, gated, hidden, hiddenH, ssd,
+        for (DeviceBuffer x : new DeviceBuffer[] {ints, residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd,
                 convState, ssmState, pool, lm, attnQ, attnInts, keys, values})
             if (x != null) b += x.bytes();
         return b;
@@ -218,8 +216,8 @@ final class Workspace implements AutoCloseable {
 
     private void freeTokenBuffers() {
         stream.sync();
-        closeAll(residual, xn, delta, proj, zH, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
-        residual = xn = delta = proj = zH = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
+        closeAll(residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
+        residual = xn = delta = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
     }
 
     private static void closeAll(DeviceBuffer... bs) {
