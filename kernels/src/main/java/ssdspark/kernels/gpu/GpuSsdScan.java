@@ -70,6 +70,17 @@ public final class GpuSsdScan {
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
                                long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
+        forward(s, null, v, dims, in, p, ssm, seqStride, true, scratch, y, ldY, tensorCores);
+    }
+
+    /**
+     * {@link #forward} with C.B computed on {@code side} (null: on s) while s runs the chunk states and their passing,
+     * joined before the scan (s waits for everything queued on side so far). carriedIn false: every sequence starts
+     * from the zero state and ssm is only written (the caller need not clear it).
+     */
+    public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
+                               CUdeviceptr ssm, long seqStride, boolean carriedIn, CUdeviceptr scratch, CUdeviceptr y,
+                               int ldY, boolean tensorCores) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -78,10 +89,17 @@ public final class GpuSsdScan {
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
+        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
+        // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
+        GpuStream cbs = side == null ? s : side;
+        if (side != null) side.waitFor(s);
+        if (tensorCores)
+            cbs.launch("ssd_bmm_cb_tc", C, G, 3, 128, TC_BMM_SMEM, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
+        else
+            cbs.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
         final int tilesP = (P + 63) / 64;
-        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
         if (tensorCores) {
             final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
             s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
@@ -92,11 +110,9 @@ public final class GpuSsdScan {
         }
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
-                states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride);
-        if (tensorCores)
-            s.launch("ssd_bmm_cb_tc", C, G, 3, 128, TC_BMM_SMEM, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
-        else
-            s.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
+                states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride,
+                carriedIn ? 1 : 0);
+        if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
                     dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);

@@ -4,6 +4,7 @@ import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
@@ -26,29 +27,48 @@ import java.util.Map;
  */
 public final class GpuStream implements AutoCloseable {
     private static final long STAGING = 16L << 20;
+    /** Staging of a side stream ({@link GpuDevice#newSideStream}), which only launches. */
+    static final long SIDE_STAGING = 64L << 10;
 
     private final GpuDevice device;
     private CUstream stream;
     private Pointer staging;
     private ByteBuffer stagingBuf;
+    private final long capacity;  // staging bytes
     private long used;
     private boolean profiling;
     private final List<Object[]> pending = new ArrayList<>();   // {name, start, end}
     private final Map<String, double[]> profile = new LinkedHashMap<>(); // name -> {ms, launches}
 
-    GpuStream(GpuDevice device) {
+    GpuStream(GpuDevice device) { this(device, STAGING); }
+
+    GpuStream(GpuDevice device, long capacity) {
         this.device = device;
+        this.capacity = capacity;
         device.makeCurrent();
         stream = new CUstream();
         JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
         staging = new Pointer();
-        JCudaDriver.cuMemAllocHost(staging, STAGING);
-        stagingBuf = staging.getByteBuffer(0, STAGING).order(ByteOrder.nativeOrder());
+        JCudaDriver.cuMemAllocHost(staging, capacity);
+        stagingBuf = staging.getByteBuffer(0, capacity).order(ByteOrder.nativeOrder());
     }
 
     public GpuDevice device() { return device; }
 
     public CUstream handle() { return stream; }
+
+    /**
+     * Work queued on this stream from now on starts only after everything queued on {@code other} so far (an event
+     * recorded there and waited for here; neither host thread blocks).
+     */
+    public void waitFor(GpuStream other) {
+        device.makeCurrent();
+        CUevent e = new CUevent();
+        JCudaDriver.cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING);
+        JCudaDriver.cuEventRecord(e, other.stream);
+        JCudaDriver.cuStreamWaitEvent(stream, e, 0);
+        JCudaDriver.cuEventDestroy(e); // released once the wait is done
+    }
 
     /** Waits for everything queued on this stream. */
     public void sync() {
@@ -129,8 +149,8 @@ public final class GpuStream implements AutoCloseable {
 
     private long reserve(long wanted) {
         used = (used + 15) & ~15L;
-        if (used >= STAGING) sync();
-        return Math.min(wanted, STAGING - used);
+        if (used >= capacity) sync();
+        return Math.min(wanted, capacity - used);
     }
 
     private void copyUp(CUdeviceptr dst, long dstOff, long n) {
@@ -210,7 +230,7 @@ public final class GpuStream implements AutoCloseable {
         sync();
         long done = 0;
         while (done < n) {
-            int k = (int) Math.min(n - done, STAGING / 4);
+            int k = (int) Math.min(n - done, capacity / 4);
             fetch(src, 4 * done, 4L * k).asFloatBuffer().get(dst, off + (int) done, k);
             done += k;
         }
@@ -221,7 +241,7 @@ public final class GpuStream implements AutoCloseable {
         sync();
         long done = 0;
         while (done < n) {
-            int k = (int) Math.min(n - done, STAGING / 8);
+            int k = (int) Math.min(n - done, capacity / 8);
             fetch(src, 8 * done, 8L * k).asDoubleBuffer().get(dst, off + (int) done, k);
             done += k;
         }
@@ -232,7 +252,7 @@ public final class GpuStream implements AutoCloseable {
         sync();
         long done = 0;
         while (done < n) {
-            int k = (int) Math.min(n - done, STAGING / 4);
+            int k = (int) Math.min(n - done, capacity / 4);
             fetch(src, 4 * done, 4L * k).asIntBuffer().get(dst, off + (int) done, k);
             done += k;
         }
@@ -243,7 +263,7 @@ public final class GpuStream implements AutoCloseable {
         sync();
         long done = 0;
         while (done < n) {
-            int k = (int) Math.min(n - done, STAGING / 2);
+            int k = (int) Math.min(n - done, capacity / 2);
             fetch(src, 2 * done, 2L * k).asShortBuffer().get(dst, off + (int) done, k);
             done += k;
         }

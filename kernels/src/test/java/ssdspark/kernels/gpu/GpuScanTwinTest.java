@@ -7,6 +7,7 @@ import ssdspark.kernels.SsdScan;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static ssdspark.kernels.gpu.GpuTests.*;
 
 /**
@@ -46,6 +47,15 @@ class GpuScanTwinTest {
                 String what = "conv1d K=" + kernel + " C=" + channels + " ld=" + ldIn + " off=" + inOff;
                 close(what + " out", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
                 if (hist > 0) close(what + " states", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
+                // the windows' replacement on a side stream (the engine's path), joined before they are read
+                if (hist > 0) try (GpuStream side = dev.newSideStream()) {
+                    s.upload(states, gs.ptr());
+                    GpuCausalConv1d.forward(s, side, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
+                            (long) hist * channels, true, out.ptr());
+                    s.waitFor(side);
+                    close(what + " out, windows on a side stream", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
+                    close(what + " states from a side stream", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
+                }
             }
         }
     }
@@ -141,6 +151,28 @@ class GpuScanTwinTest {
             close(name + " y vs float64 recurrence", ref, gotY, tol * scaleY, 1e-4);
             close(name + " y vs chunked twin", wantY, gotY, tol * scaleY, 1e-4);
             close(name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), tol * scaleS, 1e-4);
+
+            // The engine's path for fresh sequences: C.B on a side stream, the carried state not read (ssm holds NaN
+            // before): the same bits as one stream from a zeroed state.
+            GpuSsdScan.Inputs in = new GpuSsdScan.Inputs(gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff);
+            GpuSsdScan.Params par = new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel);
+            s.zero(gst.ptr(), 4L * init.length);
+            GpuSsdScan.forward(s, vd, dims, in, par, gst.ptr(), (long) H * P * N, scratch.ptr(), gy.ptr(), ldY, tc);
+            float[] y0 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s0 = s.downloadFloats(gst.ptr(), init.length);
+            float[] nan = new float[Math.max(init.length, v.tokens * ldY)];
+            Arrays.fill(nan, Float.NaN);
+            s.upload(nan, 0, init.length, gst.ptr());
+            s.upload(nan, 0, v.tokens * ldY, gy.ptr());
+            try (GpuStream side = dev.newSideStream()) {
+                GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, scratch.ptr(), gy.ptr(), ldY, tc);
+                float[] y1 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s1 = s.downloadFloats(gst.ptr(), init.length);
+                for (int t = 0; t < v.tokens; t++)
+                    for (int c = 0; c < dSsm; c++)
+                        assertEquals(Float.floatToRawIntBits(y0[t * ldY + c]), Float.floatToRawIntBits(y1[t * ldY + c]),
+                                name + ": y[" + t + "][" + c + "] with C.B on a side stream and no carried state");
+                for (int i = 0; i < s0.length; i++)
+                    assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(s1[i]), name + ": final state " + i);
+            }
         }
     }
 }

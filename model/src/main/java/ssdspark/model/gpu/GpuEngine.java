@@ -415,13 +415,20 @@ public final class GpuEngine implements Engine {
     public void setProfiling(boolean on) {
         profiling = on;
         workspace().stream.setProfiling(on);
+        workspace().side.setProfiling(on);
     }
 
-    /** Kernel name -> {milliseconds, launches} since the last call of this method, for the calling thread. */
+    /**
+     * Kernel name -> {milliseconds, launches} since the last call of this method, for the calling thread (both its
+     * streams: the side stream's kernels overlap the main one's, so the sum can exceed the wall time).
+     */
     public Map<String, double[]> takeProfile() {
-        GpuStream s = workspace().stream;
-        Map<String, double[]> p = s.profile();
-        s.resetProfile();
+        Workspace ws = workspace();
+        Map<String, double[]> p = ws.stream.profile();
+        ws.stream.resetProfile();
+        for (Map.Entry<String, double[]> e : ws.side.profile().entrySet())
+            p.merge(e.getKey(), e.getValue(), (a, b) -> new double[] {a[0] + b[0], a[1] + b[1]});
+        ws.side.resetProfile();
         return p;
     }
 
@@ -433,6 +440,7 @@ public final class GpuEngine implements Engine {
         if (ws == null) {
             ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiled);
             ws.stream.setProfiling(profiling);
+            ws.side.setProfiling(profiling);
             local.set(ws);
             workspaces.add(ws);
         }
@@ -542,9 +550,16 @@ public final class GpuEngine implements Engine {
         Varlen.OnDevice vd = v.upload(s, ws.ints, ws.tablesOffset());
         ids.load(ws, vd);
 
-        // carried states: zero, then the given ones; device layout [S][L][...]
+        // carried states: zero, then the given ones; device layout [S][L][...]. Without any carried SSM state the scan
+        // starts every sequence from zero itself, and clearing ssmState (0.3-0.8 GB) is saved.
+        boolean carried = false;
+        if (states != null)
+            for (Mamba2State st : states) {
+                HeldState h = st == null ? null : heldHere(st);
+                carried |= st != null && (h == null || h.written);
+            }
         s.zero(ws.convState.ptr(), 4L * S * L * convN);
-        s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
+        if (carried) s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
         if (states != null)
             for (int i = 0; i < S; i++) {
                 Mamba2State st = states[i];
@@ -588,10 +603,13 @@ public final class GpuEngine implements Engine {
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
 
-                GpuCausalConv1d.forward(s, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias),
-                        c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
+                // the next chunk's conv windows and C.B run on the side stream, beside the chunk states and their
+                // passing; the scan joins them (KERNEL_NOTES.md, session 8)
+                GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
+                        ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
-                GpuSsdScan.forward(s, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+                GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
+                        ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)

@@ -15,6 +15,8 @@ import ssdspark.model.Mamba2Config;
  */
 final class Workspace implements AutoCloseable {
     final GpuStream stream;
+    /** Launches beside stream's (GpuEngine: the conv windows and C.B), joined back before their outputs are needed. */
+    final GpuStream side;
     private final GpuDevice dev;
     private final Mamba2Config c;
     private final boolean bf16;
@@ -65,6 +67,7 @@ final class Workspace implements AutoCloseable {
         for (int l = 0; l < c.nLayer; l++) if (c.isAttention(l)) a++;
         this.attnLayers = a;
         this.stream = dev.newStream();
+        this.side = dev.newSideStream();
     }
 
     /** Row width of in_proj's output buffer: the widest of Mamba-2's in_proj, attention's in_proj and fc1. */
@@ -193,6 +196,7 @@ final class Workspace implements AutoCloseable {
     private void emptied() {
         try {
             stream.sync();
+            side.sync();
         } catch (RuntimeException ignored) {
             // the stream's own error is what the caller sees
         }
@@ -216,6 +220,7 @@ final class Workspace implements AutoCloseable {
 
     private void freeTokenBuffers() {
         stream.sync();
+        side.sync();  // joined into stream before each scan; a failed batch may have left it running
         closeAll(residual, xn, delta, proj, xbc, y, gated, hidden, hiddenH, ssd, attnQ, attnInts);
         residual = xn = delta = proj = xbc = y = gated = hidden = hiddenH = ssd = attnQ = attnInts = null;
     }
@@ -229,5 +234,6 @@ final class Workspace implements AutoCloseable {
         stream.sync();
         emptied();
         stream.close();
+        side.close();
     }
 }
