@@ -160,11 +160,8 @@ public final class GpuDevice {
     /** A new stream of this device (one per task thread). */
     public GpuStream newStream() { return new GpuStream(this); }
 
-    /**
-     * A stream for launches beside another (see {@link GpuStream#waitFor}), at the highest priority: its few short
-     * kernels get blocks as soon as any free up instead of after the other stream's long grid; its staging is small.
-     */
-    public GpuStream newSideStream() { return new GpuStream(this, GpuStream.SIDE_STAGING, true); }
+    /** A stream for launches beside another (see {@link GpuStream#waitFor}); its staging area is small. */
+    public GpuStream newSideStream() { return new GpuStream(this, GpuStream.SIDE_STAGING); }
 
     /** "gpu:0 (NVIDIA H200, sm_90, 132 SMs)". */
     public String describe() {

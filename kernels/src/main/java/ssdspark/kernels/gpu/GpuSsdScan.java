@@ -74,28 +74,9 @@ public final class GpuSsdScan {
     }
 
     /**
-     * Queues dt = softplus(dt_raw + dt_bias) (clamped) and its cumsum a chunk into scratch on {@code side}, after what
-     * s queued so far: it reads in_proj's dt columns only, so it runs beside the conv. The side-stream
-     * {@link #forward} that follows expects it there.
-     */
-    public static void discretize(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
-                                  CUdeviceptr scratch) {
-        side.waitFor(s);
-        cumsum(side, v, dims.nheads(), in, p, scratch);
-    }
-
-    private static void cumsum(GpuStream on, Varlen.OnDevice v, int H, Inputs in, Params p, CUdeviceptr scratch) {
-        final int T = v.host().tokens, C = v.host().chunks;
-        on.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
-                in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, scratch,
-                scratch.withByteOffset(4L * H * T));
-    }
-
-    /**
-     * {@link #forward} with work on a second stream: with {@code side} (null: all on s) dt and its cumsum must have
-     * been queued there by {@link #discretize}, and C.B goes there too, beside the chunk states and their passing;
-     * s waits for side before the chunk states and again before the scan (everything queued on side so far).
-     * carriedIn false: every sequence starts from the zero state and ssm is only written (the caller need not clear it).
+     * {@link #forward} with C.B computed on {@code side} (null: on s) while s runs the chunk states and their passing,
+     * joined before the scan (s waits for everything queued on side so far). carriedIn false: every sequence starts
+     * from the zero state and ssm is only written (the caller need not clear it).
      */
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
                                CUdeviceptr ssm, long seqStride, boolean carriedIn, CUdeviceptr scratch, CUdeviceptr y,
@@ -109,8 +90,6 @@ public final class GpuSsdScan {
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
         tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
-        if (side == null) cumsum(s, v, H, in, p, scratch);
-        else s.waitFor(side);  // dt and its cumsum (discretize) are done
         // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
         GpuStream cbs = side == null ? s : side;
         if (side != null) side.waitFor(s);
@@ -118,6 +97,8 @@ public final class GpuSsdScan {
             cbs.launch("ssd_bmm_cb_tc", C, G, 3, 128, TC_BMM_SMEM, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         else
             cbs.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
+        s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
+                in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
         final int tilesP = (P + 63) / 64;
         if (tensorCores) {
             final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);

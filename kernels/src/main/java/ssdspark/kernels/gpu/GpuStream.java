@@ -40,17 +40,14 @@ public final class GpuStream implements AutoCloseable {
     private final List<Object[]> pending = new ArrayList<>();   // {name, start, end}
     private final Map<String, double[]> profile = new LinkedHashMap<>(); // name -> {ms, launches}
 
-    GpuStream(GpuDevice device) { this(device, STAGING, false); }
+    GpuStream(GpuDevice device) { this(device, STAGING); }
 
-    /** urgent: the device's highest stream priority, so its blocks are scheduled first when both streams have some. */
-    GpuStream(GpuDevice device, long capacity, boolean urgent) {
+    GpuStream(GpuDevice device, long capacity) {
         this.device = device;
         this.capacity = capacity;
         device.makeCurrent();
         stream = new CUstream();
-        int[] least = new int[1], greatest = new int[1];
-        JCudaDriver.cuCtxGetStreamPriorityRange(least, greatest);
-        JCudaDriver.cuStreamCreateWithPriority(stream, CUstream_flags.CU_STREAM_NON_BLOCKING, urgent ? greatest[0] : least[0]);
+        JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
         staging = new Pointer();
         JCudaDriver.cuMemAllocHost(staging, capacity);
         stagingBuf = staging.getByteBuffer(0, capacity).order(ByteOrder.nativeOrder());

@@ -152,8 +152,8 @@ class GpuScanTwinTest {
             close(name + " y vs chunked twin", wantY, gotY, tol * scaleY, 1e-4);
             close(name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), tol * scaleS, 1e-4);
 
-            // The engine's path for fresh sequences: dt, its cumsum and C.B on a side stream, the carried state not read
-            // (ssm holds NaN before): the same bits as one stream from a zeroed state.
+            // The engine's path for fresh sequences: C.B on a side stream, the carried state not read (ssm holds NaN
+            // before): the same bits as one stream from a zeroed state.
             GpuSsdScan.Inputs in = new GpuSsdScan.Inputs(gx.ptr(), ldX, xOff, bOff, cOff, gdt.ptr(), ldDt, dtOff);
             GpuSsdScan.Params par = new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), dtMin, dtMax, gd.ptr(), k.dPerChannel);
             s.zero(gst.ptr(), 4L * init.length);
@@ -164,7 +164,6 @@ class GpuScanTwinTest {
             s.upload(nan, 0, init.length, gst.ptr());
             s.upload(nan, 0, v.tokens * ldY, gy.ptr());
             try (GpuStream side = dev.newSideStream()) {
-                GpuSsdScan.discretize(s, side, vd, dims, in, par, scratch.ptr());
                 GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, scratch.ptr(), gy.ptr(), ldY, tc);
                 float[] y1 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s1 = s.downloadFloats(gst.ptr(), init.length);
                 for (int t = 0; t < v.tokens; t++)

@@ -603,9 +603,8 @@ public final class GpuEngine implements Engine {
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
 
-                // On the side stream (KERNEL_NOTES.md, session 8): dt and its cumsum beside the conv, then the next
-                // chunk's conv windows and C.B beside the chunk states and their passing; the scan joins them.
-                GpuSsdScan.discretize(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssd.ptr());
+                // the next chunk's conv windows and C.B run on the side stream, beside the chunk states and their
+                // passing; the scan joins them (KERNEL_NOTES.md, session 8)
                 GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
                         ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
 
