@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
         CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
         CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, 1);
+                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, 3);
     };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
     auto bmm_tc = [&] {
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
             CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
             v.kernel<<<dim3((PN / v.vec + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
-                                                                       seqChunks, H, PN, ssm, H * PN, 1);
+                                                                       seqChunks, H, PN, ssm, H * PN, 3);
         };
         run();
         CK(cudaDeviceSynchronize());

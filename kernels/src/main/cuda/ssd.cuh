@@ -116,8 +116,9 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 }
 
 // grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
-// ssm[s*seqStride + h*P*N + e] holds the carried state in (read only if carriedIn: else every sequence starts from
-// zero, and the engine need not clear ssm) and the final state out; states[c] (local) becomes the
+// ssm[s*seqStride + h*P*N + e] holds the carried state in (read only if carry & 1: else every sequence starts from
+// zero, and the engine need not clear ssm) and the final state out (written only if carry & 2: no caller keeps it
+// otherwise); states[c] (local) becomes the
 // state entering chunk c. Each thread walks V state elements down the sequence's chunks, AHEAD chunks a round: the
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
@@ -126,7 +127,7 @@ template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                                   int H, int PN, float* ssm, long long seqStride, int carriedIn) {
+                                                   int H, int PN, float* ssm, long long seqStride, int carry) {
     typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
     __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
@@ -138,7 +139,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
     const size_t step = (size_t)H * PN;
     float S[V];
 #pragma unroll
-    for (int i = 0; i < V; i++) S[i] = valid && carriedIn ? carried[i] : 0.f;
+    for (int i = 0; i < V; i++) S[i] = valid && (carry & 1) ? carried[i] : 0.f;
     for (int k0 = 0; k0 < nc; k0 += AHEAD) {
         vec loc[AHEAD];
         if (valid)
@@ -167,7 +168,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
                 *reinterpret_cast<vec*>(local + (k0 + j) * step) = out;
             }
     }
-    if (valid)
+    if (valid && (carry & 2))
 #pragma unroll
         for (int i = 0; i < V; i++) carried[i] = S[i];
 }
@@ -176,15 +177,15 @@ extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* st
                                                                        const int* chunkStart, const int* chunkLen,
                                                                        const int* seqChunk0, const int* seqChunks, int H,
                                                                        int PN, float* ssm, long long seqStride,
-                                                                       int carriedIn) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carriedIn);
+                                                                       int carry) {
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
                                                                           const int* chunkStart, const int* chunkLen,
                                                                           const int* seqChunk0, const int* seqChunks,
                                                                           int H, int PN, float* ssm, long long seqStride,
-                                                                          int carriedIn) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carriedIn);
+                                                                          int carry) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

@@ -17,17 +17,18 @@ public final class GpuCausalConv1d {
     public static void forward(GpuStream s, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff, int channels,
                                CUdeviceptr weight, CUdeviceptr bias, int kernel, CUdeviceptr state, long stateSeqStride,
                                boolean silu, CUdeviceptr out) {
-        forward(s, null, v, in, ldIn, inOff, channels, weight, bias, kernel, state, stateSeqStride, silu, out);
+        forward(s, null, v, in, ldIn, inOff, channels, weight, bias, kernel, state, stateSeqStride, true, silu, out);
     }
 
     /**
      * {@link #forward} with the windows' replacement queued on {@code side} (null: on s) after the conv: nothing in the
      * batch reads them again, so it runs beside s's next work. The caller makes s wait for side before anything
-     * overwrites {@code in} (GpuSsdScan.forward's join does).
+     * overwrites {@code in} (GpuSsdScan.forward's join does). keepWindows false: the windows are read, not replaced
+     * (no caller keeps them).
      */
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff,
                                int channels, CUdeviceptr weight, CUdeviceptr bias, int kernel, CUdeviceptr state,
-                               long stateSeqStride, boolean silu, CUdeviceptr out) {
+                               long stateSeqStride, boolean keepWindows, boolean silu, CUdeviceptr out) {
         int act = silu ? 1 : 0;
         int bx = (channels + 127) / 128, T = v.host().tokens;
         if (kernel >= 2 && kernel <= 4 && channels % 4 == 0) // 4 channels a thread, 16 tokens' inputs loaded at once
@@ -39,7 +40,7 @@ public final class GpuCausalConv1d {
         else
             s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
                     v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
-        if (kernel <= 1) return;
+        if (kernel <= 1 || !keepWindows) return;
         GpuStream ws = side == null ? s : side;
         if (side != null) side.waitFor(s);  // the conv has read the old windows
         ws.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,

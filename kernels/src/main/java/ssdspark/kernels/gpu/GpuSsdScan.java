@@ -70,17 +70,18 @@ public final class GpuSsdScan {
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
                                long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
-        forward(s, null, v, dims, in, p, ssm, seqStride, true, scratch, y, ldY, tensorCores);
+        forward(s, null, v, dims, in, p, ssm, seqStride, true, true, scratch, y, ldY, tensorCores);
     }
 
     /**
      * {@link #forward} with C.B computed on {@code side} (null: on s) while s runs the chunk states and their passing,
      * joined before the scan (s waits for everything queued on side so far). carriedIn false: every sequence starts
-     * from the zero state and ssm is only written (the caller need not clear it).
+     * from the zero state without reading ssm (the caller need not clear it); carriedOut false: the final states are
+     * not written back (no caller keeps them).
      */
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
-                               CUdeviceptr ssm, long seqStride, boolean carriedIn, CUdeviceptr scratch, CUdeviceptr y,
-                               int ldY, boolean tensorCores) {
+                               CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
+                               CUdeviceptr y, int ldY, boolean tensorCores) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -111,7 +112,7 @@ public final class GpuSsdScan {
         final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
         s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
                 states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride,
-                carriedIn ? 1 : 0);
+                (carriedIn ? 1 : 0) | (carriedOut ? 2 : 0));
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),

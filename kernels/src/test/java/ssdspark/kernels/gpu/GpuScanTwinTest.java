@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static ssdspark.kernels.gpu.GpuTests.*;
 
 /**
@@ -51,10 +52,16 @@ class GpuScanTwinTest {
                 if (hist > 0) try (GpuStream side = dev.newSideStream()) {
                     s.upload(states, gs.ptr());
                     GpuCausalConv1d.forward(s, side, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
-                            (long) hist * channels, true, out.ptr());
+                            (long) hist * channels, true, true, out.ptr());
                     s.waitFor(side);
                     close(what + " out, windows on a side stream", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
                     close(what + " states from a side stream", wantStates, s.downloadFloats(gs.ptr(), states.length), 0, 0);
+                    // no window kept: the same output from the given windows, which stay as they were
+                    s.upload(states, gs.ptr());
+                    GpuCausalConv1d.forward(s, side, vd, gi.ptr(), ldIn, inOff, channels, gw.ptr(), gb.ptr(), kernel, gs.ptr(),
+                            (long) hist * channels, false, true, out.ptr());
+                    close(what + " out, windows not kept", want, s.downloadFloats(out.ptr(), want.length), 1e-5, 1e-5);
+                    close(what + " windows not kept stay", states, s.downloadFloats(gs.ptr(), states.length), 0, 0);
                 }
             }
         }
@@ -164,7 +171,7 @@ class GpuScanTwinTest {
             s.upload(nan, 0, init.length, gst.ptr());
             s.upload(nan, 0, v.tokens * ldY, gy.ptr());
             try (GpuStream side = dev.newSideStream()) {
-                GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, scratch.ptr(), gy.ptr(), ldY, tc);
+                GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, tc);
                 float[] y1 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s1 = s.downloadFloats(gst.ptr(), init.length);
                 for (int t = 0; t < v.tokens; t++)
                     for (int c = 0; c < dSsm; c++)
@@ -172,6 +179,15 @@ class GpuScanTwinTest {
                                 name + ": y[" + t + "][" + c + "] with C.B on a side stream and no carried state");
                 for (int i = 0; i < s0.length; i++)
                     assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(s1[i]), name + ": final state " + i);
+                // no state kept: the same y, and ssm neither read nor written
+                s.upload(nan, 0, init.length, gst.ptr());
+                GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, tc);
+                float[] y2 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s2 = s.downloadFloats(gst.ptr(), init.length);
+                for (int t = 0; t < v.tokens; t++)
+                    for (int c = 0; c < dSsm; c++)
+                        assertEquals(Float.floatToRawIntBits(y0[t * ldY + c]), Float.floatToRawIntBits(y2[t * ldY + c]),
+                                name + ": y[" + t + "][" + c + "] with no state kept");
+                for (int i = 0; i < s2.length; i++) assertTrue(Float.isNaN(s2[i]), name + ": ssm written though no state is kept");
             }
         }
     }

@@ -552,12 +552,15 @@ public final class GpuEngine implements Engine {
 
         // carried states: zero, then the given ones; device layout [S][L][...]. Without any carried SSM state the scan
         // starts every sequence from zero itself, and clearing ssmState (0.3-0.8 GB) is saved.
-        boolean carried = false;
+        // Without any state to keep, the final SSM states and conv windows are not written either.
+        boolean carried = false, kept = false;
         if (states != null)
             for (Mamba2State st : states) {
                 HeldState h = st == null ? null : heldHere(st);
                 carried |= st != null && (h == null || h.written);
+                kept |= st != null;
             }
+        final boolean keepStates = kept;
         s.zero(ws.convState.ptr(), 4L * S * L * convN);
         if (carried) s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
         if (states != null)
@@ -606,10 +609,10 @@ public final class GpuEngine implements Engine {
                 // the next chunk's conv windows and C.B run on the side stream, beside the chunk states and their
                 // passing; the scan joins them (KERNEL_NOTES.md, session 8)
                 GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
-                        ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, true, ws.xbc.ptr());
+                        ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, keepStates, true, ws.xbc.ptr());
 
                 GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
-                        ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+                        keepStates, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
 
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
