@@ -67,6 +67,14 @@ class GpuScanTwinTest {
         }
     }
 
+    /** The same bits in columns [0, width) of every row of two [rows][ld] outputs. */
+    static void sameY(String what, float[] want, float[] got, int rows, int ld, int width) {
+        for (int t = 0; t < rows; t++)
+            for (int c = 0; c < width; c++)
+                assertEquals(Float.floatToRawIntBits(want[t * ld + c]), Float.floatToRawIntBits(got[t * ld + c]),
+                        what + ": y[" + t + "][" + c + "]");
+    }
+
     static double maxAbs(float[] a) {
         double m = 0;
         for (float v : a) m = Math.max(m, Math.abs(v));
@@ -173,20 +181,14 @@ class GpuScanTwinTest {
             try (GpuStream side = dev.newSideStream()) {
                 GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, tc);
                 float[] y1 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s1 = s.downloadFloats(gst.ptr(), init.length);
-                for (int t = 0; t < v.tokens; t++)
-                    for (int c = 0; c < dSsm; c++)
-                        assertEquals(Float.floatToRawIntBits(y0[t * ldY + c]), Float.floatToRawIntBits(y1[t * ldY + c]),
-                                name + ": y[" + t + "][" + c + "] with C.B on a side stream and no carried state");
+                sameY(name + " with C.B on a side stream and no carried state", y0, y1, v.tokens, ldY, dSsm);
                 for (int i = 0; i < s0.length; i++)
                     assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(s1[i]), name + ": final state " + i);
                 // no state kept: the same y, and ssm neither read nor written
                 s.upload(nan, 0, init.length, gst.ptr());
                 GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, tc);
                 float[] y2 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s2 = s.downloadFloats(gst.ptr(), init.length);
-                for (int t = 0; t < v.tokens; t++)
-                    for (int c = 0; c < dSsm; c++)
-                        assertEquals(Float.floatToRawIntBits(y0[t * ldY + c]), Float.floatToRawIntBits(y2[t * ldY + c]),
-                                name + ": y[" + t + "][" + c + "] with no state kept");
+                sameY(name + " with no state kept", y0, y2, v.tokens, ldY, dSsm);
                 for (int i = 0; i < s2.length; i++) assertTrue(Float.isNaN(s2[i]), name + ": ssm written though no state is kept");
             }
         }
