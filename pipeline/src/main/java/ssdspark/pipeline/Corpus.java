@@ -146,13 +146,14 @@ public final class Corpus {
                 || e.equals(DataTypes.ShortType) || e.equals(DataTypes.ByteType);
     }
 
-    static StructField field(StructType schema, String name) {
+    /** The top-level field called exactly {@code name}, or null. */
+    public static StructField field(StructType schema, String name) {
         for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
         return null;
     }
 
-    // Backquoted so names with dots or spaces are taken literally, not as struct paths.
-    static Column col(String name) {
+    /** The top-level column called {@code name}: backquoted so names with dots or spaces are taken literally, not as struct paths. */
+    public static Column col(String name) {
         return functions.col("`" + name.replace("`", "``") + "`");
     }
 

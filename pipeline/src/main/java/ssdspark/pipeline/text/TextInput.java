@@ -7,7 +7,6 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -62,10 +61,10 @@ public final class TextInput {
         Corpus.checkParsedAsJson(schema);
         String have = Arrays.stream(schema.fields()).map(f -> f.name() + " " + f.dataType().simpleString())
                 .collect(Collectors.joining(", "));
-        StructField id = field(schema, idCol);
+        StructField id = Corpus.field(schema, idCol);
         if (id == null)
             throw new IllegalArgumentException("input has no column '" + idCol + "' for the document id; pass --id-col NAME (columns: " + have + ")");
-        StructField text = field(schema, textCol);
+        StructField text = Corpus.field(schema, textCol);
         if (text == null)
             throw new IllegalArgumentException("input has no column '" + textCol + "' for the document text; pass --text-col NAME (columns: " + have + ")");
         if (idCol.equals(textCol))
@@ -74,11 +73,11 @@ public final class TextInput {
             throw new IllegalArgumentException("column '" + textCol + "' is " + text.dataType().simpleString()
                     + ", not a string of text; pass --text-col NAME (columns: " + have + ")");
         Corpus.checkCarried(schema, carried, idCol, textCol, "--text-col");
-        List<Column> cols = new ArrayList<>(List.of(col(idCol).as("id"), col(textCol).as("text")));
+        List<Column> cols = new ArrayList<>(List.of(Corpus.col(idCol).as("id"), Corpus.col(textCol).as("text")));
         for (String c : carried) {
             if (c.equals("id") || c.equals("text"))
                 throw new IllegalArgumentException("input column '" + c + "' cannot be kept: the document's id and text take those names");
-            cols.add(col(c));
+            cols.add(Corpus.col(c));
         }
         return in.select(cols.toArray(new Column[0]));
     }
@@ -105,15 +104,5 @@ public final class TextInput {
         InputSplits.Settings s = InputSplits.Settings.of(spark);
         return TextFiles.group(TextFiles.list(o.path(), spark.sparkContext().hadoopConfiguration()), s.maxPartitionBytes(),
                 s.openCostInBytes(), s.minPartitionNum());
-    }
-
-    private static StructField field(StructType schema, String name) {
-        for (StructField f : schema.fields()) if (f.name().equals(name)) return f;
-        return null;
-    }
-
-    // Backquoted so names with dots or spaces are taken literally, not as struct paths.
-    private static Column col(String name) {
-        return functions.col("`" + name.replace("`", "``") + "`");
     }
 }
