@@ -41,9 +41,9 @@ public final class GpuCausalConv1d {
             s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
                     v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
         if (kernel <= 1 || !keepWindows) return;
-        GpuStream ws = side == null ? s : side;
+        GpuStream on = side == null ? s : side;
         if (side != null) side.waitFor(s);  // the conv has read the old windows
-        ws.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel,
-                    v.seqStart(), v.seqLen(), state, stateSeqStride);
+        on.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel, v.seqStart(),
+                v.seqLen(), state, stateSeqStride);
     }
 }

@@ -551,8 +551,8 @@ public final class GpuEngine implements Engine {
         ids.load(ws, vd);
 
         // carried states: zero, then the given ones; device layout [S][L][...]. Without any carried SSM state the scan
-        // starts every sequence from zero itself, and clearing ssmState (0.3-0.8 GB) is saved.
-        // Without any state to keep, the final SSM states and conv windows are not written either.
+        // starts every sequence from zero itself (clearing ssmState, 0.3-0.8 GB, is saved); without any state to keep,
+        // the final SSM states and conv windows are not written back either.
         boolean carried = false, kept = false;
         if (states != null)
             for (Mamba2State st : states) {
