@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
     passing();
     bmm_tc();
     CK(cudaDeviceSynchronize());
-    const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q);
+    const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q), passedTc = download(passed, statesN),
+                             finalTc = download(ssm, sh->seqs * H * PN);
     scan_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> yTc = download(y, (size_t)T * dSsm);
@@ -174,10 +175,18 @@ int main(int argc, char** argv) {
     passing();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
-                         y, dSsm, C, slabs, headsPerCta};
+                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, sh->seqs, ssm};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
-        if (v.replacesScan) {
+        if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes states as the passing leaves them, and ssm
+            CK(cudaMemset(states, 0xff, statesN * 4));
+            CK(cudaMemset(ssm, 0xff, sh->seqs * H * PN * 4));
+            v.launch(args);
+            CK(cudaDeviceSynchronize());
+            const std::vector<float> got = download(states, statesN), fin = download(ssm, sh->seqs * H * PN);
+            printf("check %s vs fp32 passed states: %.3g (vs shipped %.3g); final states vs shipped %.3g\n", v.name,
+                   rel_diff(got, passed32, passed32), rel_diff(got, passedTc, passed32), rel_diff(fin, finalTc, finalTc));
+        } else if (v.replaces == Replaces::SCAN) {
             CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
             v.launch(args);
             CK(cudaDeviceSynchronize());
