@@ -57,7 +57,8 @@ struct BenchVariant {
 // before the chunk's local state is added; B is packed once a chunk for the one head (the shipped chunk-state kernel
 // packs it once for 16 heads), which is the price. Session 5's fold handed states between CTAs and lost on the
 // hand-over latency; here nothing is handed over, but a sequence's chunks run one after another in one CTA.
-// Writes `states` as ssd_state_passing leaves it (states entering each chunk) and the final states to ssm.
+// Writes `states` as ssd_state_passing leaves it (states entering each chunk) and the final states to ssm. Measured
+// as committed in 9791748 (ssd_results/2026-11-30-state-seq.log); since then it shares ssd_tc's product and store.
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_seq_tc(
     const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
@@ -85,38 +86,15 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_seq_tc(
         mma_gemm::cp_async_wait<0>();
         __syncthreads();
         float acc[8][4] = {};
-        for (int kk = 0; kk < kEnd; kk += 16) {
-            const int u0 = kk + 2 * tq, u1 = u0 + 8;
-            const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
-            const float* xa = Xs + pb + gr;
-            const Split2 a[4] = {Split2(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
-                                 Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
-                                 Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
-                                 Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
-            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Bhi, Blo, nb, kk, lane, bh0, bh1, bl0, bl1);
-            mma3x8(acc, a, bh0, bh1, bl0, bl1);
-        }
+        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        store_state(passed + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);  // the state entering chunk c
         const float decay = expf(last);
-        float* out = passed + ((size_t)c * H + h) * P * N;
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e += 2) {
-                const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-                if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(S[j][e], S[j][e + 1]);
-                S[j][e] = decay * S[j][e] + acc[j][e];
-                S[j][e + 1] = decay * S[j][e + 1] + acc[j][e + 1];
-            }
+            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
     }
-    float* fin = ssm + ((size_t)s * H + h) * P * N;
-#pragma unroll
-    for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e += 2) {
-            const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-            if (p < P && n < N) *reinterpret_cast<float2*>(fin + (size_t)p * N + n) = make_float2(S[j][e], S[j][e + 1]);
-        }
+    store_state(ssm + ((size_t)s * H + h) * P * N, S, P, N, pb, nb, gr, tq);
 }
 
 inline std::vector<BenchVariant> bench_variants() {

@@ -183,6 +183,40 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 }
 }  // namespace ssd_tc
 
+namespace ssd_tc {
+// acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
+// staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed in Bhi / Blo.
+// Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4.
+__device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const float* Xs, const float* wU,
+                                                    const uint32_t* Bhi, const uint32_t* Blo, int kEnd, int pb, int nb,
+                                                    int gr, int tq, int lane) {
+    for (int k = 0; k < kEnd; k += 16) {
+        const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
+        const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
+        const float* xa = Xs + pb + gr;
+        const Split2 a[4] = {Split2(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
+                             Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
+                             Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
+                             Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
+        uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+        load_b(Bhi, Blo, nb, k, lane, bh0, bh1, bl0, bl1);
+        mma3x8(acc, a, bh0, bh1, bl0, bl1);
+    }
+}
+
+// out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product.
+__device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
+                                            int tq) {
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+            const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
+            if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
+        }
+}
+}  // namespace ssd_tc
+
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
@@ -217,26 +251,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
         mma_gemm::cp_async_wait<0>();
         __syncthreads();
         float acc[8][4] = {};
-        for (int k = 0; k < kEnd; k += 16) {
-            const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
-            const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
-            const float* xa = Xs + pb + gr;
-            const Split2 a[4] = {Split2(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
-                                 Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
-                                 Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
-                                 Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
-            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Bhi, Blo, nb, k, lane, bh0, bh1, bl0, bl1);
-            mma3x8(acc, a, bh0, bh1, bl0, bl1);
-        }
-        float* out = states + ((size_t)c * H + h) * P * N;
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e += 2) {
-                const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-                if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
-            }
+        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
     }
 }
 
