@@ -181,9 +181,7 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(ok ? p : src), "r"(ok ? 16 : 0));
     }
 }
-}  // namespace ssd_tc
 
-namespace ssd_tc {
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
 // staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed in Bhi / Blo.
 // Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4.

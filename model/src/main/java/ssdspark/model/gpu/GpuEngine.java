@@ -539,28 +539,24 @@ public final class GpuEngine implements Engine {
         ws.lastHidden = null;
         final int T = v.tokens, S = v.seqs, L = c.nLayer, d = c.dModel;
         long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();
+        // Without any carried SSM state the scan starts every sequence from zero itself (clearing ssmState, 0.3-0.8 GB,
+        // is saved); without any state to keep, the final SSM states and conv windows are not written back either.
+        boolean carried = false, keepStates = false;
         if (states != null)
             for (Mamba2State st : states) {
-                HeldState h = st == null ? null : heldHere(st);
+                if (st == null) continue;
+                HeldState h = heldHere(st);
                 if (h != null) h.allocate(L * convN, L * ssmN);
-                else if (st != null) st.load(); // held by another engine: read back first
+                else st.load(); // held by another engine: read back first
+                carried |= h == null || h.written;
+                keepStates = true;
             }
         ws.ensure(T, S, v.chunks);
         GpuStream s = ws.stream;
         Varlen.OnDevice vd = v.upload(s, ws.ints, ws.tablesOffset());
         ids.load(ws, vd);
 
-        // carried states: zero, then the given ones; device layout [S][L][...]. Without any carried SSM state the scan
-        // starts every sequence from zero itself (clearing ssmState, 0.3-0.8 GB, is saved); without any state to keep,
-        // the final SSM states and conv windows are not written back either.
-        boolean carried = false, kept = false;
-        if (states != null)
-            for (Mamba2State st : states) {
-                HeldState h = st == null ? null : heldHere(st);
-                carried |= st != null && (h == null || h.written);
-                kept |= st != null;
-            }
-        final boolean keepStates = kept;
+        // carried states: zero, then the given ones; device layout [S][L][...]
         s.zero(ws.convState.ptr(), 4L * S * L * convN);
         if (carried) s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
         if (states != null)
