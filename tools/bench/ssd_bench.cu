@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     const int slabs = (H / G + headsPerCta - 1) / headsPerCta;
     printf("chunk-state heads per CTA: %d\n", headsPerCta);
     CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
+    CK(cudaFuncSetAttribute(ssd_state_walk_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
     CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
     CK(cudaFuncSetAttribute(ssd_bmm_cb_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::BMM_SMEM));
 
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
         CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
                                                                              seqChunk0, seqChunks, H, PN, ssm, H * PN, 3);
+    };
+    // the chunk states and their passing in one kernel (GpuSsdScan.walkPays decides which the engine runs)
+    auto walk_tc = [&] {
+        ssd_state_walk_tc<<<dim3(sh->seqs, G, H / G), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+                                                                                chunkLen, seqChunk0, seqChunks, H, P, N, G,
+                                                                                passed, ssm, H * PN, 2);
     };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
     auto bmm_tc = [&] {
@@ -135,6 +142,13 @@ int main(int argc, char** argv) {
     const std::vector<float> yTc = download(y, (size_t)T * dSsm);
     printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_bmm_cb_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
            rel_diff(statesTc, states32, states32), rel_diff(cbTc, cb32, cb32), rel_diff(yTc, ref, ref));
+    CK(cudaMemset(passed, 0xff, statesN * 4));
+    CK(cudaMemset(ssm, 0xff, sh->seqs * H * PN * 4));
+    walk_tc();
+    CK(cudaDeviceSynchronize());
+    printf("check ssd_state_walk_tc vs state + passing: passed states %.3g, final states %.3g (0: the same bits)\n",
+           rel_diff(download(passed, statesN), passedTc, passed32), rel_diff(download(ssm, sh->seqs * H * PN), finalTc, finalTc));
+    passing();  // the local states passed again, for the variants below
 
     struct Row {
         const char* name;
@@ -151,6 +165,7 @@ int main(int argc, char** argv) {
         }, iters);
         rows.push_back({"ssd_state_passing_v4", withCopy - copy});
     }
+    rows.push_back({"ssd_state_walk_tc", time_us(walk_tc, iters)});
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
     rows.push_back({"ssd_bmm_cb_tc", time_us(bmm_tc, iters)});
     rows.push_back({"ssd_chunk_scan_tc", time_us(scan_tc, iters)});

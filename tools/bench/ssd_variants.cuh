@@ -50,62 +50,10 @@ struct BenchVariant {
 //    S_in split and packed by the state passing, copied by the scan (commit 8a48cfb; the scan 7-11 us faster, the
 //    passing 28-39 us slower).
 
-// Open experiment (session 8): the chunk states and their passing in one kernel that walks a sequence's chunks in
-// order, so the local states never go to memory and the passing's second read and write of every state disappear
-// (the passing moves 0.4 GB a 130M layer, ~108 us). One CTA per (sequence, group, head): the running state stays in
-// the registers of the warps' accumulator layout (32 floats a thread) and is written as the state entering each chunk
-// before the chunk's local state is added; B is packed once a chunk for the one head (the shipped chunk-state kernel
-// packs it once for 16 heads), which is the price. Session 5's fold handed states between CTAs and lost on the
-// hand-over latency; here nothing is handed over, but a sequence's chunks run one after another in one CTA.
-// Writes `states` as ssd_state_passing leaves it (states entering each chunk) and the final states to ssm. Measured
-// as committed in 9791748 (ssd_results/2026-11-30-state-seq.log); since then it shares ssd_tc's product and store.
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_seq_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, float* passed, float* ssm) {
-    using namespace ssd_tc;
-    extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
-    uint32_t* Blo = Bhi + 128 * LD_W;
-    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
-    const int s = blockIdx.x, g = blockIdx.y, hpg = H / G, h = g * hpg + blockIdx.z;
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
-    const int c0 = seqChunk0[s], nc = seqChunks[s];
-    float S[8][4] = {};  // the state entering the next chunk, in the accumulator layout
-    for (int k = 0; k < nc; k++) {
-        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
-        __syncthreads();  // the previous chunk's readers are done with B, x and w
-        stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
-        mma_gemm::cp_async_commit();
-        pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-        const float* cumh = cum + (size_t)h * T + st;
-        const float last = cumh[len - 1];
-        for (int u = tid; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
-        mma_gemm::cp_async_wait<0>();
-        __syncthreads();
-        float acc[8][4] = {};
-        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(passed + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);  // the state entering chunk c
-        const float decay = expf(last);
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
-    }
-    store_state(ssm + ((size_t)s * H + h) * P * N, S, P, N, pb, nb, gr, tq);
-}
+// Shipped from here (session 9): the chunk states and their passing in one kernel walking each sequence's chunks
+// (ssd_state_walk_tc in ssd_tc.cuh, measured here first as ssd_state_seq_tc; ssd_results/2026-11-30-state-seq.log).
 
-inline std::vector<BenchVariant> bench_variants() {
-    return {{"ssd_state_seq_tc (state + passing)", Replaces::STATE_AND_PASSING,
-             [] { CK(cudaFuncSetAttribute(ssd_state_seq_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM)); },
-             [](const BenchArgs& a) {
-                 ssd_state_seq_tc<<<dim3(a.seqs, a.G, a.H / a.G), 256, ssd_tc::STATE_SMEM>>>(
-                     a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks,
-                     a.H, a.P, a.N, a.G, a.states, a.ssm);
-             }}};
-}
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).

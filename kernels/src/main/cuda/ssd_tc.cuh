@@ -182,6 +182,24 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
     }
 }
 
+// The chunk state's per-head inputs for chunk [st, st + len) of head h: its x columns staged into Xs [u][p] by
+// cp.async and the weights w_u = exp(cum_last - cum_u) dt_u into wU; `meanwhile()` runs while the copies fly. Returns
+// cum_last; ends with a barrier (Xs and wU ready).
+template <class F>
+__device__ __forceinline__ float stage_head(float* Xs, float* wU, const float* __restrict__ x, int ldX, int xOff, int h,
+                                            int P, const float* __restrict__ dt, const float* __restrict__ cum, int T,
+                                            int st, int len, F&& meanwhile) {
+    stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    mma_gemm::cp_async_commit();
+    meanwhile();
+    const float* cumh = cum + (size_t)h * T + st;
+    const float last = cumh[len - 1];
+    for (int u = threadIdx.x; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
+    mma_gemm::cp_async_wait<0>();
+    __syncthreads();
+    return last;
+}
+
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
 // staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed in Bhi / Blo.
 // Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4.
@@ -213,6 +231,18 @@ __device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4]
             if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
         }
 }
+// The inverse of store_state: this thread's part of in[p][n] (zero outside P x N) into the accumulator layout.
+__device__ __forceinline__ void load_state(float (&acc)[8][4], const float* in, int P, int N, int pb, int nb, int gr,
+                                           int tq) {
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+            const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
+            const float2 v = p < P && n < N ? *reinterpret_cast<const float2*>(in + (size_t)p * N + n) : make_float2(0.f, 0.f);
+            acc[j][e] = v.x, acc[j][e + 1] = v.y;
+        }
+}
 }  // namespace ssd_tc
 
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
@@ -241,17 +271,60 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
         if (hl >= hpg) break;
         const int h = g * hpg + hl;
         __syncthreads();  // B is packed; the previous head's readers are done with x and w
-        stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
-        mma_gemm::cp_async_commit();
-        const float* cumh = cum + (size_t)h * T + st;
-        const float last = cumh[len - 1];
-        for (int u = tid; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
-        mma_gemm::cp_async_wait<0>();
-        __syncthreads();
+        stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
         float acc[8][4] = {};
         chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
         store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
     }
+}
+
+// grid (seqs, G, H/G), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_chunk_state_tc and ssd_state_passing in one
+// kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
+// chunk_state_product's accumulator layout; states[c] gets the state entering chunk c (what the passing leaves), so the
+// local states never go to memory and the passing's read and write of every state disappear. The same products and the
+// same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
+// sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly
+// (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
+// bit 2 write the final one there.
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
+    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
+    const int* __restrict__ seqChunks, int H, int P, int N, int G, float* states, float* ssm, long long seqStride,
+    int carry) {
+    using namespace ssd_tc;
+    extern __shared__ __align__(16) float sm[];
+    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
+    uint32_t* Blo = Bhi + 128 * LD_W;
+    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
+    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
+    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
+    const int c0 = seqChunk0[s], nc = seqChunks[s];
+    float* carried = ssm + (size_t)s * seqStride + (size_t)h * P * N;
+    float S[8][4];  // the state entering the next chunk
+    if (carry & 1)
+        load_state(S, carried, P, N, pb, nb, gr, tq);
+    else
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) S[j][e] = 0.f;
+    for (int k = 0; k < nc; k++) {
+        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
+        __syncthreads();  // the previous chunk's readers are done with B, x and w
+        const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
+                                      [&] { pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
+        float acc[8][4] = {};
+        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        store_state(states + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
+        const float decay = expf(last);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
+    }
+    if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
 }
 
 // grid (chunks, G, 3), block 128, dynamic smem ssd_tc::BMM_SMEM: the lower 64x64 tiles (0,0), (1,0), (1,1) of

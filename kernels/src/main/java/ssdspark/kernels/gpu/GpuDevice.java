@@ -107,6 +107,19 @@ public final class GpuDevice {
         smemLimit.put(kernel, bytes);
     }
 
+    private final Map<String, Integer> resident = new ConcurrentHashMap<>();
+
+    /** How many CTAs of the kernel (threads, dynamic shared memory) fit on one multiprocessor; asked of the driver once. */
+    int residentCtas(String kernel, int threads, int smemBytes) {
+        return resident.computeIfAbsent(kernel + "/" + threads + "/" + smemBytes, k -> {
+            CUfunction f = function(kernel);
+            ensureSharedMemory(kernel, f, smemBytes);
+            int[] n = new int[1];
+            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(n, f, threads, smemBytes);
+            return Math.max(1, n[0]);
+        });
+    }
+
     private volatile Boolean wgmma;
 
     /**

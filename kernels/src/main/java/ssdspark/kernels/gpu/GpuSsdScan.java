@@ -3,6 +3,8 @@ package ssdspark.kernels.gpu;
 import jcuda.driver.CUdeviceptr;
 import ssdspark.kernels.SsdScan;
 
+import java.util.PriorityQueue;
+
 /**
  * The SSD chunked scan over a packed varlen batch, with carried states in and final states out (ssd.cuh, ssd_tc.cuh).
  * Twin: {@link ssdspark.kernels.SsdScan#chunked} on each sequence alone with the same chunk length
@@ -10,7 +12,8 @@ import ssdspark.kernels.SsdScan;
  * in_proj column.
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
- * chunk and group, chunk scan. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
+ * chunk and group, chunk scan; on tensor cores the chunk states and their passing are one launch when
+ * {@link #walkPays}. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh).
  */
@@ -43,6 +46,43 @@ public final class GpuSsdScan {
         for (int hp = 16; hp > 1; hp /= 2)
             if ((long) chunks * groups * ((headsPerGroup + hp - 1) / hp) >= 2L * multiprocessors) return hp;
         return 1;
+    }
+
+    /**
+     * The two kernels' time in walk steps per chunk and head over the slots (tools/bench/ssd_bench, H200: a walk step
+     * is one chunk of one head, 8.8 µs a CTA on the 130M shape and 10.2 on 1.3B, two CTAs an SM; the two kernels took
+     * 270 and 352 µs a layer for 256 x 24 and 128 x 64 chunk-heads: 1.32 and 1.11 steps each over 264 slots).
+     */
+    private static final double TWO_KERNEL_STEPS = 1.2;
+
+    /**
+     * Whether ssd_state_walk_tc (one CTA per sequence and head walking its chunks, the state in registers) beats
+     * ssd_chunk_state_tc + ssd_state_passing_v4 on this batch; both give the same bits. The walk skips the local
+     * states' round trip through memory but runs a sequence's chunks one after another, so it pays only when its
+     * CTAs fill the slots evenly: its time is the makespan of CTAs of seqChunks[s] steps each (every sequence once a
+     * head) dispatched in launch order onto the slots. 1.3B at 8 x 2048 (512 CTAs of 16 steps, 1.94 waves) took 327
+     * against 352 µs a layer; 130M at 16 x 2048 (384 CTAs, 1.45 waves) 281 against 270.
+     */
+    static boolean walkPays(int slots, int[] seqChunks, int heads, int chunks) {
+        final double twoKernels = TWO_KERNEL_STEPS * chunks * (double) heads / slots;
+        int longest = 0;
+        for (int n : seqChunks) longest = Math.max(longest, n);
+        final long ctas = (long) seqChunks.length * heads;
+        double walk;
+        if (ctas > 4L * slots) {
+            walk = (double) chunks * heads / slots + longest;  // list scheduling's bound: many waves, a small tail
+        } else {
+            PriorityQueue<Integer> free = new PriorityQueue<>();  // when each busy slot frees up
+            int end = 0;
+            for (int h = 0; h < heads; h++)
+                for (int n : seqChunks) {
+                    int start = free.size() < slots ? 0 : free.poll();
+                    free.add(start + n);
+                    end = Math.max(end, start + n);
+                }
+            walk = end;
+        }
+        return walk < twoKernels;
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
@@ -82,6 +122,13 @@ public final class GpuSsdScan {
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
                                CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
                                CUdeviceptr y, int ldY, boolean tensorCores) {
+        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, y, ldY, tensorCores, null);
+    }
+
+    /** walk: on the tensor-core path, true runs ssd_state_walk_tc, false the two kernels, null as {@link #walkPays}. */
+    static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
+                        CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
+                        CUdeviceptr y, int ldY, boolean tensorCores, Boolean walk) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -100,19 +147,27 @@ public final class GpuSsdScan {
             cbs.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
-        final int tilesP = (P + 63) / 64;
-        if (tensorCores) {
-            final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
-            s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt,
-                    cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
-        } else {
-            s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
-                    v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+        final int tilesP = (P + 63) / 64, carry = (carriedIn ? 1 : 0) | (carriedOut ? 2 : 0);
+        if (tensorCores && walk == null) {
+            GpuDevice dev = s.device();
+            walk = walkPays(dev.multiprocessors * dev.residentCtas("ssd_state_walk_tc", 256, TC_STATE_SMEM), hv.seqChunks, H, C);
         }
-        final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
-        s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
-                states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride,
-                (carriedIn ? 1 : 0) | (carriedOut ? 2 : 0));
+        if (tensorCores && walk) {
+            s.launch("ssd_state_walk_tc", hv.seqs, G, H / G, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
+                    v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, states, ssm, seqStride, carry);
+        } else {
+            if (tensorCores) {
+                final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
+                s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
+                        dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
+            } else {
+                s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
+                        v.chunkStart(), v.chunkLen(), H, P, N, G, states);
+            }
+            final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
+            s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
+                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, carry);
+        }
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),

@@ -2,6 +2,7 @@ package ssdspark.kernels.gpu;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -89,6 +90,27 @@ class GpuBasicsTest {
         // 1 x 2048: even one head a CTA gives 384 CTAs only at 1 head; 2 heads give 192 < 264
         assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 16, 1, 24));
         assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 1, 1, 1));
+    }
+
+    @Test
+    void chunkStatesWalkSequencesOnlyWhenTheirCtasFillTheSlotsEvenly() {
+        int[] sixteenChunks = new int[16];
+        Arrays.fill(sixteenChunks, 16);
+        // 130M 16 x 2048 on 264 slots: 384 CTAs of 16 steps = 2 waves (32 steps) against 1.2 x 6144 / 264 = 27.9
+        assertFalse(GpuSsdScan.walkPays(264, sixteenChunks, 24, 256));
+        // 1.3B 8 x 2048: 512 CTAs, 32 steps against 1.2 x 8192 / 264 = 37.2
+        assertTrue(GpuSsdScan.walkPays(264, Arrays.copyOf(sixteenChunks, 8), 64, 128));
+        // 130M 64 x 2048 (the document runner's batches): 1536 CTAs, at most 93.1 + 16 steps against 111.7
+        int[] sixtyFour = new int[64];
+        Arrays.fill(sixtyFour, 16);
+        assertTrue(GpuSsdScan.walkPays(264, sixtyFour, 24, 1024));
+        // one long sequence beside short ones: its 16 steps a head in series against little total work
+        int[] skewed = {16, 1, 1, 1};
+        assertFalse(GpuSsdScan.walkPays(264, skewed, 24, 19));
+        // many one-chunk documents: no chain, no local states to pass
+        int[] tiny = new int[200];
+        Arrays.fill(tiny, 1);
+        assertTrue(GpuSsdScan.walkPays(264, tiny, 24, 200));
     }
 
     @Test

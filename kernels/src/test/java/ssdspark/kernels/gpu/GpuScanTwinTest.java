@@ -165,7 +165,8 @@ class GpuScanTwinTest {
             System.out.printf("  %s: max |y| %.3g; CPU twin vs float64 max |diff| %.3g%n", name, scaleY, maxDiff(wantY, ref));
             close(name + " y vs float64 recurrence", ref, gotY, tol * scaleY, 1e-4);
             close(name + " y vs chunked twin", wantY, gotY, tol * scaleY, 1e-4);
-            close(name + " final states", wantS, s.downloadFloats(gst.ptr(), init.length), tol * scaleS, 1e-4);
+            float[] wantFinal = s.downloadFloats(gst.ptr(), init.length);
+            close(name + " final states", wantS, wantFinal, tol * scaleS, 1e-4);
 
             // The engine's path for fresh sequences: C.B on a side stream, the carried state not read (ssm holds NaN
             // before): the same bits as one stream from a zeroed state.
@@ -190,6 +191,31 @@ class GpuScanTwinTest {
                 float[] y2 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s2 = s.downloadFloats(gst.ptr(), init.length);
                 sameY(name + " with no state kept", y0, y2, v.tokens, ldY, dSsm);
                 for (int i = 0; i < s2.length; i++) assertTrue(Float.isNaN(s2[i]), name + ": ssm written though no state is kept");
+            }
+            if (onTensorCores) {
+                // The chunk states' two schedules, each forced: ssd_state_walk_tc gives the bits of ssd_chunk_state_tc +
+                // the passing (whichever ran above), from the carried state, from none, and with no state kept.
+                for (boolean walk : new boolean[] {false, true}) {
+                    String how = name + (walk ? " walking each sequence's chunks" : " chunk states then passing");
+                    s.upload(init, gst.ptr());
+                    s.upload(nan, 0, v.tokens * ldY, gy.ptr());
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, true, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    sameY(how + ", carried state", got, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
+                    float[] fin = s.downloadFloats(gst.ptr(), init.length);
+                    for (int i = 0; i < fin.length; i++)
+                        assertEquals(Float.floatToRawIntBits(wantFinal[i]), Float.floatToRawIntBits(fin[i]), how + ": final state " + i);
+                    s.upload(nan, 0, init.length, gst.ptr());
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    sameY(how + ", no carried state", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
+                    fin = s.downloadFloats(gst.ptr(), init.length);
+                    for (int i = 0; i < fin.length; i++)
+                        assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(fin[i]), how + ": final state from zero " + i);
+                    s.upload(nan, 0, init.length, gst.ptr());
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    sameY(how + ", no state kept", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
+                    fin = s.downloadFloats(gst.ptr(), init.length);
+                    for (int i = 0; i < fin.length; i++) assertTrue(Float.isNaN(fin[i]), how + ": ssm written though no state is kept");
+                }
             }
         }
     }
