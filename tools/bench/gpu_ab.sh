@@ -11,7 +11,7 @@
 set -u
 W=${1:?usage: OUT=dir BASE_JARS=dir bash tools/bench/gpu_ab.sh workload[,workload...]}
 B=${BUNDLE:-.gpu-bundle}
-: "${OUT:?OUT must name the output folder}" "${BASE_JARS:?BASE_JARS must name the base build's jar folder}"
+: "${OUT:?OUT must name the output folder}" "${BASE_JARS:?BASE_JARS must name the folder of the base build jars}"
 RT=${SSD_RT:-/tmp/ssd-rt}
 mkdir -p "$OUT" "$RT"
 [ -x "$RT/jre/bin/java" ] || tar xJf "$B/jre.tar.xz" -C "$RT"
