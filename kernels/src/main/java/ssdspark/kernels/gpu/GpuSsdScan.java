@@ -3,8 +3,6 @@ package ssdspark.kernels.gpu;
 import jcuda.driver.CUdeviceptr;
 import ssdspark.kernels.SsdScan;
 
-import java.util.PriorityQueue;
-
 /**
  * The SSD chunked scan over a packed varlen batch, with carried states in and final states out (ssd.cuh, ssd_tc.cuh).
  * Twin: {@link ssdspark.kernels.SsdScan#chunked} on each sequence alone with the same chunk length
@@ -51,38 +49,44 @@ public final class GpuSsdScan {
     /**
      * The two kernels' time in walk steps per chunk and head over the slots (tools/bench/ssd_bench, H200: a walk step
      * is one chunk of one head, 8.8 µs a CTA on the 130M shape and 10.2 on 1.3B, two CTAs an SM; the two kernels took
-     * 270 and 352 µs a layer for 256 x 24 and 128 x 64 chunk-heads: 1.32 and 1.11 steps each over 264 slots).
+     * 270 and 352 µs a layer for 256 x 24 and 128 x 64 chunk-heads: 1.32 and 1.11 steps each over 264 slots). The
+     * smaller one: the walk has costs its step count misses (a CTA's start and end, B packed for partial chunks), and
+     * log-normal documents packed by the runner ran 1 % slower in the SSD at 1.2.
      */
-    private static final double TWO_KERNEL_STEPS = 1.2;
+    private static final double TWO_KERNEL_STEPS = 1.1;
 
     /**
      * Whether ssd_state_walk_tc (one CTA per sequence and head walking its chunks, the state in registers) beats
      * ssd_chunk_state_tc + ssd_state_passing_v4 on this batch; both give the same bits. The walk skips the local
      * states' round trip through memory but runs a sequence's chunks one after another, so it pays only when its
      * CTAs fill the slots evenly: its time is the makespan of CTAs of seqChunks[s] steps each (every sequence once a
-     * head) dispatched in launch order onto the slots. 1.3B at 8 x 2048 (512 CTAs of 16 steps, 1.94 waves) took 327
-     * against 352 µs a layer; 130M at 16 x 2048 (384 CTAs, 1.45 waves) 281 against 270.
+     * head) dispatched in launch order onto the slots. 1.3B at 8 x 2048 (512 CTAs of 16 steps, 1.94 waves) took 334
+     * against 352 µs a layer; 130M at 16 x 2048 (384 CTAs, 1.45 waves) 293 against 270.
      */
     static boolean walkPays(int slots, int[] seqChunks, int heads, int chunks) {
         final double twoKernels = TWO_KERNEL_STEPS * chunks * (double) heads / slots;
-        int longest = 0;
-        for (int n : seqChunks) longest = Math.max(longest, n);
         final long ctas = (long) seqChunks.length * heads;
-        double walk;
-        if (ctas > 4L * slots) {
-            walk = (double) chunks * heads / slots + longest;  // list scheduling's bound: many waves, a small tail
-        } else {
-            PriorityQueue<Integer> free = new PriorityQueue<>();  // when each busy slot frees up
-            int end = 0;
-            for (int h = 0; h < heads; h++)
-                for (int n : seqChunks) {
-                    int start = free.size() < slots ? 0 : free.poll();
-                    free.add(start + n);
-                    end = Math.max(end, start + n);
-                }
-            walk = end;
+        if (ctas > 8L * slots) {  // list scheduling's bound: many waves, a tail of at most the longest sequence
+            int longest = 0;
+            for (int n : seqChunks) longest = Math.max(longest, n);
+            return (double) chunks * heads / slots + longest < twoKernels;
         }
-        return walk < twoKernels;
+        int[] free = new int[slots];  // min-heap of the times the slots free up (all free at 0)
+        int end = 0;
+        for (int h = 0; h < heads; h++)
+            for (int n : seqChunks) {
+                int t = free[0] + n;  // the earliest free slot takes the next CTA
+                end = Math.max(end, t);
+                for (int i = 0; ; ) {  // sift the new time down
+                    int c = 2 * i + 1;
+                    if (c >= slots) { free[i] = t; break; }
+                    if (c + 1 < slots && free[c + 1] < free[c]) c++;
+                    if (free[c] >= t) { free[i] = t; break; }
+                    free[i] = free[c];
+                    i = c;
+                }
+            }
+        return end < twoKernels;
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {

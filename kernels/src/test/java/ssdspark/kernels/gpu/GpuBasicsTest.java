@@ -94,23 +94,29 @@ class GpuBasicsTest {
 
     @Test
     void chunkStatesWalkSequencesOnlyWhenTheirCtasFillTheSlotsEvenly() {
-        int[] sixteenChunks = new int[16];
-        Arrays.fill(sixteenChunks, 16);
-        // 130M 16 x 2048 on 264 slots: 384 CTAs of 16 steps = 2 waves (32 steps) against 1.2 x 6144 / 264 = 27.9
-        assertFalse(GpuSsdScan.walkPays(264, sixteenChunks, 24, 256));
-        // 1.3B 8 x 2048: 512 CTAs, 32 steps against 1.2 x 8192 / 264 = 37.2
-        assertTrue(GpuSsdScan.walkPays(264, Arrays.copyOf(sixteenChunks, 8), 64, 128));
-        // 130M 64 x 2048 (the document runner's batches): 1536 CTAs, at most 93.1 + 16 steps against 111.7
-        int[] sixtyFour = new int[64];
-        Arrays.fill(sixtyFour, 16);
-        assertTrue(GpuSsdScan.walkPays(264, sixtyFour, 24, 1024));
+        // 130M 16 x 2048 on 264 slots: 384 CTAs of 16 steps = 2 waves (32 steps) against 1.1 x 6144 / 264 = 25.6
+        assertFalse(GpuSsdScan.walkPays(264, chunks(16, 16), 24, 256));
+        // 1.3B 8 x 2048: 512 CTAs, 32 steps against 1.1 x 8192 / 264 = 34.1
+        assertTrue(GpuSsdScan.walkPays(264, chunks(8, 16), 64, 128));
+        // 130M 64 x 2048: 1536 CTAs in 6 waves (96 steps) against 102.4
+        assertTrue(GpuSsdScan.walkPays(264, chunks(64, 16), 24, 1024));
+        // 67 x 2048: 1608 CTAs, 24 past six full waves make a seventh (112 steps against 107.2)
+        assertFalse(GpuSsdScan.walkPays(264, chunks(67, 16), 24, 1072));
         // one long sequence beside short ones: its 16 steps a head in series against little total work
-        int[] skewed = {16, 1, 1, 1};
-        assertFalse(GpuSsdScan.walkPays(264, skewed, 24, 19));
-        // many one-chunk documents: no chain, no local states to pass
-        int[] tiny = new int[200];
-        Arrays.fill(tiny, 1);
-        assertTrue(GpuSsdScan.walkPays(264, tiny, 24, 200));
+        assertFalse(GpuSsdScan.walkPays(264, new int[] {16, 1, 1, 1}, 24, 19));
+        // many one-chunk documents (4800 CTAs: the bound 18.2 + 1 against 20.0): no chain, no local states to pass
+        assertTrue(GpuSsdScan.walkPays(264, chunks(200, 1), 24, 200));
+        // the simulated dispatch: 264 CTAs of 2 steps then one of 1 wait for the first free slot: 3 steps
+        int[] mixed = chunks(265, 2);
+        mixed[264] = 1;
+        assertFalse(GpuSsdScan.walkPays(264, mixed, 1, 529));  // 3 against 1.1 x 529 / 264 = 2.2
+        assertTrue(GpuSsdScan.walkPays(264, mixed, 1, 800));   // 3 against 3.3
+    }
+
+    private static int[] chunks(int seqs, int each) {
+        int[] a = new int[seqs];
+        Arrays.fill(a, each);
+        return a;
     }
 
     @Test
