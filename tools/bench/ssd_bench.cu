@@ -23,8 +23,28 @@
 
 struct Shape {
     const char* name;
-    int seqs, len, H, P, N, G, layers;
+    int seqs, len, H, P, N, G, layers;  // seqs 0: log-normal documents (median 700 tokens, as GpuBenchmark's) cut
+                                        // into pieces of at most 2048 and packed into len tokens, as the runner's batches
 };
+
+// Sequence lengths of a batch: seqs x len, or log-normal documents in pieces (seqs == 0).
+static std::vector<int> batch_lengths(const Shape& sh) {
+    if (sh.seqs > 0) return std::vector<int>(sh.seqs, sh.len);
+    std::vector<int> l;
+    int total = 0;
+    while (total < sh.len) {
+        const float u1 = uni(0.f, 1.f), u2 = uni(0.f, 1.f);
+        const double g = std::sqrt(-2 * std::log(1 - u1)) * std::cos(2 * M_PI * u2);
+        int n = (int)std::max(16.0, std::min(16384.0, std::round(700 * std::exp(g))));
+        for (; n > 0 && total < sh.len; ) {
+            const int piece = std::min({n, 2048, sh.len - total});
+            l.push_back(piece);
+            total += piece;
+            n -= piece;
+        }
+    }
+    return l;
+}
 
 // max |a - b| / max |ref|
 static double rel_diff(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& ref) {
@@ -38,17 +58,38 @@ static double rel_diff(const std::vector<float>& a, const std::vector<float>& b,
 }
 
 int main(int argc, char** argv) {
-    const Shape shapes[] = {{"130m", 16, 2048, 24, 64, 128, 1, 24}, {"1.3b", 8, 2048, 64, 64, 128, 1, 48}};
+    const Shape shapes[] = {{"130m", 16, 2048, 24, 64, 128, 1, 24}, {"1.3b", 8, 2048, 64, 64, 128, 1, 48},
+                            {"130m-lognormal", 0, 16384, 24, 64, 128, 1, 24}, {"1.3b-lognormal", 0, 16384, 64, 64, 128, 1, 48}};
     const Shape* sh = shape_from_args(shapes, argc, argv, "ssd_bench");
     const int iters = argc > 2 ? atoi(argv[2]) : 20;
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
-    const int T = sh->seqs * sh->len, C = T / Q, dSsm = H * P, ldX = dSsm + 2 * G * N;
+    const std::vector<int> lens = batch_lengths(*sh);
+    const int seqs = (int)lens.size();
+    std::vector<int> cs, cl, s0(seqs), sn(seqs);
+    int T = 0;
+    for (int s = 0; s < seqs; s++) {
+        s0[s] = (int)cs.size();
+        for (int u = 0; u < lens[s]; u += Q) {
+            cs.push_back(T + u);
+            cl.push_back(std::min(Q, lens[s] - u));
+        }
+        sn[s] = (int)cs.size() - s0[s];
+        T += lens[s];
+    }
+    const int C = (int)cs.size(), dSsm = H * P, ldX = dSsm + 2 * G * N;
     const int dtOff = dSsm + ldX, ldDt = dtOff + H;  // raw dt: the last H columns of in_proj's rows [z | xBC | dt]
     const int xOff = 0, bOff = dSsm, cOff = dSsm + G * N;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
-    printf("ssd_bench %s: %d x %d tokens, H %d, P %d, N %d, G %d, chunk %d, %d layers; %s\n", sh->name, sh->seqs,
-           sh->len, H, P, N, G, Q, sh->layers, prop.name);
+    int longest = 0;
+    for (int n : sn) longest = std::max(longest, n);
+    printf("ssd_bench %s: %d sequences, %d tokens, %d chunks (longest sequence %d), H %d, P %d, N %d, G %d, chunk %d, "
+           "%d layers; %s\n", sh->name, seqs, T, C, longest, H, P, N, G, Q, sh->layers, prop.name);
+    if (sh->seqs == 0) {
+        printf("chunks a sequence:");
+        for (int n : sn) printf(" %d", n);
+        printf("\n");
+    }
 
     std::vector<float> hx((size_t)T * ldX), hdt((size_t)T * ldDt), hbias(H), hA(H), hD(H);
     for (float& v : hx) v = uni(-1.f, 1.f);
@@ -59,14 +100,11 @@ int main(int argc, char** argv) {
         hD[h] = uni(0.5f, 1.5f);
     }
     for (float& v : hdt) v = uni(-0.5f, 0.5f);
-    std::vector<int> cs(C), cl(C, Q), s0(sh->seqs), sn(sh->seqs, sh->len / Q);
-    for (int c = 0; c < C; c++) cs[c] = c * Q;
-    for (int s = 0; s < sh->seqs; s++) s0[s] = s * (sh->len / Q);
     float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
     int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn);
     const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
-          *passed = dalloc(statesN), *ssm = dalloc(sh->seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
+          *passed = dalloc(statesN), *ssm = dalloc(seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
           *y = dalloc((size_t)T * dSsm), *y32 = dalloc((size_t)T * dSsm);
     const float dtMin = 0.f, dtMax = INFINITY;
     cudaDeviceProp props;
@@ -96,13 +134,13 @@ int main(int argc, char** argv) {
     // state passing works in place: run it on a copy so it can be repeated
     auto passing = [&] {
         CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
-        CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
-        ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
+        CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
+        ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
                                                                              seqChunk0, seqChunks, H, PN, ssm, H * PN, 3);
     };
     // the chunk states and their passing in one kernel (GpuSsdScan.walkPays decides which the engine runs)
     auto walk_tc = [&] {
-        ssd_state_walk_tc<<<dim3(sh->seqs, G, H / G), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+        ssd_state_walk_tc<<<dim3(seqs, G, H / G), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                                 chunkLen, seqChunk0, seqChunks, H, P, N, G,
                                                                                 passed, ssm, H * PN, 2);
     };
@@ -136,18 +174,18 @@ int main(int argc, char** argv) {
     bmm_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q), passedTc = download(passed, statesN),
-                             finalTc = download(ssm, sh->seqs * H * PN);
+                             finalTc = download(ssm, seqs * H * PN);
     scan_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> yTc = download(y, (size_t)T * dSsm);
     printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_bmm_cb_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
            rel_diff(statesTc, states32, states32), rel_diff(cbTc, cb32, cb32), rel_diff(yTc, ref, ref));
     CK(cudaMemset(passed, 0xff, statesN * 4));
-    CK(cudaMemset(ssm, 0xff, sh->seqs * H * PN * 4));
+    CK(cudaMemset(ssm, 0xff, seqs * H * PN * 4));
     walk_tc();
     CK(cudaDeviceSynchronize());
     printf("check ssd_state_walk_tc vs state + passing: passed states %.3g, final states %.3g (0: the same bits)\n",
-           rel_diff(download(passed, statesN), passedTc, passed32), rel_diff(download(ssm, sh->seqs * H * PN), finalTc, finalTc));
+           rel_diff(download(passed, statesN), passedTc, passed32), rel_diff(download(ssm, seqs * H * PN), finalTc, finalTc));
     passing();  // the local states passed again, for the variants below
 
     struct Row {
@@ -161,7 +199,7 @@ int main(int argc, char** argv) {
         const float withCopy = time_us(passing, iters);
         const float copy = time_us([&] {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
-            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+            CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
         }, iters);
         rows.push_back({"ssd_state_passing_v4", withCopy - copy});
     }
@@ -173,8 +211,8 @@ int main(int argc, char** argv) {
     for (const PassingVariant& v : passing_variants()) {
         auto run = [&] {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
-            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
-            v.kernel<<<dim3((PN / v.vec + 255) / 256, H, sh->seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
+            CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
+            v.kernel<<<dim3((PN / v.vec + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
                                                                        seqChunks, H, PN, ssm, H * PN, 3);
         };
         run();
@@ -183,22 +221,22 @@ int main(int argc, char** argv) {
         const float withCopy = time_us(run, iters);
         const float copy = time_us([&] {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
-            CK(cudaMemsetAsync(ssm, 0, sh->seqs * H * PN * 4));
+            CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
         }, iters);
         rows.push_back({v.name, withCopy - copy});
     }
     passing();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
-                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, sh->seqs, ssm};
+                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
         if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes states as the passing leaves them, and ssm
             CK(cudaMemset(states, 0xff, statesN * 4));
-            CK(cudaMemset(ssm, 0xff, sh->seqs * H * PN * 4));
+            CK(cudaMemset(ssm, 0xff, seqs * H * PN * 4));
             v.launch(args);
             CK(cudaDeviceSynchronize());
-            const std::vector<float> got = download(states, statesN), fin = download(ssm, sh->seqs * H * PN);
+            const std::vector<float> got = download(states, statesN), fin = download(ssm, seqs * H * PN);
             printf("check %s vs fp32 passed states: %.3g (vs shipped %.3g); final states vs shipped %.3g\n", v.name,
                    rel_diff(got, passed32, passed32), rel_diff(got, passedTc, passed32), rel_diff(fin, finalTc, finalTc));
         } else if (v.replaces == Replaces::SCAN) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs tools/bench/ssd_bench.cu on the GPU host (nvcc there, no Java): the SSD kernels alone on the 130M
-# and 1.3B shapes, plus the bench-only variants of tools/bench/ssd_variants.cuh. Writes to $OUT (default ./ssd-bench):
+# and 1.3B shapes (fixed 2048-token rows, and log-normal documents in pieces packed as the runner packs them), plus
+# the bench-only variants of tools/bench/ssd_variants.cuh. Writes to $OUT (default ./ssd-bench):
 # ssd_bench.log, and with PROFILE=1 ncu reports (PROFILE_KERNELS, default the shipped scan and state kernels, with
 # stall reasons) and the SASS (ssd_profile.tar.gz).
 #   OUT=$OUT bash tools/bench/ssd_bench.sh [iters]
@@ -12,7 +13,7 @@ mkdir -p "$out"
 bin=$out/ssd_bench
 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I"$root/kernels/src/main/cuda" -I"$here" \
   -DSSD_BENCH_VARIANTS='"ssd_variants.cuh"' -Xptxas -v "$here/ssd_bench.cu" -o "$bin" > "$out/ptxas.log" 2>&1
-{ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv; "$bin" 130m "${1:-20}"; "$bin" 1.3b "${1:-20}"; } \
+{ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv; "$bin" 130m "${1:-20}"; "$bin" 1.3b "${1:-20}"; "$bin" 130m-lognormal "${1:-20}"; "$bin" 1.3b-lognormal "${1:-20}"; } \
   > "$out/ssd_bench.log" 2>&1
 if [[ "${PROFILE:-0}" == 1 ]]; then
   prof=$out/profile; mkdir -p "$prof"
