@@ -50,39 +50,15 @@ struct BenchVariant {
 //    S_in split and packed by the state passing, copied by the scan (commit 8a48cfb; the scan 7-11 us faster, the
 //    passing 28-39 us slower).
 
+//  - session 9 (ssd_results/2026-11-30-walk2-lognormal.log): the walk with each (sequence, head) over two CTAs of 64
+//    state columns (70 KB, three CTAs an SM, twice the CTAs; commit b8f9e38): bit-identical, but 323.9 against 291.0 us
+//    (130M 16 x 2048), 424.8 against 334.9 (1.3B 8 x 2048), 222.9 / 473.1 against 196.7 / 412.4 on log-normal batches:
+//    a walk step's time is its staging and barriers, not its products, so half the products a CTA do not halve it.
+
 // Shipped from here (session 9): the chunk states and their passing in one kernel walking each sequence's chunks
 // (ssd_state_walk_tc in ssd_tc.cuh, measured here first as ssd_state_seq_tc; ssd_results/2026-11-30-state-seq.log).
 
-// Session 9: the walk with each (sequence, head) over two CTAs of 64 state columns n each (4 column blocks a warp),
-// 70 KB of shared memory so three fit an SM: twice the CTAs for batches whose (sequence, head) CTAs leave the second
-// wave half idle (130M 16 x 2048: 768 CTAs over 396 slots), half the B packing and products a CTA, x staged twice.
-#define WALK2(NAME, MIN_CTAS)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(256, MIN_CTAS) NAME(                                                  \
-        const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt,                        \
-        const float* __restrict__ cum, int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,     \
-        const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks, int H, int P, int N, int G,              \
-        float* states, float* ssm, long long seqStride, int carry) {                                                   \
-        ssd_tc::state_walk<2>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, P, N, G,  \
-                              states, ssm, seqStride, carry);                                                          \
-    }
-WALK2(ssd_state_walk2_tc, 3)
-WALK2(ssd_state_walk2_b2_tc, 2)
-
-template <class K>
-inline BenchVariant walk2_variant(const char* name, K kernel) {
-    return {name, Replaces::STATE_AND_PASSING,
-            [=] { CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::walk_smem<2>())); },
-            [=](const BenchArgs& a) {
-                kernel<<<dim3(a.seqs, a.G, 2 * (a.H / a.G)), 256, ssd_tc::walk_smem<2>()>>>(
-                    a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
-                    a.P, a.N, a.G, a.states, a.ssm, (long long)a.H * a.P * a.N, 2);
-            }};
-}
-
-inline std::vector<BenchVariant> bench_variants() {
-    return {walk2_variant("walk, 2 CTAs a head, 3 an SM", ssd_state_walk2_tc),
-            walk2_variant("walk, 2 CTAs a head, 2 an SM", ssd_state_walk2_b2_tc)};
-}
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).

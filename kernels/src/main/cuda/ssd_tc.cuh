@@ -57,30 +57,26 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], uint32_t a0, uint32_t a1
         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-// acc[j] += a (16x16, row) . b_j (16x8, col) for the warp's J column blocks j (8 in the shipped kernels), in bf16x3
-// (PTX ISA m16n8k16 fragment layout). Each pass runs over all j, so J independent products separate two that share an
-// accumulator.
-template <int J>
-__device__ __forceinline__ void mma3(float (&acc)[J][4], const Split2 (&a)[4], const uint32_t (&bh0)[J],
-                                     const uint32_t (&bh1)[J], const uint32_t (&bl0)[J], const uint32_t (&bl1)[J]) {
+// acc[j] += a (16x16, row) . b_j (16x8, col) for the warp's 8 column blocks j, in bf16x3 (PTX ISA m16n8k16 fragment
+// layout). Each pass runs over all j, so 8 independent products separate two that share an accumulator.
+__device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split2 (&a)[4], const uint32_t (&bh0)[8],
+                                       const uint32_t (&bh1)[8], const uint32_t (&bl0)[8], const uint32_t (&bl1)[8]) {
 #pragma unroll
-    for (int j = 0; j < J; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, bh0[j], bh1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, bh0[j], bh1[j]);
 #pragma unroll
-    for (int j = 0; j < J; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bl0[j], bl1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bl0[j], bl1[j]);
 #pragma unroll
-    for (int j = 0; j < J; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
 }
 
-// The b fragments of column blocks j = 0..J-1 from a packed [col][LD_W] operand (words k/2 + tq and k/2 + tq + 4 of
+// The b fragments of column blocks j = 0..7 from a packed [col][LD_W] operand (words k/2 + tq and k/2 + tq + 4 of
 // row col0 + 8j + gr): one ldmatrix.x4 brings both halves of two column blocks.
-template <int J>
 __device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, int col0, int k, int lane,
-                                       uint32_t (&bh0)[J], uint32_t (&bh1)[J], uint32_t (&bl0)[J], uint32_t (&bl1)[J]) {
-    static_assert(J % 2 == 0, "column blocks in pairs");
+                                       uint32_t (&bh0)[8], uint32_t (&bh1)[8], uint32_t (&bl0)[8], uint32_t (&bl1)[8]) {
     const int mat = lane >> 3, r = lane & 7;  // lanes 8i..8i+7 address the rows of matrix i
     const int o = (col0 + 8 * (mat >> 1) + r) * LD_W + (k >> 1) + 4 * (mat & 1);
 #pragma unroll
-    for (int j = 0; j < J; j += 2) {
+    for (int j = 0; j < 8; j += 2) {
         uint32_t t[4];
         ldsm_x4(t, hi + o + 8 * j * LD_W);
         bh0[j] = t[0], bh1[j] = t[1], bh0[j + 1] = t[2], bh1[j + 1] = t[3];
@@ -207,8 +203,7 @@ __device__ __forceinline__ float stage_head(float* Xs, float* wU, const float* _
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
 // staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed in Bhi / Blo.
 // Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4.
-template <int J>
-__device__ __forceinline__ void chunk_state_product(float (&acc)[J][4], const float* Xs, const float* wU,
+__device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const float* Xs, const float* wU,
                                                     const uint32_t* Bhi, const uint32_t* Blo, int kEnd, int pb, int nb,
                                                     int gr, int tq, int lane) {
     for (int k = 0; k < kEnd; k += 16) {
@@ -219,34 +214,32 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[J][4], const fl
                              Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
                              Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
                              Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
-        uint32_t bh0[J], bh1[J], bl0[J], bl1[J];
+        uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
         load_b(Bhi, Blo, nb, k, lane, bh0, bh1, bl0, bl1);
-        mma3(acc, a, bh0, bh1, bl0, bl1);
+        mma3x8(acc, a, bh0, bh1, bl0, bl1);
     }
 }
 
-// out[p * ld + n] (p < P, n < N) = this thread's part of a state in the accumulator layout of chunk_state_product.
-template <int J>
-__device__ __forceinline__ void store_state(float* out, const float (&acc)[J][4], int P, int N, int ld, int pb, int nb,
-                                            int gr, int tq) {
+// out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product.
+__device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
+                                            int tq) {
 #pragma unroll
-    for (int j = 0; j < J; j++)
+    for (int j = 0; j < 8; j++)
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
             const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-            if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * ld + n) = make_float2(acc[j][e], acc[j][e + 1]);
+            if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
         }
 }
 // The inverse of store_state: this thread's part of in[p][n] (zero outside P x N) into the accumulator layout.
-template <int J>
-__device__ __forceinline__ void load_state(float (&acc)[J][4], const float* in, int P, int N, int ld, int pb, int nb,
-                                           int gr, int tq) {
+__device__ __forceinline__ void load_state(float (&acc)[8][4], const float* in, int P, int N, int pb, int nb, int gr,
+                                           int tq) {
 #pragma unroll
-    for (int j = 0; j < J; j++)
+    for (int j = 0; j < 8; j++)
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
             const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-            const float2 v = p < P && n < N ? *reinterpret_cast<const float2*>(in + (size_t)p * ld + n) : make_float2(0.f, 0.f);
+            const float2 v = p < P && n < N ? *reinterpret_cast<const float2*>(in + (size_t)p * N + n) : make_float2(0.f, 0.f);
             acc[j][e] = v.x, acc[j][e + 1] = v.y;
         }
 }
@@ -281,59 +274,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
         stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
         float acc[8][4] = {};
         chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, N, pb, nb, gr, tq);
+        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
     }
 }
-
-namespace ssd_tc {
-// The walk over NSPLIT CTAs a (sequence, head), each 128 / NSPLIT of the state's columns n (J = 8 / NSPLIT column
-// blocks a warp): shared memory [B head, tail: 128 / NSPLIT n][LD_W] | x [128 u][LD_X] | w [128].
-template <int NSPLIT>
-constexpr int walk_smem() { return 4 * (2 * (128 / NSPLIT) * LD_W + SSD_QMAX * LD_X + SSD_QMAX); }
-
-template <int NSPLIT>
-__device__ __forceinline__ void state_walk(const float* __restrict__ x, int ldX, int xOff, int bOff,
-                                           const float* __restrict__ dt, const float* __restrict__ cum, int T,
-                                           const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
-                                           const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks, int H,
-                                           int P, int N, int G, float* states, float* ssm, long long seqStride, int carry) {
-    constexpr int COLS = 128 / NSPLIT, J = COLS / 16;
-    extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
-    uint32_t* Blo = Bhi + COLS * LD_W;
-    float* Xs = sm + 2 * COLS * LD_W;                   // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
-    const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z / NSPLIT, n0 = (blockIdx.z % NSPLIT) * COLS;
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * (COLS / 2);  // nb: within the CTA's columns
-    const int c0 = seqChunk0[s], nc = seqChunks[s];
-    float* carried = ssm + (size_t)s * seqStride + (size_t)h * P * N + n0;
-    float S[J][4];  // the state entering the next chunk
-    if (carry & 1)
-        load_state(S, carried, P, N - n0, N, pb, nb, gr, tq);
-    else
-#pragma unroll
-        for (int j = 0; j < J; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) S[j][e] = 0.f;
-    for (int k = 0; k < nc; k++) {
-        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
-        __syncthreads();  // the previous chunk's readers are done with B, x and w
-        const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [&] {
-            pack_k_pairs<COLS>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N + n0, ldX, len, N - n0);
-        });
-        float acc[J][4] = {};
-        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h) * P * N + n0, S, P, N - n0, N, pb, nb, gr, tq);
-        const float decay = expf(last);
-#pragma unroll
-        for (int j = 0; j < J; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
-    }
-    if (carry & 2) store_state(carried, S, P, N - n0, N, pb, nb, gr, tq);
-}
-}  // namespace ssd_tc
 
 // grid (seqs, G, H/G), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_chunk_state_tc and ssd_state_passing in one
 // kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
@@ -348,8 +291,40 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
     const int* __restrict__ seqChunks, int H, int P, int N, int G, float* states, float* ssm, long long seqStride,
     int carry) {
-    ssd_tc::state_walk<1>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, P, N, G, states,
-                          ssm, seqStride, carry);
+    using namespace ssd_tc;
+    extern __shared__ __align__(16) float sm[];
+    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
+    uint32_t* Blo = Bhi + 128 * LD_W;
+    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
+    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
+    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
+    const int c0 = seqChunk0[s], nc = seqChunks[s];
+    float* carried = ssm + (size_t)s * seqStride + (size_t)h * P * N;
+    float S[8][4];  // the state entering the next chunk
+    if (carry & 1)
+        load_state(S, carried, P, N, pb, nb, gr, tq);
+    else
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) S[j][e] = 0.f;
+    for (int k = 0; k < nc; k++) {
+        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
+        __syncthreads();  // the previous chunk's readers are done with B, x and w
+        const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
+                                      [&] { pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
+        float acc[8][4] = {};
+        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        store_state(states + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
+        const float decay = expf(last);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
+    }
+    if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
 }
 
 // grid (chunks, G, 3), block 128, dynamic smem ssd_tc::BMM_SMEM: the lower 64x64 tiles (0,0), (1,0), (1,1) of
@@ -384,7 +359,7 @@ extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __r
         a[3].hi = Chi[r1 + w0 + 4], a[3].lo = Clo[r1 + w0 + 4];
         uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
         load_b(Bhi, Blo, 0, k, lane, bh0, bh1, bl0, bl1);
-        mma3(acc, a, bh0, bh1, bl0, bl1);
+        mma3x8(acc, a, bh0, bh1, bl0, bl1);
     }
     float* out = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
 #pragma unroll
@@ -452,7 +427,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
             if (k + 16 < kInter) loadC(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
-            mma3(acc, a, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
         }
         const float c0 = cumU[t0], c1 = cumU[t1], e0 = expf(c0), e1 = expf(c1);
 #pragma unroll
@@ -485,7 +460,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
             if (!diagonal) loadCB(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
-            mma3(acc, a, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
         };
         loadCB(0, nxt);
         for (int k = 0; k < tb; k += 16) step(k, false);
