@@ -55,10 +55,80 @@ struct BenchVariant {
 //    (130M 16 x 2048), 424.8 against 334.9 (1.3B 8 x 2048), 222.9 / 473.1 against 196.7 / 412.4 on log-normal batches:
 //    a walk step's time is its staging and barriers, not its products, so half the products a CTA do not halve it.
 
+// Session 9 experiment: the walk over a sequence for several heads a CTA, B packed once a chunk for all of them (the
+// shipped walk packs it once a chunk and head: 64 times over for 1.3B's one group). The running state no longer stays
+// in registers across the heads: each thread writes its part of the state entering chunk c + 1 to states and reads
+// the same elements back at the next chunk (its own writes: no barrier, an L2 or L1 hit), so registers stay as in the
+// shipped walk. grid (seqs, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
+    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
+    const int* __restrict__ seqChunks, int H, int P, int N, int G, int headsPerCta, float* states, float* ssm,
+    long long seqStride, int carry) {
+    using namespace ssd_tc;
+    extern __shared__ __align__(16) float sm[];
+    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
+    uint32_t* Blo = Bhi + 128 * LD_W;
+    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
+    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const int s = blockIdx.x, g = blockIdx.y, hpg = H / G, hl0 = blockIdx.z * headsPerCta;
+    const int nh = min(headsPerCta, hpg - hl0);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
+    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
+    const int c0 = seqChunk0[s], nc = seqChunks[s];
+    const size_t PN = (size_t)P * N;
+    for (int k = 0; k < nc; k++) {
+        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
+        __syncthreads();  // the previous chunk's readers are done with B
+        pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
+        for (int i = 0; i < nh; i++) {
+            const int h = g * hpg + hl0 + i;
+            float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN;
+            float S[8][4];  // the state entering chunk c
+            if (k > 0) {
+                load_state(S, states + ((size_t)c * H + h) * PN, P, N, pb, nb, gr, tq);  // this thread's own writes
+            } else {
+                if (carry & 1)
+                    load_state(S, carried, P, N, pb, nb, gr, tq);
+                else
+#pragma unroll
+                    for (int j = 0; j < 8; j++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) S[j][e] = 0.f;
+                store_state(states + ((size_t)c * H + h) * PN, S, P, N, pb, nb, gr, tq);
+            }
+            __syncthreads();  // B is packed; the previous head's readers are done with x and w
+            const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
+            float acc[8][4] = {};
+            chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+            const float decay = expf(last);
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
+            if (k + 1 < nc) store_state(states + ((size_t)(c + 1) * H + h) * PN, S, P, N, pb, nb, gr, tq);
+            else if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
+        }
+    }
+}
+
+inline BenchVariant walk_heads_variant(const char* name, int hp) {
+    return {name, Replaces::STATE_AND_PASSING,
+            [] { CK(cudaFuncSetAttribute(ssd_state_walk_heads_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM)); },
+            [=](const BenchArgs& a) {
+                ssd_state_walk_heads_tc<<<dim3(a.seqs, a.G, (a.H / a.G + hp - 1) / hp), 256, ssd_tc::STATE_SMEM>>>(
+                    a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
+                    a.P, a.N, a.G, hp, a.states, a.ssm, (long long)a.H * a.P * a.N, 2);
+            }};
+}
+
 // Shipped from here (session 9): the chunk states and their passing in one kernel walking each sequence's chunks
 // (ssd_state_walk_tc in ssd_tc.cuh, measured here first as ssd_state_seq_tc; ssd_results/2026-11-30-state-seq.log).
 
-inline std::vector<BenchVariant> bench_variants() { return {}; }
+inline std::vector<BenchVariant> bench_variants() {
+    return {walk_heads_variant("walk, 1 head a CTA, S via L2", 1), walk_heads_variant("walk, 2 heads a CTA", 2),
+            walk_heads_variant("walk, 4 heads a CTA", 4), walk_heads_variant("walk, 8 heads a CTA", 8)};
+}
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).
