@@ -99,10 +99,14 @@ public final class GemmVariantsBench {
         Variant shipped = shippedTiled(), at = ws("gemm_ws_co_n256_s4_at", 256, 4, Grid.PERSISTENT),
                 c2 = wsm("gemm_wsm_co_n256_s4_c2", 2), c4 = wsm("gemm_wsm_co_n256_s4_c4", 4);
         // the candidates alternate with the shipped kernel: the run drifts ~10 % (KERNEL_NOTES), only neighbours compare
-        // (session 7: the shipped kernel with narrow last column tiles against its previous build, gemm_ws_co_n256_s4_at;
+        // (session 8: {shipped, at} x 3; session 7: the shipped kernel with narrow last column tiles against its previous
+        // build, gemm_ws_co_n256_s4_at;
         // the multicast runs of session 6 were {shipped, c2, at, c4, shipped, c2, c2 <= 128, c4 <= 128, shipped, c2, c4,
         // c4 <= 120, shipped, c2})
-        Variant[] variants = {shipped, at, shipped, at, shipped, at};
+        Variant pp6 = ws("gemm_ws_pp_n128_s6_at", 128, 6, Grid.PERSISTENT), pp6nt = ws("gemm_ws_pp_n128_s6_at_nt", 128, 6, Grid.PERSISTENT);
+        // session 9: ping-pong 128 x 128 with A and B pre-tiled (first run with pp4 = gemm_ws_pp_n128_s4_at:
+        // {shipped, pp6, pp4} x 2, shipped) against the shipped cooperative 128 x 256; then with narrow tails (nt)
+        Variant[] variants = {shipped, pp6nt, pp6, shipped, pp6nt, pp6, shipped, pp6nt, shipped};
         if (args.length > 0 && args[0].equals("ncu")) {  // one launch each on the 130M in_proj shape, for ncu
             profileOnce(dev, new Variant[] {shipped, c2, c4}, 32768, 3352, 768);
             return;
