@@ -357,24 +357,24 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 }
 }  // namespace ws_gemm
 
-// The shipped instance: cooperative 128 x 256 tiles, 4 stages of 48 KB, A and B pre-tiled, persistent grid in groups of
-// 8 row-tiles, C written from the registers (StoreC, exposed: nothing else runs on the SM meanwhile). 168 registers a
-// thread at entry: 40 for the producer, 232 for the consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)),
-// block 384, dynamic smem ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>() (GpuGemm.TILED_SMEM);
-// lda / ldb = the tiled copies' padded row counts (roundup(M, 8), roundup(N, 8)). The epilogue-overlap candidates
-// (3 stages + StoreCStaged<64, 2>: C staged in shared memory and written by bulk stores) are gemm_sm90_variants.cuh's
-// gemm_wse_*, see tools/bench/KERNEL_NOTES.md. A last column tile of at most 64 columns runs narrow (NARROW_TAIL).
-#define SSD_TILED_STAGES 4
-using SsdTiledStore = wg_gemm::StoreC;
+// The shipped instance: ping-pong, each consumer warpgroup a whole 128 x 128 tile in turn, so one consumer's epilogue
+// (C written from the registers, StoreC) runs under the other's main loop; 6 stages of 32 KB, A and B pre-tiled,
+// persistent grid in groups of 8 row-tiles. 168 registers a thread at entry: 40 for the producer, 232 for the
+// consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)), block 384, dynamic smem
+// ws_gemm::smem_bytes<128, SSD_TILED_STAGES>() (GpuGemm.TILED_SMEM); lda / ldb = the tiled copies' padded row counts
+// (roundup(M, 8), roundup(N, 8)). Against the cooperative 128 x 256 schedule it replaced (session 9,
+// tools/bench/KERNEL_NOTES.md): +8-15 % on 130M's projections. No narrow tails here: the branch cost every tile more
+// than it saved on the last one.
+#define SSD_TILED_STAGES 6
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,
                                                                        int N, int K, int accumulate) {
-    ws_gemm::gemm_ws<256, SSD_TILED_STAGES, true, false, 8, 40, 232, true, SsdTiledStore, 0, true>(
-        A, lda, B, ldb, M, N, K, SsdTiledStore{C, ldc, bias, accumulate});
+    ws_gemm::gemm_ws<128, SSD_TILED_STAGES, true, true, 8, 40, 232, true>(A, lda, B, ldb, M, N, K,
+                                                                         wg_gemm::StoreC{C, ldc, bias, accumulate});
 }
-// lm_head_bf16_tiled (lm_head.cuh: 4 stages, no staging) is launched with the same GpuGemm.TILED_SMEM.
-static_assert(ws_gemm::smem_bytes<256, 4>() <= ws_gemm::smem_bytes_for<256, SSD_TILED_STAGES, SsdTiledStore>(),
-              "GpuGemm.TILED_SMEM must cover lm_head_bf16_tiled");
+// lm_head_bf16_tiled (lm_head.cuh: cooperative 128 x 256, 4 stages) is launched with the same GpuGemm.TILED_SMEM.
+static_assert(ws_gemm::smem_bytes<256, 4>() == ws_gemm::smem_bytes<128, SSD_TILED_STAGES>(),
+              "GpuGemm.TILED_SMEM must cover lm_head_bf16_tiled and gemm_bf16_tn_tiled");
 
 // B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's
 // tiled_index) for kt < ceil(K/64), n < npad; rows >= N and k >= K are zero. One thread per chunk: grid ceil(ceil(K/64) * npad * 8 / 256), block 256.
