@@ -242,10 +242,8 @@ constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueS
 // shared memory after the stages (StoreCStaged: EpilogueSmem<Epilogue>::per_wg bytes per consumer warpgroup).
 // DESYNC > 0 (bench): the odd CTAs' consumers start DESYNC clocks per k-tile late, so that CTAs stop writing C at the
 // same moments.
-// NARROW_TAIL: a last column tile of at most 64 columns runs as m64n64k16, a quarter (BN 256) or half (BN 128) of the
-// tensor work of the full width (the 130M in_proj's last tile holds its 24 dt columns, the 1.3B one's 64).
 template <int BN, int STAGES, bool BTILED, bool PP, int GROUP_M, int PREG, int CREG, bool ATILED, class Epilogue,
-          int DESYNC = 0, bool NARROW_TAIL = false>
+          int DESYNC = 0>
 __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, const bf16* __restrict__ B, int ldb, int M,
                                         int N, int K, const Epilogue& epilogue) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -320,28 +318,14 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
             int bm, bn;
             tile_origin<BN, GROUP_M>(t, tiles_m, tiles_n, bm, bn);
             if (PP) turn_wait(1 + cw);
-            auto issued = [&] {
-                if (PP && t + (int)gridDim.x < tiles) turn_pass(2 - cw);  // the other consumer's tile j + 1 may start
-            };
-            if constexpr (NARROW_TAIL) {
-                static_assert(EPI == 0, "narrow tails: register epilogue");
-                if (N - bn <= 64) {  // the loop below at width 64
-                    float acc[MSUB][64 / 2] = {};
-                    consume_tile<64, MSUB, STAGES, STAGE, A_TILE, ATILED>(acc, smem, full, empty, ktiles, rbase, lane,
-                                                                         stage, phase, issued);
-#pragma unroll
-                    for (int m = 0; m < MSUB; m++)
-                        epilogue.template operator()<64>(acc[m], bm + rbase + m * 64 + warp * 16 + (lane >> 2), bn, M, N, lane);
-                    continue;
-                }
-            }
             float acc[MSUB][BN / 2];
 #pragma unroll
             for (int m = 0; m < MSUB; m++)
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc[m][i] = 0.f;
-            consume_tile<BN, MSUB, STAGES, STAGE, A_TILE, ATILED>(acc, smem, full, empty, ktiles, rbase, lane, stage, phase,
-                                                                  issued);
+            consume_tile<BN, MSUB, STAGES, STAGE, A_TILE, ATILED>(acc, smem, full, empty, ktiles, rbase, lane, stage, phase, [&] {
+                if (PP && t + (int)gridDim.x < tiles) turn_pass(2 - cw);  // the other consumer's tile j + 1 may start
+            });
 #pragma unroll
             for (int m = 0; m < MSUB; m++) {
                 const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
@@ -363,8 +347,8 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 // consumers (as CUTLASS's sm90 kernels). Grid (min(tiles, SMs)), block 384, dynamic smem
 // ws_gemm::smem_bytes<128, SSD_TILED_STAGES>() (GpuGemm.TILED_SMEM); lda / ldb = the tiled copies' padded row counts
 // (roundup(M, 8), roundup(N, 8)). Against the cooperative 128 x 256 schedule it replaced (session 9,
-// tools/bench/KERNEL_NOTES.md): +8-15 % on 130M's projections. No narrow tails here: the branch cost every tile more
-// than it saved on the last one.
+// tools/bench/KERNEL_NOTES.md): +8-15 % on 130M's projections. No narrow last column tiles (m64n64 where at most 64
+// columns are left, as the cooperative kernel had): the branch cost every tile more than it saved on the last one.
 #define SSD_TILED_STAGES 6
 extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf16* A, int lda, const bf16* B, int ldb,
                                                                        float* C, int ldc, const float* bias, int M,

@@ -103,10 +103,9 @@ public final class GemmVariantsBench {
         // build, gemm_ws_co_n256_s4_at;
         // the multicast runs of session 6 were {shipped, c2, at, c4, shipped, c2, c2 <= 128, c4 <= 128, shipped, c2, c4,
         // c4 <= 120, shipped, c2})
-        Variant pp6 = ws("gemm_ws_pp_n128_s6_at", 128, 6, Grid.PERSISTENT), pp6nt = ws("gemm_ws_pp_n128_s6_at_nt", 128, 6, Grid.PERSISTENT);
-        // session 9: ping-pong 128 x 128 with A and B pre-tiled (first run with pp4 = gemm_ws_pp_n128_s4_at:
-        // {shipped, pp6, pp4} x 2, shipped) against the shipped cooperative 128 x 256; then with narrow tails (nt)
-        Variant[] variants = {shipped, pp6nt, pp6, shipped, pp6nt, pp6, shipped, pp6nt, shipped};
+        // session 9: the shipped ping-pong 128 x 128 against the cooperative 128 x 256 it replaced (`at`; the session's
+        // runs also had the ping-pong at 4 stages and with narrow last tiles: KERNEL_NOTES.md)
+        Variant[] variants = {shipped, at, shipped, at, shipped, at};
         if (args.length > 0 && args[0].equals("ncu")) {  // one launch each on the 130M in_proj shape, for ncu
             profileOnce(dev, new Variant[] {shipped, c2, c4}, 32768, 3352, 768);
             return;

@@ -57,9 +57,9 @@ class GpuGemmTwinTest {
         GpuDevice dev = device();
         org.junit.jupiter.api.Assumptions.assumeTrue(dev.hasWgmma(), "the pre-tiled GEMM runs on sm_90a only");
         // ragged m, n and k (partial tiles, rows and k past the tiled copies' padding, m no multiple of 128), one row, a
-        // persistent grid walking several tiles a CTA (m 1030 x n 4100: 9 x 17 tiles on 132 SMs), the 1.3B in_proj's
-        // n; n = 260: a last row segment of 4 columns. A last column tile of at most 64 columns runs narrow (n 9, 260,
-        // 320, 3352, 8512; n 321 and 400 end on wider partial tiles). ldc = n + 4 keeps C's rows 16-byte aligned where n % 4 == 0
+        // persistent grid walking several tiles a CTA (m 1030 x n 4100: 9 x 33 tiles on 132 SMs, the two consumers
+        // taking turns), the 1.3B in_proj's n; n = 260: a last row segment of 4 columns; last column tiles of 9 to 128
+        // columns. ldc = n + 4 keeps C's rows 16-byte aligned where n % 4 == 0
         // (what a staged epilogue's bulk stores need, ws_gemm::StoreCStaged), ldc = n + 1 does not (StoreC's register
         // path): both must store the same floats.
         int[][] shapes = SMALL ? new int[][] {{1, 9, 8}, {129, 260, 65}, {65, 321, 64}} : new int[][] {{1, 9, 8}, {1, 12, 8},
