@@ -253,11 +253,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) lm_head_f16_wg(const f16* H
     lm_head_wg<f16>(H, ldh, E, lde, M, V, K, targets, tilesPerSplit, partM, partS, targetLogit);
 }
 
-// The same on the pre-tiled warp-specialised GEMM (gemm_sm90_tiled.cuh, sm_90a, bf16): H and E pre-tiled (ldh / lde =
-// their padded row counts), one split per vocabulary tile of 256, so the persistent CTAs need no per-row state across
-// tiles: each finished 128 x 256 tile leaves partM/partS[tile][row] (and the target logits it holds), and
-// lm_head_finish merges the ceil(V / 256) splits. Grid (min(tiles, SMs)), block 384, dynamic smem
-// ws_gemm::smem_bytes<256, 4>().
+// The same on the pre-tiled warp-specialised GEMM (gemm_sm90_tiled.cuh, sm_90a, bf16) with gemm_bf16_tn_tiled's
+// schedule (ping-pong 128 x 128, 6 stages: one consumer's log-sum-exp epilogue runs under the other's main loop): H and E
+// pre-tiled (ldh / lde = their padded row counts), one split per vocabulary tile of 128, so the persistent CTAs need no
+// per-row state across tiles: each finished 128 x 128 tile leaves partM/partS[tile][row] (and the target logits it
+// holds), and lm_head_finish merges the ceil(V / 128) splits. Grid (min(tiles, SMs)), block 384, dynamic smem
+// ws_gemm::smem_bytes<128, SSD_TILED_STAGES>().
 struct RowLogSumExp {
     const int* targets;
     float *partM, *partS, *targetLogit;
@@ -299,6 +300,6 @@ struct RowLogSumExp {
 extern "C" __global__ void __launch_bounds__(384, 1) lm_head_bf16_tiled(const bf16* H, int ldh, const bf16* E, int lde,
                                                                        int M, int V, int K, const int* targets,
                                                                        float* partM, float* partS, float* targetLogit) {
-    ws_gemm::gemm_ws<256, 4, true, false, 8, 40, 232, true>(H, ldh, E, lde, M, V, K,
-                                                            RowLogSumExp{targets, partM, partS, targetLogit});
+    ws_gemm::gemm_ws<128, SSD_TILED_STAGES, true, true, 8, 40, 232, true>(H, ldh, E, lde, M, V, K,
+                                                                         RowLogSumExp{targets, partM, partS, targetLogit});
 }

@@ -59,13 +59,11 @@ public final class GpuGemm {
 
     // ---------------------------------------------------------------- pre-tiled operands (gemm_sm90_tiled.cuh)
 
-    /** Output tile of gemm_bf16_tn_tiled: 128 rows x TILED_TILE_N columns (ping-pong: one tile a consumer). */
+    /** Output tile of gemm_bf16_tn_tiled and lm_head_bf16_tiled: 128 rows x TILED_TILE_N columns (ping-pong: a tile a consumer). */
     public static final int TILED_TILE_N = 128;
-    /** Output tile of lm_head_bf16_tiled: 128 rows x LM_HEAD_TILE_N columns (cooperative: both consumers on one). */
-    public static final int LM_HEAD_TILE_N = 256;
     /**
-     * Dynamic shared memory of both pre-tiled kernels: gemm_bf16_tn_tiled's 6 stages of 128x64 A and 128x64 B tiles,
-     * lm_head_bf16_tiled's 4 of 128x64 A and 256x64 B (the same bytes), plus slack and barriers.
+     * Dynamic shared memory of the pre-tiled kernels (ws_gemm::smem_bytes<128, SSD_TILED_STAGES>): 6 stages of 128x64 A
+     * and 128x64 B tiles, plus slack and barriers.
      */
     public static final int TILED_SMEM = 6 * (128 + TILED_TILE_N) * 64 * 2 + 2048;
     /**
@@ -104,13 +102,13 @@ public final class GpuGemm {
                                 int ldc, CUdeviceptr bias) {
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
         if (ldc < n) throw new IllegalArgumentException("ldc " + ldc + " < n " + n);
-        s.launch("gemm_bf16_tn_tiled", tiledGrid(s.device(), m, n, TILED_TILE_N), 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m),
-                bTiled, tiledRows(n), c, ldc, bias, m, n, k, 0);
+        s.launch("gemm_bf16_tn_tiled", tiledGrid(s.device(), m, n), 1, 1, 384, TILED_SMEM, aTiled, tiledRows(m), bTiled,
+                tiledRows(n), c, ldc, bias, m, n, k, 0);
     }
 
-    /** Persistent CTAs of a pre-tiled kernel over m x n in 128 x tileN tiles: one per tile, at most one per multiprocessor. */
-    static int tiledGrid(GpuDevice d, int m, int n, int tileN) {
-        long tiles = (long) ((m + 127) / 128) * ((n + tileN - 1) / tileN);
+    /** Persistent CTAs of a pre-tiled kernel over m x n: one per tile, at most one per multiprocessor. */
+    static int tiledGrid(GpuDevice d, int m, int n) {
+        long tiles = (long) ((m + 127) / 128) * ((n + TILED_TILE_N - 1) / TILED_TILE_N);
         return (int) Math.min(tiles, d.multiprocessors);
     }
 

@@ -38,9 +38,9 @@ public final class GpuLmHead {
         return new Plan(rt, vt, splits, per, wgmma, false);
     }
 
-    /** The plan of {@link #logProbsTiled}: 128-row tiles, a split per vocabulary tile of {@link GpuGemm#LM_HEAD_TILE_N}. */
+    /** The plan of {@link #logProbsTiled}: 128-row tiles, a split per vocabulary tile of {@link GpuGemm#TILED_TILE_N}. */
     public static Plan planTiled(int vocab) {
-        int vt = GpuGemm.LM_HEAD_TILE_N;
+        int vt = GpuGemm.TILED_TILE_N;
         return new Plan(128, vt, (vocab + vt - 1) / vt, 1, true, true);
     }
 
@@ -76,7 +76,7 @@ public final class GpuLmHead {
         if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled LM head needs sm_90 and an sm_90a build");
         if (hRows < rows) throw new IllegalArgumentException("tiled hidden holds " + hRows + " rows, " + rows + " asked");
         Scratch sc = Scratch.of(scratch, p, rows);
-        s.launch("lm_head_bf16_tiled", GpuGemm.tiledGrid(s.device(), rows, vocab, GpuGemm.LM_HEAD_TILE_N), 1, 1, 384, GpuGemm.TILED_SMEM, hTiled,
+        s.launch("lm_head_bf16_tiled", GpuGemm.tiledGrid(s.device(), rows, vocab), 1, 1, 384, GpuGemm.TILED_SMEM, hTiled,
                 GpuGemm.tiledRows(hRows), eTiled, GpuGemm.tiledRows(vocab), rows, vocab, k, targets, sc.partM(), sc.partS(),
                 sc.targetLogit());
         sc.finish(s, p, rows, targets, out);
