@@ -85,16 +85,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
             const int h = g * hpg + hl0 + i;
             float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN;
             float S[8][4];  // the state entering chunk c
-            if (k > 0) {
-                load_state(S, states + ((size_t)c * H + h) * PN, P, N, pb, nb, gr, tq);  // this thread's own writes
+            if (k > 0) {  // this thread's own writes
+                initial_state(S, states + ((size_t)c * H + h) * PN, 1, P, N, pb, nb, gr, tq);
             } else {
-                if (carry & 1)
-                    load_state(S, carried, P, N, pb, nb, gr, tq);
-                else
-#pragma unroll
-                    for (int j = 0; j < 8; j++)
-#pragma unroll
-                        for (int e = 0; e < 4; e++) S[j][e] = 0.f;
+                initial_state(S, carried, carry, P, N, pb, nb, gr, tq);
                 store_state(states + ((size_t)c * H + h) * PN, S, P, N, pb, nb, gr, tq);
             }
             __syncthreads();  // B is packed; the previous head's readers are done with x and w

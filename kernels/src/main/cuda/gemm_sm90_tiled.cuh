@@ -202,6 +202,7 @@ template <class E>
 struct EpilogueSmem { static constexpr int per_wg = 0; };
 template <int CW, int NB>
 struct EpilogueSmem<StoreCStaged<CW, NB>> { static constexpr int per_wg = StoreCStaged<CW, NB>::SMEM_PER_WG; };
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 // A consumer warpgroup's k loop over one tile, W columns wide, MSUB m64 row blocks from row rbase of the stage's A:
 // waits for each stage, issues its wgmma batch, and frees the stage before it once that batch is done (one batch in
 // flight). `issued()` runs after the last batch is issued, before the wait for it; then the last stage is freed.
@@ -231,6 +232,7 @@ __device__ __forceinline__ void consume_tile(float (&acc)[MSUB][W / 2], uint32_t
     for (int m = 0; m < MSUB; m++) touch(acc[m]);
     if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
 }
+#endif
 
 // Dynamic shared memory of gemm_ws with this epilogue: the stages, the two consumers' staging, slack and barriers.
 template <int BN, int STAGES, class E>

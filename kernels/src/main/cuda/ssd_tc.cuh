@@ -220,28 +220,34 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const fl
     }
 }
 
+// f(j, e, p, n) for this thread's pairs (acc[j][e], acc[j][e + 1]) of a state in the accumulator layout of
+// chunk_state_product: elements (p, n) and (p, n + 1).
+template <class F>
+__device__ __forceinline__ void for_state_pairs(int pb, int nb, int gr, int tq, F&& f) {
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) f(j, e, pb + gr + (e >> 1) * 8, nb + 8 * j + 2 * tq);
+}
+
 // out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product.
 __device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
                                             int tq) {
-#pragma unroll
-    for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e += 2) {
-            const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
-            if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
-        }
+    for_state_pairs(pb, nb, gr, tq, [&](int j, int e, int p, int n) {
+        if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
+    });
 }
-// The inverse of store_state: this thread's part of in[p][n] (zero outside P x N) into the accumulator layout.
-__device__ __forceinline__ void load_state(float (&acc)[8][4], const float* in, int P, int N, int pb, int nb, int gr,
-                                           int tq) {
-#pragma unroll
-    for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e += 2) {
-            const int p = pb + gr + (e >> 1) * 8, n = nb + 8 * j + 2 * tq;
+
+// The state entering a sequence's first chunk: the carried one at in[p][n] (P x N) if carry & 1, else zero.
+__device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* in, int carry, int P, int N, int pb,
+                                              int nb, int gr, int tq) {
+    if (carry & 1)
+        for_state_pairs(pb, nb, gr, tq, [&](int j, int e, int p, int n) {
             const float2 v = p < P && n < N ? *reinterpret_cast<const float2*>(in + (size_t)p * N + n) : make_float2(0.f, 0.f);
             acc[j][e] = v.x, acc[j][e + 1] = v.y;
-        }
+        });
+    else
+        for_state_pairs(pb, nb, gr, tq, [&](int j, int e, int, int) { acc[j][e] = acc[j][e + 1] = 0.f; });
 }
 }  // namespace ssd_tc
 
@@ -303,13 +309,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     const int c0 = seqChunk0[s], nc = seqChunks[s];
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * P * N;
     float S[8][4];  // the state entering the next chunk
-    if (carry & 1)
-        load_state(S, carried, P, N, pb, nb, gr, tq);
-    else
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) S[j][e] = 0.f;
+    initial_state(S, carried, carry, P, N, pb, nb, gr, tq);
     for (int k = 0; k < nc; k++) {
         const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
         __syncthreads();  // the previous chunk's readers are done with B, x and w

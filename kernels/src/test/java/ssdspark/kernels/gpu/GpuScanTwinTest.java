@@ -75,6 +75,13 @@ class GpuScanTwinTest {
                         what + ": y[" + t + "][" + c + "]");
     }
 
+    /** The same floats, bit for bit. */
+    static void sameBits(String what, float[] want, float[] got) {
+        assertEquals(want.length, got.length, what + ": length");
+        for (int i = 0; i < want.length; i++)
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + " " + i);
+    }
+
     static double maxAbs(float[] a) {
         double m = 0;
         for (float v : a) m = Math.max(m, Math.abs(v));
@@ -183,8 +190,7 @@ class GpuScanTwinTest {
                 GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, tc);
                 float[] y1 = s.downloadFloats(gy.ptr(), v.tokens * ldY), s1 = s.downloadFloats(gst.ptr(), init.length);
                 sameY(name + " with C.B on a side stream and no carried state", y0, y1, v.tokens, ldY, dSsm);
-                for (int i = 0; i < s0.length; i++)
-                    assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(s1[i]), name + ": final state " + i);
+                sameBits(name + ": final state", s0, s1);
                 // no state kept: the same y, and ssm neither read nor written
                 s.upload(nan, 0, init.length, gst.ptr());
                 GpuSsdScan.forward(s, side, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, tc);
@@ -201,19 +207,15 @@ class GpuScanTwinTest {
                     s.upload(nan, 0, v.tokens * ldY, gy.ptr());
                     GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, true, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
                     sameY(how + ", carried state", got, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
-                    float[] fin = s.downloadFloats(gst.ptr(), init.length);
-                    for (int i = 0; i < fin.length; i++)
-                        assertEquals(Float.floatToRawIntBits(wantFinal[i]), Float.floatToRawIntBits(fin[i]), how + ": final state " + i);
+                    sameBits(how + ": final state", wantFinal, s.downloadFloats(gst.ptr(), init.length));
                     s.upload(nan, 0, init.length, gst.ptr());
                     GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
                     sameY(how + ", no carried state", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
-                    fin = s.downloadFloats(gst.ptr(), init.length);
-                    for (int i = 0; i < fin.length; i++)
-                        assertEquals(Float.floatToRawIntBits(s0[i]), Float.floatToRawIntBits(fin[i]), how + ": final state from zero " + i);
+                    sameBits(how + ": final state from zero", s0, s.downloadFloats(gst.ptr(), init.length));
                     s.upload(nan, 0, init.length, gst.ptr());
                     GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, true, walk);
                     sameY(how + ", no state kept", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
-                    fin = s.downloadFloats(gst.ptr(), init.length);
+                    float[] fin = s.downloadFloats(gst.ptr(), init.length);
                     for (int i = 0; i < fin.length; i++) assertTrue(Float.isNaN(fin[i]), how + ": ssm written though no state is kept");
                 }
             }
