@@ -67,10 +67,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
     long long seqStride, int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
-    uint32_t* Blo = Bhi + 128 * LD_W;
-    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const StateSmem m(sm);
+    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    float *Xs = m.Xs, *wU = m.wU;
     const int s = blockIdx.x, g = blockIdx.y, hpg = H / G, hl0 = blockIdx.z * headsPerCta;
     const int nh = min(headsPerCta, hpg - hl0);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;

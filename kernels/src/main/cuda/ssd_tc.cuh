@@ -182,6 +182,15 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
     }
 }
 
+// The chunk-state kernels' shared memory (STATE_SMEM): B packed as pairs over u, head and tail [128 n][LD_W], the
+// head's x [128 u][LD_X] and the weights w [128 u].
+struct StateSmem {
+    uint32_t *Bhi, *Blo;
+    float *Xs, *wU;
+    __device__ explicit StateSmem(float* sm)
+        : Bhi(reinterpret_cast<uint32_t*>(sm)), Blo(Bhi + 128 * LD_W), Xs(sm + 2 * 128 * LD_W), wU(Xs + SSD_QMAX * LD_X) {}
+};
+
 // The chunk state's per-head inputs for chunk [st, st + len) of head h: its x columns staged into Xs [u][p] by
 // cp.async and the weights w_u = exp(cum_last - cum_u) dt_u into wU; `meanwhile()` runs while the copies fly. Returns
 // cum_last; ends with a barrier (Xs and wU ready).
@@ -263,10 +272,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
                                                                         int N, int G, int headsPerCta, float* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
-    uint32_t* Blo = Bhi + 128 * LD_W;
-    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const StateSmem m(sm);
+    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    float *Xs = m.Xs, *wU = m.wU;
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
@@ -299,10 +307,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);   // [n][u/2]
-    uint32_t* Blo = Bhi + 128 * LD_W;
-    float* Xs = sm + 2 * 128 * LD_W;                    // [u][p]
-    float* wU = Xs + SSD_QMAX * LD_X;                   // [u]
+    const StateSmem m(sm);
+    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    float *Xs = m.Xs, *wU = m.wU;
     const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
