@@ -25,7 +25,7 @@ public final class CpuEngine implements Engine {
     private final SsdScan.Dims dims;
     private final Attention.Dims attnDims;   // null without attention layers
     private final float[] invFreq;           // rotary inverse frequencies (attention layers)
-    private final UnaryOperator<float[]> gemmInput;
+    private final UnaryOperator<float[]> gemmInput, inProjOutput;
 
     public CpuEngine(Mamba2Weights w) { this(w, UnaryOperator.identity()); }
 
@@ -33,10 +33,17 @@ public final class CpuEngine implements Engine {
      * An engine whose in_proj and out_proj matrix products see gemmInput(activations) instead of the activations:
      * e.g. rounded to bf16, as the GPU's 16-bit GEMMs read them (the bf16 error probe); the input is not modified.
      */
-    public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput) {
+    public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput) { this(w, gemmInput, UnaryOperator.identity()); }
+
+    /**
+     * The same, and the Mamba-2 mixers read inProjOutput(in_proj's rows [z | xBC | dt]) instead of the rows: e.g. rounded
+     * to bf16, as an engine storing its activations in bf16 would keep them (the bf16 error probe's X part).
+     */
+    public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput, UnaryOperator<float[]> inProjOutput) {
         this.c = w.cfg;
         this.w = w;
         this.gemmInput = gemmInput;
+        this.inProjOutput = inProjOutput;
         int L = c.nLayer;
         inProj = new Gemm.Weight[L];
         outProj = new Gemm.Weight[L];
@@ -134,6 +141,7 @@ public final class CpuEngine implements Engine {
         float[] proj = b.proj, xbc = b.xbc, dt = b.dt, y = b.y, gated = b.gated;
         Gemm.matmul(gemmInput.apply(xn), n, inProj[li], proj);
         if (l.inProjBias != null) addBias(proj, l.inProjBias, n, dIn);
+        proj = inProjOutput.apply(proj);
 
         CausalConv1d.cpu(proj, xbcOff, dIn, n, convDim, l.convWeight, l.convBias, c.dConv, state.conv[li], xbc);
 

@@ -8,7 +8,7 @@ import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The CPU engine's GEMM-input hook (what the bf16 error probe rounds): where it applies, and that it changes nothing else. */
+/** The CPU engine's GEMM-input and in_proj-output hooks (what the bf16 error probe rounds): where they apply, and that they change nothing else. */
 class CpuEngineGemmInputTest {
     static final Mamba2Config C = Mamba2Config.parse("{\"d_model\": 32, \"n_layer\": 3, \"vocab_size\": 50, \"ssm_cfg\": {\"layer\": \"Mamba2\","
             + " \"d_state\": 8, \"headdim\": 8, \"ngroups\": 2, \"chunk_size\": 4}, \"rms_norm\": true, \"tie_embeddings\": true}");
@@ -20,6 +20,28 @@ class CpuEngineGemmInputTest {
     @Test
     void identityIsThePlainEngine() {
         assertArrayEquals(forward(new CpuEngine(W)), forward(new CpuEngine(W, UnaryOperator.identity())));
+    }
+
+    @Test
+    void identityInProjOutputIsThePlainEngine() {
+        assertArrayEquals(forward(new CpuEngine(W)),
+                forward(new CpuEngine(W, UnaryOperator.identity(), UnaryOperator.identity())));
+    }
+
+    @Test
+    void seesEveryInProjOutputOnceAndItsValuesAreUsed() {
+        AtomicInteger calls = new AtomicInteger();
+        int n = DOC.length;
+        float[] plain = forward(new CpuEngine(W));
+        float[] halved = forward(new CpuEngine(W, UnaryOperator.identity(), a -> {
+            calls.getAndIncrement();
+            assertTrue(a.length >= n * C.dInProj(), "in_proj's rows [z | xBC | dt]");
+            float[] h = a.clone();
+            for (int i = 0; i < h.length; i++) h[i] *= 0.5f;
+            return h;
+        }));
+        assertEquals(C.nLayer, calls.get(), "once a Mamba-2 layer");
+        assertFalse(java.util.Arrays.equals(plain, halved), "the mixers read what the hook returns");
     }
 
     @Test
