@@ -11,6 +11,7 @@ import ssdspark.model.checkpoint.TensorSource;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Where the 16-bit paths' error comes from, on the CPU (no GPU needed): the CPU engine on the 130M-size random model
@@ -21,7 +22,8 @@ import java.util.Map;
  *   <li>E: the (tied) embedding as the LM head;</li>
  *   <li>A: the GEMM input activations (normed block input, gated SSD output);</li>
  *   <li>H: the LM head input (final-normed hidden state);</li>
- *   <li>X: in_proj's output rows [z | xBC | dt], as an engine storing activations in 16 bits would keep them.</li>
+ *   <li>X: in_proj's output rows [z | xBC | dt], as an engine storing activations in 16 bits would keep them;</li>
+ *   <li>Y: only their xBC columns (what the conv reads).</li>
  * </ul>
  * A case is written like {@code "P=bf16 A=bf16 G=f16 E=f16 H=f16"} (unnamed parts stay fp32). Weights are rounded as
  * they are loaded (the embedding untied from the head so that G and E round apart), activations by the engine's
@@ -39,7 +41,9 @@ class Bf16ErrorProbe {
             "P=bf16 A=bf16 G=f16 E=f16 H=f16",      // the bf16 blocks with an fp16 embedding / head
             "P=f16 G=f16 E=f16 A=f16 H=f16",        // the GPU fp16 path
             "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 X=bf16", // the bf16 path with in_proj's output stored in bf16
-            "X=bf16");                              // in_proj's output in bf16 alone
+            "X=bf16",                               // in_proj's output in bf16 alone
+            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 Y=bf16", // the bf16 path with the conv's input in bf16
+            "Y=bf16");
 
     @Test
     void attributeBf16Error() {
@@ -59,7 +63,7 @@ class Bf16ErrorProbe {
 
     static Map<Character, DType> parse(String spec) {
         Map<Character, DType> m = new LinkedHashMap<>();
-        for (char p : "PGEAHX".toCharArray()) m.put(p, DType.F32);
+        for (char p : "PGEAHXY".toCharArray()) m.put(p, DType.F32);
         for (String part : spec.trim().split("\\s+")) {
             if (part.isEmpty()) continue;
             String[] kv = part.split("=");
@@ -72,9 +76,19 @@ class Bf16ErrorProbe {
     /** Next-token log-probs of docs from the CPU engine, with the parts in r rounded. */
     static float[][] run(Mamba2Config c, double embStd, int[][] docs, Map<Character, DType> r) {
         Mamba2Weights w = Mamba2Weights.load(c, rounded(RandomTensorSource.perturbed(c, 130, embStd), r));
-        DType ra = r.get('A'), rh = r.get('H'), rx = r.get('X');
+        DType ra = r.get('A'), rh = r.get('H'), rx = r.get('X'), ry = r.get('Y');
+        Mamba2Config.InProjColumns col = c.inProjColumns();
+        int dIn = c.dInProj(), convDim = c.convDim();
+        UnaryOperator<float[]> projOut = a -> {  // X: every column; Y: the xBC columns
+            float[] o = rx.round(a);
+            for (int i = 0; i < o.length; i++) {
+                int j = i % dIn;
+                if (j >= col.xbc() && j < col.xbc() + convDim) o[i] = ry.round(o[i]);
+            }
+            return o;
+        };
         float[][] out = new float[docs.length][];
-        try (CpuEngine cpu = new CpuEngine(w, ra::round, rx::round)) {
+        try (CpuEngine cpu = new CpuEngine(w, ra::round, projOut)) {
             for (int i = 0; i < docs.length; i++) {
                 int n = docs[i].length;
                 float[] h = cpu.forward(docs[i], 0, n, cpu.newState());
