@@ -202,38 +202,6 @@ template <class E>
 struct EpilogueSmem { static constexpr int per_wg = 0; };
 template <int CW, int NB>
 struct EpilogueSmem<StoreCStaged<CW, NB>> { static constexpr int per_wg = StoreCStaged<CW, NB>::SMEM_PER_WG; };
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-// A consumer warpgroup's k loop over one tile, W columns wide, MSUB m64 row blocks from row rbase of the stage's A:
-// waits for each stage, issues its wgmma batch, and frees the stage before it once that batch is done (one batch in
-// flight). `issued()` runs after the last batch is issued, before the wait for it; then the last stage is freed.
-template <int W, int MSUB, int STAGES, int STAGE, int A_TILE, bool ATILED, class F>
-__device__ __forceinline__ void consume_tile(float (&acc)[MSUB][W / 2], uint32_t smem, uint32_t full, uint32_t empty,
-                                             int ktiles, int rbase, int lane, int& stage, uint32_t& phase, F&& issued) {
-    int prev = -1;
-    for (int kt = 0; kt < ktiles; kt++) {
-        mbar_wait(full + 8 * stage, phase);
-        if (!ATILED) fence_async_smem();  // cp.async wrote A through the generic proxy; wgmma reads through the async one
-        const uint32_t a = smem + stage * STAGE + rbase * 128, b = smem + stage * STAGE + A_TILE;
-        wg_fence();
-#pragma unroll
-        for (int ks = 0; ks < BK / 16; ks++)
-#pragma unroll
-            for (int m = 0; m < MSUB; m++)
-                wgmma_k16<W, bf16>(acc[m], smem_desc(a + m * 64 * 128 + ks * 32), smem_desc(b + ks * 32));
-        wg_commit();
-        wg_wait<1>();  // the batch before this one is done: its stage can be refilled
-        if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
-        prev = stage;
-        if (++stage == STAGES) { stage = 0; phase ^= 1; }
-    }
-    issued();
-    wg_wait<0>();
-#pragma unroll
-    for (int m = 0; m < MSUB; m++) touch(acc[m]);
-    if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
-}
-#endif
-
 // Dynamic shared memory of gemm_ws with this epilogue: the stages, the two consumers' staging, slack and barriers.
 template <int BN, int STAGES, class E>
 constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueSmem<E>::per_wg; }
@@ -319,15 +287,34 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
             }
             int bm, bn;
             tile_origin<BN, GROUP_M>(t, tiles_m, tiles_n, bm, bn);
-            if (PP) turn_wait(1 + cw);
             float acc[MSUB][BN / 2];
 #pragma unroll
             for (int m = 0; m < MSUB; m++)
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc[m][i] = 0.f;
-            consume_tile<BN, MSUB, STAGES, STAGE, A_TILE, ATILED>(acc, smem, full, empty, ktiles, rbase, lane, stage, phase, [&] {
-                if (PP && t + (int)gridDim.x < tiles) turn_pass(2 - cw);  // the other consumer's tile j + 1 may start
-            });
+            int prev = -1;
+            if (PP) turn_wait(1 + cw);
+            for (int kt = 0; kt < ktiles; kt++) {
+                mbar_wait(full + 8 * stage, phase);
+                if (!ATILED) fence_async_smem();  // cp.async wrote A through the generic proxy; wgmma reads through the async one
+                const uint32_t a = smem + stage * STAGE + rbase * 128, b = smem + stage * STAGE + A_TILE;
+                wg_fence();
+#pragma unroll
+                for (int ks = 0; ks < BK / 16; ks++)
+#pragma unroll
+                    for (int m = 0; m < MSUB; m++)
+                        wgmma_k16<BN, bf16>(acc[m], smem_desc(a + m * 64 * 128 + ks * 32), smem_desc(b + ks * 32));
+                wg_commit();
+                wg_wait<1>();  // the batch before this one is done: its stage can be refilled
+                if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
+                prev = stage;
+                if (++stage == STAGES) { stage = 0; phase ^= 1; }
+            }
+            if (PP && t + (int)gridDim.x < tiles) turn_pass(2 - cw);  // the other consumer's tile j + 1 may start
+            wg_wait<0>();
+#pragma unroll
+            for (int m = 0; m < MSUB; m++) touch(acc[m]);
+            if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
 #pragma unroll
             for (int m = 0; m < MSUB; m++) {
                 const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
