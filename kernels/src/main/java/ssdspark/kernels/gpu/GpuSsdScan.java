@@ -154,7 +154,7 @@ public final class GpuSsdScan {
         final int tilesP = (P + 63) / 64, carry = (carriedIn ? 1 : 0) | (carriedOut ? 2 : 0);
         if (tensorCores && walk == null) {
             GpuDevice dev = s.device();
-            walk = walkPays(dev.multiprocessors * dev.residentCtas("ssd_state_walk_tc", 256, TC_STATE_SMEM), hv.seqChunks, H, C);
+            walk = hv.walkPays(dev.multiprocessors * dev.residentCtas("ssd_state_walk_tc", 256, TC_STATE_SMEM), H);
         }
         if (tensorCores && walk) {
             s.launch("ssd_state_walk_tc", hv.seqs, G, H / G, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,

@@ -56,6 +56,18 @@ public final class Varlen {
 
     public static Varlen of(int[] lengths, int q) { return new Varlen(lengths, q); }
 
+    /** GpuSsdScan's chunk-state schedule for this batch, decided once for all its layers (same heads, same slots). */
+    private record WalkChoice(int slots, int heads, boolean walk) {}
+    private volatile WalkChoice walkChoice;
+
+    /** {@link GpuSsdScan#walkPays} for this batch's sequences, computed on the first layer's call and kept. */
+    boolean walkPays(int slots, int heads) {
+        WalkChoice w = walkChoice;
+        if (w == null || w.slots != slots || w.heads != heads)
+            walkChoice = w = new WalkChoice(slots, heads, GpuSsdScan.walkPays(slots, seqChunks, heads, chunks));
+        return w.walk;
+    }
+
     /** Number of ints {@link #upload} writes. */
     public int packedInts() { return 2 * tokens + 2 * chunks + 4 * seqs; }
 

@@ -113,6 +113,15 @@ class GpuBasicsTest {
         assertTrue(GpuSsdScan.walkPays(264, mixed, 1, 800));   // 3 against 3.3
     }
 
+    @Test
+    void aBatchDecidesItsChunkStateScheduleOnceForAllLayers() {
+        Varlen v = Varlen.of(new int[] {2048, 2048, 2048, 2048, 2048, 2048, 2048, 2048}, 128);
+        assertEquals(GpuSsdScan.walkPays(264, v.seqChunks, 64, v.chunks), v.walkPays(264, 64));
+        assertTrue(v.walkPays(264, 64));   // 1.3B's heads
+        assertFalse(v.walkPays(264, 4));   // other heads: decided again, not the kept answer
+        assertTrue(v.walkPays(264, 64));
+    }
+
     private static int[] chunks(int seqs, int each) {
         int[] a = new int[seqs];
         Arrays.fill(a, each);
