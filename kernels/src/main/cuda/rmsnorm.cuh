@@ -42,16 +42,32 @@ extern "C" __global__ void add_rmsnorm_f16(float* residual, const float* delta, 
 // NORM_BATCH of a lane's float4 before it uses any (one at a time, a 2048-wide row took 16 dependent round trips:
 // 3.1 TB/s against 3.8, tools/bench/KERNEL_NOTES.md); the sums run in the same order either way. tiledRows > 0:
 // outH is written in gemm_bf16_tn_tiled's pre-tiled layout for that many (padded) rows instead of rows of ldH.
+//
+// DeltaScale (the gated RMSNorm folded into the scan, ssd_tc.cuh's GatedOut): delta is out_proj's product of the
+// unscaled gated rows, so residual += delta / sqrt(sum_k sumSq[r][k] / width + eps).
 #define NORM_BATCH 8
-template <typename TH>
+struct DeltaScale {
+    const float* sumSq;  // [rows][parts]
+    int parts, width;
+    float eps;
+};
+
+template <typename TH, bool SCALED = false>
 __device__ __forceinline__ void add_rmsnorm_warp(float* __restrict__ residual, const float* __restrict__ delta,
                                                  const float* __restrict__ w, float eps, int d, float* __restrict__ outF,
-                                                 int ldF, TH* __restrict__ outH, int ldH, int rows, int tiledRows) {
+                                                 int ldF, TH* __restrict__ outH, int ldH, int rows, int tiledRows,
+                                                 const DeltaScale& ds = DeltaScale{}) {
     const int lane = threadIdx.x & 31, n4 = d / 4;
     const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (r >= (size_t)rows) return;
     float4* x = reinterpret_cast<float4*>(residual + r * d);
     const float4* dl = delta ? reinterpret_cast<const float4*>(delta + r * d) : nullptr;
+    float sc = 1.f;
+    if constexpr (SCALED) {
+        float s = 0.f;
+        for (int k = lane; k < ds.parts; k += 32) s += ds.sumSq[r * ds.parts + k];
+        sc = 1.f / sqrtf(warp_sum(s) / ds.width + ds.eps);
+    }
     float ss = 0.f;
     for (int i0 = lane; i0 < n4; i0 += 32 * NORM_BATCH) {
         float4 v[NORM_BATCH], e[NORM_BATCH];
@@ -68,6 +84,7 @@ __device__ __forceinline__ void add_rmsnorm_warp(float* __restrict__ residual, c
             const int i = i0 + 32 * b;
             if (i >= n4) break;
             if (dl) {
+                if constexpr (SCALED) e[b] = make_float4(sc * e[b].x, sc * e[b].y, sc * e[b].z, sc * e[b].w);
                 v[b] = make_float4(v[b].x + e[b].x, v[b].y + e[b].y, v[b].z + e[b].z, v[b].w + e[b].w);
                 x[i] = v[b];
             }
@@ -111,4 +128,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_bf16(float
 extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_f16(float* residual, const float* delta, const float* w, float eps, int d,
                                                 float* outF, int ldF, f16* outH, int ldH, int rows, int tiledRows) {
     add_rmsnorm_warp(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows);
+}
+// add_rmsnorm_warp with the delta scaled per row (DeltaScale), bf16 out only: the tiled path's norms after a Mamba-2
+// block whose gated norm ran in the scan.
+extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_scaled_bf16(float* residual, const float* delta,
+        const float* w, float eps, int d, float* outF, int ldF, bf16* outH, int ldH, int rows, int tiledRows,
+        const float* sumSq, int parts, int width, float scaleEps) {
+    add_rmsnorm_warp<bf16, true>(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows,
+                                 DeltaScale{sumSq, parts, width, scaleEps});
 }

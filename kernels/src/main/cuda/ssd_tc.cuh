@@ -387,14 +387,29 @@ extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __r
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
 // C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead. Three CTAs per
 // SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md).
-extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
+//
+// GatedOut instead of y (the gated RMSNorm folded in, ngroups 1, norm after the gate): the epilogue writes
+// g[t][h*P + p] = bf16(y * silu(z) * w) in gemm_bf16_tn_tiled's pre-tiled layout and sumSq[t][h] = sum_p (y * silu(z))^2;
+// the per-row 1/rms is applied to out_proj's output by the next add_rmsnorm (add_rmsnorm_warp's DeltaScale). The
+// round trip of y (write, then the norm's read) and the norm's read of z go; z is read here instead.
+struct GatedOut {
+    const float* z;  // z[t][ldZ] at zOff: in_proj's output
+    int ldZ, zOff;
+    const float* w;  // the norm weight [H*P]
+    bf16* out;       // pre-tiled, tiledRows rows
+    int tiledRows;
+    float* sumSq;    // [T][H]
+};
+
+template <bool GATED>
+__device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
-    float* y, int ldY) {
+    float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
-    extern __shared__ __align__(16) float sm[];
-    uint32_t* Shi = reinterpret_cast<uint32_t*>(sm);   // [p][n/2]
+    extern __shared__ __align__(16) float scan_sm[];
+    uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);   // [p][n/2]
     uint32_t* Slo = Shi + 64 * LD_W;
     uint32_t* Xhi = Slo + 64 * LD_W;                    // [p][u/2]
     uint32_t* Xlo = Xhi + 64 * LD_W;
@@ -404,6 +419,11 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
+    if constexpr (GATED) {  // the epilogue's z rows (P * 4 <= 256 bytes each) on their way to L2 under the products
+        const int row = tid >> 1;
+        if (row < len)
+            asm volatile("prefetch.global.L2 [%0];" ::"l"(go.z + (size_t)(st + row) * go.ldZ + go.zOff + h * P + 32 * (tid & 1)));
+    }
     // S_in [p][n] packed over n; x [u][p] packed over u
     pack_row_pairs<THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
@@ -479,18 +499,61 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {
         const int t = tb + gr + (e >> 1) * 8;
-        if (t >= len) continue;
+        if (!GATED && t >= len) continue;
+        const bool valid = t < len;  // a quad shares t: the sum's shuffles below run in every lane
+        float ss = 0.f;
         const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
-        float* yr = y + (size_t)(st + t) * ldY + h * P;
 #pragma unroll
         for (int J = 0; J < 4; J++) {
             const int p = 16 * J + 4 * tq;
-            if (p >= P) continue;
+            if (!valid || p >= P) continue;
             const float4 xv = *reinterpret_cast<const float4*>(xr + p);
             const float* dp = D + h * P + p;  // any alignment
             const float4 d = dPerChannel ? make_float4(dp[0], dp[1], dp[2], dp[3]) : make_float4(dHead, dHead, dHead, dHead);
-            *reinterpret_cast<float4*>(yr + p) = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
-                                                             acc[2 * J + 1][e] + d.z * xv.z, acc[2 * J + 1][e + 1] + d.w * xv.w);
+            const float4 yv = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
+                                          acc[2 * J + 1][e] + d.z * xv.z, acc[2 * J + 1][e + 1] + d.w * xv.w);
+            if constexpr (GATED) {
+                // read-only loads (ld.global.nc), free to move above the stores of the steps before
+                const float4 zv = __ldg(reinterpret_cast<const float4*>(go.z + (size_t)(st + t) * go.ldZ + go.zOff + h * P + p));
+                const float4 wv = __ldg(reinterpret_cast<const float4*>(go.w + h * P + p));
+                const float v[4] = {yv.x * silu_f(zv.x), yv.y * silu_f(zv.y), yv.z * silu_f(zv.z), yv.w * silu_f(zv.w)};
+                const float wr[4] = {wv.x, wv.y, wv.z, wv.w};
+                union { uint2 u; bf16 b[4]; } pk;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    ss += v[i] * v[i];
+                    pk.b[i] = __float2bfloat16_rn(v[i] * wr[i]);
+                }
+                // 4 columns from a multiple of 4: one 8-byte piece of a 16-byte chunk of the tiled layout
+                *reinterpret_cast<uint2*>(go.out + tiled_index(st + t, h * P + p, go.tiledRows)) = pk.u;
+            } else {
+                *reinterpret_cast<float4*>(y + (size_t)(st + t) * ldY + h * P + p) = yv;
+            }
+        }
+        if constexpr (GATED) {
+            ss += __shfl_xor_sync(0xffffffffu, ss, 1);
+            ss += __shfl_xor_sync(0xffffffffu, ss, 2);
+            if (valid && tq == 0) go.sumSq[(size_t)(st + t) * H + h] = ss;
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
+    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    float* y, int ldY) {
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+                         y, ldY, GatedOut{});
+}
+
+// The same with the gated RMSNorm's GatedOut epilogue instead of y.
+extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
+    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
+    float* __restrict__ sumSq) {
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+                        nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }

@@ -46,6 +46,36 @@ public final class GatedRmsNorm {
         });
     }
 
+    /**
+     * The norm of one group (ngroups 1) with norm_before_gate false, folded into the SSD scan (ssd_tc.cuh GatedOut):
+     * out[r][i] = y * silu(z) * w, unscaled, and sumSq[r][h] = the sum over head h's headdim channels of (y * silu(z))^2.
+     * {@link #rowScale} of a row's sums times out is {@link #cpu}'s output; since out_proj is linear, the scale is
+     * applied to its product instead (GpuRmsNorm.DeltaScale). Layouts as in {@link #cpu}; sumSq is [rows][d / headdim].
+     */
+    public static void foldedCpu(float[] y, int yOff, int yStride, float[] z, int zOff, int zStride, float[] w, int rows,
+                                 int d, int headdim, float[] out, float[] sumSq) {
+        if (headdim < 1 || d % headdim != 0) throw new IllegalArgumentException("d " + d + " not a multiple of headdim " + headdim);
+        final int heads = d / headdim;
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++) {
+                double ss = 0;
+                for (int p = 0; p < headdim; p++) {
+                    int i = h * headdim + p;
+                    float v = y[r * yStride + yOff + i] * silu(z[r * zStride + zOff + i]);
+                    ss += (double) v * v;
+                    out[r * d + i] = v * w[i];
+                }
+                sumSq[r * heads + h] = (float) ss;
+            }
+    }
+
+    /** 1 / rms of a row from its parts' sums of squares sumSq[off, off + parts) over width channels. */
+    public static float rowScale(float[] sumSq, int off, int parts, int width, float eps) {
+        double s = 0;
+        for (int k = 0; k < parts; k++) s += sumSq[off + k];
+        return (float) (1.0 / Math.sqrt(s / width + eps));
+    }
+
     /** Rows per parallel task. */
     static final int ROWS_PER_TASK = 8;
 

@@ -18,6 +18,16 @@ public final class RmsNorm {
         });
     }
 
+    /** {@link #addCpu} with delta's row r scaled by scale[r] before it is added (GatedRmsNorm.foldedCpu's rows). */
+    public static void addScaledCpu(float[] residual, float[] delta, float[] scale, float[] w, float eps, int rows, int d,
+                                    float[] out) {
+        Parallel.forRange(rows, r -> {
+            int o = r * d;
+            for (int i = 0; i < d; i++) residual[o + i] += scale[r] * delta[o + i];
+            row(residual, o, w, eps, d, out, o);
+        });
+    }
+
     static void row(float[] x, int xo, float[] w, float eps, int d, float[] out, int oo) {
         double ss = 0;
         for (int i = 0; i < d; i++) { float v = x[xo + i]; ss += v * v; }

@@ -145,6 +145,43 @@ class CpuKernelsTest {
                 new float[8], 1e-5f, 3, false, 1, 8, new float[8], 0, 8));
     }
 
+    /**
+     * The fold the GPU engine runs (ngroups 1, norm after the gate): foldedCpu's unscaled y * silu(z) * w times the
+     * rowScale of its per-head sums is the gated norm of one group, and since out_proj is linear, a residual add of
+     * the scaled product of the folded rows is the add of the norm's product (addScaledCpu).
+     */
+    @Test
+    void foldedGatedNormIsTheNormOfOneGroup() {
+        int rows = 9, headdim = 8, heads = 6, d = heads * headdim, dModel = 10;
+        SplittableRandom r = new SplittableRandom(31);
+        int yStride = d + 3, zStride = d + 5, zOff = 2;
+        float[] y = rnd(rows * yStride, r), z = rnd(rows * zStride, r), w = rnd(d, r), outW = rnd(dModel * d, r);
+        for (int i = 0; i < z.length; i++) z[i] *= 4;
+        float[] norm = new float[rows * d], folded = new float[rows * d], sums = new float[rows * heads];
+        GatedRmsNorm.cpu(y, 1, yStride, z, zOff, zStride, w, 1e-5f, d, false, rows, d, norm, 0, d);
+        GatedRmsNorm.foldedCpu(y, 1, yStride, z, zOff, zStride, w, rows, d, headdim, folded, sums);
+        float[] scale = new float[rows], prodNorm = new float[rows * dModel], prodFolded = new float[rows * dModel];
+        for (int t = 0; t < rows; t++) {
+            scale[t] = GatedRmsNorm.rowScale(sums, t * heads, heads, d, 1e-5f);
+            for (int i = 0; i < d; i++)
+                assertEquals(norm[t * d + i], folded[t * d + i] * scale[t], 1e-6 * Math.abs(norm[t * d + i]) + 1e-7, "[" + t + "][" + i + "]");
+            for (int o = 0; o < dModel; o++) // out_proj: prod[t][o] = sum_i outW[o][i] x[t][i]
+                for (int i = 0; i < d; i++) {
+                    prodNorm[t * dModel + o] += outW[o * d + i] * norm[t * d + i];
+                    prodFolded[t * dModel + o] += outW[o * d + i] * folded[t * d + i];
+                }
+        }
+        float[] res = rnd(rows * dModel, r), nw = rnd(dModel, r), resF = res.clone(), a = new float[rows * dModel], b = new float[rows * dModel];
+        RmsNorm.addCpu(res, prodNorm, nw, 1e-5f, rows, dModel, a);
+        RmsNorm.addScaledCpu(resF, prodFolded, scale, nw, 1e-5f, rows, dModel, b);
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(res[i], resF[i], 1e-5 * Math.abs(res[i]) + 1e-6, "residual " + i);
+            assertEquals(a[i], b[i], 1e-4 * Math.abs(a[i]) + 1e-6, "norm out " + i);
+        }
+        assertThrows(IllegalArgumentException.class, () -> GatedRmsNorm.foldedCpu(y, 0, yStride, z, 0, zStride, w, 1, d, 7,
+                folded, sums));
+    }
+
     @Test
     void rmsNormAndFusedResidualAdd() {
         int rows = 13, d = 70;

@@ -108,6 +108,26 @@ public final class GpuSsdScan {
     public record Params(CUdeviceptr dtBias, CUdeviceptr negA, float dtMin, float dtMax, CUdeviceptr d, boolean dPerChannel) {}
 
     /**
+     * The gated RMSNorm of ngroups 1 (norm after the gate) folded into the scan's epilogue, written instead of y:
+     * out = bf16(y * silu(z) * normWeight) pre-tiled for {@link GpuGemm#runTiled} (tiledRows = GpuGemm.tiledRows(T)),
+     * and sumSq[t][h] = the sum over head h's channels of (y * silu(z))^2, from which
+     * {@link GpuRmsNorm.DeltaScale} scales out_proj's product ({@link ssdspark.kernels.GatedRmsNorm#foldedCpu}).
+     * z is column zOff of rows z[t][ldZ] (in_proj's output).
+     */
+    public record GatedOut(CUdeviceptr z, int ldZ, int zOff, CUdeviceptr normWeight, CUdeviceptr out, int tiledRows,
+                           CUdeviceptr sumSq) {}
+
+    /**
+     * Whether the scan can write {@link GatedOut}: the tensor-core kernels take the shape, z rows move in 16-byte
+     * pieces, and the heads fill whole 64-column tiles of the pre-tiled output (no padding columns to write).
+     */
+    public static boolean gatedEligible(SsdScan.Dims dims, Inputs in, int ldZ, int zOff) {
+        int P = dims.headdim(), dSsm = dims.nheads() * P;
+        return tensorCoreEligible(P, dims.dstate(), in.ldX(), in.xOff(), in.bOff(), in.cOff(), 4)
+                && ((ldZ | zOff) & 3) == 0 && dSsm % 64 == 0;
+    }
+
+    /**
      * The scan of one layer over the packed batch v. ssm + s*seqStride is sequence s's state [H][P][N], read as its
      * initial state and replaced by its final one; y[t][ldY] gets columns [0, H*P); scratch holds
      * {@link #scratchFloats}. tensorCores: bf16x3 tensor-core products where {@link #tensorCoreEligible}, else fp32 FMA.
@@ -126,13 +146,25 @@ public final class GpuSsdScan {
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
                                CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
                                CUdeviceptr y, int ldY, boolean tensorCores) {
-        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, y, ldY, tensorCores, null);
+        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, y, ldY, tensorCores, null, null);
     }
 
-    /** walk: on the tensor-core path, true runs ssd_state_walk_tc, false the two kernels, null as {@link #walkPays}. */
+    /** {@link #forward} on tensor cores writing {@link GatedOut} instead of y; needs {@link #gatedEligible}. */
+    public static void forwardGated(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
+                                    CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut,
+                                    CUdeviceptr scratch, GatedOut out) {
+        if (!gatedEligible(dims, in, out.ldZ(), out.zOff()))
+            throw new IllegalArgumentException("the scan cannot write the gated norm's output for " + dims + " (see gatedEligible)");
+        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, null, 0, true, null, out);
+    }
+
+    /**
+     * walk: on the tensor-core path, true runs ssd_state_walk_tc, false the two kernels, null as {@link #walkPays}.
+     * gated: written instead of y when not null.
+     */
     static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
                         CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
-                        CUdeviceptr y, int ldY, boolean tensorCores, Boolean walk) {
+                        CUdeviceptr y, int ldY, boolean tensorCores, Boolean walk, GatedOut gated) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -141,7 +173,7 @@ public final class GpuSsdScan {
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
-        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);
+        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), gated != null ? 4 : ldY);
         // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
         GpuStream cbs = side == null ? s : side;
         if (side != null) side.waitFor(s);
@@ -173,7 +205,11 @@ public final class GpuSsdScan {
                     states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, carry);
         }
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
-        if (tensorCores)
+        if (gated != null)
+            s.launch("ssd_chunk_scan_gated_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
+                    gated.zOff(), gated.normWeight(), gated.out(), gated.tiledRows(), gated.sumSq());
+        else if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
                     dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else

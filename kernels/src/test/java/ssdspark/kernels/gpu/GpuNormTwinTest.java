@@ -214,6 +214,41 @@ class GpuNormTwinTest {
         }
     }
 
+    /**
+     * The norm after a block whose gated RMSNorm ran in the scan: delta's row r scaled by rowScale of its sums of
+     * squares (24 and 64 parts: fewer and more than a warp's lanes) before the add, the fp32 and the pre-tiled bf16
+     * outputs, against RmsNorm.addScaledCpu.
+     */
+    @Test
+    void scaledDeltaAddNormMatchesTwin() {
+        GpuDevice dev = device();
+        for (int[] sh : new int[][] {{768, 24, 1536}, {2048, 64, 4096}}) {
+            int d = sh[0], parts = sh[1], width = sh[2], rows = 301, npad = GpuGemm.tiledRows(rows);
+            SplittableRandom r = new SplittableRandom(d + parts);
+            float[] res = randn(r, rows * d, 1), delta = randn(r, rows * d, 20), w = uniform(r, d, 0.5, 1.5);
+            float[] sumSq = uniform(r, rows * parts, 0, 2 * width / parts), scale = new float[rows];
+            float eps = 1e-5f, gEps = 1e-6f;
+            for (int t = 0; t < rows; t++) scale[t] = ssdspark.kernels.GatedRmsNorm.rowScale(sumSq, t * parts, parts, width, gEps);
+            float[] wantRes = res.clone(), want = new float[rows * d];
+            RmsNorm.addScaledCpu(wantRes, delta, scale, w, eps, rows, d, want);
+            try (GpuStream s = dev.newStream(); DeviceBuffer gr = upload(s, res); DeviceBuffer gd = upload(s, delta);
+                 DeviceBuffer gw = upload(s, w); DeviceBuffer gs = upload(s, sumSq); DeviceBuffer o = dev.alloc(4L * rows * d);
+                 DeviceBuffer oh = dev.alloc(GpuGemm.tiledBytes(rows, d))) {
+                GpuRmsNorm.addNormTiled(s, gr.ptr(), gd.ptr(), new GpuRmsNorm.DeltaScale(gs.ptr(), parts, width, gEps), gw.ptr(),
+                        eps, rows, d, o.ptr(), d, oh.ptr());
+                String what = "scaled delta add+rmsnorm d=" + d + " parts=" + parts;
+                close(what + " residual", wantRes, s.downloadFloats(gr.ptr(), rows * d), 1e-5, 1e-5);
+                close(what + " out", want, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
+                short[] h = new short[(int) (GpuGemm.tiledBytes(rows, d) / 2)];
+                s.download(oh.ptr(), h, 0, h.length);
+                float[] gotH = new float[rows * d];
+                for (int t = 0; t < rows; t++)
+                    for (int j = 0; j < d; j++) gotH[t * d + j] = Bf16.toFloat(h[(int) tiledIndex(t, j, npad)]);
+                close(what + " bf16 pre-tiled out", want, gotH, 1e-5, 1.0 / 128);
+            }
+        }
+    }
+
     /** Equal bf16 bits at every position of rows [0, rows) of two pre-tiled buffers (padding rows are not written). */
     private static void sameTiledRows(GpuStream s, String what, DeviceBuffer want, DeviceBuffer got, int rows) {
         int npad = GpuGemm.tiledRows(rows);

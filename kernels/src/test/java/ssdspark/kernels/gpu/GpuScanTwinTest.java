@@ -205,20 +205,63 @@ class GpuScanTwinTest {
                     String how = name + (walk ? " walking each sequence's chunks" : " chunk states then passing");
                     s.upload(init, gst.ptr());
                     s.upload(nan, 0, v.tokens * ldY, gy.ptr());
-                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, true, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, true, true, scratch.ptr(), gy.ptr(), ldY, true, walk, null);
                     sameY(how + ", carried state", got, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
                     sameBits(how + ": final state", wantFinal, s.downloadFloats(gst.ptr(), init.length));
                     s.upload(nan, 0, init.length, gst.ptr());
-                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, true, scratch.ptr(), gy.ptr(), ldY, true, walk, null);
                     sameY(how + ", no carried state", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
                     sameBits(how + ": final state from zero", s0, s.downloadFloats(gst.ptr(), init.length));
                     s.upload(nan, 0, init.length, gst.ptr());
-                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, true, walk);
+                    GpuSsdScan.forward(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * N, false, false, scratch.ptr(), gy.ptr(), ldY, true, walk, null);
                     sameY(how + ", no state kept", y0, s.downloadFloats(gy.ptr(), v.tokens * ldY), v.tokens, ldY, dSsm);
                     float[] fin = s.downloadFloats(gst.ptr(), init.length);
                     for (int i = 0; i < fin.length; i++) assertTrue(Float.isNaN(fin[i]), how + ": ssm written though no state is kept");
                 }
             }
+            if (onTensorCores && aligned && GpuSsdScan.gatedEligible(dims, in, dSsm + 8, 4)) {
+                s.upload(init, gst.ptr());
+                gatedEpilogue(s, name, v, vd, dims, in, par, gst, scratch, got, ldY, wantFinal, r);
+            }
+        }
+    }
+
+    /**
+     * The scan writing the gated RMSNorm's folded output (GpuSsdScan.GatedOut) instead of y, from the carried state:
+     * y * silu(z) * w in bf16, pre-tiled, and per-head sums of squares, against GatedRmsNorm.foldedCpu of the same
+     * scan's y (gotY: the plain run's, whose bits the gated kernel computes too) and, scaled by rowScale, against the
+     * unfolded norm GatedRmsNorm.cpu; the final states are unchanged.
+     */
+    private static void gatedEpilogue(GpuStream s, String name, Varlen v, Varlen.OnDevice vd, SsdScan.Dims dims,
+                                      GpuSsdScan.Inputs in, GpuSsdScan.Params par, DeviceBuffer gst, DeviceBuffer scratch,
+                                      float[] gotY, int ldY, float[] wantFinal, SplittableRandom r) {
+        final int H = dims.nheads(), P = dims.headdim(), dSsm = H * P, T = v.tokens, ldZ = dSsm + 8, zOff = 4, npad = GpuGemm.tiledRows(T);
+        final float eps = 1e-5f;
+        float[] z = randn(r, T * ldZ, 2), w = uniform(r, dSsm, 0.5, 1.5);
+        float[] want = new float[T * dSsm], wantSs = new float[T * H];
+        ssdspark.kernels.GatedRmsNorm.foldedCpu(gotY, 0, ldY, z, zOff, ldZ, w, T, dSsm, P, want, wantSs);
+        try (DeviceBuffer gz = upload(s, z); DeviceBuffer gw = upload(s, w); DeviceBuffer out = s.device().alloc(GpuGemm.tiledBytes(T, dSsm));
+             DeviceBuffer ss = s.device().alloc(4L * T * H)) {
+            GpuSsdScan.forwardGated(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * dims.dstate(), true, true, scratch.ptr(),
+                    new GpuSsdScan.GatedOut(gz.ptr(), ldZ, zOff, gw.ptr(), out.ptr(), npad, ss.ptr()));
+            short[] h = new short[(int) (GpuGemm.tiledBytes(T, dSsm) / 2)];
+            s.download(out.ptr(), h, 0, h.length);
+            float[] got = new float[T * dSsm];
+            for (int t = 0; t < T; t++)
+                for (int i = 0; i < dSsm; i++) got[t * dSsm + i] = Bf16.toFloat(h[(int) tiledIndex(t, i, npad)]);
+            // the same product rounded to bf16 (silu's exp in CUDA and Java differ by an ulp or two): half a bf16 ulp
+            close(name + " gated epilogue: y*silu(z)*w in bf16", want, got, 1e-30, 1.01 / 256);
+            float[] gotSs = s.downloadFloats(ss.ptr(), T * H);
+            close(name + " gated epilogue: sums of squares", wantSs, gotSs, 1e-30, 1e-5);
+            sameBits(name + " gated epilogue: final state", wantFinal, s.downloadFloats(gst.ptr(), wantFinal.length));
+            // folded * rowScale is the gated RMSNorm of one group
+            float[] norm = new float[T * dSsm], folded = new float[T * dSsm];
+            ssdspark.kernels.GatedRmsNorm.cpu(gotY, 0, ldY, z, zOff, ldZ, w, eps, dSsm, false, T, dSsm, norm, 0, dSsm);
+            for (int t = 0; t < T; t++) {
+                float sc = ssdspark.kernels.GatedRmsNorm.rowScale(gotSs, t * H, H, dSsm, eps);
+                for (int i = 0; i < dSsm; i++) folded[t * dSsm + i] = got[t * dSsm + i] * sc;
+            }
+            close(name + " gated epilogue scaled vs gated RMSNorm", norm, folded, 1e-6, 1.0 / 128);
         }
     }
 }

@@ -61,6 +61,11 @@ final class GpuTests {
         return b;
     }
 
+    /** Element (r, col) of a pre-tiled bf16 matrix of npad rows: common.cuh's tiled_index, which GpuGemm.pretile makes. */
+    static long tiledIndex(long r, int col, int npad) {
+        return (((long) (col >> 6) * npad + r) << 6) + 8L * (((col >> 3) & 7) ^ (int) (r & 7)) + (col & 7);
+    }
+
     /** |got - want| <= atol + rtol*|want| everywhere; the message names the worst element. */
     static void close(String what, float[] want, float[] got, double atol, double rtol) {
         if (want.length != got.length) fail(what + ": length " + got.length + " != " + want.length);

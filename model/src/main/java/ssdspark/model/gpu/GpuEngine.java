@@ -74,7 +74,16 @@ public final class GpuEngine implements Engine {
     private volatile boolean profiling;
     private volatile boolean closed;
 
-    private GpuEngine(Mamba2Weights weights, GpuDevice dev, Precision p) {
+    /**
+     * Whether every layer's gated RMSNorm runs in the SSD scan's epilogue (GpuSsdScan.GatedOut: y * silu(z) * w in bf16
+     * plus per-head sums of squares) and the following norm scales out_proj's product by the row's 1/rms
+     * (GpuRmsNorm.DeltaScale), instead of a norm kernel between them: y is never written, and z is read once. Needs
+     * the pre-tiled projections, a pure Mamba-2 stack (each out_proj's product goes straight into the next norm), one
+     * group, the norm after the gate, and no out_proj bias (the scale applies to the whole product).
+     */
+    private final boolean foldGatedNorm;
+
+    private GpuEngine(Mamba2Weights weights, GpuDevice dev, Precision p, boolean fold) {
         this.c = weights.cfg;
         this.dev = dev;
         this.precision = p;
@@ -85,12 +94,29 @@ public final class GpuEngine implements Engine {
         Mamba2Config.AttnConfig a = c.attn;
         this.attnShape = a == null ? null
                 : new GpuAttention.Shape(a.numHeads(), a.numHeadsKv(), a.headDim(), a.rotaryDim(), a.rotaryInterleaved(), a.softmaxScale());
+        boolean foldable = w.tiled && !c.isHybrid() && c.ngroups == 1 && !c.normBeforeGate && c.dMlp() == 0
+                && GpuSsdScan.gatedEligible(dims, ssdInputs(null, null), c.dInProj(), c.inProjColumns().z());
+        for (GpuWeights.Layer g : w.layers) foldable &= g.gatedNorm != null && g.outProjBias == null;
+        this.foldGatedNorm = fold && foldable;
     }
 
     /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
     public static GpuEngine create(Mamba2Weights weights, int device, Precision precision) {
+        return create(weights, device, precision, true);
+    }
+
+    /** fold false: the gated RMSNorm as a kernel of its own even where {@link #foldGatedNorm} could run (tests). */
+    static GpuEngine create(Mamba2Weights weights, int device, Precision precision, boolean fold) {
         GpuDevice d = Cuda.device(device);
-        return new GpuEngine(weights, d, precision == null ? Precision.BF16 : precision);
+        return new GpuEngine(weights, d, precision == null ? Precision.BF16 : precision, fold);
+    }
+
+    /** Whether the gated RMSNorm runs inside the SSD scan (see {@link #foldGatedNorm}). */
+    boolean foldsGatedNorm() { return foldGatedNorm; }
+
+    /** The scan's inputs in the conv's output rows [x | B | C] and in_proj's output (its raw dt columns). */
+    private GpuSsdScan.Inputs ssdInputs(CUdeviceptr xbc, CUdeviceptr proj) {
+        return new GpuSsdScan.Inputs(xbc, c.convDim(), 0, c.dSsm, c.dSsm + c.ngroups * c.dState, proj, c.dInProj(), c.inProjColumns().dt());
     }
 
     @Override public Mamba2Config config() { return c; }
@@ -438,7 +464,8 @@ public final class GpuEngine implements Engine {
         checkOpen();
         Workspace ws = local.get();
         if (ws == null) {
-            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiled);
+            ws = new Workspace(dev, c, precision, w.ldModel, Math.max(w.ldInner, Math.max(w.ldAttnOut, w.ldMlp)), w.tiled,
+                    foldGatedNorm ? c.nheads : c.dSsm);
             ws.stream.setProfiling(profiling);
             ws.side.setProfiling(profiling);
             local.set(ws);
@@ -583,8 +610,10 @@ public final class GpuEngine implements Engine {
         final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups, N = c.dState;
         final Mamba2Config.InProjColumns col = c.inProjColumns();
         final int ldXn = bf ? w.ldModel : d;
-        // the conv's output rows [x | B | C], and the raw dt columns of in_proj's output
-        final GpuSsdScan.Inputs ssdIn = new GpuSsdScan.Inputs(ws.xbc.ptr(), convDim, 0, dSsm, dSsm + G * N, ws.proj.ptr(), dIn, col.dt());
+        final GpuSsdScan.Inputs ssdIn = ssdInputs(ws.xbc.ptr(), ws.proj.ptr());
+        // with the gated norm in the scan, out_proj's product waits for its row scale in the next norm
+        final GpuRmsNorm.DeltaScale foldScale = foldGatedNorm
+                ? new GpuRmsNorm.DeltaScale(ws.y.ptr(), c.nheads, dSsm, c.gatedNormEps) : null;
 
         GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
         CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
@@ -595,7 +624,8 @@ public final class GpuEngine implements Engine {
                 attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
             } else {
                 if (w.tiled) { // Hopper's copy engine feeds the GEMM: the norm writes xn tiled like the weight
-                    GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, g.norm.ptr(), c.normEps, T, d, ws.xn.ptr());
+                    GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, pending == null ? null : foldScale,
+                            g.norm.ptr(), c.normEps, T, d, null, 0, ws.xn.ptr());
                     GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
                 } else {
                     norm(ws, g.norm, pending, T, ldXn);
@@ -607,19 +637,25 @@ public final class GpuEngine implements Engine {
                 GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
                         ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, keepStates, true, ws.xbc.ptr());
 
-                GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
-                        keepStates, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
-
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
-                if (w.tiled) {
-                    GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
-                            c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);
-                    GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, ptr(g.outProjBias));
+                if (foldGatedNorm) { // ws.y holds the per-head sums of squares [T][H]; the next norm scales delta
+                    GpuSsdScan.forwardGated(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
+                            keepStates, ws.ssd.ptr(), new GpuSsdScan.GatedOut(ws.proj.ptr(), dIn, col.z(), g.gatedNorm.ptr(),
+                                    ws.gated.ptr(), GpuGemm.tiledRows(T), ws.y.ptr()));
+                    GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, null);
                 } else {
-                    GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
-                            c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
-                    GpuGemm.run(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.delta.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+                    GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
+                            keepStates, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
+                    if (w.tiled) {
+                        GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                                c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);
+                        GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, ptr(g.outProjBias));
+                    } else {
+                        GpuGatedRmsNorm.forward(s, mt, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
+                                c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), w.ldInner, dMlp, c.dInner);
+                        GpuGemm.run(s, mt, ws.gated.ptr(), w.ldInner, g.outProj.ptr(), w.ldInner, ws.delta.ptr(), d, ptr(g.outProjBias), T, d, c.dInner);
+                    }
                 }
             }
             pending = g.attention ? null : ws.delta.ptr();
@@ -633,7 +669,8 @@ public final class GpuEngine implements Engine {
             }
         }
         if (w.tiled) { // the LM head reads hiddenH pre-tiled
-            GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d, ws.hiddenH.ptr());
+            GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, pending == null ? null : foldScale, w.normF.ptr(),
+                    c.normEps, T, d, ws.hidden.ptr(), d, ws.hiddenH.ptr());
             ws.hiddenTiledRows = T;
         } else {
             GpuRmsNorm.addNorm(s, ws.residual.ptr(), pending, w.normF.ptr(), c.normEps, T, d, ws.hidden.ptr(), d,

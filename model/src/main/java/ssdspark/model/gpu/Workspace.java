@@ -20,7 +20,7 @@ final class Workspace implements AutoCloseable {
     private final GpuDevice dev;
     private final Mamba2Config c;
     private final boolean bf16;
-    private final int ldModel, ldGated;
+    private final int ldModel, ldGated, yWidth;
     private final Mamba2Config.AttnConfig attn;
     private final int attnLayers;
 
@@ -32,7 +32,7 @@ final class Workspace implements AutoCloseable {
     DeviceBuffer delta;      // f32 [T][d]: a Mamba-2 block's out_proj output, added into residual by the next norm
     DeviceBuffer proj;       // f32 [T][projWidth]: in_proj (or fc1) output
     DeviceBuffer xbc;        // f32 [T][conv_dim]: conv output (x | B | C, or an attention layer's q | k | v)
-    DeviceBuffer y;          // f32 [T][d_ssm]
+    DeviceBuffer y;          // f32 [T][yWidth]: the scan's y (d_ssm), or its per-head sums of squares (GpuEngine.foldGatedNorm)
     DeviceBuffer gated;      // out_proj / fc2 input: bf16 [T][ldGated] or f32 [T][gatedWidth]; or pre-tiled (as xn)
     DeviceBuffer hidden;     // f32 [T][d]
     DeviceBuffer hiddenH;    // bf16 [T][ldModel] (bf16 only), or pre-tiled for the tiled LM head (see hiddenTiledRows)
@@ -55,8 +55,9 @@ final class Workspace implements AutoCloseable {
     /** ldGated: row stride of the out_proj / fc2 input buffer, the widest of the layers' (16-bit) strides. */
     private final boolean tiled;
 
-    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated, boolean tiled) {
+    Workspace(GpuDevice dev, Mamba2Config c, Precision p, int ldModel, int ldGated, boolean tiled, int yWidth) {
         this.dev = dev;
+        this.yWidth = yWidth;
         this.tiled = tiled;
         this.c = c;
         this.bf16 = p.matrixType.isHalf(); // 16-bit activations for the GEMMs
@@ -121,7 +122,7 @@ final class Workspace implements AutoCloseable {
             delta = dev.alloc(4 * T * d);
             proj = dev.alloc(4 * T * projWidth());
             xbc = dev.alloc(4 * T * Math.max(c.convDim(), attn == null ? 0 : attn.qkvDim()));
-            y = dev.alloc(4 * T * c.dSsm);
+            y = dev.alloc(4 * T * yWidth);
             gated = dev.alloc(bf16 ? Math.max(2 * T * ldGated, tiled ? GpuGemm.tiledBytes(t, c.dInner) : 0) : 4 * T * gatedWidth());
             if (attn != null) {
                 attnQ = dev.alloc(4 * T * attn.qDim());

@@ -119,6 +119,76 @@ class GpuEngineTest {
         }
     }
 
+    /**
+     * The gated RMSNorm folded into the scan (sm_90a, bf16, one group): the scan writes y * silu(z) * w and the
+     * following norms scale out_proj's product by the row's 1/rms. No gated-norm kernel runs; log-probs stay as close
+     * to the fp32 CPU engine as with the norm kernel (same rounding points, moved); a packed batch with carried states
+     * equals each document alone, and a document scored in chunks equals it whole.
+     */
+    @Test
+    void foldedGatedNormMatchesTheNormKernel() {
+        int dev = device();
+        Mamba2Weights w = RandomMamba2.weights(RandomMamba2.config(1024, 2, 1000, 128, 64, 1, 64, ""), 23, 0.5);
+        int[][] docs = RandomMamba2.randomDocs(24, w.cfg.vocabSize, 333, 1, 150, 64, 2);
+        int[][] targets = GpuEngine.nextTokenTargets(docs);
+        float[][] exact = new float[docs.length][];
+        try (CpuEngine cpu = new CpuEngine(w)) {
+            for (int i = 0; i < docs.length; i++)
+                exact[i] = new DocumentRunner(cpu).score(docs[i], new DocumentRunner.ScoreOptions(400, -1, true)).tokenLogprobs();
+        }
+        try (GpuEngine folded = GpuEngine.create(w, dev, Precision.BF16, true);
+             GpuEngine kernel = GpuEngine.create(w, dev, Precision.BF16, false)) {
+            Assumptions.assumeTrue(folded.device().hasWgmma(), "the fold needs the pre-tiled projections (sm_90a)");
+            assertTrue(folded.foldsGatedNorm(), "a pure Mamba-2 model of one group folds its gated norm");
+            assertFalse(kernel.foldsGatedNorm());
+            folded.setProfiling(true);
+            folded.takeProfile();
+            float[][] lpF = folded.logProbsBatch(docs, targets, null);
+            var prof = folded.takeProfile();
+            folded.setProfiling(false);
+            int L = w.cfg.nLayer;
+            assertEquals(L, (int) prof.get("ssd_chunk_scan_gated_tc")[1], "gated scans: " + prof.keySet());
+            assertEquals(L, (int) prof.get("add_rmsnorm_warp_scaled_bf16")[1], "scaled norms: layers 2.. and the final one");
+            assertTrue(prof.keySet().stream().noneMatch(k -> k.startsWith("gated_rmsnorm")), "no gated norm kernel: " + prof.keySet());
+            float[][] lpK = kernel.logProbsBatch(docs, targets, null);
+            double errF = 0, errK = 0, between = 0;
+            for (int i = 0; i < docs.length; i++) {
+                int n = docs[i].length - 1;
+                errF = Math.max(errF, maxDiff(Arrays.copyOf(lpF[i], n), Arrays.copyOf(exact[i], n)));
+                errK = Math.max(errK, maxDiff(Arrays.copyOf(lpK[i], n), Arrays.copyOf(exact[i], n)));
+                between = Math.max(between, maxDiff(Arrays.copyOf(lpF[i], n), Arrays.copyOf(lpK[i], n)));
+            }
+            System.out.printf("  folded gated norm: max |Δ log-prob| vs CPU fp32 %.2e (norm kernel %.2e), folded vs kernel %.2e%n",
+                    errF, errK, between);
+            assertTrue(errF <= Math.max(2e-2, 1.5 * errK), "folded " + errF + " vs the norm kernel's " + errK);
+
+            // packed with carried states == alone; chunked == whole
+            Mamba2State[] batch = new Mamba2State[docs.length], alone = new Mamba2State[docs.length];
+            int[] prefix = RandomMamba2.randomDocs(25, w.cfg.vocabSize, 90)[0];
+            for (int i = 0; i < docs.length; i += 2) {
+                Mamba2State s0 = folded.newState();
+                folded.forward(prefix, 0, prefix.length, s0);
+                batch[i] = s0.copy();
+                alone[i] = s0.copy();
+            }
+            float[][] packed = folded.logProbsBatch(docs, targets, batch);
+            double worst = 0;
+            for (int i = 0; i < docs.length; i++) {
+                Mamba2State st = alone[i] != null ? alone[i] : folded.newState();
+                float[] one = folded.logProbsBatch(new int[][] {docs[i]}, new int[][] {targets[i]}, new Mamba2State[] {st})[0];
+                worst = Math.max(worst, maxDiff(Arrays.copyOf(packed[i], docs[i].length - 1), Arrays.copyOf(one, docs[i].length - 1)));
+            }
+            System.out.printf("  folded gated norm: packed vs alone max |Δ log-prob| %.2e%n", worst);
+            assertTrue(worst <= 1e-3, "packed vs alone " + worst);
+            DocumentRunner r = new DocumentRunner(folded);
+            float[] whole = r.score(docs[0], new DocumentRunner.ScoreOptions(400, -1, true)).tokenLogprobs();
+            float[] chunked = r.score(docs[0], new DocumentRunner.ScoreOptions(64, -1, true)).tokenLogprobs();
+            double e = maxDiff(chunked, whole);
+            System.out.printf("  folded gated norm: chunked(64) vs whole max |Δ log-prob| %.2e%n", e);
+            assertTrue(e <= Math.max(2e-2, errF), "chunked vs whole " + e);
+        }
+    }
+
     @Test
     void chunkedEqualsWholeAndStatesCarry() {
         int dev = device();
