@@ -223,7 +223,7 @@ class GpuNormTwinTest {
     void scaledDeltaAddNormMatchesTwin() {
         GpuDevice dev = device();
         for (int[] sh : new int[][] {{768, 24, 1536}, {2048, 64, 4096}}) {
-            int d = sh[0], parts = sh[1], width = sh[2], rows = 301, npad = GpuGemm.tiledRows(rows);
+            int d = sh[0], parts = sh[1], width = sh[2], rows = 301;
             SplittableRandom r = new SplittableRandom(d + parts);
             float[] res = randn(r, rows * d, 1), delta = randn(r, rows * d, 20), w = uniform(r, d, 0.5, 1.5);
             float[] sumSq = uniform(r, rows * parts, 0, 2 * width / parts), scale = new float[rows];
@@ -239,12 +239,7 @@ class GpuNormTwinTest {
                 String what = "scaled delta add+rmsnorm d=" + d + " parts=" + parts;
                 close(what + " residual", wantRes, s.downloadFloats(gr.ptr(), rows * d), 1e-5, 1e-5);
                 close(what + " out", want, s.downloadFloats(o.ptr(), rows * d), 1e-5, 1e-5);
-                short[] h = new short[(int) (GpuGemm.tiledBytes(rows, d) / 2)];
-                s.download(oh.ptr(), h, 0, h.length);
-                float[] gotH = new float[rows * d];
-                for (int t = 0; t < rows; t++)
-                    for (int j = 0; j < d; j++) gotH[t * d + j] = Bf16.toFloat(h[(int) tiledIndex(t, j, npad)]);
-                close(what + " bf16 pre-tiled out", want, gotH, 1e-5, 1.0 / 128);
+                close(what + " bf16 pre-tiled out", want, downloadTiled(s, oh, rows, d), 1e-5, 1.0 / 128);
             }
         }
     }

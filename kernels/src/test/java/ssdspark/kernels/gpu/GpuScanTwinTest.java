@@ -244,11 +244,7 @@ class GpuScanTwinTest {
              DeviceBuffer ss = s.device().alloc(4L * T * H)) {
             GpuSsdScan.forwardGated(s, null, vd, dims, in, par, gst.ptr(), (long) H * P * dims.dstate(), true, true, scratch.ptr(),
                     new GpuSsdScan.GatedOut(gz.ptr(), ldZ, zOff, gw.ptr(), out.ptr(), npad, ss.ptr()));
-            short[] h = new short[(int) (GpuGemm.tiledBytes(T, dSsm) / 2)];
-            s.download(out.ptr(), h, 0, h.length);
-            float[] got = new float[T * dSsm];
-            for (int t = 0; t < T; t++)
-                for (int i = 0; i < dSsm; i++) got[t * dSsm + i] = Bf16.toFloat(h[(int) tiledIndex(t, i, npad)]);
+            float[] got = downloadTiled(s, out, T, dSsm);
             // the same product rounded to bf16 (silu's exp in CUDA and Java differ by an ulp or two): half a bf16 ulp
             close(name + " gated epilogue: y*silu(z)*w in bf16", want, got, 1e-30, 1.01 / 256);
             float[] gotSs = s.downloadFloats(ss.ptr(), T * H);

@@ -66,6 +66,17 @@ final class GpuTests {
         return (((long) (col >> 6) * npad + r) << 6) + 8L * (((col >> 3) & 7) ^ (int) (r & 7)) + (col & 7);
     }
 
+    /** The [rows][cols] floats of a pre-tiled bf16 matrix on the device (GpuGemm.tiledBytes(rows, cols) bytes). */
+    static float[] downloadTiled(GpuStream s, DeviceBuffer b, int rows, int cols) {
+        short[] h = new short[(int) (GpuGemm.tiledBytes(rows, cols) / 2)];
+        s.download(b.ptr(), h, 0, h.length);
+        int npad = GpuGemm.tiledRows(rows);
+        float[] out = new float[rows * cols];
+        for (int t = 0; t < rows; t++)
+            for (int j = 0; j < cols; j++) out[t * cols + j] = Bf16.toFloat(h[(int) tiledIndex(t, j, npad)]);
+        return out;
+    }
+
     /** |got - want| <= atol + rtol*|want| everywhere; the message names the worst element. */
     static void close(String what, float[] want, float[] got, double atol, double rtol) {
         if (want.length != got.length) fail(what + ": length " + got.length + " != " + want.length);
