@@ -23,7 +23,8 @@ import java.util.function.UnaryOperator;
  *   <li>A: the GEMM input activations (normed block input, gated SSD output);</li>
  *   <li>H: the LM head input (final-normed hidden state);</li>
  *   <li>X: in_proj's output rows [z | xBC | dt], as an engine storing activations in 16 bits would keep them;</li>
- *   <li>Y: only their xBC columns (what the conv reads).</li>
+ *   <li>Y: only their xBC columns (what the conv reads);</li>
+ *   <li>Z: only their z columns (what the gate reads).</li>
  * </ul>
  * A case is written like {@code "P=bf16 A=bf16 G=f16 E=f16 H=f16"} (unnamed parts stay fp32). Weights are rounded as
  * they are loaded (the embedding untied from the head so that G and E round apart), activations by the engine's
@@ -43,7 +44,9 @@ class Bf16ErrorProbe {
             "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 X=bf16", // the bf16 path with in_proj's output stored in bf16
             "X=bf16",                               // in_proj's output in bf16 alone
             "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 Y=bf16", // the bf16 path with the conv's input in bf16
-            "Y=bf16");
+            "Y=bf16",
+            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 Z=bf16", // the bf16 path with z (the gate's input) in bf16
+            "Z=bf16");
 
     @Test
     void attributeBf16Error() {
@@ -63,7 +66,7 @@ class Bf16ErrorProbe {
 
     static Map<Character, DType> parse(String spec) {
         Map<Character, DType> m = new LinkedHashMap<>();
-        for (char p : "PGEAHXY".toCharArray()) m.put(p, DType.F32);
+        for (char p : "PGEAHXYZ".toCharArray()) m.put(p, DType.F32);
         for (String part : spec.trim().split("\\s+")) {
             if (part.isEmpty()) continue;
             String[] kv = part.split("=");
@@ -76,14 +79,15 @@ class Bf16ErrorProbe {
     /** Next-token log-probs of docs from the CPU engine, with the parts in r rounded. */
     static float[][] run(Mamba2Config c, double embStd, int[][] docs, Map<Character, DType> r) {
         Mamba2Weights w = Mamba2Weights.load(c, rounded(RandomTensorSource.perturbed(c, 130, embStd), r));
-        DType ra = r.get('A'), rh = r.get('H'), rx = r.get('X'), ry = r.get('Y');
+        DType ra = r.get('A'), rh = r.get('H'), rx = r.get('X'), ry = r.get('Y'), rz = r.get('Z');
         Mamba2Config.InProjColumns col = c.inProjColumns();
         int dIn = c.dInProj(), convDim = c.convDim();
-        UnaryOperator<float[]> projOut = a -> {  // X: every column; Y: the xBC columns
+        UnaryOperator<float[]> projOut = a -> {  // X: every column; Y: the xBC columns; Z: the z columns
             float[] o = rx.round(a);
             for (int i = 0; i < o.length; i++) {
                 int j = i % dIn;
                 if (j >= col.xbc() && j < col.xbc() + convDim) o[i] = ry.round(o[i]);
+                if (j >= col.z() && j < col.z() + c.dSsm) o[i] = rz.round(o[i]);
             }
             return o;
         };
