@@ -123,7 +123,7 @@ public final class GpuSsdScan {
      */
     public static boolean gatedEligible(SsdScan.Dims dims, Inputs in, int ldZ, int zOff) {
         int P = dims.headdim(), dSsm = dims.nheads() * P;
-        return tensorCoreEligible(P, dims.dstate(), in.ldX(), in.xOff(), in.bOff(), in.cOff(), 4)
+        return tensorCoreEligible(P, dims.dstate(), in.ldX(), in.xOff(), in.bOff(), in.cOff(), 4)  // no y rows
                 && ((ldZ | zOff) & 3) == 0 && dSsm % 64 == 0;
     }
 
@@ -173,6 +173,7 @@ public final class GpuSsdScan {
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
+        // the gated output has no y rows (any multiple of 4 stands for their stride)
         tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), gated != null ? 4 : ldY);
         // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
         GpuStream cbs = side == null ? s : side;

@@ -607,7 +607,7 @@ public final class GpuEngine implements Engine {
 
         final DType mt = precision.matrixType;
         final boolean bf = mt.isHalf();
-        final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups, N = c.dState;
+        final int dIn = c.dInProj(), dMlp = c.dMlp(), dSsm = c.dSsm, convDim = c.convDim(), G = c.ngroups;
         final Mamba2Config.InProjColumns col = c.inProjColumns();
         final int ldXn = bf ? w.ldModel : d;
         final GpuSsdScan.Inputs ssdIn = ssdInputs(ws.xbc.ptr(), ws.proj.ptr());
