@@ -126,6 +126,7 @@ public final class GpuBenchmark {
         Path json;
         boolean profile = true;
         String label = "";
+        int streams = 1;
     }
 
     public static void main(String[] args) {
@@ -243,6 +244,7 @@ public final class GpuBenchmark {
         r.put("len", wl.len);
         r.put("tokens", wl.tokens());
         r.put("sweep", wl.sweep);
+        java.util.concurrent.ExecutorService pool = null;
         try (GpuEngine e = GpuEngine.create(w, dev.ordinal, o.precision)) {
             Runnable batch;
             if (wl.mode.runner()) {
@@ -253,6 +255,9 @@ public final class GpuBenchmark {
                 DocumentRunner.ScoreOptions opts = new DocumentRunner.ScoreOptions(o.len, -1, false);
                 r.put("runner", Map.of("chunk_tokens", o.len, "token_budget", budget, "states", wl.mode == Mode.RUNNER ? "device" : "host"));
                 batch = () -> checkRunner(runner.scoreAll(list, opts, budget));
+            } else if (o.streams > 1) {
+                r.put("streams", o.streams);
+                batch = slices(e, wl, docs, targets, o.streams, pool = java.util.concurrent.Executors.newFixedThreadPool(o.streams));
             } else {
                 e.reserve(wl.tokens(), wl.seqs);
                 batch = wl.mode == Mode.SCORE
@@ -291,7 +296,7 @@ public final class GpuBenchmark {
                 for (float[] a : lp) for (int t = 0; t + 1 < a.length; t++) { s += a[t]; n++; }
                 r.put("mean_logprob", s / n); // about -ln(vocab) for random weights; NaN would mean a broken engine
             }
-            if (o.profile) {
+            if (o.profile && pool == null) { // a profile is a workspace's: one slice's would mislead
                 e.setProfiling(true);
                 e.takeProfile();
                 batch.run();
@@ -299,8 +304,38 @@ public final class GpuBenchmark {
                 e.setProfiling(false);
                 r.put("profile", Families.of(prof, c, wl, e.chunkLength()));
             }
+        } finally {
+            if (pool != null) pool.shutdown();
         }
         return r;
+    }
+
+    /**
+     * The batch's sequences in {@code n} slices, each scored by its own thread (its own workspace and stream), so that
+     * the slices' kernels may share the GPU; one batch ends when every slice is back.
+     */
+    private static Runnable slices(GpuEngine e, Workload wl, int[][] docs, int[][] targets, int n,
+                                   java.util.concurrent.ExecutorService pool) {
+        List<java.util.concurrent.Callable<Object>> tasks = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            int from = wl.seqs * k / n, to = wl.seqs * (k + 1) / n;
+            int[][] d = Arrays.copyOfRange(docs, from, to), t = Arrays.copyOfRange(targets, from, to);
+            int tokens = Arrays.stream(d).mapToInt(a -> a.length).sum();
+            boolean[] reserved = {false};
+            tasks.add(() -> {
+                if (!reserved[0]) { e.reserve(tokens, d.length); reserved[0] = true; }
+                if (wl.mode == Mode.SCORE) check(e.logProbsBatch(d, t, null));
+                else check(e.embedBatch(d, null));
+                return null;
+            });
+        }
+        return () -> {
+            try {
+                for (var f : pool.invokeAll(tasks)) f.get();
+            } catch (InterruptedException | java.util.concurrent.ExecutionException ex) {
+                throw new IllegalStateException("a slice failed", ex);
+            }
+        };
     }
 
     private static long used(GpuDevice dev) {
@@ -521,6 +556,7 @@ public final class GpuBenchmark {
                 case "--precision" -> { o.precision = Precision.parse(need(a, v)); i++; }
                 case "--json" -> { o.json = Path.of(need(a, v)); i++; }
                 case "--label" -> { o.label = need(a, v); i++; }
+                case "--streams" -> { o.streams = positive(a, need(a, v)); i++; }
                 case "--no-profile" -> o.profile = false;
                 case "-h", "--help" -> { usage(); return null; }
                 default -> throw new IllegalArgumentException("unknown argument " + a);
@@ -573,6 +609,8 @@ public final class GpuBenchmark {
                   --seed N           weights and tokens (default 1)
                   --json FILE        write every number as JSON
                   --label TEXT       stored in the JSON (e.g. the commit)
+                  --streams N        score / embed each batch as N slices of its sequences, each from its own thread
+                                     (workspace and stream), the slices' kernels sharing the GPU (default 1)
                   --no-profile       skip the profiled batch (op families)""");
     }
 
