@@ -401,12 +401,21 @@ struct GatedOut {
     float* sumSq;    // [T][H]
 };
 
-template <bool GATED>
+// One chunk c of head h; packS(Shi, Slo) packs the state entering the chunk, S_in [p][n], as pack_row_pairs<THREADS,
+// true> would (the scan kernels from the passed states, the walk from its running state).
+// The scan kernels' S_in: the state entering chunk c as the passing left it in states[c][h].
+__device__ __forceinline__ auto passed_state(const float* __restrict__ states, int c, int h, int H, int P, int N) {
+    return [=](uint32_t* Shi, uint32_t* Slo) {
+        ssd_tc::pack_row_pairs<ssd_tc::THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    };
+}
+
+template <bool GATED, class PackS>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
-    float* y, int ldY, const GatedOut& go) {
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G, int c, int h,
+    PackS&& packS, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel, float* y, int ldY,
+    const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
     uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);   // [p][n/2]
@@ -415,12 +424,12 @@ __device__ __forceinline__ void chunk_scan_tc(
     uint32_t* Xlo = Xhi + 64 * LD_W;
     float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
     float* dtU = cumU + SSD_QMAX;                             // [u]
-    const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
+    const int g = h / (H / G);
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
     // S_in [p][n] packed over n; x [u][p] packed over u
-    pack_row_pairs<THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    packS(Shi, Slo);
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
@@ -539,8 +548,9 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     float* y, int ldY) {
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
-                         y, ldY, GatedOut{});
+    const int h = blockIdx.x % H, c = blockIdx.x / H;
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, c, h, passed_state(states, c, h, H, P, N),
+                         cb, D, dPerChannel, y, ldY, GatedOut{});
 }
 
 // The same with the gated RMSNorm's GatedOut epilogue instead of y.
@@ -550,6 +560,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
-                        nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
+    const int h = blockIdx.x % H, c = blockIdx.x / H;
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, c, h, passed_state(states, c, h, H, P, N),
+                        cb, D, dPerChannel, nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }
