@@ -49,6 +49,11 @@ struct BenchVariant {
 //    the chunk state with (x w)^T packed once a head and read by ldmatrix (commit 3127c3a; 180.8 against 161.4);
 //    S_in split and packed by the state passing, copied by the scan (commit 8a48cfb; the scan 7-11 us faster, the
 //    passing 28-39 us slower).
+//  - session 11 (ssd_results/2026-11-30-scan-walk.log, source in commit 153ef00): the state passing folded into the
+//    scan, one CTA per (sequence, head) walking its chunks, S_in(c) = a S_in(c-1) + local(c-1) made while packing (fp32
+//    running state through the thread's own writes to a scratch): the same bits, but 487 against 360 + 108 us (130M,
+//    384 CTAs in one wave of three an SM), 772 against 448 + 143 (1.3B): a CTA's chunks in a row, its prologue no
+//    longer overlapped by other CTAs' products, cost more than the passing's traffic.
 
 //  - session 9 (ssd_results/2026-11-30-walk2-lognormal.log): the walk with each (sequence, head) over two CTAs of 64
 //    state columns (70 KB, three CTAs an SM, twice the CTAs; commit b8f9e38): bit-identical, but 323.9 against 291.0 us
@@ -118,103 +123,9 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // Shipped from here (session 9): the chunk states and their passing in one kernel walking each sequence's chunks
 // (ssd_state_walk_tc in ssd_tc.cuh, measured here first as ssd_state_seq_tc; ssd_results/2026-11-30-state-seq.log).
 
-// Session 11 experiment: the state passing folded into the scan. One CTA per (sequence, head) walks the sequence's
-// chunks in order and scans each; the state entering chunk c is made while it is packed for the scan,
-// S_in(c) = a_{c-1} S_in(c-1) + local(c-1) (a = exp of the previous chunk's last cum), as ssd_state_passing_v4 makes
-// it (the same expression: the same bits). S_in(c) goes to run[s][h] (fp32) for the next chunk: each thread reads back
-// only the elements it wrote. So the passing's read and write of every state (~0.4 GB a 130M layer) go, the local
-// states are read once (as the scan read the passed ones), and the scan's last partial wave goes; a sequence's chunks
-// run one after another, so it pays only when the (sequence, head) CTAs fill the slots (3 an SM) evenly.
-namespace walk_scan {
-// pack_row_pairs<THREADS, true>'s mapping (column pair w = tid % 64, rows r0 + 4m), BATCH items' loads in flight.
-// first: v = prev (or 0); else v = a * prev (or 0) + local. keep: v -> keep. fin: aFin * v + localFin -> fin.
-template <int BATCH = 8>
-__device__ __forceinline__ void state_in(uint32_t* hi, uint32_t* lo, bool first, const float* prev, float a,
-                                         const float* local, float* keep, float* fin, float aFin, const float* localFin,
-                                         int P, int N) {
-    using namespace ssd_tc;
-    constexpr int ITEMS = 16;
-    const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w;
-    const bool colOk = col < N;
-    uint32_t* h = hi + p_perm(r0) * LD_W + k_perm(w);
-    uint32_t* l = lo + p_perm(r0) * LD_W + k_perm(w);
-#pragma unroll
-    for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
-        float2 pv[BATCH], lv[BATCH];
-#pragma unroll
-        for (int i = 0; i < BATCH; i++) {
-            const int r = r0 + (b0 + i) * 4;
-            const size_t e = (size_t)r * N + col;
-            const bool ok = colOk && r < P;
-            pv[i] = ok && prev ? *reinterpret_cast<const float2*>(prev + e) : make_float2(0.f, 0.f);
-            lv[i] = ok && !first ? *reinterpret_cast<const float2*>(local + e) : make_float2(0.f, 0.f);
-        }
-#pragma unroll
-        for (int i = 0; i < BATCH; i++) {
-            const int m = b0 + i, r = r0 + m * 4;
-            const size_t e = (size_t)r * N + col;
-            const bool ok = colOk && r < P;
-            const float2 v = first ? pv[i] : make_float2(a * pv[i].x + lv[i].x, a * pv[i].y + lv[i].y);
-            if (ok && keep) *reinterpret_cast<float2*>(keep + e) = v;
-            if (ok && fin) {
-                const float2 lf = *reinterpret_cast<const float2*>(localFin + e);
-                *reinterpret_cast<float2*>(fin + e) = make_float2(aFin * v.x + lf.x, aFin * v.y + lf.y);
-            }
-            const Split2 sp(v.x, v.y);
-            const int off = 16 * (m >> 2) + 2 * (m & 3);
-            h[off * LD_W] = sp.hi;
-            l[off * LD_W] = sp.lo;
-        }
-    }
-}
-}  // namespace walk_scan
+// Shipped from here (session 11): S_in read by the scan with evict-first loads (ssd_results/2026-11-30-scan-stream-s.log).
 
-// grid (seqs * H), block 256, dynamic smem ssd_tc::SCAN_SMEM. states: the chunk states as ssd_chunk_state_tc leaves
-// them (local); run: [seqs][H][P][N] scratch; carry as ssd_state_passing.
-extern "C" __global__ void __launch_bounds__(256, 3) ssd_scan_walk_tc(
-    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, const float* __restrict__ states, float* run,
-    float* ssm, long long seqStride, int carry, const float* __restrict__ cb, const float* __restrict__ D,
-    int dPerChannel, float* y, int ldY) {
-    const int h = blockIdx.x % H, s = blockIdx.x / H;
-    const int c0 = seqChunk0[s], nc = seqChunks[s];
-    const size_t PN = (size_t)P * N;
-    float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN;
-    float* runS = run + ((size_t)s * H + h) * PN;
-    auto lastDecay = [&](int c) { return expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]); };
-    for (int k = 0; k < nc; k++) {
-        const int c = c0 + k;
-        if (k > 0) __syncthreads();  // every warp is done with the previous chunk's shared operands
-        const bool first = k == 0, last = k + 1 == nc;
-        const float* prev = k <= 1 ? ((carry & 1) ? carried : nullptr) : runS;
-        const float a = first ? 1.f : lastDecay(c - 1);
-        const float* local = first ? nullptr : states + ((size_t)(c - 1) * H + h) * PN;
-        float* keep = !first && !last ? runS : nullptr;  // step 1 reads S_in(c0) from carried (or zero)
-        float* fin = last && (carry & 2) ? carried : nullptr;
-        const float aFin = fin ? lastDecay(c) : 0.f;
-        const float* localFin = states + ((size_t)c * H + h) * PN;
-        chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, c, h,
-                             [&](uint32_t* Shi, uint32_t* Slo) {
-                                 walk_scan::state_in(Shi, Slo, first, prev, a, local, keep, fin, aFin, localFin, P, N);
-                             },
-                             cb, D, dPerChannel, y, ldY, GatedOut{});
-    }
-}
-
-inline BenchVariant scan_walk_variant() {
-    static float* run = nullptr;
-    return {"scan walk (passing + scan)", Replaces::PASSING_AND_SCAN,
-            [] { CK(cudaFuncSetAttribute(ssd_scan_walk_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM)); },
-            [](const BenchArgs& a) {
-                if (!run) run = dalloc((size_t)a.seqs * a.H * a.P * a.N);
-                ssd_scan_walk_tc<<<a.seqs * a.H, 256, ssd_tc::SCAN_SMEM>>>(
-                    a.x, a.ldX, a.xOff, a.cOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
-                    a.P, a.N, a.G, a.states, run, a.ssm, (long long)a.H * a.P * a.N, 2, a.cb, a.D, 0, a.y, a.ldY);
-            }};
-}
-
-inline std::vector<BenchVariant> bench_variants() { return {scan_walk_variant()}; }
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).

@@ -122,7 +122,8 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // state entering chunk c. Each thread walks V state elements down the sequence's chunks, AHEAD chunks a round: the
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
-// 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results).
+// 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results). Each state is
+// read and written once here: evict-first loads and stores.
 template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
@@ -145,7 +146,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
         if (valid)
 #pragma unroll
             for (int j = 0; j < AHEAD; j++)
-                if (k0 + j < nc) loc[j] = *reinterpret_cast<const vec*>(local + (k0 + j) * step);
+                if (k0 + j < nc) loc[j] = __ldcs(reinterpret_cast<const vec*>(local + (k0 + j) * step));
         __syncthreads();  // the previous round's decays are read
         if ((int)threadIdx.x < AHEAD && k0 + (int)threadIdx.x < nc) {
             const int c = c0 + k0 + threadIdx.x;
@@ -165,7 +166,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
                     o[i] = S[i];
                     S[i] = a * S[i] + l[i];
                 }
-                *reinterpret_cast<vec*>(local + (k0 + j) * step) = out;
+                __stcs(reinterpret_cast<vec*>(local + (k0 + j) * step), out);
             }
     }
     if (valid && (carry & 2))

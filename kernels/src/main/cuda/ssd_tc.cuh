@@ -134,7 +134,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
 // PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm.
-template <int NTHREADS, bool PERMUTED = false>
+template <int NTHREADS, bool PERMUTED = false, bool STREAM = false>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16, ROW_STEP = NTHREADS / 64;
@@ -151,7 +151,9 @@ __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const
         float2 v[BATCH];
 #pragma unroll
         for (int i = 0; i < BATCH; i++, p += step)
-            v[i] = colOk && r0 + (b0 + i) * ROW_STEP < rowsValid ? *reinterpret_cast<const float2*>(p) : make_float2(0.f, 0.f);
+            v[i] = colOk && r0 + (b0 + i) * ROW_STEP < rowsValid
+                       ? (STREAM ? __ldcs(reinterpret_cast<const float2*>(p)) : *reinterpret_cast<const float2*>(p))
+                       : make_float2(0.f, 0.f);
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const Split2 sp(v[i].x, v[i].y);
@@ -239,11 +241,12 @@ __device__ __forceinline__ void for_state_pairs(int pb, int nb, int gr, int tq, 
         for (int e = 0; e < 4; e += 2) f(j, e, pb + gr + (e >> 1) * 8, nb + 8 * j + 2 * tq);
 }
 
-// out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product.
+// out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product;
+// evict-first stores: each state is read once, by the passing or a later call.
 __device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
                                             int tq) {
     for_state_pairs(pb, nb, gr, tq, [&](int j, int e, int p, int n) {
-        if (p < P && n < N) *reinterpret_cast<float2*>(out + (size_t)p * N + n) = make_float2(acc[j][e], acc[j][e + 1]);
+        if (p < P && n < N) __stcs(reinterpret_cast<float2*>(out + (size_t)p * N + n), make_float2(acc[j][e], acc[j][e + 1]));
     });
 }
 
@@ -403,10 +406,11 @@ struct GatedOut {
 
 // One chunk c of head h; packS(Shi, Slo) packs the state entering the chunk, S_in [p][n], as pack_row_pairs<THREADS,
 // true> would (the scan kernels from the passed states, the walk from its running state).
-// The scan kernels' S_in: the state entering chunk c as the passing left it in states[c][h].
+// The scan kernels' S_in: the state entering chunk c as the passing left it in states[c][h], read once: evict-first
+// loads leave L2 to the C and C.B rows every head of the chunk reads (ssd_bench: 2-3 % off the scan).
 __device__ __forceinline__ auto passed_state(const float* __restrict__ states, int c, int h, int H, int P, int N) {
     return [=](uint32_t* Shi, uint32_t* Slo) {
-        ssd_tc::pack_row_pairs<ssd_tc::THREADS, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+        ssd_tc::pack_row_pairs<ssd_tc::THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
     };
 }
 
