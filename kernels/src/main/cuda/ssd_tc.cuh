@@ -25,18 +25,6 @@ constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
 constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
 
-// A read-only load of the last use of 16 bytes (ld.global.nc, free to move above earlier stores like __ldg), marked
-// evict-first in L2 so that it leaves room for what other CTAs still read.
-__device__ __forceinline__ float4 ldg_last_use(const float* p) {
-    uint64_t policy;
-    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-    float4 v;
-    asm("ld.global.nc.L2::cache_hint.v4.f32 {%0,%1,%2,%3}, [%4], %5;"
-        : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-        : "l"(p), "l"(policy));
-    return v;
-}
-
 __device__ __forceinline__ uint32_t pack(float a, float b) {  // a in the low half: the lower k index
     const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
     return *reinterpret_cast<const uint32_t*>(&v);
@@ -527,7 +515,7 @@ __device__ __forceinline__ void chunk_scan_tc(
         for (int J = 0; J < 4; J++) {
             const int p = 16 * J + 4 * tq;
             if (!valid || p >= P) continue;
-            const float4 xv = ldg_last_use(xr + p);  // the scan's second and last read of x
+            const float4 xv = *reinterpret_cast<const float4*>(xr + p);
             const float* dp = D + h * P + p;  // any alignment
             const float4 d = dPerChannel ? make_float4(dp[0], dp[1], dp[2], dp[3]) : make_float4(dHead, dHead, dHead, dHead);
             const float4 yv = make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y,
@@ -535,7 +523,7 @@ __device__ __forceinline__ void chunk_scan_tc(
             if constexpr (GATED) {
                 // read-only loads (ld.global.nc), free to move above the stores of the steps before: 0.6 ms a 130M
                 // batch less than plain loads; z prefetched to L2 at the kernel's start cost 0.8 ms more (A/B)
-                const float4 zv = ldg_last_use(go.z + (size_t)(st + t) * go.ldZ + go.zOff + h * P + p);
+                const float4 zv = __ldg(reinterpret_cast<const float4*>(go.z + (size_t)(st + t) * go.ldZ + go.zOff + h * P + p));
                 const float4 wv = __ldg(reinterpret_cast<const float4*>(go.w + h * P + p));
                 const float v[4] = {yv.x * silu_f(zv.x), yv.y * silu_f(zv.y), yv.z * silu_f(zv.z), yv.w * silu_f(zv.w)};
                 const float wr[4] = {wv.x, wv.y, wv.z, wv.w};
