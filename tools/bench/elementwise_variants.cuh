@@ -2,7 +2,7 @@
 // (-DELEMENTWISE_BENCH_VARIANTS='"elementwise_variants.cuh"'); never shipped. A variant is an EwKernel whose
 // `replaces` names the shipped kernel whose output bits it must give.
 //
-// Tried (tools/bench/KERNEL_NOTES.md "Memory-bound kernels"; source in commit history):
+// No experiment is open. Tried (tools/bench/KERNEL_NOTES.md "Memory-bound kernels"; source in commit history):
 //  - add_rmsnorm_warp with 2, 4 or 8 float4 a lane loaded before use: 8 shipped (1.3B 151 -> 122 us a launch);
 //  - causal conv1d x4 with 4, 8 or 32 tokens a thread instead of 16 (and 2 to 12 CTAs an SM): none beat 16;
 //    splitting the 16-byte and 4-byte bodies of the shipped kernel (no per-access choice) shipped instead;
@@ -16,26 +16,10 @@
 //    173.5-174.6 against 178.0 (1.3B); 4, 16 and 32 tokens slower (196.6, 167.5, 223.5); evict-first stores no
 //    change; persistent CTAs with 2-4 buffers in flight 197-387 us: the many short CTAs that are resident at once
 //    beat any pipeline inside fewer of them. 1-2 %, not worth a second conv kernel.
+//  - session 11 (elementwise_results/2026-11-30-conv-columns-first.log, source in commit 3b567c1): the conv's grid with
+//    its column blocks fastest, so that the resident CTAs read whole in_proj rows: same bits, 152.3 / 152.7 against
+//    152.3 / 152.5 us (130M), 176.0 / 175.9 against 178.0 / 178.1 (1.3B). Not worth a change.
 #pragma once
 #include <vector>
 
-// Session 11: the conv's grid with the column blocks fastest (grid (ceil(C/512), ceil(T/16))), so that the CTAs
-// resident at once read whole in_proj rows (7 KB of xBC in a 13 KB row) rather than one 2 KB column segment of ~500
-// rows each; the same threads and arithmetic, so the same bits.
-extern "C" __global__ void __launch_bounds__(128, 4) conv_k4_x4_rows_first(const float* in, int ldIn, int inOff, int C,
-                                                                           const float* w, const float* bias, int T,
-                                                                           const int* tokSeq, const int* tokPos,
-                                                                           const float* state, long long stateSeqStride,
-                                                                           int silu, float* out) {
-    conv1d_slide4<4>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, blockIdx.x, blockIdx.y);
-}
-
-inline std::vector<EwKernel> elementwise_variants(const EwArgs& a0) {
-    const size_t T = a0.T;
-    return {{"conv x4, column blocks fastest", "causal_conv1d_fwd_k4_x4", (double)T * a0.convDim * 8,
-             [](const EwArgs& a) {
-                 conv_k4_x4_rows_first<<<dim3((a.convDim / 4 + 127) / 128, (a.T + 15) / 16), 128>>>(
-                     a.proj, a.dIn, a.dSsm, a.convDim, a.convW, a.convB, a.T, a.tokSeq, a.tokPos, a.convState,
-                     3LL * a.convDim, 1, a.xbc);
-             }}};
-}
+inline std::vector<EwKernel> elementwise_variants(const EwArgs&) { return {}; }

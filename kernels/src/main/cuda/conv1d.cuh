@@ -91,8 +91,9 @@ __device__ __forceinline__ void conv1d_slide4_body(const float* __restrict__ in,
                                                    const float* __restrict__ w, const float* __restrict__ bias, int T,
                                                    const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                                    const float* __restrict__ state, long long stateSeqStride, int silu,
-                                                   float* __restrict__ out, int c, int t0) {
+                                                   float* __restrict__ out, int c) {
     constexpr int hist = K - 1;
+    const int t0 = blockIdx.x * CONV_TT;
     float4 x[CONV_TT];
     int pos[CONV_TT];
 #pragma unroll
@@ -148,13 +149,13 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
                                               const float* __restrict__ w, const float* __restrict__ bias, int T,
                                               const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
                                               const float* __restrict__ state, long long stateSeqStride, int silu,
-                                              float* __restrict__ out, int cBlock, int tBlock) {
-    const int c = 4 * (cBlock * blockDim.x + threadIdx.x), t0 = tBlock * CONV_TT;
+                                              float* __restrict__ out) {
+    const int c = 4 * (blockIdx.y * blockDim.x + threadIdx.x);
     if (c >= C) return;
     const bool vec = (((uintptr_t)(in + inOff)) & 15) == 0 && (ldIn & 3) == 0 && (((uintptr_t)state) & 15) == 0 &&
                      (stateSeqStride & 3) == 0 && (((uintptr_t)out) & 15) == 0;
-    if (vec) conv1d_slide4_body<K, true>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c, t0);
-    else conv1d_slide4_body<K, false>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c, t0);
+    if (vec) conv1d_slide4_body<K, true>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c);
+    else conv1d_slide4_body<K, false>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, c);
 }
 
 #define SSD_CONV_SLIDE4(K)                                                                                             \
@@ -162,8 +163,7 @@ __device__ __forceinline__ void conv1d_slide4(const float* __restrict__ in, int 
                                                            const float* bias, int T, const int* tokSeq,               \
                                                            const int* tokPos, const float* state,                     \
                                                            long long stateSeqStride, int silu, float* out) {          \
-        conv1d_slide4<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out, blockIdx.y, \
-                         blockIdx.x);                                                                                 \
+        conv1d_slide4<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, silu, out);           \
     }
 SSD_CONV_SLIDE4(2)
 SSD_CONV_SLIDE4(3)

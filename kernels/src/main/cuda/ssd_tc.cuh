@@ -133,7 +133,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // Packs rows [0, 64) x columns [0, 128) of src (row r at src + r * ld, 8-byte aligned) as pairs along the row into
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
-// PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm.
+// PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm. STREAM: evict-first loads, for a source read once.
 template <int NTHREADS, bool PERMUTED = false, bool STREAM = false>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
@@ -404,22 +404,12 @@ struct GatedOut {
     float* sumSq;    // [T][H]
 };
 
-// One chunk c of head h; packS(Shi, Slo) packs the state entering the chunk, S_in [p][n], as pack_row_pairs<THREADS,
-// true> would (the scan kernels from the passed states, the walk from its running state).
-// The scan kernels' S_in: the state entering chunk c as the passing left it in states[c][h], read once: evict-first
-// loads leave L2 to the C and C.B rows every head of the chunk reads (ssd_bench: 2-3 % off the scan).
-__device__ __forceinline__ auto passed_state(const float* __restrict__ states, int c, int h, int H, int P, int N) {
-    return [=](uint32_t* Shi, uint32_t* Slo) {
-        ssd_tc::pack_row_pairs<ssd_tc::THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
-    };
-}
-
-template <bool GATED, class PackS>
+template <bool GATED>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G, int c, int h,
-    PackS&& packS, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel, float* y, int ldY,
-    const GatedOut& go) {
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
+    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
     uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);   // [p][n/2]
@@ -428,12 +418,13 @@ __device__ __forceinline__ void chunk_scan_tc(
     uint32_t* Xlo = Xhi + 64 * LD_W;
     float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
     float* dtU = cumU + SSD_QMAX;                             // [u]
-    const int g = h / (H / G);
+    const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
-    // S_in [p][n] packed over n; x [u][p] packed over u
-    packS(Shi, Slo);
+    // S_in [p][n] packed over n (read once: evict-first loads leave L2 to the C and C.B rows every head of the chunk
+    // reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
+    pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
@@ -552,9 +543,8 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     float* y, int ldY) {
-    const int h = blockIdx.x % H, c = blockIdx.x / H;
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, c, h, passed_state(states, c, h, H, P, N),
-                         cb, D, dPerChannel, y, ldY, GatedOut{});
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+                         y, ldY, GatedOut{});
 }
 
 // The same with the gated RMSNorm's GatedOut epilogue instead of y.
@@ -564,7 +554,6 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    const int h = blockIdx.x % H, c = blockIdx.x / H;
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, c, h, passed_state(states, c, h, H, P, N),
-                        cb, D, dPerChannel, nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+                        nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }

@@ -23,6 +23,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * GPU throughput of {@link GpuEngine} on random Mamba-2 models built in memory ({@link RandomTensorSource}: mamba_ssm's
@@ -244,7 +248,7 @@ public final class GpuBenchmark {
         r.put("len", wl.len);
         r.put("tokens", wl.tokens());
         r.put("sweep", wl.sweep);
-        java.util.concurrent.ExecutorService pool = null;
+        ExecutorService pool = null;
         try (GpuEngine e = GpuEngine.create(w, dev.ordinal, o.precision)) {
             Runnable batch;
             if (wl.mode.runner()) {
@@ -257,7 +261,7 @@ public final class GpuBenchmark {
                 batch = () -> checkRunner(runner.scoreAll(list, opts, budget));
             } else if (o.streams > 1) {
                 r.put("streams", o.streams);
-                batch = slices(e, wl, docs, targets, o.streams, pool = java.util.concurrent.Executors.newFixedThreadPool(o.streams));
+                batch = slices(e, wl, docs, targets, o.streams, pool = Executors.newFixedThreadPool(o.streams));
             } else {
                 e.reserve(wl.tokens(), wl.seqs);
                 batch = wl.mode == Mode.SCORE
@@ -315,8 +319,8 @@ public final class GpuBenchmark {
      * the slices' kernels may share the GPU; one batch ends when every slice is back.
      */
     private static Runnable slices(GpuEngine e, Workload wl, int[][] docs, int[][] targets, int n,
-                                   java.util.concurrent.ExecutorService pool) {
-        List<java.util.concurrent.Callable<Object>> tasks = new ArrayList<>();
+                                   ExecutorService pool) {
+        List<Callable<Object>> tasks = new ArrayList<>();
         for (int k = 0; k < n; k++) {
             int from = wl.seqs * k / n, to = wl.seqs * (k + 1) / n;
             int[][] d = Arrays.copyOfRange(docs, from, to), t = Arrays.copyOfRange(targets, from, to);
@@ -332,7 +336,7 @@ public final class GpuBenchmark {
         return () -> {
             try {
                 for (var f : pool.invokeAll(tasks)) f.get();
-            } catch (InterruptedException | java.util.concurrent.ExecutionException ex) {
+            } catch (InterruptedException | ExecutionException ex) {
                 throw new IllegalStateException("a slice failed", ex);
             }
         };

@@ -102,6 +102,9 @@ class GpuBenchmarkTest {
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--iters", "0"}));
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--bogus"}));
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--json"}));
+        assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--streams", "0"}));
+        assertEquals(1, GpuBenchmark.parse(new String[] {}).streams);
+        assertEquals(4, GpuBenchmark.parse(new String[] {"--streams", "4"}).streams);
         GpuBenchmark.Options o = GpuBenchmark.parse(new String[] {"--workloads", "sweep,score-1.3b,score-130m", "--sweep", "1,4"});
         assertEquals(List.of("sweep-130m-1x2048", "sweep-130m-4x2048", "score-130m", "score-1.3b"),
                 GpuBenchmark.plan(o).stream().map(GpuBenchmark.Workload::name).toList());
