@@ -20,7 +20,7 @@ struct BenchArgs {
     float* ssm;  // [seqs][H][P][N], zero on entry (no carried state)
 };
 // What a variant's launch writes, checked against the shipped path and timed beside what it replaces.
-enum class Replaces { STATE, SCAN, STATE_AND_PASSING, PASSING_AND_SCAN };
+enum class Replaces { STATE, SCAN, STATE_AND_PASSING };
 struct BenchVariant {
     const char* name;
     Replaces replaces;

@@ -160,7 +160,7 @@ public final class GpuSsdScan {
 
     /**
      * walk: on the tensor-core path, true runs ssd_state_walk_tc, false the two kernels, null as {@link #walkPays}.
-     * gated: written instead of y when not null.
+     * gated: written instead of y when not null (with tensorCores true, after {@link #gatedEligible}).
      */
     static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
                         CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
@@ -173,8 +173,7 @@ public final class GpuSsdScan {
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
                 states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
-        // the gated output has no y rows (any multiple of 4 stands for their stride)
-        tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), gated != null ? 4 : ldY);
+        if (gated == null) tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);  // gated: forwardGated checked
         // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
         GpuStream cbs = side == null ? s : side;
         if (side != null) side.waitFor(s);
