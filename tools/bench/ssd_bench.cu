@@ -8,13 +8,16 @@
 //
 // Inputs are random with mamba_ssm's initialisation ranges (dt in [1e-3, 0.1], A in [-16, -1]); x, B and C
 // uniform in [-1, 1]. Prints microseconds per launch and per batch (all layers), and each checked kernel's
-// largest difference relative to the fp32 path's output scale.
+// largest difference relative to the fp32 path's output scale. The chunk states, passing, walk and scan are timed
+// both as the engine runs a fresh batch (carry 0: no carried states in, none kept; a sequence's first and last
+// chunks skip what nothing reads) and with every state carried and kept (carry 3).
 #include "gemm.cuh"
 #include "ssd_tc.cuh"
 #include "bench_cuda.cuh"
 #ifdef SSD_BENCH_VARIANTS
 #include SSD_BENCH_VARIANTS
 #endif
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
     const std::vector<int> lens = batch_lengths(*sh);
     const int seqs = (int)lens.size();
-    std::vector<int> cs, cl, s0(seqs), sn(seqs);
+    std::vector<int> cs, cl, s0(seqs), sn(seqs), tp;  // tp: each token's position in its sequence
     int T = 0;
     for (int s = 0; s < seqs; s++) {
         s0[s] = (int)cs.size();
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
             cs.push_back(T + u);
             cl.push_back(std::min(Q, lens[s] - u));
         }
+        for (int u = 0; u < lens[s]; u++) tp.push_back(u);
         sn[s] = (int)cs.size() - s0[s];
         T += lens[s];
     }
@@ -101,7 +105,7 @@ int main(int argc, char** argv) {
     }
     for (float& v : hdt) v = uni(-0.5f, 0.5f);
     float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
-    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn);
+    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn), *tokPos = upload(tp);
     const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
@@ -123,34 +127,35 @@ int main(int argc, char** argv) {
         ssd_chunk_cumsum<<<dim3(C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS), Q>>>(dtRaw, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
                                                                                chunkStart, chunkLen, T, H, dt, cum);
     };
-    auto state_tc = [&] {
+    auto state_tc = [&](int carry) {
         ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
-                                                                          chunkLen, H, P, N, G, headsPerCta, states);
+                                                                          chunkLen, tokPos, carry, H, P, N, G, headsPerCta,
+                                                                          states);
     };
     auto state_f32 = [&] {
         ssd_chunk_state<<<dim3(C, H, ((P + 63) / 64) * ((N + 63) / 64)), 256>>>(x, ldX, xOff, bOff, dt, cum, T,
                                                                                 chunkStart, chunkLen, H, P, N, G, states);
     };
-    // state passing works in place: run it on a copy so it can be repeated
-    auto passing = [&] {
+    // state passing works in place: run it on a copy so it can be repeated (carried states in: zero)
+    auto passing = [&](int carry) {
         CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
         CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, 3);
+                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, carry);
     };
     // the chunk states and their passing in one kernel (GpuSsdScan.walkPays decides which the engine runs)
-    auto walk_tc = [&] {
+    auto walk_tc = [&](int carry) {
         ssd_state_walk_tc<<<dim3(seqs, G, H / G), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                                 chunkLen, seqChunk0, seqChunks, H, P, N, G,
-                                                                                passed, ssm, H * PN, 2);
+                                                                                passed, ssm, H * PN, carry);
     };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
     auto bmm_tc = [&] {
         ssd_bmm_cb_tc<<<dim3(C, G, 3), 128, ssd_tc::BMM_SMEM>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb);
     };
-    auto scan_tc = [&] {
-        ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H,
-                                                             P, N, G, passed, cb, D, 0, y, dSsm);
+    auto scan_tc = [&](int carry) {
+        ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos,
+                                                             carry, H, P, N, G, passed, cb, D, 0, y, dSsm);
     };
     auto scan_f32 = [&] {
         ssd_chunk_scan<<<dim3(C, H, 2 * ((P + 63) / 64)), 256>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen,
@@ -160,33 +165,50 @@ int main(int argc, char** argv) {
     // fp32 path: the reference
     cumsum();
     state_f32();
-    passing();
+    passing(3);
     bmm();
     scan_f32();
     CK(cudaDeviceSynchronize());
     const std::vector<float> ref = download(y32, (size_t)T * dSsm), states32 = download(states, statesN),
                              passed32 = download(passed, statesN), cb32 = download(cb, (size_t)C * G * Q * Q);
-    // shipped tensor-core path
-    state_tc();
+    // shipped tensor-core path, every state carried (zero) and kept
+    state_tc(3);
     CK(cudaDeviceSynchronize());
     const std::vector<float> statesTc = download(states, statesN);
-    passing();
+    passing(3);
     bmm_tc();
     CK(cudaDeviceSynchronize());
     const std::vector<float> cbTc = download(cb, (size_t)C * G * Q * Q), passedTc = download(passed, statesN),
                              finalTc = download(ssm, seqs * H * PN);
-    scan_tc();
+    scan_tc(3);
     CK(cudaDeviceSynchronize());
     const std::vector<float> yTc = download(y, (size_t)T * dSsm);
     printf("check ssd_chunk_state_tc vs fp32: %.3g\ncheck ssd_bmm_cb_tc vs fp32: %.3g\ncheck ssd_chunk_scan_tc vs fp32: %.3g\n",
            rel_diff(statesTc, states32, states32), rel_diff(cbTc, cb32, cb32), rel_diff(yTc, ref, ref));
     CK(cudaMemset(passed, 0xff, statesN * 4));
-    CK(cudaMemset(ssm, 0xff, seqs * H * PN * 4));
-    walk_tc();
+    CK(cudaMemset(ssm, 0, seqs * H * PN * 4));
+    walk_tc(3);
     CK(cudaDeviceSynchronize());
     printf("check ssd_state_walk_tc vs state + passing: passed states %.3g, final states %.3g (0: the same bits)\n",
            rel_diff(download(passed, statesN), passedTc, passed32), rel_diff(download(ssm, seqs * H * PN), finalTc, finalTc));
-    passing();  // the local states passed again, for the variants below
+    // a fresh batch as the engine runs it (carry 0): the skipped first and last chunks give the same y bits
+    CK(cudaMemset(states, 0xff, statesN * 4));
+    state_tc(0);
+    passing(0);
+    CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
+    scan_tc(0);
+    CK(cudaDeviceSynchronize());
+    printf("check fresh batch (carry 0: state, passing, scan) vs carry 3: y %.3g (0: the same bits)\n",
+           rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
+    CK(cudaMemset(passed, 0xff, statesN * 4));
+    walk_tc(0);
+    CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
+    scan_tc(0);
+    CK(cudaDeviceSynchronize());
+    printf("check fresh batch (carry 0: walk, scan) vs carry 3: y %.3g (0: the same bits)\n",
+           rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
+    state_tc(3);
+    passing(3);  // the local states passed again, for the timings and variants below
 
     struct Row {
         const char* name;
@@ -194,19 +216,21 @@ int main(int argc, char** argv) {
     };
     std::vector<Row> rows;
     rows.push_back({"ssd_chunk_cumsum", time_us(cumsum, iters)});
-    rows.push_back({"ssd_chunk_state_tc", time_us(state_tc, iters)});
-    {
-        const float withCopy = time_us(passing, iters);
-        const float copy = time_us([&] {
-            CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
-            CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
-        }, iters);
-        rows.push_back({"ssd_state_passing_v4", withCopy - copy});
+    const float copy = time_us([&] {
+        CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
+        CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
+    }, iters);
+    for (int carry : {0, 3}) {
+        const bool fresh = carry == 0;
+        rows.push_back({fresh ? "ssd_chunk_state_tc" : "ssd_chunk_state_tc (carry 3)", time_us([&] { state_tc(carry); }, iters)});
+        rows.push_back({fresh ? "ssd_state_passing_v4" : "ssd_state_passing_v4 (carry 3)", time_us([&] { passing(carry); }, iters) - copy});
+        rows.push_back({fresh ? "ssd_state_walk_tc" : "ssd_state_walk_tc (carry 3)", time_us([&] { walk_tc(carry); }, iters)});
+        state_tc(3);
+        passing(3);
+        rows.push_back({fresh ? "ssd_chunk_scan_tc" : "ssd_chunk_scan_tc (carry 3)", time_us([&] { scan_tc(carry); }, iters)});
     }
-    rows.push_back({"ssd_state_walk_tc", time_us(walk_tc, iters)});
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
     rows.push_back({"ssd_bmm_cb_tc", time_us(bmm_tc, iters)});
-    rows.push_back({"ssd_chunk_scan_tc", time_us(scan_tc, iters)});
 #ifdef SSD_BENCH_VARIANTS
     for (const PassingVariant& v : passing_variants()) {
         auto run = [&] {
@@ -225,7 +249,7 @@ int main(int argc, char** argv) {
         }, iters);
         rows.push_back({v.name, withCopy - copy});
     }
-    passing();  // the copy-only timing above left the local states in `passed`
+    passing(3);  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
                          y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm};

@@ -44,7 +44,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && unzip -q "$m2/org/jcuda/jcuda-natives/$jcuda_v/jcuda-natives-$jcuda_v-linux-x86_64.jar" "lib/libJCudaDriver-*" \
    && jar cf "$root/$bundle/lib/jcuda-natives-driver-$jcuda_v-linux-x86_64.jar" lib)
-cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_v/junit-platform-console-standalone-$junit_v.jar" "$bundle/"
+console="$m2/org/junit/platform/junit-platform-console-standalone/$junit_v/junit-platform-console-standalone-$junit_v.jar"
+# the test launcher is no build dependency: a fresh ~/.m2 does not have it yet
+[[ -f $console ]] || mvn -q -B dependency:get -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_v"
+cp "$console" "$bundle/"
 
 if [[ ! -f "$bundle/jre.tar.xz" ]]; then
   echo "[bundle] making the JRE (once)"

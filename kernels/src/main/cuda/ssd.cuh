@@ -123,7 +123,8 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
 // 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results). Each state is
-// read and written once here: evict-first loads and stores.
+// read and written once here: evict-first loads and stores. Without carry bit 2 the last chunk's local state feeds nothing (the
+// tensor-core chunk states do not write it) and is not read.
 template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
@@ -138,6 +139,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
     const int c0 = seqChunk0[s], nc = seqChunks[s];
     float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
     const size_t step = (size_t)H * PN;
+    const int nLocal = (carry & 2) ? nc : nc - 1;
     float S[V];
 #pragma unroll
     for (int i = 0; i < V; i++) S[i] = valid && (carry & 1) ? carried[i] : 0.f;
@@ -146,7 +148,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
         if (valid)
 #pragma unroll
             for (int j = 0; j < AHEAD; j++)
-                if (k0 + j < nc) loc[j] = __ldcs(reinterpret_cast<const vec*>(local + (k0 + j) * step));
+                loc[j] = k0 + j < nLocal ? __ldcs(reinterpret_cast<const vec*>(local + (k0 + j) * step)) : vec{};
         __syncthreads();  // the previous round's decays are read
         if ((int)threadIdx.x < AHEAD && k0 + (int)threadIdx.x < nc) {
             const int c = c0 + k0 + threadIdx.x;

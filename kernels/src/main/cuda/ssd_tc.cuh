@@ -266,19 +266,24 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
-// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs).
+// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs). carry as
+// ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its state feeds nothing
+// else (tokPos[t]: token t's position in its sequence).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
                                                                         int bOff, const float* __restrict__ dt,
                                                                         const float* __restrict__ cum, int T,
                                                                         const int* __restrict__ chunkStart,
-                                                                        const int* __restrict__ chunkLen, int H, int P,
-                                                                        int N, int G, int headsPerCta, float* states) {
+                                                                        const int* __restrict__ chunkLen,
+                                                                        const int* __restrict__ tokPos, int carry, int H,
+                                                                        int P, int N, int G, int headsPerCta,
+                                                                        float* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     const StateSmem m(sm);
     uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
     float *Xs = m.Xs, *wU = m.wU;
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
+    if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;  // a sequence's last chunk
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
@@ -302,7 +307,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
 // sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly
 // (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
-// bit 2 write the final one there.
+// bit 2 write the final one there. What nobody reads is skipped: without bit 2 the last chunk's product (it feeds only
+// the final state), without bit 1 the first chunk's zero state (the tensor-core scan does not read it).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
@@ -322,12 +328,17 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     initial_state(S, carried, carry, P, N, pb, nb, gr, tq);
     for (int k = 0; k < nc; k++) {
         const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
+        float* entering = states + ((size_t)c * H + h) * P * N;
+        if (k == nc - 1 && !(carry & 2)) {
+            if (k > 0 || (carry & 1)) store_state(entering, S, P, N, pb, nb, gr, tq);
+            return;
+        }
         __syncthreads();  // the previous chunk's readers are done with B, x and w
         const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
                                       [&] { pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
         float acc[8][4] = {};
         chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
+        if (k > 0 || (carry & 1)) store_state(entering, S, P, N, pb, nb, gr, tq);
         const float decay = expf(last);
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -389,7 +400,8 @@ extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __r
 // y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
 // C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead. Three CTAs per
-// SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md).
+// SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md). Without carry bit 1 (no
+// carried states) a sequence's first chunk (tokPos of its first token 0) starts from zero: no S_in, no C . S_in.
 //
 // GatedOut instead of y (the gated RMSNorm folded in, ngroups 1, norm after the gate): the epilogue writes
 // g[t][h*P + p] = bf16(y * silu(z) * w) in gemm_bf16_tn_tiled's pre-tiled layout and sumSq[t][h] = sum_p (y * silu(z))^2;
@@ -407,8 +419,9 @@ struct GatedOut {
 template <bool GATED>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
@@ -422,9 +435,10 @@ __device__ __forceinline__ void chunk_scan_tc(
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
+    const bool stateIn = (carry & 1) || tokPos[st] != 0;
     // S_in [p][n] packed over n (read once: evict-first loads leave L2 to the C and C.B rows every head of the chunk
     // reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
-    pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    if (stateIn) pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
@@ -433,35 +447,37 @@ __device__ __forceinline__ void chunk_scan_tc(
     __syncthreads();
     float acc[8][4] = {};
     if (tb < len) {
-        // inter chunk: C [t x n] . S_in^T [n x p]
-        const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
-        const float* C1 = C0 + 8 * (size_t)ldX;
-        const bool r0 = t0 < len, r1 = t1 < len;
-        // lane tq takes n = k + 4 tq .. + 3 of a 16-n step (k_perm: S_in is packed to match); N % 4 == 0
-        auto loadC = [&](int k, float4 (&v)[2]) {
-            const int n = k + 4 * tq;
-            const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-            v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
-            v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
-        };
-        const int kInter = (N + 15) & ~15;
+        const float c0 = cumU[t0], c1 = cumU[t1];
         float4 nxt[2];
-        loadC(0, nxt);
-        for (int k = 0; k < kInter; k += 16) {
-            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
-                                 Split2(nxt[1].z, nxt[1].w)};
-            if (k + 16 < kInter) loadC(k + 16, nxt);
-            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
-            mma3x8(acc, a, bh0, bh1, bl0, bl1);
-        }
-        const float c0 = cumU[t0], c1 = cumU[t1], e0 = expf(c0), e1 = expf(c1);
+        if (stateIn) {  // inter chunk: C [t x n] . S_in^T [n x p]
+            const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
+            const float* C1 = C0 + 8 * (size_t)ldX;
+            const bool r0 = t0 < len, r1 = t1 < len;
+            // lane tq takes n = k + 4 tq .. + 3 of a 16-n step (k_perm: S_in is packed to match); N % 4 == 0
+            auto loadC = [&](int k, float4 (&v)[2]) {
+                const int n = k + 4 * tq;
+                const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+                v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
+                v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
+            };
+            const int kInter = (N + 15) & ~15;
+            loadC(0, nxt);
+            for (int k = 0; k < kInter; k += 16) {
+                const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
+                                     Split2(nxt[1].z, nxt[1].w)};
+                if (k + 16 < kInter) loadC(k + 16, nxt);
+                uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+                load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
+                mma3x8(acc, a, bh0, bh1, bl0, bl1);
+            }
+            const float e0 = expf(c0), e1 = expf(c1);
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            acc[j][0] *= e0;
-            acc[j][1] *= e0;
-            acc[j][2] *= e1;
-            acc[j][3] *= e1;
+            for (int j = 0; j < 8; j++) {
+                acc[j][0] *= e0;
+                acc[j][1] *= e0;
+                acc[j][2] *= e1;
+                acc[j][3] *= e1;
+            }
         }
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
         const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
@@ -540,20 +556,22 @@ __device__ __forceinline__ void chunk_scan_tc(
 
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     float* y, int ldY) {
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
                          y, ldY, GatedOut{});
 }
 
 // The same with the gated RMSNorm's GatedOut epilogue instead of y.
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, cb, D, dPerChannel,
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
                         nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }

@@ -13,7 +13,9 @@ import ssdspark.kernels.SsdScan;
  * chunk and group, chunk scan; on tensor cores the chunk states and their passing are one launch when
  * {@link #walkPays}. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
- * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh).
+ * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh). On tensor
+ * cores no work goes to what nothing reads: without carried states a sequence's first chunk starts from zero (no
+ * entering state, no C . S_in), and without final states kept its last chunk's own state is not formed.
  */
 public final class GpuSsdScan {
     private GpuSsdScan() {}
@@ -195,7 +197,7 @@ public final class GpuSsdScan {
             if (tensorCores) {
                 final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
                 s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
-                        dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, hp, states);
+                        dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, hp, states);
             } else {
                 s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                         v.chunkStart(), v.chunkLen(), H, P, N, G, states);
@@ -207,11 +209,11 @@ public final class GpuSsdScan {
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (gated != null)
             s.launch("ssd_chunk_scan_gated_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
                     gated.zOff(), gated.normWeight(), gated.out(), gated.tiledRows(), gated.sumSq());
         else if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else
             s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(),
                     v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);

@@ -45,6 +45,7 @@ import java.util.concurrent.Executors;
  * GPU engine: hidden states and carried states through host memory, as before states stayed on the device). Each runs on
  * a fresh engine (so its device memory is its own): warm-up batches, then timed batches (median), then one batch with
  * per-kernel profiling, whose kernels are grouped into op families with the FLOPs (or the bytes) the config implies.
+ * With score-130m planned, the SSD scan alone on one of its layers follows ({@link SsdAlone}, top-level "ssd_alone").
  *
  * <p>Prints a table per workload and writes everything as JSON ({@code --json FILE}), which
  * tools/bench/gpu_compare.py reads beside tools/bench/gpu_mamba_ssm.py's.
@@ -177,6 +178,16 @@ public final class GpuBenchmark {
             print(r);
         }
         printSweep(results);
+        // the SSD scan alone on one score-130m layer, as gpu_mamba_ssm.py times mamba_chunk_scan_combined beside it
+        Map<String, Object> ssdAlone = null;
+        if (plan.stream().anyMatch(x -> x.name.equals("score-130m"))) {
+            ssdAlone = SsdAlone.run(dev, Size.M130.config(), 16, o.len, o.seed);
+            System.out.printf(Locale.ROOT, "%nSSD alone: GpuSsdScan.forward 16 x %d, %d heads, headdim %d, d_state %d, chunk %d: "
+                            + "%.3f ms (median of %s ms a call), %.0f TFLOP/s%n", o.len, ssdAlone.get("nheads"), ssdAlone.get("headdim"),
+                    ssdAlone.get("d_state"), ssdAlone.get("chunk"), (double) ssdAlone.get("ms"),
+                    Arrays.toString(Arrays.stream((double[]) ssdAlone.get("ms_rounds")).map(x -> Math.round(x * 1e3) / 1e3).toArray()),
+                    (double) ssdAlone.get("tflop_s"));
+        }
 
         if (o.json != null) {
             Map<String, Object> top = new LinkedHashMap<>();
@@ -190,6 +201,7 @@ public final class GpuBenchmark {
             top.put("warmup", o.warmup);
             top.put("iters", o.iters);
             top.put("workloads", results);
+            if (ssdAlone != null) top.put("ssd_alone", List.of(ssdAlone));
             try {
                 if (o.json.getParent() != null) Files.createDirectories(o.json.getParent());
                 Files.writeString(o.json, JsonOut.write(top) + "\n", StandardCharsets.UTF_8);
@@ -600,7 +612,8 @@ public final class GpuBenchmark {
     private static void usage() {
         System.out.println("""
                 GpuBenchmark [options]   (GPU throughput of GpuEngine on random Mamba-2 models; see tools/bench/README.md)
-                  --workloads LIST   comma-separated, of score-130m, embed-130m, score-1.3b, sweep (default: all four)
+                  --workloads LIST   comma-separated, of score-130m, embed-130m, score-1.3b, sweep (default: all four);
+                                     with score-130m also the SSD scan alone on one of its layers
                   --sweep LIST       sequences per batch for the sweep (default 1,2,4,8,16,32)
                   --len N            tokens per sequence (default 2048)
                   --warmup N         untimed batches first (default 3)
