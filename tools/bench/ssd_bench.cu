@@ -113,12 +113,18 @@ int main(int argc, char** argv) {
     const float dtMin = 0.f, dtMax = INFINITY;
     cudaDeviceProp props;
     CK(cudaGetDeviceProperties(&props, 0));
-    int headsPerCta = 1;  // GpuSsdScan.stateHeadsPerCta
-    for (int hp = 16; hp > 1 && headsPerCta == 1; hp /= 2)
-        if ((long)C * G * ((H / G + hp - 1) / hp) >= 2L * props.multiProcessorCount) headsPerCta = hp;
-    const int slabs = (H / G + headsPerCta - 1) / headsPerCta;
-    printf("chunk-state heads per CTA: %d\n", headsPerCta);
     CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
+    int perSm = 0;
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, ssd_chunk_state_tc, 256, ssd_tc::STATE_SMEM));
+    int headsPerCta = 1;  // GpuSsdScan.stateHeadsPerCta for the fresh batch (the last chunks skipped)
+    double best = INFINITY;
+    for (int hp = 1; hp <= H / G; hp++) {
+        if ((H / G) % hp) continue;
+        const double t = std::ceil((double)(C - seqs) * G * (H / G / hp) / (perSm * props.multiProcessorCount)) * (0.5 + hp);
+        if (t <= best) best = t, headsPerCta = hp;
+    }
+    const int slabs = (H / G + headsPerCta - 1) / headsPerCta;
+    printf("chunk-state heads per CTA: %d (%d CTAs an SM)\n", headsPerCta, perSm);
     CK(cudaFuncSetAttribute(ssd_state_walk_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
     CK(cudaFuncSetAttribute(ssd_chunk_scan_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::SCAN_SMEM));
     CK(cudaFuncSetAttribute(ssd_bmm_cb_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::BMM_SMEM));
@@ -228,6 +234,19 @@ int main(int argc, char** argv) {
         state_tc(3);
         passing(3);
         rows.push_back({fresh ? "ssd_chunk_scan_tc" : "ssd_chunk_scan_tc (carry 3)", time_us([&] { scan_tc(carry); }, iters)});
+    }
+    // the chunk states' heads per CTA (GpuSsdScan.stateHeadsPerCta picks one): B packed once for more heads against
+    // whole waves of CTAs, in the fresh batch's schedule (each sequence's last chunk skipped)
+    static char hpNames[16][48];
+    int nh = 0;
+    for (int hp : {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64}) {
+        if (hp > H / G || nh == 16) continue;
+        snprintf(hpNames[nh], sizeof hpNames[nh], "ssd_chunk_state_tc %d heads/CTA", hp);
+        const int sl = (H / G + hp - 1) / hp;
+        rows.push_back({hpNames[nh++], time_us([&] {
+            ssd_chunk_state_tc<<<dim3(C, G, sl), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+                                                                           chunkLen, tokPos, 0, H, P, N, G, hp, states);
+        }, iters)});
     }
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
     rows.push_back({"ssd_bmm_cb_tc", time_us(bmm_tc, iters)});

@@ -38,15 +38,31 @@ public final class GpuSsdScan {
     }
 
     /**
-     * Heads per ssd_chunk_state_tc CTA, which packs its chunk's B once for all of them: the most of 16, 8, 4, 2 that
-     * still gives a full wave (two CTAs per multiprocessor), else 1. On the H200, 16 against 4 took the 130M layer from
-     * 197 to 176 µs and the 1.3B one from 254 to 229 (tools/bench/KERNEL_NOTES.md); small batches need the CTAs.
+     * Heads per ssd_chunk_state_tc CTA, which packs its chunk's B once for all of them: the divisor hp of the group's
+     * heads (whole slabs: no CTA of fewer heads trails the others) with the least predicted time, waves of CTAs
+     * (ceil(CTAs / slots)) times a CTA's time (STATE_CTA_START + hp head products); ties to the larger hp. liveChunks:
+     * the chunks whose states are formed (without final states kept, a sequence's last chunk is not). On the H200
+     * (tools/bench/ssd_results/2026-11-30-state-heads-sweep.log, µs a layer): 130M at 16 x 2048 takes 24 heads (163.7
+     * against 165.3 for the 16 + 8 slabs the wave rule before this one chose), the runner's log-normal 16384-token batch
+     * of the 130M shape 12 (87.7 against 110.6).
      */
-    static int stateHeadsPerCta(int multiprocessors, int chunks, int groups, int headsPerGroup) {
-        for (int hp = 16; hp > 1; hp /= 2)
-            if ((long) chunks * groups * ((headsPerGroup + hp - 1) / hp) >= 2L * multiprocessors) return hp;
-        return 1;
+    static int stateHeadsPerCta(int slots, int liveChunks, int groups, int headsPerGroup) {
+        int best = 1;
+        double bestTime = Double.POSITIVE_INFINITY;
+        for (int hp = 1; hp <= headsPerGroup; hp++) {
+            if (headsPerGroup % hp != 0) continue;
+            long ctas = (long) liveChunks * groups * (headsPerGroup / hp);
+            double time = Math.ceil(ctas / (double) slots) * (STATE_CTA_START + hp);
+            if (time <= bestTime) {
+                bestTime = time;
+                best = hp;
+            }
+        }
+        return best;
     }
+
+    /** A chunk-state CTA's own work (B packed, x staged for the first head) in head products: fitted to the sweep above. */
+    private static final double STATE_CTA_START = 0.5;
 
     /**
      * The two kernels' time in walk steps per chunk and head over the slots (tools/bench/ssd_bench, H200: a walk step
@@ -195,7 +211,9 @@ public final class GpuSsdScan {
                     v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, states, ssm, seqStride, carry);
         } else {
             if (tensorCores) {
-                final int hp = stateHeadsPerCta(s.device().multiprocessors, C, G, H / G);
+                final GpuDevice dev = s.device();
+                final int hp = stateHeadsPerCta(dev.multiprocessors * dev.residentCtas("ssd_chunk_state_tc", 256, TC_STATE_SMEM),
+                        carriedOut ? C : C - hv.seqs, G, H / G);
                 s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
                         dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, hp, states);
             } else {

@@ -80,16 +80,24 @@ class GpuBasicsTest {
     }
 
     @Test
-    void chunkStateCtasTakeAsManyHeadsAsKeepAFullWave() {
-        // 130M 16 x 2048 on 132 SMs: 256 chunks x 2 slabs of 16 heads = 512 CTAs >= 264
-        assertEquals(16, GpuSsdScan.stateHeadsPerCta(132, 256, 1, 24));
-        // 1.3B 8 x 2048: 128 chunks x 4 slabs = 512
-        assertEquals(16, GpuSsdScan.stateHeadsPerCta(132, 128, 1, 64));
-        // 130M 4 x 2048: 64 chunks: 16 -> 128, 8 -> 192, 4 -> 384 CTAs
-        assertEquals(4, GpuSsdScan.stateHeadsPerCta(132, 64, 1, 24));
-        // 1 x 2048: even one head a CTA gives 384 CTAs only at 1 head; 2 heads give 192 < 264
-        assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 16, 1, 24));
-        assertEquals(1, GpuSsdScan.stateHeadsPerCta(132, 1, 1, 1));
+    void chunkStateCtasTakeTheHeadsOfTheFewestWaves() {
+        // 264 slots (132 SMs x 2). 130M 16 x 2048, last chunks skipped: 240 chunks; 24 heads: 240 CTAs, one wave of 24.5
+        // (12 heads: 480 CTAs, two waves of 12.5 = 25)
+        assertEquals(24, GpuSsdScan.stateHeadsPerCta(264, 240, 1, 24));
+        // the runner's log-normal 16384-token batch: 119 live chunks; 12 heads: 238 CTAs, one wave of 12.5 (24: 24.5;
+        // 6: two waves of 6.5 = 13)
+        assertEquals(12, GpuSsdScan.stateHeadsPerCta(264, 119, 1, 24));
+        // every state kept (256 chunks): 24 heads take 256 CTAs, still one wave
+        assertEquals(24, GpuSsdScan.stateHeadsPerCta(264, 256, 1, 24));
+        // 1 x 2048, 15 live chunks: 2 heads give 180 CTAs, one wave of 2.5 (1 head: two waves of 1.5 = 3)
+        assertEquals(2, GpuSsdScan.stateHeadsPerCta(264, 15, 1, 24));
+        // 1.3B 8 x 2048 (64 heads), 120 live chunks: 32 heads, 240 CTAs, one wave of 32.5 (16: two waves of 16.5)
+        assertEquals(32, GpuSsdScan.stateHeadsPerCta(264, 120, 1, 64));
+        // whole slabs only: 40 heads never take 16 (40 % 16 != 0)
+        assertEquals(0, 40 % GpuSsdScan.stateHeadsPerCta(264, 1000, 1, 40));
+        // nothing to form (single-chunk sequences, no final states): the launch's CTAs all return, any hp does
+        assertEquals(24, GpuSsdScan.stateHeadsPerCta(264, 0, 1, 24));
+        assertEquals(1, GpuSsdScan.stateHeadsPerCta(264, 1, 1, 1));
     }
 
     @Test
