@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
     const std::vector<int> lens = batch_lengths(*sh);
     const int seqs = (int)lens.size();
-    std::vector<int> cs, cl, s0(seqs), sn(seqs), tq, tp;  // tq, tp: each token's sequence and position in it
+    std::vector<int> cs, cl, s0(seqs), sn(seqs), tp;  // tp: each token's position in its sequence
     int T = 0;
     for (int s = 0; s < seqs; s++) {
         s0[s] = (int)cs.size();
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
             cs.push_back(T + u);
             cl.push_back(std::min(Q, lens[s] - u));
         }
-        for (int u = 0; u < lens[s]; u++) tq.push_back(s), tp.push_back(u);
+        for (int u = 0; u < lens[s]; u++) tp.push_back(u);
         sn[s] = (int)cs.size() - s0[s];
         T += lens[s];
     }
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     }
     for (float& v : hdt) v = uni(-0.5f, 0.5f);
     float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
-    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn), *tokSeq = upload(tq), *tokPos = upload(tp);
+    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn), *tokPos = upload(tp);
     const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
@@ -133,9 +133,9 @@ int main(int argc, char** argv) {
         ssd_chunk_cumsum<<<dim3(C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS), Q>>>(dtRaw, ldDt, dtOff, dtBias, negA, dtMin, dtMax,
                                                                                chunkStart, chunkLen, T, H, dt, cum);
     };
-    auto state_tc = [&](int carry, const int* sc = nullptr) {
+    auto state_tc = [&](int carry) {
         ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
-                                                                          chunkLen, tokSeq, tokPos, sc, carry, H, P, N, G, headsPerCta,
+                                                                          chunkLen, tokPos, carry, H, P, N, G, headsPerCta,
                                                                           states);
     };
     auto state_f32 = [&] {
@@ -143,25 +143,25 @@ int main(int argc, char** argv) {
                                                                                 chunkStart, chunkLen, H, P, N, G, states);
     };
     // state passing works in place: run it on a copy so it can be repeated (carried states in: zero)
-    auto passing = [&](int carry, const int* sc = nullptr) {
+    auto passing = [&](int carry) {
         CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
         CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, sc, carry);
+                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, carry);
     };
     // the chunk states and their passing in one kernel (GpuSsdScan.walkPays decides which the engine runs)
-    auto walk_tc = [&](int carry, const int* sc = nullptr) {
+    auto walk_tc = [&](int carry) {
         ssd_state_walk_tc<<<dim3(seqs, G, H / G), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                                 chunkLen, seqChunk0, seqChunks, H, P, N, G,
-                                                                                passed, ssm, H * PN, sc, carry);
+                                                                                passed, ssm, H * PN, carry);
     };
     auto bmm = [&] { ssd_bmm_cb<<<dim3(C, G, 3), 256>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb); };
     auto bmm_tc = [&] {
         ssd_bmm_cb_tc<<<dim3(C, G, 3), 128, ssd_tc::BMM_SMEM>>>(x, ldX, bOff, cOff, chunkStart, chunkLen, G, N, cb);
     };
-    auto scan_tc = [&](int carry, const int* sc = nullptr) {
-        ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokSeq,
-                                                             tokPos, sc, carry, H, P, N, G, passed, cb, D, 0, y, dSsm);
+    auto scan_tc = [&](int carry) {
+        ssd_chunk_scan_tc<<<C * H, 256, ssd_tc::SCAN_SMEM>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos,
+                                                             carry, H, P, N, G, passed, cb, D, 0, y, dSsm);
     };
     auto scan_f32 = [&] {
         ssd_chunk_scan<<<dim3(C, H, 2 * ((P + 63) / 64)), 256>>>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen,
@@ -197,26 +197,17 @@ int main(int argc, char** argv) {
     CK(cudaDeviceSynchronize());
     printf("check ssd_state_walk_tc vs state + passing: passed states %.3g, final states %.3g (0: the same bits)\n",
            rel_diff(download(passed, statesN), passedTc, passed32), rel_diff(download(ssm, seqs * H * PN), finalTc, finalTc));
-    // a fresh batch as the engine runs it (carry 0), and one mixing fresh, carried-in and kept sequences (per-sequence
-    // carry bits under batch carry 3): the skipped first and last chunks give the same y bits (carried states are 0)
-    std::vector<int> mixHost(seqs);
-    for (int s = 0; s < seqs; s++) mixHost[s] = s % 4;
-    const int* mix = upload(mixHost);
-    for (const bool mixed : {false, true})
-        for (const bool walk : {false, true}) {
-            const int carry = mixed ? 3 : 0;
-            const int* sc = mixed ? mix : nullptr;
-            CK(cudaMemset(walk ? passed : states, 0xff, statesN * 4));
-            CK(cudaMemset(ssm, 0, seqs * H * PN * 4));
-            if (walk) walk_tc(carry, sc);
-            else state_tc(carry, sc), passing(carry, sc);
-            CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
-            scan_tc(carry, sc);
-            CK(cudaDeviceSynchronize());
-            printf("check %s (%s, scan) vs carry 3: y %.3g (0: the same bits)\n",
-                   mixed ? "mixed batch (sequence s: carry s % 4)" : "fresh batch (carry 0)", walk ? "walk" : "state, passing",
-                   rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
-        }
+    // a fresh batch as the engine runs it (carry 0): the skipped first and last chunks give the same y bits
+    for (const bool walk : {false, true}) {
+        CK(cudaMemset(walk ? passed : states, 0xff, statesN * 4));
+        if (walk) walk_tc(0);
+        else state_tc(0), passing(0);
+        CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
+        scan_tc(0);
+        CK(cudaDeviceSynchronize());
+        printf("check fresh batch (carry 0: %s, scan) vs carry 3: y %.3g (0: the same bits)\n",
+               walk ? "walk" : "state, passing", rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
+    }
     state_tc(3);
     passing(3);  // the local states passed again, for the timings and variants below
 
@@ -249,7 +240,7 @@ int main(int argc, char** argv) {
         const int sl = (H / G + hp - 1) / hp;
         rows.push_back({hpNames[nh++], time_us([&] {
             ssd_chunk_state_tc<<<dim3(C, G, sl), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
-                                                                           chunkLen, tokSeq, tokPos, nullptr, 0, H, P, N, G, hp, states);
+                                                                           chunkLen, tokPos, 0, H, P, N, G, hp, states);
         }, iters)});
     }
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
@@ -260,7 +251,7 @@ int main(int argc, char** argv) {
             CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
             CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
             v.kernel<<<dim3((PN / v.vec + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen, seqChunk0,
-                                                                       seqChunks, H, PN, ssm, H * PN, nullptr, 3);
+                                                                       seqChunks, H, PN, ssm, H * PN, 3);
         };
         run();
         CK(cudaDeviceSynchronize());

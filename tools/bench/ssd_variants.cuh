@@ -131,8 +131,7 @@ inline std::vector<BenchVariant> bench_variants() { return {}; }
 // path's passed states, then timed on a copy of the local states like the shipped kernel).
 struct PassingVariant {
     const char* name;
-    void (*kernel)(float*, const float*, int, const int*, const int*, const int*, const int*, int, int, float*, long long,
-                   const int*, int);
+    void (*kernel)(float*, const float*, int, const int*, const int*, const int*, const int*, int, int, float*, long long, int);
     int vec = 4;  // state elements per thread: grid (ceil(PN / (256 vec)), H, seqs)
 };
 

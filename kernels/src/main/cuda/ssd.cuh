@@ -115,17 +115,10 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
     }
 }
 
-// A sequence's carry bits: bit 1 its carried state is read (else it starts from zero), bit 2 its final state is written
-// (else nobody keeps it). carry holds the batch's; seqCarry[s], where the caller gives the table (a batch that mixes
-// fresh documents with continued or kept ones), narrows them per sequence.
-__device__ __forceinline__ int seq_carry(const int* __restrict__ seqCarry, int carry, int s) {
-    return seqCarry ? carry & seqCarry[s] : carry;
-}
-
 // grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
-// ssm[s*seqStride + h*P*N + e] holds the carried state in (read only with carry bit 1: else the sequence starts from
-// zero, and the engine need not clear ssm) and the final state out (written only with carry bit 2: no caller keeps it
-// otherwise; bits per sequence by seq_carry); states[c] (local) becomes the
+// ssm[s*seqStride + h*P*N + e] holds the carried state in (read only if carry & 1: else every sequence starts from
+// zero, and the engine need not clear ssm) and the final state out (written only if carry & 2: no caller keeps it
+// otherwise); states[c] (local) becomes the
 // state entering chunk c. Each thread walks V state elements down the sequence's chunks, AHEAD chunks a round: the
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
@@ -136,13 +129,12 @@ template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                                   int H, int PN, float* ssm, long long seqStride,
-                                                   const int* __restrict__ seqCarry, int batchCarry) {
+                                                   int H, int PN, float* ssm, long long seqStride, int carry) {
     typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
     __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
     const bool valid = e < PN;
-    const int h = blockIdx.y, s = blockIdx.z, carry = seq_carry(seqCarry, batchCarry, s);
+    const int h = blockIdx.y, s = blockIdx.z;
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
     const int c0 = seqChunk0[s], nc = seqChunks[s];
     float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
@@ -188,15 +180,15 @@ extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* st
                                                                        const int* chunkStart, const int* chunkLen,
                                                                        const int* seqChunk0, const int* seqChunks, int H,
                                                                        int PN, float* ssm, long long seqStride,
-                                                                       const int* seqCarry, int carry) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, seqCarry, carry);
+                                                                       int carry) {
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
                                                                           const int* chunkStart, const int* chunkLen,
                                                                           const int* seqChunk0, const int* seqChunks,
                                                                           int H, int PN, float* ssm, long long seqStride,
-                                                                          const int* seqCarry, int carry) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, seqCarry, carry);
+                                                                          int carry) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

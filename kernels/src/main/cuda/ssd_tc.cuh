@@ -266,17 +266,15 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
-// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta). carry as ssd_state_passing: without bit 2 (no final state
-// kept) a sequence's last chunk is skipped, its state feeds nothing else (tokSeq[t], tokPos[t]: token t's sequence and
-// position in it).
+// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs). carry as
+// ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its state feeds nothing
+// else (tokPos[t]: token t's position in its sequence).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
                                                                         int bOff, const float* __restrict__ dt,
                                                                         const float* __restrict__ cum, int T,
                                                                         const int* __restrict__ chunkStart,
                                                                         const int* __restrict__ chunkLen,
-                                                                        const int* __restrict__ tokSeq,
-                                                                        const int* __restrict__ tokPos,
-                                                                        const int* __restrict__ seqCarry, int carry, int H,
+                                                                        const int* __restrict__ tokPos, int carry, int H,
                                                                         int P, int N, int G, int headsPerCta,
                                                                         float* states) {
     using namespace ssd_tc;
@@ -285,9 +283,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
     uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
     float *Xs = m.Xs, *wU = m.wU;
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
+    if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;  // a sequence's last chunk
     const int st = chunkStart[c], len = chunkLen[c];
-    if ((c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0) && !(seq_carry(seqCarry, carry, tokSeq[st]) & 2))
-        return;  // a sequence's last chunk, its final state not kept
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
     pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
@@ -316,13 +313,13 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
     const int* __restrict__ seqChunks, int H, int P, int N, int G, float* states, float* ssm, long long seqStride,
-    const int* __restrict__ seqCarry, int batchCarry) {
+    int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     const StateSmem m(sm);
     uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
     float *Xs = m.Xs, *wU = m.wU;
-    const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z, carry = seq_carry(seqCarry, batchCarry, s);
+    const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
     const int c0 = seqChunk0[s], nc = seqChunks[s];
@@ -403,8 +400,8 @@ extern "C" __global__ void __launch_bounds__(128) ssd_bmm_cb_tc(const float* __r
 // y[t][p] = exp(cum_t) C_t . S_in[p] + sum_{u<=t} CB[t][u] exp(cum_t - cum_u) dt_u x_u[p] + D x_t[p].
 // Warp w owns steps t in [16w, 16w + 16) and all channels of the head; the causal part stops at its diagonal. C and
 // C.B rows come straight from global memory (L2: every head of the group reads them), one step ahead. Three CTAs per
-// SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md). A sequence's first chunk
-// (tokPos of its first token 0) without carry bit 1 (seq_carry) starts from zero: no S_in, no C . S_in.
+// SM: the kernel is bound by latency, not by the tensor cores (tools/bench/KERNEL_NOTES.md). Without carry bit 1 (no
+// carried states) a sequence's first chunk (tokPos of its first token 0) starts from zero: no S_in, no C . S_in.
 //
 // GatedOut instead of y (the gated RMSNorm folded in, ngroups 1, norm after the gate): the epilogue writes
 // g[t][h*P + p] = bf16(y * silu(z) * w) in gemm_bf16_tn_tiled's pre-tiled layout and sumSq[t][h] = sum_p (y * silu(z))^2;
@@ -422,9 +419,9 @@ struct GatedOut {
 template <bool GATED>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokSeq,
-    const int* __restrict__ tokPos, const int* __restrict__ seqCarry, int carry, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
@@ -438,7 +435,7 @@ __device__ __forceinline__ void chunk_scan_tc(
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
-    const bool stateIn = tokPos[st] != 0 || (seq_carry(seqCarry, carry, tokSeq[st]) & 1);
+    const bool stateIn = (carry & 1) || tokPos[st] != 0;
     // S_in [p][n] packed over n (read once: evict-first loads leave L2 to the C and C.B rows every head of the chunk
     // reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
     if (stateIn) pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
@@ -559,23 +556,22 @@ __device__ __forceinline__ void chunk_scan_tc(
 
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokSeq,
-    const int* __restrict__ tokPos, const int* __restrict__ seqCarry, int carry, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     float* y, int ldY) {
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokSeq, tokPos, seqCarry, carry, H, P, N, G,
-                         states, cb, D, dPerChannel, y, ldY, GatedOut{});
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
+                         y, ldY, GatedOut{});
 }
 
 // The same with the gated RMSNorm's GatedOut epilogue instead of y.
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokSeq,
-    const int* __restrict__ tokPos, const int* __restrict__ seqCarry, int carry, int H, int P, int N, int G,
-    const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D, int dPerChannel,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokSeq, tokPos, seqCarry, carry, H, P, N, G,
-                        states, cb, D, dPerChannel, nullptr, 0,
-                        GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
+                        nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }

@@ -146,74 +146,34 @@ public final class GpuSsdScan {
     }
 
     /**
-     * The SSM states of a batch's sequences: sequence s's [H][P][N] at ssm + s * seqStride. A sequence's carry bits: IN,
-     * its carried state there is read as its initial state (else it starts from zero, and ssm need not be cleared);
-     * OUT, its final state is written there (else nobody keeps it, and its last chunk's own state is not formed).
-     * perSequence: each sequence's bits (host ints, and the same uploaded at perSequenceOnDevice), for a batch that mixes
-     * fresh documents with continued or kept ones; null: every sequence has the batch's bits.
-     */
-    public record States(CUdeviceptr ssm, long seqStride, int batch, int[] perSequence, CUdeviceptr perSequenceOnDevice) {
-        public static final int IN = 1, OUT = 2;
-
-        public States {
-            if ((batch & ~(IN | OUT)) != 0) throw new IllegalArgumentException("carry bits " + batch + " are not IN | OUT");
-            if ((perSequence == null) != (perSequenceOnDevice == null))
-                throw new IllegalArgumentException("per-sequence carry bits need both the host ints and their device copy");
-        }
-
-        /** Every sequence alike: carriedIn sets IN, keptOut OUT. */
-        public static States uniform(CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean keptOut) {
-            return new States(ssm, seqStride, (carriedIn ? IN : 0) | (keptOut ? OUT : 0), null, null);
-        }
-
-        /** Each sequence's bits (IN | OUT) in bits, uploaded by the caller at onDevice. */
-        public static States perSequence(CUdeviceptr ssm, long seqStride, int[] bits, CUdeviceptr onDevice) {
-            int any = 0;
-            for (int b : bits) any |= b;
-            return new States(ssm, seqStride, any, bits.clone(), onDevice);
-        }
-
-        /** The same sequences' states at another place (another layer's), with the same stride and bits. */
-        public States at(CUdeviceptr otherSsm) {
-            return new States(otherSsm, seqStride, batch, perSequence, perSequenceOnDevice);
-        }
-
-        /** Sequences of the batch whose final state is kept. */
-        int kept(int seqs) {
-            if (perSequence == null) return (batch & OUT) != 0 ? seqs : 0;
-            if (perSequence.length != seqs) throw new IllegalArgumentException(perSequence.length + " carry entries for " + seqs + " sequences");
-            int n = 0;
-            for (int b : perSequence) if ((b & OUT) != 0) n++;
-            return n;
-        }
-    }
-
-    /**
      * The scan of one layer over the packed batch v. ssm + s*seqStride is sequence s's state [H][P][N], read as its
      * initial state and replaced by its final one; y[t][ldY] gets columns [0, H*P); scratch holds
      * {@link #scratchFloats}. tensorCores: bf16x3 tensor-core products where {@link #tensorCoreEligible}, else fp32 FMA.
      */
     public static void forward(GpuStream s, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p, CUdeviceptr ssm,
                                long seqStride, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
-        forward(s, null, v, dims, in, p, States.uniform(ssm, seqStride, true, true), scratch, y, ldY, tensorCores);
+        forward(s, null, v, dims, in, p, ssm, seqStride, true, true, scratch, y, ldY, tensorCores);
     }
 
     /**
      * {@link #forward} with C.B computed on {@code side} (null: on s) while s runs the chunk states and their passing,
-     * joined before the scan (s waits for everything queued on side so far), and each sequence's state read and
-     * written as {@code states} says.
+     * joined before the scan (s waits for everything queued on side so far). carriedIn false: every sequence starts
+     * from the zero state without reading ssm (the caller need not clear it); carriedOut false: the final states are
+     * not written back (no caller keeps them).
      */
     public static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
-                               States states, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores) {
-        forward(s, side, v, dims, in, p, states, scratch, y, ldY, tensorCores, null, null);
+                               CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
+                               CUdeviceptr y, int ldY, boolean tensorCores) {
+        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, y, ldY, tensorCores, null, null);
     }
 
     /** {@link #forward} on tensor cores writing {@link GatedOut} instead of y; needs {@link #gatedEligible}. */
     public static void forwardGated(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
-                                    States states, CUdeviceptr scratch, GatedOut out) {
+                                    CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut,
+                                    CUdeviceptr scratch, GatedOut out) {
         if (!gatedEligible(dims, in, out.ldZ(), out.zOff()))
             throw new IllegalArgumentException("the scan cannot write the gated norm's output for " + dims + " (see gatedEligible)");
-        forward(s, side, v, dims, in, p, states, scratch, null, 0, true, null, out);
+        forward(s, side, v, dims, in, p, ssm, seqStride, carriedIn, carriedOut, scratch, null, 0, true, null, out);
     }
 
     /**
@@ -221,8 +181,8 @@ public final class GpuSsdScan {
      * gated: written instead of y when not null (with tensorCores true, after {@link #gatedEligible}).
      */
     static void forward(GpuStream s, GpuStream side, Varlen.OnDevice v, SsdScan.Dims dims, Inputs in, Params p,
-                        States st, CUdeviceptr scratch, CUdeviceptr y, int ldY, boolean tensorCores, Boolean walk,
-                        GatedOut gated) {
+                        CUdeviceptr ssm, long seqStride, boolean carriedIn, boolean carriedOut, CUdeviceptr scratch,
+                        CUdeviceptr y, int ldY, boolean tensorCores, Boolean walk, GatedOut gated) {
         final int H = dims.nheads(), P = dims.headdim(), N = dims.dstate(), G = dims.ngroups();
         final CUdeviceptr x = in.xbc();
         final int ldX = in.ldX(), dPc = p.dPerChannel() ? 1 : 0;
@@ -241,39 +201,37 @@ public final class GpuSsdScan {
             cbs.launch("ssd_bmm_cb", C, G, 3, 256, 0, x, ldX, in.bOff(), in.cOff(), v.chunkStart(), v.chunkLen(), G, N, cb);
         s.launch("ssd_chunk_cumsum", C, (H + CUMSUM_HEADS - 1) / CUMSUM_HEADS, 1, MAX_CHUNK, 0, in.dtRaw(), in.ldDt(),
                 in.dtOff(), p.dtBias(), p.negA(), p.dtMin(), p.dtMax(), v.chunkStart(), v.chunkLen(), T, H, dt, cum);
-        final int tilesP = (P + 63) / 64, carry = st.batch();
-        final CUdeviceptr ssm = st.ssm(), seqCarry = st.perSequenceOnDevice();
-        final long seqStride = st.seqStride();
+        final int tilesP = (P + 63) / 64, carry = (carriedIn ? 1 : 0) | (carriedOut ? 2 : 0);
         if (tensorCores && walk == null) {
             GpuDevice dev = s.device();
             walk = hv.walkPays(dev.multiprocessors * dev.residentCtas("ssd_state_walk_tc", 256, TC_STATE_SMEM), H);
         }
         if (tensorCores && walk) {
             s.launch("ssd_state_walk_tc", hv.seqs, G, H / G, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
-                    v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, states, ssm, seqStride, seqCarry, carry);
+                    v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, states, ssm, seqStride, carry);
         } else {
             if (tensorCores) {
                 final GpuDevice dev = s.device();
                 final int hp = stateHeadsPerCta(dev.multiprocessors * dev.residentCtas("ssd_chunk_state_tc", 256, TC_STATE_SMEM),
-                        C - (hv.seqs - st.kept(hv.seqs)), G, H / G);
+                        carriedOut ? C : C - hv.seqs, G, H / G);
                 s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
-                        dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokSeq(), v.tokPos(), seqCarry, carry, H, P, N, G, hp, states);
+                        dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, hp, states);
             } else {
                 s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                         v.chunkStart(), v.chunkLen(), H, P, N, G, states);
             }
             final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
             s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
-                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, seqCarry, carry);
+                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, carry);
         }
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (gated != null)
             s.launch("ssd_chunk_scan_gated_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokSeq(), v.tokPos(), seqCarry, carry, H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
                     gated.zOff(), gated.normWeight(), gated.out(), gated.tiledRows(), gated.sumSq());
         else if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokSeq(), v.tokPos(), seqCarry, carry, H, P, N, G, states, cb, p.d(), dPc, y, ldY);
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else
             s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(),
                     v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);

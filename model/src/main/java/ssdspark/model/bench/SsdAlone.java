@@ -61,8 +61,8 @@ final class SsdAlone {
             Varlen.OnDevice vd = v.upload(s, ints, 0);
             GpuSsdScan.Inputs in = new GpuSsdScan.Inputs(gx.ptr(), ldX, 0, c.dSsm, c.dSsm + G * N, gdt.ptr(), ldDt, dtOff);
             GpuSsdScan.Params par = new GpuSsdScan.Params(gbias.ptr(), ga.ptr(), 0f, Float.POSITIVE_INFINITY, gd.ptr(), false);
-            GpuSsdScan.States fresh = GpuSsdScan.States.uniform(ssm.ptr(), (long) H * P * N, false, false);
-            Runnable call = () -> GpuSsdScan.forward(s, side, vd, dims, in, par, fresh, scratch.ptr(), y.ptr(), H * P, true);
+            Runnable call = () -> GpuSsdScan.forward(s, side, vd, dims, in, par, ssm.ptr(), (long) H * P * N, false, false,
+                    scratch.ptr(), y.ptr(), H * P, true);
             for (int i = 0; i < WARMUP; i++) call.run();
             s.sync();
             for (int r = 0; r < ROUNDS; r++) {

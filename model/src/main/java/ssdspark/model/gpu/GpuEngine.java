@@ -558,19 +558,6 @@ public final class GpuEngine implements Engine {
         };
     }
 
-    /**
-     * The batch's SSM states (layer 0's; {@link GpuSsdScan.States#at} moves them to a layer's): every sequence alike when
-     * the carry bits agree, else each its own, uploaded to ws.ints.
-     */
-    private static GpuSsdScan.States ssmStates(Workspace ws, int[] carry, long seqStride) {
-        boolean alike = true;
-        for (int b : carry) alike &= b == carry[0];
-        if (alike) return new GpuSsdScan.States(ws.ssmState.ptr(), seqStride, carry[0], null, null);
-        CUdeviceptr onDevice = ws.ints.at4(ws.seqCarryOffset());
-        ws.stream.upload(carry, onDevice);
-        return GpuSsdScan.States.perSequence(ws.ssmState.ptr(), seqStride, carry, onDevice);
-    }
-
     /** Runs every layer over the packed batch; leaves the final-normed hidden states in ws.hidden (and ws.hiddenH). */
     private Varlen.OnDevice run(Workspace ws, int[] lens, Mamba2State[] states, Ids ids) {
         if (states != null && states.length != lens.length)
@@ -579,19 +566,16 @@ public final class GpuEngine implements Engine {
         ws.lastHidden = null;
         final int T = v.tokens, S = v.seqs, L = c.nLayer, d = c.dModel;
         long convN = ws.convStateFloats(), ssmN = ws.ssmStateFloats();
-        // The scan reads a sequence's SSM state only when it carries one in (IN) and writes its final state only when the
-        // caller keeps it (OUT), so ssmState is never cleared (0.3-0.8 GB a batch) and a fresh document skips the work
-        // that only its carried or final state needs; without any state to keep, the conv windows are not written back.
-        int[] carry = new int[S];
-        boolean keepStates = false;
+        // Without any carried SSM state the scan starts every sequence from zero itself (clearing ssmState, 0.3-0.8 GB,
+        // is saved); without any state to keep, the final SSM states and conv windows are not written back either.
+        boolean carried = false, keepStates = false;
         if (states != null)
-            for (int i = 0; i < S; i++) {
-                Mamba2State st = states[i];
+            for (Mamba2State st : states) {
                 if (st == null) continue;
                 HeldState h = heldHere(st);
                 if (h != null) h.allocate(L * convN, L * ssmN);
                 else st.load(); // held by another engine: read back first
-                carry[i] = (h == null || h.written ? GpuSsdScan.States.IN : 0) | GpuSsdScan.States.OUT;
+                carried |= h == null || h.written;
                 keepStates = true;
             }
         ws.ensure(T, S, v.chunks);
@@ -599,9 +583,9 @@ public final class GpuEngine implements Engine {
         Varlen.OnDevice vd = v.upload(s, ws.ints, ws.tablesOffset());
         ids.load(ws, vd);
 
-        // carried states: conv windows zero, then the given ones; device layout [S][L][...]
+        // carried states: zero, then the given ones; device layout [S][L][...]
         s.zero(ws.convState.ptr(), 4L * S * L * convN);
-        final GpuSsdScan.States ssmStates = ssmStates(ws, carry, L * ssmN);
+        if (carried) s.zero(ws.ssmState.ptr(), 4L * S * L * ssmN);
         if (states != null)
             for (int i = 0; i < S; i++) {
                 Mamba2State st = states[i];
@@ -656,13 +640,13 @@ public final class GpuEngine implements Engine {
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
                 if (foldGatedNorm) { // ws.y holds the per-head sums of squares [T][H]; the next norm scales delta
-                    GpuSsdScan.forwardGated(s, ws.side, vd, dims, ssdIn, g.ssm, ssmStates.at(ws.ssmState.at4(l * ssmN)), ws.ssd.ptr(),
-                            new GpuSsdScan.GatedOut(ws.proj.ptr(), dIn, col.z(), g.gatedNorm.ptr(),
+                    GpuSsdScan.forwardGated(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
+                            keepStates, ws.ssd.ptr(), new GpuSsdScan.GatedOut(ws.proj.ptr(), dIn, col.z(), g.gatedNorm.ptr(),
                                     ws.gated.ptr(), GpuGemm.tiledRows(T), ws.y.ptr()));
                     GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, null);
                 } else {
-                    GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ssmStates.at(ws.ssmState.at4(l * ssmN)), ws.ssd.ptr(),
-                            ws.y.ptr(), dSsm, bf);
+                    GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
+                            keepStates, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
                     if (w.tiled) {
                         GpuGatedRmsNorm.forwardTiled(s, T, ws.y.ptr(), dSsm, ws.proj.ptr(), dIn, col.z(), ptr(g.gatedNorm),
                                 c.gatedNormEps, dSsm / G, c.normBeforeGate, dSsm, dMlp, ws.gated.ptr(), dMlp, c.dInner);

@@ -26,7 +26,7 @@ final class Workspace implements AutoCloseable {
 
     int capTokens, capSeqs, capChunks, capLmRows;
     long capLmScratch;
-    DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables | SSM carry bits [capS]
+    DeviceBuffer ints;       // tokens [capT] | targets [capT] | varlen tables | device-batch tables
     DeviceBuffer residual;   // f32 [T][d]
     DeviceBuffer xn;         // bf16 [T][ldModel] or f32 [T][d]; or pre-tiled for a tiled in_proj (GpuWeights.tiled)
     DeviceBuffer delta;      // f32 [T][d]: a Mamba-2 block's out_proj output, added into residual by the next norm
@@ -94,9 +94,6 @@ final class Workspace implements AutoCloseable {
     /** Element offset in ints of a device batch's start[S] | more[S] | one flag int (after the varlen tables). */
     long seqMetaOffset() { return 4L * capTokens + 2L * capChunks + 4L * capSeqs; }
 
-    /** Element offset in ints of the sequences' SSM carry bits (GpuSsdScan.States), after the device-batch tables. */
-    long seqCarryOffset() { return seqMetaOffset() + 2L * capSeqs + 1; }
-
     /** Makes room for a batch; chunks = SSD chunks of the batch. */
     void ensure(int tokens, int seqs, int chunks) {
         try {
@@ -155,7 +152,7 @@ final class Workspace implements AutoCloseable {
 
     private void allocInts() {
         closeAll(ints);
-        ints = dev.alloc(4L * (seqCarryOffset() + capSeqs));
+        ints = dev.alloc(4L * (seqMetaOffset() + 2L * capSeqs + 1));
     }
 
     /** Room for every attention layer's keys and values of a batch with rows cached + new tokens. */
