@@ -123,8 +123,8 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // round's local states are loaded first, then the chunk decays go through shared memory, so the decays' dependent
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
 // 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results). Each state is
-// read and written once here: evict-first loads and stores. Without carry bit 2 the last chunk's local state feeds nothing (the
-// tensor-core chunk states do not write it) and is not read.
+// read and written once here: evict-first loads and stores. Without carry bit 2 the last chunk's local state feeds
+// nothing (the tensor-core chunk states do not write it) and is not read.
 template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,

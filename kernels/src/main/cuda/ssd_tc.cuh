@@ -266,9 +266,9 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
-// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: as many as keep a full wave of CTAs). carry as
-// ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its state feeds nothing
-// else (tokPos[t]: token t's position in its sequence).
+// serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: a divisor of the group's heads, from a model of the CTA
+// waves). carry as ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its
+// state feeds nothing else (tokPos[t]: token t's position in its sequence).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const float* __restrict__ x, int ldX, int xOff,
                                                                         int bOff, const float* __restrict__ dt,
                                                                         const float* __restrict__ cum, int T,
@@ -421,8 +421,7 @@ __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
     int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
-    int dPerChannel,
-    float* y, int ldY, const GatedOut& go) {
+    int dPerChannel, float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
     uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);   // [p][n/2]
@@ -558,10 +557,9 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
     int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
-    int dPerChannel,
-    float* y, int ldY) {
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
-                         y, ldY, GatedOut{});
+    int dPerChannel, float* y, int ldY) {
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D,
+                         dPerChannel, y, ldY, GatedOut{});
 }
 
 // The same with the gated RMSNorm's GatedOut epilogue instead of y.
@@ -572,6 +570,6 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D, dPerChannel,
-                        nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D,
+                        dPerChannel, nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }
