@@ -288,12 +288,9 @@ public final class GpuBenchmark {
                 ms[i] = (System.nanoTime() - t0) / 1e6;
             }
             long usedAfter = used(dev);
-            double[] sorted = ms.clone();
-            Arrays.sort(sorted);
-            double med = sorted.length % 2 == 1 ? sorted[sorted.length / 2]
-                    : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+            double med = median(ms);
             r.put("ms_median", med);
-            r.put("ms_min", sorted[0]);
+            r.put("ms_min", Arrays.stream(ms).min().orElseThrow());
             r.put("ms_all", ms);
             r.put("tok_s", wl.tokens() / (med / 1e3));
             r.put("backend", e.backend());
@@ -349,6 +346,14 @@ public final class GpuBenchmark {
                 throw new IllegalStateException("a slice failed", ex);
             }
         };
+    }
+
+    /** The median of the timings (the mean of the middle two for an even count). */
+    static double median(double[] ms) {
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        int m = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
 
     private static long used(GpuDevice dev) {

@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
 final class SsdAlone {
     private SsdAlone() {}
 
-    /** Rounds of {@link #CALLS} back-to-back calls after the warm-up; the median round's mean is reported. */
+    /** Rounds of {@link #CALLS} back-to-back calls after the warm-up; the median of the rounds' means is reported. */
     private static final int WARMUP = 10, ROUNDS = 7, CALLS = 20;
 
     static Map<String, Object> run(GpuDevice dev, Mamba2Config c, int seqs, int len, long seed) {
@@ -74,9 +74,7 @@ final class SsdAlone {
             float[] some = s.downloadFloats(y.ptr(), H * P);  // a broken scan shows as NaN here, not as a fast time
             for (float f : some) if (!Float.isFinite(f)) throw new IllegalStateException("SSD alone: y is not finite");
         }
-        double[] sorted = roundMs.clone();
-        Arrays.sort(sorted);
-        double ms = sorted[ROUNDS / 2];
+        double ms = GpuBenchmark.median(roundMs);
         double flops = GpuBenchmark.Work.of(c, new GpuBenchmark.Workload("ssd", GpuBenchmark.Size.M130, GpuBenchmark.Mode.SCORE, seqs, len, false),
                 GpuSsdScan.MAX_CHUNK).ssdFlops() / c.nLayer;
         Map<String, Object> r = new LinkedHashMap<>();

@@ -96,6 +96,12 @@ class GpuBenchmarkTest {
     }
 
     @Test
+    void timingsReportTheirMedian() {
+        assertEquals(3.0, GpuBenchmark.median(new double[] {5, 1, 3}));
+        assertEquals(2.5, GpuBenchmark.median(new double[] {4, 1, 3, 2}));
+    }
+
+    @Test
     void flagsAreCheckedBeforeAnyGpuWork() {
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--workloads", "score-7b"}));
         assertThrows(IllegalArgumentException.class, () -> GpuBenchmark.parse(new String[] {"--len", "1"}));
