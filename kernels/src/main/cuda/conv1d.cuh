@@ -186,3 +186,47 @@ extern "C" __global__ void causal_conv1d_state(const float* __restrict__ in, int
         st[(size_t)i * C + c] = v;
     }
 }
+
+// grid (ceil(T/128), ceil(C/128)), block 128: the conv of the first K-1 rows of every 128-row tile of the fused in_proj
+// (gemm_bf16_tn_tiled_conv*, gemm_conv_sm90.cuh), whose history lies in the tile before: the epilogue left those rows
+// and each tile's last K-1 rows pre-conv in in[t][ldIn]. The arithmetic of conv1d_slide, so the same bits.
+template <int K>
+__device__ __forceinline__ void conv1d_tile_heads(const float* __restrict__ in, int ldIn, int inOff, int C,
+                                                  const float* __restrict__ w, const float* __restrict__ bias, int T,
+                                                  const int* __restrict__ tokSeq, const int* __restrict__ tokPos,
+                                                  const float* __restrict__ state, long long stateSeqStride,
+                                                  float* __restrict__ out) {
+    constexpr int hist = K - 1;
+    const int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float wr[K];
+#pragma unroll
+    for (int j = 0; j < K; j++) wr[j] = w[(size_t)c * K + j];
+    const float b = bias ? bias[c] : 0.f;
+#pragma unroll
+    for (int i = 0; i < hist; i++) {
+        const int t = blockIdx.x * 128 + i;
+        if (t >= T) break;
+        const int pos = tokPos[t];
+        const float* st = state + (size_t)tokSeq[t] * stateSeqStride;
+        float acc = b;
+#pragma unroll
+        for (int j = 0; j < hist; j++) {
+            const int tt = pos - hist + j;
+            const float v = tt >= 0 ? in[(size_t)(t - pos + tt) * ldIn + inOff + c] : st[(size_t)(hist + tt) * C + c];
+            acc += wr[j] * v;
+        }
+        acc += wr[hist] * in[(size_t)t * ldIn + inOff + c];
+        out[(size_t)t * C + c] = silu_f(acc);
+    }
+}
+#define SSD_CONV_TILE_HEADS(K)                                                                                         \
+    extern "C" __global__ void causal_conv1d_tile_heads_k##K(const float* in, int ldIn, int inOff, int C,              \
+                                                             const float* w, const float* bias, int T,                \
+                                                             const int* tokSeq, const int* tokPos, const float* state, \
+                                                             long long stateSeqStride, float* out) {                  \
+        conv1d_tile_heads<K>(in, ldIn, inOff, C, w, bias, T, tokSeq, tokPos, state, stateSeqStride, out);             \
+    }
+SSD_CONV_TILE_HEADS(2)
+SSD_CONV_TILE_HEADS(3)
+SSD_CONV_TILE_HEADS(4)

@@ -97,6 +97,78 @@ class GpuGemmTwinTest {
         }
     }
 
+    /**
+     * in_proj with the conv in its epilogue (GpuInProjConv) against the pre-tiled GEMM followed by the conv kernel, bit
+     * for bit: the conv's output, in_proj's other columns, and the windows left behind. Sequences start at every kind
+     * of row (a tile's first rows, a warp's first rows, mid-slab), some shorter than the window; carried windows;
+     * conv columns on and off the tile grid (odd offset: the scalar stores), with and without biases; d_conv 2..4.
+     */
+    @Test
+    void fusedInProjConvMatchesGemmThenConv() {
+        GpuDevice dev = device();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuInProjConv.eligible(dev, 4), "the fused in_proj + conv runs on sm_90a only");
+        int[][] lens = SMALL ? new int[][] {{1, 2, 126, 5, 17, 140}}
+                : new int[][] {{1, 2, 126, 5, 17, 140, 16, 15, 3, 300, 129, 1, 64}, {2048, 2048}, {128, 128, 3, 125, 128}};
+        // {z columns, conv channels, dt columns, k}
+        int[][] shapes = SMALL ? new int[][] {{100, 264, 8, 64}} : new int[][] {{256, 384, 24, 96}, {100, 264, 8, 64}, {101, 200, 3, 72}, {0, 136, 0, 64}};
+        for (int[] ls : lens)
+        for (int[] sh : shapes)
+        for (int kernel : new int[] {4, 3, 2}) {
+            if (SMALL && kernel != 4) continue;
+            int zw = sh[0], convDim = sh[1], n = zw + convDim + sh[2], k = sh[3], hist = kernel - 1;
+            boolean biases = (kernel & 1) == 0;
+            Varlen v = Varlen.of(ls, 128);
+            int m = v.tokens, ldc = n + 2;
+            SplittableRandom r = new SplittableRandom(m * 7 + n * 3 + kernel);
+            float[] a = DType.BF16.round(randn(r, m * k, 1)), b = DType.BF16.round(randn(r, n * k, 0.2));
+            float[] bias = biases ? randn(r, n, 0.5) : null, w = randn(r, convDim * kernel, 0.5);
+            float[] cb = biases ? randn(r, convDim, 0.3) : null, windows = randn(r, v.seqs * hist * convDim, 1);
+            float[] nan = new float[m * Math.max(ldc, convDim)];
+            java.util.Arrays.fill(nan, Float.NaN);
+            String what = "in_proj + conv K=" + kernel + " z=" + zw + " conv=" + convDim + " n=" + n + " k=" + k + " lens " + java.util.Arrays.toString(ls);
+            try (GpuStream s = dev.newStream(); GpuStream side = dev.newSideStream();
+                 DeviceBuffer ga = uploadHalf(s, DType.BF16, a, m, k); DeviceBuffer gb = uploadHalf(s, DType.BF16, b, n, k);
+                 DeviceBuffer at = dev.alloc(GpuGemm.tiledBytes(m, k)); DeviceBuffer bt = dev.alloc(GpuGemm.tiledBytes(n, k));
+                 DeviceBuffer gbias = upload(s, biases ? bias : new float[1]); DeviceBuffer gw = upload(s, w);
+                 DeviceBuffer gcb = upload(s, biases ? cb : new float[1]); DeviceBuffer st = upload(s, windows);
+                 DeviceBuffer proj = dev.alloc(4L * m * ldc); DeviceBuffer out = dev.alloc(4L * m * convDim);
+                 DeviceBuffer ints = dev.alloc(4L * v.packedInts())) {
+                Varlen.OnDevice vd = v.upload(s, ints, 0);
+                GpuGemm.pretile(s, ga.ptr(), DType.BF16.ld(k), m, k, at.ptr());
+                GpuGemm.pretile(s, gb.ptr(), DType.BF16.ld(k), n, k, bt.ptr());
+                jcuda.driver.CUdeviceptr pb = biases ? gbias.ptr() : null, pcb = biases ? gcb.ptr() : null;
+                for (boolean keep : new boolean[] {true, false}) {
+                    // reference: the GEMM, then the conv kernel (and its windows' replacement)
+                    s.upload(nan, 0, m * ldc, proj.ptr());
+                    s.upload(nan, 0, m * convDim, out.ptr());
+                    s.upload(windows, st.ptr());
+                    GpuGemm.runTiled(s, at.ptr(), m, bt.ptr(), n, k, proj.ptr(), ldc, pb);
+                    GpuCausalConv1d.forward(s, null, vd, proj.ptr(), ldc, zw, convDim, gw.ptr(), pcb, kernel, st.ptr(),
+                            (long) hist * convDim, keep, true, out.ptr());
+                    float[] wantProj = s.downloadFloats(proj.ptr(), m * ldc), wantOut = s.downloadFloats(out.ptr(), m * convDim);
+                    float[] wantWin = s.downloadFloats(st.ptr(), windows.length);
+                    // fused, windows replaced on the side stream
+                    s.upload(nan, 0, m * ldc, proj.ptr());
+                    s.upload(nan, 0, m * convDim, out.ptr());
+                    s.upload(windows, st.ptr());
+                    GpuInProjConv.run(s, side, vd, at.ptr(), m, bt.ptr(), n, k, proj.ptr(), ldc, pb, zw, convDim, gw.ptr(),
+                            pcb, kernel, st.ptr(), (long) hist * convDim, keep, out.ptr());
+                    s.waitFor(side);
+                    float[] gotProj = s.downloadFloats(proj.ptr(), m * ldc), gotOut = s.downloadFloats(out.ptr(), m * convDim);
+                    float[] gotWin = s.downloadFloats(st.ptr(), windows.length);
+                    GpuScanTwinTest.sameBits(what + " keep " + keep + ": conv output", wantOut, gotOut);
+                    GpuScanTwinTest.sameBits(what + " keep " + keep + ": windows", wantWin, gotWin);
+                    for (int t = 0; t < m; t++)
+                        for (int j = 0; j < n; j++)
+                            if (j < zw || j >= zw + convDim)
+                                assertEquals(Float.floatToRawIntBits(wantProj[t * ldc + j]), Float.floatToRawIntBits(gotProj[t * ldc + j]),
+                                        what + ": in_proj[" + t + "][" + j + "]");
+                    assertTrue(Math.abs(wantOut[m * convDim / 2]) > 0, what + ": a live output");
+                }
+            }
+        }
+    }
+
     @Test
     void halfGemmMatchesTwinOnRoundedInputs() {
         GpuDevice dev = device();
