@@ -202,10 +202,6 @@ template <class E>
 struct EpilogueSmem { static constexpr int per_wg = 0; };
 template <int CW, int NB>
 struct EpilogueSmem<StoreCStaged<CW, NB>> { static constexpr int per_wg = StoreCStaged<CW, NB>::SMEM_PER_WG; };
-// An epilogue that takes the consumer's whole 128-row tile at once (tile(acc, bm, bn, M, N, warp, lane, consumer, smem)),
-// for work across its rows (gemm_conv_sm90.cuh's conv); false: called per m64 block.
-template <class E>
-struct TileEpilogue { static constexpr bool value = false; };
 // Dynamic shared memory of gemm_ws with this epilogue: the stages, the two consumers' staging, slack and barriers.
 template <int BN, int STAGES, class E>
 constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueSmem<E>::per_wg; }
@@ -223,9 +219,7 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int A_TILE = BM * BK * 2, B_TILE = BN * BK * 2, STAGE = A_TILE + B_TILE;
     constexpr int EPI = EpilogueSmem<Epilogue>::per_wg;
-    constexpr bool WHOLE = TileEpilogue<Epilogue>::value;
-    static_assert(EPI == 0 || !PP || WHOLE, "staged epilogues are for the cooperative schedule");
-    static_assert(!WHOLE || PP, "whole-tile epilogues are for the ping-pong schedule");
+    static_assert(EPI == 0 || !PP, "staged epilogues are for the cooperative schedule");
     const uint32_t smem = aligned_smem(), epi = smem + STAGES * STAGE, full = epi + 2 * EPI, empty = full + 8 * STAGES;
     const int tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN, tiles = tiles_m * tiles_n;
     const int ktiles = (K + BK - 1) / BK;
@@ -321,18 +315,14 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 #pragma unroll
             for (int m = 0; m < MSUB; m++) touch(acc[m]);
             if (prev >= 0 && lane == 0) mbar_arrive(empty + 8 * prev);
-            if constexpr (WHOLE) {
-                epilogue.template tile<BN>(acc, bm, bn, M, N, warp, lane, cw, epi + cw * EPI);
-            } else {
 #pragma unroll
-                for (int m = 0; m < MSUB; m++) {
-                    const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
-                    if constexpr (EPI > 0) epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane, epi + cw * EPI, ring);
-                    else epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane);
-                }
+            for (int m = 0; m < MSUB; m++) {
+                const int r0 = bm + rbase + m * 64 + warp * 16 + (lane >> 2);
+                if constexpr (EPI > 0) epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane, epi + cw * EPI, ring);
+                else epilogue.template operator()<BN>(acc[m], r0, bn, M, N, lane);
             }
         }
-        if constexpr (EPI > 0 && !WHOLE) epilogue.drain(lane);
+        if constexpr (EPI > 0) epilogue.drain(lane);
     }
 #else
     __trap();

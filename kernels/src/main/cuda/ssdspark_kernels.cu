@@ -7,7 +7,6 @@
 #include "gemm.cuh"
 #include "gemm_sm90.cuh"
 #include "gemm_sm90_tiled.cuh"
-#include "gemm_conv_sm90.cuh"
 #include "lm_head.cuh"
 #include "conv1d.cuh"
 #include "ssd.cuh"

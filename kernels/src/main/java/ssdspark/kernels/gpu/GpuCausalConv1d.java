@@ -41,18 +41,9 @@ public final class GpuCausalConv1d {
             s.launch("causal_conv1d_fwd", T, bx, 1, 128, 0, in, ldIn, inOff, channels, weight, bias, kernel,
                     v.tokSeq(), v.tokPos(), state, stateSeqStride, act, out);
         if (kernel <= 1 || !keepWindows) return;
-        replaceWindows(s, side, v, in, ldIn, inOff, channels, kernel, state, stateSeqStride);
-    }
-
-    /**
-     * Replaces each sequence's window with the last kernel-1 inputs of [old window ++ sequence] (in's rows), on side
-     * (null: on s) after what s has queued, which has read the old windows.
-     */
-    static void replaceWindows(GpuStream s, GpuStream side, Varlen.OnDevice v, CUdeviceptr in, int ldIn, int inOff,
-                               int channels, int kernel, CUdeviceptr state, long stateSeqStride) {
         GpuStream on = side == null ? s : side;
         if (side != null) side.waitFor(s);  // the conv has read the old windows
-        on.launch("causal_conv1d_state", (channels + 127) / 128, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels,
-                kernel, v.seqStart(), v.seqLen(), state, stateSeqStride);
+        on.launch("causal_conv1d_state", bx, v.host().seqs, 1, 128, 0, in, ldIn, inOff, channels, kernel, v.seqStart(),
+                v.seqLen(), state, stateSeqStride);
     }
 }

@@ -6,7 +6,6 @@ import ssdspark.kernels.gpu.Cuda;
 import ssdspark.kernels.gpu.DType;
 import ssdspark.kernels.gpu.DeviceBuffer;
 import ssdspark.kernels.gpu.GpuCausalConv1d;
-import ssdspark.kernels.gpu.GpuInProjConv;
 import ssdspark.kernels.gpu.GpuAttention;
 import ssdspark.kernels.gpu.GpuDevice;
 import ssdspark.kernels.gpu.GpuEmbedding;
@@ -84,13 +83,7 @@ public final class GpuEngine implements Engine {
      */
     private final boolean foldGatedNorm;
 
-    /**
-     * Whether in_proj's epilogue runs the causal conv + SiLU of its xBC columns (GpuInProjConv): the same floats as the
-     * conv kernel after the GEMM, without reading in_proj's output back. Needs the pre-tiled projections and d_conv 2..4.
-     */
-    private final boolean fuseConv;
-
-    private GpuEngine(Mamba2Weights weights, GpuDevice dev, Precision p, boolean fold, boolean fuse) {
+    private GpuEngine(Mamba2Weights weights, GpuDevice dev, Precision p, boolean fold) {
         this.c = weights.cfg;
         this.dev = dev;
         this.precision = p;
@@ -105,7 +98,6 @@ public final class GpuEngine implements Engine {
                 && GpuSsdScan.gatedEligible(dims, ssdInputs(null, null), c.dInProj(), c.inProjColumns().z());
         for (GpuWeights.Layer g : w.layers) foldable &= g.gatedNorm != null && g.outProjBias == null;
         this.foldGatedNorm = fold && foldable;
-        this.fuseConv = fuse && w.tiled && GpuInProjConv.eligible(dev, c.dConv);
     }
 
     /** Uploads the weights to CUDA device {@code device}; throws {@code CudaUnavailableException} saying why not. */
@@ -115,17 +107,9 @@ public final class GpuEngine implements Engine {
 
     /** fold false: the gated RMSNorm as a kernel of its own even where {@link #foldGatedNorm} could run (tests). */
     static GpuEngine create(Mamba2Weights weights, int device, Precision precision, boolean fold) {
-        return create(weights, device, precision, fold, true);
-    }
-
-    /** fuse false: the conv as a kernel of its own even where {@link #fuseConv} could run (tests). */
-    static GpuEngine create(Mamba2Weights weights, int device, Precision precision, boolean fold, boolean fuse) {
         GpuDevice d = Cuda.device(device);
-        return new GpuEngine(weights, d, precision == null ? Precision.BF16 : precision, fold, fuse);
+        return new GpuEngine(weights, d, precision == null ? Precision.BF16 : precision, fold);
     }
-
-    /** Whether in_proj's epilogue runs the conv (see {@link #fuseConv}). */
-    boolean fusesConv() { return fuseConv; }
 
     /** Whether the gated RMSNorm runs inside the SSD scan (see {@link #foldGatedNorm}). */
     boolean foldsGatedNorm() { return foldGatedNorm; }
@@ -639,24 +623,19 @@ public final class GpuEngine implements Engine {
                 norm(ws, g.norm, pending, T, ldXn);
                 attention(ws, vd, at, g, attnLayer++, ws.convState.at4(l * convN), L * convN, T, ldXn);
             } else {
-                // the next chunk's conv windows and C.B run on the side stream, beside the chunk states and their
-                // passing; the scan joins them (KERNEL_NOTES.md, session 8)
                 if (w.tiled) { // Hopper's copy engine feeds the GEMM: the norm writes xn tiled like the weight
                     GpuRmsNorm.addNormTiled(s, ws.residual.ptr(), pending, pending == null ? null : foldScale,
                             g.norm.ptr(), c.normEps, T, d, null, 0, ws.xn.ptr());
-                    if (fuseConv)
-                        GpuInProjConv.run(s, ws.side, vd, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn,
-                                ptr(g.inProjBias), col.xbc(), convDim, g.convWeight.ptr(), ptr(g.convBias), c.dConv,
-                                ws.convState.at4(l * convN), L * convN, keepStates, ws.xbc.ptr());
-                    else
-                        GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
+                    GpuGemm.runTiled(s, ws.xn.ptr(), T, g.inProjTiled.ptr(), dIn, d, ws.proj.ptr(), dIn, ptr(g.inProjBias));
                 } else {
                     norm(ws, g.norm, pending, T, ldXn);
                     GpuGemm.run(s, mt, ws.xn.ptr(), ldXn, g.inProj.ptr(), w.ldModel, ws.proj.ptr(), dIn, ptr(g.inProjBias), T, dIn, d);
                 }
-                if (!fuseConv)
-                    GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
-                            ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, keepStates, true, ws.xbc.ptr());
+
+                // the next chunk's conv windows and C.B run on the side stream, beside the chunk states and their
+                // passing; the scan joins them (KERNEL_NOTES.md, session 8)
+                GpuCausalConv1d.forward(s, ws.side, vd, ws.proj.ptr(), dIn, col.xbc(), convDim, g.convWeight.ptr(),
+                        ptr(g.convBias), c.dConv, ws.convState.at4(l * convN), L * convN, keepStates, true, ws.xbc.ptr());
 
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)

@@ -111,8 +111,7 @@ class GpuEngineTest {
             var prof = gpu.takeProfile();
             gpu.setProfiling(false);
             assertTrue(prof.containsKey("gemm_bf16_tn_tiled"), "kernels run: " + prof.keySet());
-            assertEquals(w.cfg.nLayer, (int) prof.get("gemm_bf16_tn_tiled")[1], "tiled launches: out_proj");
-            assertEquals(w.cfg.nLayer, (int) prof.get("gemm_bf16_tn_tiled_conv" + w.cfg.dConv)[1], "tiled launches: in_proj with the conv");
+            assertEquals(2 * w.cfg.nLayer, (int) prof.get("gemm_bf16_tn_tiled")[1], "tiled launches: in_proj and out_proj");
             assertFalse(prof.containsKey("bf16_pretile"), "no separate tiling pass: " + prof.keySet());
             double e = relL2(got, want);
             System.out.printf("  pre-tiled in_proj and out_proj, bf16 GPU vs fp32 CPU: hidden rel %.2e%n", e);
@@ -126,62 +125,6 @@ class GpuEngineTest {
      * to the fp32 CPU engine as with the norm kernel (same rounding points, moved); a packed batch with carried states
      * equals each document alone, and a document scored in chunks equals it whole.
      */
-    /**
-     * The conv in in_proj's epilogue (GpuInProjConv) gives the very floats of the conv kernel: log-probs bit for bit,
-     * packed with carried states, and chunked (windows kept and carried from one pass to the next); d_conv 4 and 2,
-     * one group (the gated norm folded too) and two.
-     */
-    @Test
-    void fusedConvMatchesTheConvKernel() {
-        int dev = device();
-        String[] cfgs = {RandomMamba2.config(1024, 2, 1000, 128, 64, 1, 64, ""),
-                RandomMamba2.config(768, 2, 1000, 64, 64, 2, 64, "\"d_conv\": 2")};
-        for (String cfg : cfgs) {
-            Mamba2Weights w = RandomMamba2.weights(cfg, 29, 0.5);
-            int[][] docs = RandomMamba2.randomDocs(31, w.cfg.vocabSize, 333, 1, 150, 64, 2, 129, 3, 700);
-            int[][] targets = GpuEngine.nextTokenTargets(docs);
-            try (GpuEngine fused = GpuEngine.create(w, dev, Precision.BF16, true, true);
-                 GpuEngine kernel = GpuEngine.create(w, dev, Precision.BF16, true, false)) {
-                Assumptions.assumeTrue(fused.device().hasWgmma(), "the fused conv needs the pre-tiled projections (sm_90a)");
-                assertTrue(fused.fusesConv(), "d_conv " + w.cfg.dConv + " on sm_90a fuses the conv");
-                assertFalse(kernel.fusesConv());
-                fused.setProfiling(true);
-                fused.takeProfile();
-                float[][] lpF = fused.logProbsBatch(docs, targets, null);
-                var prof = fused.takeProfile();
-                fused.setProfiling(false);
-                assertTrue(prof.keySet().stream().noneMatch(k -> k.startsWith("causal_conv1d_fwd")), "no conv kernel: " + prof.keySet());
-                assertEquals(w.cfg.nLayer, (int) prof.get("gemm_bf16_tn_tiled_conv" + w.cfg.dConv)[1], "fused in_proj: " + prof.keySet());
-                float[][] lpK = kernel.logProbsBatch(docs, targets, null);
-                for (int i = 0; i < docs.length; i++) assertArrayEquals(lpK[i], lpF[i], "fresh batch, document " + i);
-
-                int[] prefix = RandomMamba2.randomDocs(25, w.cfg.vocabSize, 90)[0];
-                Mamba2State[][] states = new Mamba2State[2][docs.length];
-                GpuEngine[] engines = {kernel, fused};
-                for (int e = 0; e < 2; e++)
-                    for (int i = 0; i < docs.length; i += 2) {
-                        states[e][i] = engines[e].newState();
-                        engines[e].forward(prefix, 0, prefix.length, states[e][i]);
-                    }
-                float[][] carriedK = kernel.logProbsBatch(docs, targets, states[0]);
-                float[][] carriedF = fused.logProbsBatch(docs, targets, states[1]);
-                for (int i = 0; i < docs.length; i++) assertArrayEquals(carriedK[i], carriedF[i], "carried states, document " + i);
-                for (int i = 0; i < docs.length; i += 2) {
-                    Mamba2State a = states[0][i], b = states[1][i];
-                    a.load();
-                    b.load();
-                    for (int l = 0; l < w.cfg.nLayer; l++) {
-                        assertArrayEquals(a.conv[l], b.conv[l], "windows kept, document " + i + " layer " + l);
-                        assertArrayEquals(a.ssm[l], b.ssm[l], "SSM states kept, document " + i + " layer " + l);
-                    }
-                }
-                float[] chunkedK = new DocumentRunner(kernel).score(docs[7], new DocumentRunner.ScoreOptions(64, -1, true)).tokenLogprobs();
-                float[] chunkedF = new DocumentRunner(fused).score(docs[7], new DocumentRunner.ScoreOptions(64, -1, true)).tokenLogprobs();
-                assertArrayEquals(chunkedK, chunkedF, "chunked (64 tokens a pass)");
-            }
-        }
-    }
-
     @Test
     void foldedGatedNormMatchesTheNormKernel() {
         int dev = device();
