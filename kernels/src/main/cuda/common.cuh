@@ -24,12 +24,6 @@ __device__ __forceinline__ float ex2_approx(float v) {
 // torch's softplus with threshold 20
 __device__ __forceinline__ float softplus_f(float v) { return v > 20.f ? v : log1pf(expf(v)); }
 
-// residual + scale * delta, unfused (no FMA contraction), so that add_rmsnorm_warp_scaled_bf16 and out_proj's epilogue
-// that does this add in its place (gemm_bf16_tn_tiled_add_scaled) get the same floats.
-__device__ __forceinline__ float add_scaled(float residual, float scale, float delta) {
-    return __fadd_rn(residual, __fmul_rn(scale, delta));
-}
-
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(bf16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ float to_f(f16 v) { return __half2float(v); }

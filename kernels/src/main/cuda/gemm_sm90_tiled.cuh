@@ -202,10 +202,6 @@ template <class E>
 struct EpilogueSmem { static constexpr int per_wg = 0; };
 template <int CW, int NB>
 struct EpilogueSmem<StoreCStaged<CW, NB>> { static constexpr int per_wg = StoreCStaged<CW, NB>::SMEM_PER_WG; };
-// An epilogue that reads its tile of C asks for it early: prefetch(bm, bn, M, N, t) by each consumer thread t < 128 as
-// its main loop starts (AddScaledToC: its loads waited ~10 us behind the copy engine's traffic in L2 otherwise).
-template <class E>
-struct PrefetchesC { static constexpr bool value = false; };
 // Dynamic shared memory of gemm_ws with this epilogue: the stages, the two consumers' staging, slack and barriers.
 template <int BN, int STAGES, class E>
 constexpr int smem_bytes_for() { return smem_bytes<BN, STAGES>() + 2 * EpilogueSmem<E>::per_wg; }
@@ -297,7 +293,6 @@ __device__ __forceinline__ void gemm_ws(const bf16* __restrict__ A, int lda, con
 #pragma unroll
                 for (int i = 0; i < BN / 2; i++) acc[m][i] = 0.f;
             int prev = -1;
-            if constexpr (PrefetchesC<Epilogue>::value) epilogue.template prefetch<BN>(bm, bn, M, N, threadIdx.x & 127);
             if (PP) turn_wait(1 + cw);
             for (int kt = 0; kt < ktiles; kt++) {
                 mbar_wait(full + 8 * stage, phase);
@@ -351,67 +346,6 @@ extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled(const bf
                                                                          wg_gemm::StoreC{C, ldc, bias, accumulate});
 }
 // lm_head_bf16_tiled (lm_head.cuh) runs the same schedule with its log-sum-exp epilogue.
-
-// The epilogue C[row][col] = add_scaled(C, scale[row], acc) (rmsnorm.cuh): out_proj adding its product of unscaled
-// gated rows into the residual itself, with the row's 1 / rms (delta_row_scale), as add_rmsnorm_warp_scaled_bf16 would
-// from a delta: the delta's write and read (2 x 100 MB a 130M layer) are gone. C's rows are read 8 at a time before any
-// is written (the loads in flight; 16 accumulator pairs a batch keep the consumer within its registers). ldc even,
-// C 8-byte aligned (GpuGemm.runTiledAddScaled checks).
-struct AddScaledToC {
-    float* C;
-    int ldc;
-    const float* scale;
-    // thread t brings row bm + t's BN columns into L2 (128-byte lines)
-    template <int BN>
-    __device__ __forceinline__ void prefetch(int bm, int bn, int M, int N, int t) const {
-        if (bm + t >= M) return;
-        const float* row = C + (size_t)(bm + t) * ldc + bn;
-#pragma unroll
-        for (int i = 0; i < BN / 32; i++)
-            if (bn + 32 * i < N) asm volatile("prefetch.global.L2 [%0];\n" ::"l"(row + 32 * i));
-    }
-    template <int BN>
-    __device__ __forceinline__ void operator()(const float (&acc)[BN / 2], int r0, int bn, int M, int N, int lane) const {
-        const int c2 = 2 * (lane & 3);
-        float sc[2];
-#pragma unroll
-        for (int h = 0; h < 2; h++) sc[h] = r0 + 8 * h < M ? scale[r0 + 8 * h] : 0.f;
-#pragma unroll
-        for (int j0 = 0; j0 < BN / 8; j0 += 8) {
-            float2 o[8][2];
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = r0 + 8 * h, col = bn + 8 * (j0 + j) + c2;
-                    o[j][h] = row < M && col < N ? *reinterpret_cast<const float2*>(C + (size_t)row * ldc + col)
-                                                 : make_float2(0.f, 0.f);
-                }
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = r0 + 8 * h, col = bn + 8 * (j0 + j) + c2;
-                    if (row >= M || col >= N) continue;
-                    const float* a = acc + 4 * (j0 + j) + 2 * h;
-                    *reinterpret_cast<float2*>(C + (size_t)row * ldc + col) =
-                        make_float2(add_scaled(o[j][h].x, sc[h], a[0]), add_scaled(o[j][h].y, sc[h], a[1]));
-                }
-        }
-    }
-};
-namespace ws_gemm {
-template <>
-struct PrefetchesC<AddScaledToC> { static constexpr bool value = true; };
-}
-// grid, block and smem of gemm_bf16_tn_tiled; C (the residual, [M][ldc]) += scale[row] * A . B^T as AddScaledToC.
-// N even (col + 1 < N whenever col < N).
-extern "C" __global__ void __launch_bounds__(384, 1) gemm_bf16_tn_tiled_add_scaled(const bf16* A, int lda, const bf16* B,
-                                                                                  int ldb, float* C, int ldc,
-                                                                                  const float* scale, int M, int N, int K) {
-    ws_gemm::gemm_ws<128, SSD_TILED_STAGES, true, true, 8, 40, 232, true>(A, lda, B, ldb, M, N, K,
-                                                                         AddScaledToC{C, ldc, scale});
-}
 
 // B[N][ldb] (rows zero padded past K) -> the pre-tiled layout of gemm_bf16_tn_tiled (A or B alike, common.cuh's
 // tiled_index) for kt < ceil(K/64), n < npad; rows >= N and k >= K are zero. One thread per chunk: grid ceil(ceil(K/64) * npad * 8 / 256), block 256.

@@ -50,12 +50,6 @@ struct DeltaScale {
     const float* sumSq;  // [rows][parts]
     int parts, width;
     float eps;
-    // Row r's scale, computed by a whole warp (every lane gets it).
-    __device__ __forceinline__ float of_row(size_t r, int lane) const {
-        float s = 0.f;
-        for (int k = lane; k < parts; k += 32) s += sumSq[r * parts + k];
-        return 1.f / sqrtf(warp_sum(s) / width + eps);
-    }
 };
 
 template <typename TH, bool SCALED = false>
@@ -69,7 +63,11 @@ __device__ __forceinline__ void add_rmsnorm_warp(float* __restrict__ residual, c
     float4* x = reinterpret_cast<float4*>(residual + r * d);
     const float4* dl = delta ? reinterpret_cast<const float4*>(delta + r * d) : nullptr;
     float sc = 1.f;
-    if constexpr (SCALED) sc = ds.of_row(r, lane);
+    if constexpr (SCALED) {
+        float s = 0.f;
+        for (int k = lane; k < ds.parts; k += 32) s += ds.sumSq[r * ds.parts + k];
+        sc = 1.f / sqrtf(warp_sum(s) / ds.width + ds.eps);
+    }
     float ss = 0.f;
     for (int i0 = lane; i0 < n4; i0 += 32 * NORM_BATCH) {
         float4 v[NORM_BATCH], e[NORM_BATCH];
@@ -86,11 +84,8 @@ __device__ __forceinline__ void add_rmsnorm_warp(float* __restrict__ residual, c
             const int i = i0 + 32 * b;
             if (i >= n4) break;
             if (dl) {
-                if constexpr (SCALED)
-                    v[b] = make_float4(add_scaled(v[b].x, sc, e[b].x), add_scaled(v[b].y, sc, e[b].y),
-                                       add_scaled(v[b].z, sc, e[b].z), add_scaled(v[b].w, sc, e[b].w));
-                else
-                    v[b] = make_float4(v[b].x + e[b].x, v[b].y + e[b].y, v[b].z + e[b].z, v[b].w + e[b].w);
+                if constexpr (SCALED) e[b] = make_float4(sc * e[b].x, sc * e[b].y, sc * e[b].z, sc * e[b].w);
+                v[b] = make_float4(v[b].x + e[b].x, v[b].y + e[b].y, v[b].z + e[b].z, v[b].w + e[b].w);
                 x[i] = v[b];
             }
             ss += v[b].x * v[b].x + v[b].y * v[b].y + v[b].z * v[b].z + v[b].w * v[b].w;
@@ -141,14 +136,4 @@ extern "C" __global__ void __launch_bounds__(256, 2) add_rmsnorm_warp_scaled_bf1
         const float* sumSq, int parts, int width, float scaleEps) {
     add_rmsnorm_warp<bf16, true>(residual, delta, w, eps, d, outF, ldF, outH, ldH, rows, tiledRows,
                                  DeltaScale{sumSq, parts, width, scaleEps});
-}
-
-// grid ceil(rows / 8), block 256: scale[r] = DeltaScale's scale of row r, for out_proj's epilogue
-// (gemm_bf16_tn_tiled_add_scaled), a warp per row as add_rmsnorm_warp_scaled_bf16 computes it.
-extern "C" __global__ void __launch_bounds__(256) delta_row_scale(const float* sumSq, int parts, int width, float eps,
-                                                                 int rows, float* scale) {
-    const size_t r = (size_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (r >= (size_t)rows) return;
-    const float sc = DeltaScale{sumSq, parts, width, eps}.of_row(r, threadIdx.x & 31);
-    if ((threadIdx.x & 31) == 0) scale[r] = sc;
 }

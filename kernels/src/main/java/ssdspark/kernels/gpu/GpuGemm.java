@@ -106,20 +106,6 @@ public final class GpuGemm {
                 tiledRows(n), c, ldc, bias, m, n, k, 0);
     }
 
-    /**
-     * C[m][n] += scale[row] * (A . B^T), A and B pre-tiled as for {@link #runTiled}: out_proj adding its product of
-     * unscaled gated rows into the residual with each row's 1 / rms ({@link GpuRmsNorm#deltaRowScale}), the floats
-     * {@link GpuRmsNorm#addNormTiled} with that {@link GpuRmsNorm.DeltaScale} would make from the product as a delta.
-     */
-    public static void runTiledAddScaled(GpuStream s, CUdeviceptr aTiled, int m, CUdeviceptr bTiled, int n, int k,
-                                         CUdeviceptr c, int ldc, CUdeviceptr scale) {
-        if (!s.device().hasWgmma()) throw new IllegalStateException("the pre-tiled GEMM needs sm_90 and an sm_90a build");
-        if (ldc < n || n % 2 != 0 || ldc % 2 != 0)
-            throw new IllegalArgumentException("C += needs an even n and ldc >= n, got n " + n + ", ldc " + ldc);
-        s.launch("gemm_bf16_tn_tiled_add_scaled", tiledGrid(s.device(), m, n), 1, 1, 384, TILED_SMEM, aTiled,
-                tiledRows(m), bTiled, tiledRows(n), c, ldc, scale, m, n, k);
-    }
-
     /** Persistent CTAs of a pre-tiled kernel over m x n: one per tile, at most one per multiprocessor. */
     static int tiledGrid(GpuDevice d, int m, int n) {
         long tiles = (long) ((m + 127) / 128) * ((n + TILED_TILE_N - 1) / TILED_TILE_N);

@@ -44,11 +44,6 @@ public final class GpuRmsNorm {
      */
     public record DeltaScale(CUdeviceptr sumSq, int parts, int width, float eps) {}
 
-    /** scale[r] = the {@link DeltaScale} of row r, for {@link GpuGemm#runTiledAddScaled}. */
-    public static void deltaRowScale(GpuStream s, DeltaScale ds, int rows, CUdeviceptr scale) {
-        s.launch("delta_row_scale", (rows + 7) / 8, 1, 1, 256, 0, ds.sumSq(), ds.parts(), ds.width(), ds.eps(), rows, scale);
-    }
-
     /** {@link #addNormTiled} with the delta scaled per row by scale (none when null). */
     public static void addNormTiled(GpuStream s, CUdeviceptr residual, CUdeviceptr delta, DeltaScale scale, CUdeviceptr w,
                                     float eps, int rows, int d, CUdeviceptr outF, int ldF, CUdeviceptr outTiled) {

@@ -639,14 +639,11 @@ public final class GpuEngine implements Engine {
 
                 // delta = out_proj(gated norm(y, z)); the residual add happens in the next norm, so the GEMM writes C
                 // instead of reading and writing it (C += ran at ~60 % of C = on Hopper, KERNEL_NOTES.md)
-                if (foldGatedNorm) { // ws.y holds the per-head sums of squares [T][H]: out_proj adds its product
-                    // scaled by each row's 1 / rms (in ws.delta's first T floats) into the residual itself
+                if (foldGatedNorm) { // ws.y holds the per-head sums of squares [T][H]; the next norm scales delta
                     GpuSsdScan.forwardGated(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
                             keepStates, ws.ssd.ptr(), new GpuSsdScan.GatedOut(ws.proj.ptr(), dIn, col.z(), g.gatedNorm.ptr(),
                                     ws.gated.ptr(), GpuGemm.tiledRows(T), ws.y.ptr()));
-                    GpuRmsNorm.deltaRowScale(s, foldScale, T, ws.delta.ptr());
-                    GpuGemm.runTiledAddScaled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.residual.ptr(), d,
-                            ws.delta.ptr());
+                    GpuGemm.runTiled(s, ws.gated.ptr(), T, g.outProjTiled.ptr(), d, c.dInner, ws.delta.ptr(), d, null);
                 } else {
                     GpuSsdScan.forward(s, ws.side, vd, dims, ssdIn, g.ssm, ws.ssmState.at4(l * ssmN), L * ssmN, carried,
                             keepStates, ws.ssd.ptr(), ws.y.ptr(), dSsm, bf);
@@ -661,7 +658,7 @@ public final class GpuEngine implements Engine {
                     }
                 }
             }
-            pending = g.attention || foldGatedNorm ? null : ws.delta.ptr();
+            pending = g.attention ? null : ws.delta.ptr();
             if (g.fc1 != null) { // the block's gated MLP: residual += fc2(y * silu(gate)), [y | gate] = fc1(norm2(residual))
                 int dI = c.dIntermediate;
                 norm(ws, g.mlpNorm, pending, T, ldXn);
