@@ -328,17 +328,15 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     initial_state(S, carried, carry, P, N, pb, nb, gr, tq);
     for (int k = 0; k < nc; k++) {
         const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
-        float* entering = states + ((size_t)c * H + h) * P * N;
-        if (k == nc - 1 && !(carry & 2)) {
-            if (k > 0 || (carry & 1)) store_state(entering, S, P, N, pb, nb, gr, tq);
-            return;
-        }
+        // the state entering the chunk, unless it is a fresh sequence's zero state (stored before the product: S
+        // changes only after it)
+        if (k > 0 || (carry & 1)) store_state(states + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
+        if (k == nc - 1 && !(carry & 2)) return;
         __syncthreads();  // the previous chunk's readers are done with B, x and w
         const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
                                       [&] { pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
         float acc[8][4] = {};
         chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        if (k > 0 || (carry & 1)) store_state(entering, S, P, N, pb, nb, gr, tq);
         const float decay = expf(last);
 #pragma unroll
         for (int j = 0; j < 8; j++)
