@@ -60,6 +60,11 @@ struct BenchVariant {
 //    state columns (70 KB, three CTAs an SM, twice the CTAs; commit b8f9e38): bit-identical, but 323.9 against 291.0 us
 //    (130M 16 x 2048), 424.8 against 334.9 (1.3B 8 x 2048), 222.9 / 473.1 against 196.7 / 412.4 on log-normal batches:
 //    a walk step's time is its staging and barriers, not its products, so half the products a CTA do not halve it.
+//  - session 14 (ssd_results/2026-11-30-state-conv-fold.log, source in commit 1c0ee23): the conv (K = 4) + SiLU of x
+//    folded into the chunk-state kernel (each head's raw rows from in_proj or the carried window, the conv's output to
+//    Xs and to x for the scan; the conv kernel left with B and C): the same bits, but the conv's work adds to each
+//    head's serial stage: 293.8 against 292.9 us a 130M layer for conv + chunk states, 339.1 against 361.2 (1.3B),
+//    174.6 / 404.3 against 152.8 / 364.5 on log-normal batches.
 
 // Session 9 experiment: the walk over a sequence for several heads a CTA, B packed once a chunk for all of them (the
 // shipped walk packs it once a chunk and head: 64 times over for 1.3B's one group). The running state no longer stays
@@ -127,155 +132,8 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // Shipped from here (session 11): S_in read by the scan with evict-first loads (ssd_results/2026-11-30-scan-stream-s.log).
 
 
-// Session 14 experiment: the causal conv (K = 4) + SiLU of x folded into the chunk-state kernel. Each head's x rows
-// [st - 3, st + len) are read from in_proj's output (raw), or before a sequence's first token from its carried window;
-// the conv's output goes to Xs for the product and to x in global memory for the scan. The conv kernel then does only
-// B and C, and x is no longer read back by the chunk states. Same arithmetic as conv1d_slide4_body: the same bits.
-__device__ __forceinline__ float conv_stage_head(float* Xs, float* wU, const float* __restrict__ raw, int ldRaw,
-                                                 int rawOff, const float* __restrict__ convW,
-                                                 const float* __restrict__ convB, const float* __restrict__ win,
-                                                 int convDim, float* x, int ldX, int xOff, int h, int P,
-                                                 const float* __restrict__ dt, const float* __restrict__ cum, int T,
-                                                 int st, int len, int pos0) {
-    using namespace ssd_tc;
-    constexpr int K = 4, hist = K - 1, ROWS = 8;
-    const int j4 = threadIdx.x & 15, u0 = ROWS * (threadIdx.x >> 4);  // channels 4 j4 .. + 3, rows u0 .. u0 + 7
-    const int p = 4 * j4, c = h * P + p;
-    const bool ok = p < P;
-    const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-    float4 v[hist + ROWS];  // rows u0 - 3 .. u0 + 7
-#pragma unroll
-    for (int i = 0; i < hist + ROWS; i++) {
-        const int u = u0 - hist + i, tt = pos0 + u;
-        v[i] = !ok || u >= len ? zero
-               : tt >= 0 ? *reinterpret_cast<const float4*>(raw + (size_t)(st + u) * ldRaw + rawOff + c)
-                         : *reinterpret_cast<const float4*>(win + (size_t)(hist + tt) * convDim + c);
-    }
-    const float* cumh = cum + (size_t)h * T + st;
-    const float last = cumh[len - 1];
-    for (int u = threadIdx.x; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
-    float wr[4][K], b[4];
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        b[k] = ok && convB ? convB[c + k] : 0.f;
-#pragma unroll
-        for (int j = 0; j < K; j++) wr[k][j] = ok ? convW[(size_t)(c + k) * K + j] : 0.f;
-    }
-#pragma unroll
-    for (int i = 0; i < ROWS; i++) {
-        const int u = u0 + i;
-        float a[4] = {b[0], b[1], b[2], b[3]};
-#pragma unroll
-        for (int j = 0; j < hist; j++) {
-            const float wj[4] = {v[i + j].x, v[i + j].y, v[i + j].z, v[i + j].w};
-#pragma unroll
-            for (int k = 0; k < 4; k++) a[k] += wr[k][j] * wj[k];
-        }
-        const float xi[4] = {v[i + hist].x, v[i + hist].y, v[i + hist].z, v[i + hist].w};
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            a[k] += wr[k][hist] * xi[k];
-            a[k] = silu_f(a[k]);
-        }
-        const bool valid = ok && u < len;
-        const float4 o = valid ? make_float4(a[0], a[1], a[2], a[3]) : zero;
-        *reinterpret_cast<float4*>(Xs + u * LD_X + p) = o;
-        if (valid) *reinterpret_cast<float4*>(x + (size_t)(st + u) * ldX + xOff + c) = o;
-    }
-    __syncthreads();
-    return last;
-}
-
-// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM; as ssd_chunk_state_tc, with
-// x = SiLU(conv(raw x)) formed here (written to x for every chunk, the states only where ssd_chunk_state_tc forms them).
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_conv4_tc(
-    const float* __restrict__ raw, int ldRaw, int rawOff, const float* __restrict__ convW, const float* __restrict__ convB,
-    const float* __restrict__ convState, long long stateSeqStride, int convDim, const int* __restrict__ tokSeq, float* x,
-    int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum, int T,
-    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, int headsPerCta, float* states) {
-    using namespace ssd_tc;
-    extern __shared__ __align__(16) float sm[];
-    const StateSmem m(sm);
-    const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
-    const bool form = (carry & 2) || !(c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0);
-    const int st = chunkStart[c], len = chunkLen[c], pos0 = tokPos[st];
-    const float* win = convState + (size_t)tokSeq[st] * stateSeqStride;
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
-    if (form) pack_k_pairs<128>(m.Bhi, m.Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-    for (int i = 0; i < headsPerCta; i++) {
-        const int hl = blockIdx.z * headsPerCta + i;
-        if (hl >= hpg) break;
-        const int h = g * hpg + hl;
-        __syncthreads();  // B is packed; the previous head's readers are done with x and w
-        conv_stage_head(m.Xs, m.wU, raw, ldRaw, rawOff, convW, convB, win, convDim, x, ldX, xOff, h, P, dt, cum, T, st, len,
-                        pos0);
-        if (!form) continue;
-        float acc[8][4] = {};
-        chunk_state_product(acc, m.Xs, m.wU, m.Bhi, m.Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
-    }
-}
-
-// conv (all of xBC) then ssd_chunk_state_tc, against conv (B and C only) then ssd_chunk_state_conv4_tc: x and the
-// states bit for bit, then both timed (carry 0: the engine's fresh batch).
-inline void bench_experiments(const BenchArgs& a, int iters) {
-    const int dSsm = a.H * a.P, convDim = a.ldX, dIn = dSsm + convDim + a.H, T = a.T, K = 4, BC = 2 * a.G * a.N;
-    int seqs = a.seqs;
-    std::vector<float> hraw((size_t)T * dIn), hw((size_t)convDim * K), hb(convDim), hwin((size_t)seqs * (K - 1) * convDim);
-    for (float& v : hraw) v = uni(-2.f, 2.f);
-    for (float& v : hw) v = uni(-0.5f, 0.5f);
-    for (float& v : hb) v = uni(-0.3f, 0.3f);
-    for (float& v : hwin) v = uni(-1.f, 1.f);
-    float *raw = upload(hraw), *cw = upload(hw), *cbias = upload(hb), *wins = upload(hwin);
-    float *xbcRef = dalloc((size_t)T * convDim), *xbc = dalloc((size_t)T * convDim), *bcOut = dalloc((size_t)T * BC),
-          *bcWin = dalloc((size_t)seqs * (K - 1) * BC), *st1 = dalloc((size_t)a.C * a.H * a.P * a.N),
-          *st2 = dalloc((size_t)a.C * a.H * a.P * a.N);
-    CK(cudaMemset(bcWin, 0, (size_t)seqs * (K - 1) * BC * 4));
-    CK(cudaFuncSetAttribute(ssd_chunk_state_conv4_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
-    const long long winStride = (long long)(K - 1) * convDim;
-    auto convAll = [&] {
-        causal_conv1d_fwd_k4_x4<<<dim3((T + 15) / 16, (convDim / 4 + 127) / 128), 128>>>(
-            raw, dIn, dSsm, convDim, cw, cbias, T, a.tokSeq, a.tokPos, wins, winStride, 1, xbcRef);
-    };
-    auto convBC = [&] {  // the same work as the conv over B and C alone (into a scratch layout)
-        causal_conv1d_fwd_k4_x4<<<dim3((T + 15) / 16, (BC / 4 + 127) / 128), 128>>>(
-            raw, dIn, 2 * dSsm, BC, cw, cbias, T, a.tokSeq, a.tokPos, bcWin, (long long)(K - 1) * BC, 1, bcOut);
-    };
-    auto stateRef = [&](int carry) {
-        ssd_chunk_state_tc<<<dim3(a.C, a.G, a.slabs), 256, ssd_tc::STATE_SMEM>>>(xbcRef, a.ldX, a.xOff, a.bOff, a.dt, a.cum, T,
-            a.chunkStart, a.chunkLen, a.tokPos, carry, a.H, a.P, a.N, a.G, a.headsPerCta, st1);
-    };
-    auto stateConv = [&](int carry) {
-        ssd_chunk_state_conv4_tc<<<dim3(a.C, a.G, a.slabs), 256, ssd_tc::STATE_SMEM>>>(raw, dIn, dSsm, cw, cbias, wins,
-            winStride, convDim, a.tokSeq, xbc, a.ldX, a.xOff, a.bOff, a.dt, a.cum, T, a.chunkStart, a.chunkLen, a.tokPos,
-            carry, a.H, a.P, a.N, a.G, a.headsPerCta, st2);
-    };
-    for (int carry : {3, 0}) {
-        convAll();
-        CK(cudaMemset(st1, 0xff, (size_t)a.C * a.H * a.P * a.N * 4));
-        CK(cudaMemset(st2, 0xff, (size_t)a.C * a.H * a.P * a.N * 4));
-        stateRef(carry);
-        // B and C as the conv kernel leaves them, x poisoned: the fused kernel must write every x
-        CK(cudaMemcpy(xbc, xbcRef, (size_t)T * convDim * 4, cudaMemcpyDeviceToDevice));
-        CK(cudaMemset2D(xbc, (size_t)convDim * 4, 0xff, (size_t)dSsm * 4, T));
-        stateConv(carry);
-        CK(cudaDeviceSynchronize());
-        const std::vector<float> r1 = download(st1, (size_t)a.C * a.H * a.P * a.N), r2 = download(st2, (size_t)a.C * a.H * a.P * a.N);
-        const std::vector<float> x1 = download(xbcRef, (size_t)T * convDim), x2 = download(xbc, (size_t)T * convDim);
-        size_t badS = 0, badX = 0;
-        for (size_t i = 0; i < r1.size(); i++) badS += memcmp(&r1[i], &r2[i], 4) != 0;
-        for (size_t i = 0; i < x1.size(); i++) badX += memcmp(&x1[i], &x2[i], 4) != 0;
-        printf("check ssd_chunk_state_conv4_tc (carry %d) vs conv + ssd_chunk_state_tc: %zu state, %zu xBC values differ "
-               "(0: the same bits)\n", carry, badS, badX);
-    }
-    const float tAll = time_us(convAll, iters), tRef = time_us([&] { stateRef(0); }, iters),
-                tBC = time_us(convBC, iters), tConv = time_us([&] { stateConv(0); }, iters),
-                both1 = time_us([&] { convAll(); stateRef(0); }, iters), both2 = time_us([&] { convBC(); stateConv(0); }, iters);
-    printf("experiment us/launch: conv xBC %.1f + ssd_chunk_state_tc %.1f (in a row %.1f) against conv B,C %.1f + "
-           "ssd_chunk_state_conv4_tc %.1f (in a row %.1f)\n", tAll, tRef, both1, tBC, tConv, both2);
-}
+// One-off experiments with their own inputs, checks and timings (run after the variants).
+inline void bench_experiments(const BenchArgs&, int) {}
 
 inline std::vector<BenchVariant> bench_variants() { return {}; }
 
