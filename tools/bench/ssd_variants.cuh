@@ -65,6 +65,10 @@ struct BenchVariant {
 //    Xs and to x for the scan; the conv kernel left with B and C): the same bits, but the conv's work adds to each
 //    head's serial stage: 293.8 against 292.9 us a 130M layer for conv + chunk states, 339.1 against 361.2 (1.3B),
 //    174.6 / 404.3 against 152.8 / 364.5 on log-normal batches.
+//  - session 14 (ssd_results/2026-11-30-state-head-ahead.log, source in commit 354580e): the chunk states with each head's
+//    x staged by cp.async one head ahead (512 threads in two halves taking every other head, two Xs buffers a half,
+//    211 KB, one CTA an SM): the same bits, 185.9 against 164.7 us a 130M layer (carry 3), 241.4 against 211.8 (1.3B):
+//    the staging's latency is not what holds the chunk states; their products are.
 
 // Session 9 experiment: the walk over a sequence for several heads a CTA, B packed once a chunk for all of them (the
 // shipped walk packs it once a chunk and head: 64 times over for 1.3B's one group). The running state no longer stays
@@ -136,79 +140,7 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 inline void bench_experiments(const BenchArgs&, int) {}
 
 
-// Session 14 experiment: the chunk states with each head's x staged one head ahead. 512 threads a CTA in two halves of
-// 8 warps, each half taking every other head of the slab; a half issues the cp.async of its next head's x (and forms
-// its weights) before it runs the current head's product, into the other of its two Xs buffers. B is packed once for
-// both halves. Shared memory: B 69.6 KB + 4 x (Xs 34.8 KB + w 0.5 KB) = 211 KB, one CTA an SM (16 warps, as the
-// shipped kernel's two). Same products as ssd_chunk_state_tc: the same bits.
-constexpr int STATE_DB_SMEM = 4 * (2 * 128 * ssd_tc::LD_W + 4 * (SSD_QMAX * ssd_tc::LD_X + SSD_QMAX));
-
-extern "C" __global__ void __launch_bounds__(512, 1) ssd_chunk_state_db_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, int headsPerCta, float* states) {
-    using namespace ssd_tc;
-    extern __shared__ __align__(16) float sm[];
-    uint32_t* Bhi = reinterpret_cast<uint32_t*>(sm);
-    uint32_t* Blo = Bhi + 128 * LD_W;
-    const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
-    if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;
-    const int st = chunkStart[c], len = chunkLen[c];
-    const int half = threadIdx.x >> 8, lt = threadIdx.x & 255;
-    const int warp = lt >> 5, lane = lt & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
-    float* const xs0 = sm + 2 * 128 * LD_W + 2 * half * (SSD_QMAX * LD_X + SSD_QMAX);  // this half's two buffers
-    auto XsOf = [&](int b) { return xs0 + b * (SSD_QMAX * LD_X + SSD_QMAX); };
-    auto wOf = [&](int b) { return XsOf(b) + SSD_QMAX * LD_X; };
-    if (half == 0) pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-    const int h0 = g * hpg + blockIdx.z * headsPerCta, nh = min(headsPerCta, hpg - blockIdx.z * headsPerCta);
-    // head i of the slab (i = half, half + 2, ...): x into Xs[b] by cp.async, w into wU[b]
-    auto issue = [&](int i, int b) {
-        const int h = h0 + i;
-        const int r0 = lt >> 4, j = (lt & 15) * 4;  // 16 threads a row of 64 floats, 16 rows a pass
-        const float* src = x + (size_t)st * ldX + xOff + h * P;
-        unsigned d = (unsigned)__cvta_generic_to_shared(XsOf(b) + r0 * LD_X + j);
-#pragma unroll
-        for (int r = r0; r < SSD_QMAX; r += 16, d += 16 * LD_X * 4) {
-            const bool ok = j < P && r < len;
-            const float* p = src + (size_t)r * ldX + j;
-            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(ok ? p : x), "r"(ok ? 16 : 0));
-        }
-        mma_gemm::cp_async_commit();
-        const float* cumh = cum + (size_t)h * T + st;
-        const float last = cumh[len - 1];
-        for (int u = lt; u < SSD_QMAX; u += 256) wOf(b)[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
-    };
-    __syncthreads();  // B packed
-    int b = 0;
-    if (half < nh) issue(half, 0);
-    for (int i = half; i < nh; i += 2, b ^= 1) {
-        const bool next = i + 2 < nh;
-        if (next) issue(i + 2, b ^ 1);
-        if (next) mma_gemm::cp_async_wait<1>();
-        else mma_gemm::cp_async_wait<0>();
-        asm volatile("bar.sync %0, 256;\n" ::"r"(1 + half));  // this head's x and w are in
-        float acc[8][4] = {};
-        chunk_state_product(acc, XsOf(b), wOf(b), Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h0 + i) * P * N, acc, P, N, pb, nb, gr, tq);
-        asm volatile("bar.sync %0, 256;\n" ::"r"(1 + half));  // done with Xs[b] before it is staged again
-    }
-}
-
-inline BenchVariant state_db_variant(const char* name, int hp) {
-    return {name, Replaces::STATE,
-            [] { CK(cudaFuncSetAttribute(ssd_chunk_state_db_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, STATE_DB_SMEM)); },
-            [=](const BenchArgs& a) {
-                const int h = hp > 0 ? hp : a.headsPerCta;
-                ssd_chunk_state_db_tc<<<dim3(a.C, a.G, (a.H / a.G + h - 1) / h), 512, STATE_DB_SMEM>>>(
-                    a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.tokPos, 3, a.H, a.P, a.N,
-                    a.G, h, a.states);
-            }};
-}
-
-inline std::vector<BenchVariant> bench_variants() {
-    return {state_db_variant("state one head ahead", 0), state_db_variant("state one head ahead, 8 heads", 8),
-            state_db_variant("state one head ahead, 12 heads", 12)};
+inline std::vector<BenchVariant> bench_variants() { return {}; };
 }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
