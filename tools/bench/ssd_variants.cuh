@@ -139,9 +139,7 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // One-off experiments with their own inputs, checks and timings (run after the variants).
 inline void bench_experiments(const BenchArgs&, int) {}
 
-
-inline std::vector<BenchVariant> bench_variants() { return {}; };
-}
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).
