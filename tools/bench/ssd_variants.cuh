@@ -82,8 +82,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
     long long seqStride, int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    const StateSmem m(sm);
-    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    const StateSmem<false> m(sm);
     float *Xs = m.Xs, *wU = m.wU;
     const int s = blockIdx.x, g = blockIdx.y, hpg = H / G, hl0 = blockIdx.z * headsPerCta;
     const int nh = min(headsPerCta, hpg - hl0);
@@ -94,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
     for (int k = 0; k < nc; k++) {
         const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
         __syncthreads();  // the previous chunk's readers are done with B
-        pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
+        pack_state_b(m, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
         for (int i = 0; i < nh; i++) {
             const int h = g * hpg + hl0 + i;
             float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN;
@@ -108,7 +107,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
             __syncthreads();  // B is packed; the previous head's readers are done with x and w
             const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
             float acc[8][4] = {};
-            chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+            chunk_state_product(acc, Xs, wU, m, kEnd, pb, nb, gr, tq, lane);
             const float decay = expf(last);
 #pragma unroll
             for (int j = 0; j < 8; j++)
@@ -135,158 +134,13 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 
 // Shipped from here (session 11): S_in read by the scan with evict-first loads (ssd_results/2026-11-30-scan-stream-s.log).
 
+// Shipped from here (session 14): the chunk-state product on wgmma for sm_90a (chunk states and walk), measured here
+// first as ssd_chunk_state_wg_tc (commit 7f8aef7; ssd_results/2026-11-30-state-wgmma.log).
 
 // One-off experiments with their own inputs, checks and timings (run after the variants).
 inline void bench_experiments(const BenchArgs&, int) {}
 
-
-// Session 14 experiment: the chunk-state product on Hopper's warpgroup tensor cores. B is packed as bf16 hi / lo tiles
-// in wgmma's K-major 128-byte-swizzle layout (two 64-u blocks of 128 n rows), (x w)^T is built in registers as now
-// (the mma.sync A fragment is wgmma's register-A layout), and each warpgroup issues wgmma.m64n64k16 (its 64 n) three
-// times a k-step instead of 24 mma.sync m16n8k16 a warp. Sum order inside the tensor core differs: not the same bits.
-#include "gemm_sm90.cuh"
-namespace state_wg {
-constexpr int B_TILE = 128 * 128 * 2;  // one of hi / lo: 2 blocks of 64 u x 128 n rows of 128 bytes
-constexpr int SMEM = 2 * B_TILE + 4 * (SSD_QMAX * ssd_tc::LD_X + SSD_QMAX) + 1024;
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-
-__device__ __forceinline__ void wgmma_m64n64k16_rA(float (&d)[32], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                                   uint64_t db) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, "
-                 "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "l"(db), "r"(1));
-}
-
-// B [u][n] (rows u of src, 128 columns n) as bf16 pairs over u into hi / lo at tiles: element (u, n) in block u / 64,
-// row n, 16-byte chunk ((u % 64) / 8) ^ (n % 8). A thread keeps one n and walks its u pairs, 16 loads in flight.
-__device__ __forceinline__ void pack_b(unsigned char* hi, unsigned char* lo, const float* __restrict__ src, size_t ld,
-                                       int rowsValid, int colsValid) {
-    const int n = threadIdx.x & 127, w0 = threadIdx.x >> 7;  // pairs w = w0 + 2 i: u = 2 w, 2 w + 1
-    const bool colOk = n < colsValid;
-    const float* p = src + (size_t)(2 * w0) * ld + n;
-#pragma unroll
-    for (int b0 = 0; b0 < 32; b0 += 16) {
-        float v0[16], v1[16];
-#pragma unroll
-        for (int i = 0; i < 16; i++, p += 4 * ld) {
-            const int u = 2 * (w0 + 2 * (b0 + i));
-            v0[i] = colOk && u < rowsValid ? p[0] : 0.f;
-            v1[i] = colOk && u + 1 < rowsValid ? p[ld] : 0.f;
-        }
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            const int u = 2 * (w0 + 2 * (b0 + i));
-            const ssd_tc::Split2 sp(v0[i], v1[i]);
-            const int off = (u >> 6) * (64 * 128 * 2) + n * 128 + ((((u & 63) >> 3) ^ (n & 7)) << 4) + (u & 7) * 2;
-            *reinterpret_cast<uint32_t*>(hi + off) = sp.hi;
-            *reinterpret_cast<uint32_t*>(lo + off) = sp.lo;
-        }
-    }
-}
-
-// acc as ssd_tc::chunk_state_product's (warp w: p rows 16 (w % 4).., n columns 64 (w / 4)..), d[4 j + e] = acc[j][e].
-// AHEAD: one k-step's wgmma batch stays in flight while the next k-step's A fragments are built (their registers are
-// held live past the wait that retires the batch reading them).
-template <bool AHEAD>
-__device__ __forceinline__ void product(float (&d)[32], const float* Xs, const float* wU, uint32_t bHi, uint32_t bLo,
-                                        int kEnd, int pb, int nb, int gr, int tq) {
-    using namespace ssd_tc;
-    wg_gemm::touch(d);
-    uint32_t held[8] = {};
-    for (int k = 0; k < kEnd; k += 16) {
-        const int u0 = k + 2 * tq, u1 = u0 + 8;
-        const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
-        const float* xa = Xs + pb + gr;
-        const Split2 a[4] = {Split2(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
-                             Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
-                             Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
-                             Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
-        const uint32_t off = (k >> 6) * (64 * 128 * 2) + nb * 128 + ((k & 63) >> 4) * 32;
-        const uint64_t dHi = wg_gemm::smem_desc(bHi + off), dLo = wg_gemm::smem_desc(bLo + off);
-        wg_gemm::wg_fence();
-        wgmma_m64n64k16_rA(d, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
-        wgmma_m64n64k16_rA(d, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
-        wgmma_m64n64k16_rA(d, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
-        wg_gemm::wg_commit();
-        if (AHEAD) {
-            wg_gemm::wg_wait<1>();  // the previous k-step's batch is done with its fragments
-            asm volatile("" ::"r"(held[0]), "r"(held[1]), "r"(held[2]), "r"(held[3]), "r"(held[4]), "r"(held[5]),
-                         "r"(held[6]), "r"(held[7]));
-#pragma unroll
-            for (int i = 0; i < 4; i++) held[i] = a[i].hi, held[4 + i] = a[i].lo;
-        } else {
-            wg_gemm::wg_wait<0>();
-        }
-    }
-    wg_gemm::wg_wait<0>();
-    asm volatile("" ::"r"(held[0]), "r"(held[1]), "r"(held[2]), "r"(held[3]), "r"(held[4]), "r"(held[5]), "r"(held[6]),
-                 "r"(held[7]));
-    wg_gemm::touch(d);
-}
-#endif
-}  // namespace state_wg
-
-template <bool AHEAD>
-__global__ void __launch_bounds__(256, 2) ssd_chunk_state_wg_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, int headsPerCta, float* states) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using namespace ssd_tc;
-    extern __shared__ __align__(16) unsigned char smraw[];
-    const uint32_t base = wg_gemm::aligned_smem();
-    unsigned char* basePtr = smraw + (base - (uint32_t)__cvta_generic_to_shared(smraw));
-    float* Xs = reinterpret_cast<float*>(basePtr + 2 * state_wg::B_TILE);
-    float* wU = Xs + SSD_QMAX * LD_X;
-    const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
-    if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;
-    const int st = chunkStart[c], len = chunkLen[c];
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
-    state_wg::pack_b(basePtr, basePtr + state_wg::B_TILE, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-    wg_gemm::fence_async_smem();
-    for (int i = 0; i < headsPerCta; i++) {
-        const int hl = blockIdx.z * headsPerCta + i;
-        if (hl >= hpg) break;
-        const int h = g * hpg + hl;
-        __syncthreads();  // B is packed; the previous head's readers are done with x and w
-        stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
-        float d[32];
-#pragma unroll
-        for (int j = 0; j < 32; j++) d[j] = 0.f;
-        state_wg::product<AHEAD>(d, Xs, wU, base, base + state_wg::B_TILE, kEnd, pb, nb, gr, tq);
-        float acc[8][4];
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[j][e] = d[4 * j + e];
-        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
-    }
-#endif
-}
-
-template <bool AHEAD>
-inline BenchVariant state_wg_variant(const char* name, int hp) {
-    return {name, Replaces::STATE,
-            [] { CK(cudaFuncSetAttribute(ssd_chunk_state_wg_tc<AHEAD>, cudaFuncAttributeMaxDynamicSharedMemorySize, state_wg::SMEM)); },
-            [=](const BenchArgs& a) {
-                const int h = hp > 0 ? hp : a.headsPerCta;
-                ssd_chunk_state_wg_tc<AHEAD><<<dim3(a.C, a.G, (a.H / a.G + h - 1) / h), 256, state_wg::SMEM>>>(
-                    a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.tokPos, 3, a.H, a.P, a.N,
-                    a.G, h, a.states);
-            }};
-}
-
-inline std::vector<BenchVariant> bench_variants() {
-    return {state_wg_variant<false>("state on wgmma", 0), state_wg_variant<true>("state on wgmma, ahead", 0),
-            state_wg_variant<true>("state on wgmma, ahead, 12 h", 12)};
-}
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).

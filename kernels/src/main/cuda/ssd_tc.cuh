@@ -13,6 +13,7 @@
 // and even, 8-byte aligned rows (GpuSsdScan.tensorCoreEligible); the host falls back to the fp32 kernels otherwise.
 #pragma once
 #include "ssd.cuh"
+#include "gemm_sm90.cuh"
 
 namespace ssd_tc {
 constexpr int THREADS = 256;
@@ -184,14 +185,74 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
     }
 }
 
-// The chunk-state kernels' shared memory (STATE_SMEM): B packed as pairs over u, head and tail [128 n][LD_W], the
-// head's x [128 u][LD_X] and the weights w [128 u].
+// The chunk-state kernels' shared memory (STATE_SMEM): B as chunk_state_product reads it, the head's x [128 u][LD_X]
+// and the weights w [128 u]. On sm_90a B is two bf16 tiles, hi and lo, in wgmma's K-major 128-byte-swizzle layout
+// (1024-byte aligned; per tile two blocks of 64 u, each 128 n rows of 128 bytes: element (u, n) in block u / 64, row n,
+// 16-byte chunk ((u % 64) / 8) ^ (n % 8)); elsewhere packed pairs over u, head and tail [128 n][LD_W].
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SSD_STATE_WGMMA 1
+constexpr bool STATE_WG = true;  // the chunk-state kernel's product on wgmma (the walk keeps mma.sync: see below)
+#else
+constexpr bool STATE_WG = false;
+#endif
+constexpr int STATE_B_TILE = 128 * 128 * 2;  // bytes of one sm_90a B tile (hi or lo)
+static_assert(1024 + 2 * STATE_B_TILE + 4 * (SSD_QMAX * LD_X + SSD_QMAX) <= STATE_SMEM, "sm_90a layout fits STATE_SMEM");
+template <bool WG>
 struct StateSmem {
     uint32_t *Bhi, *Blo;
     float *Xs, *wU;
-    __device__ explicit StateSmem(float* sm)
-        : Bhi(reinterpret_cast<uint32_t*>(sm)), Blo(Bhi + 128 * LD_W), Xs(sm + 2 * 128 * LD_W), wU(Xs + SSD_QMAX * LD_X) {}
+    __device__ explicit StateSmem(float* sm) {
+        if (WG) {
+            const uint32_t at = (uint32_t)__cvta_generic_to_shared(sm);
+            unsigned char* b = reinterpret_cast<unsigned char*>(sm) + (((at + 1023) & ~1023u) - at);
+            Bhi = reinterpret_cast<uint32_t*>(b);
+            Blo = reinterpret_cast<uint32_t*>(b + STATE_B_TILE);
+            Xs = reinterpret_cast<float*>(b + 2 * STATE_B_TILE);
+        } else {
+            Bhi = reinterpret_cast<uint32_t*>(sm);
+            Blo = Bhi + 128 * LD_W;
+            Xs = sm + 2 * 128 * LD_W;
+        }
+        wU = Xs + SSD_QMAX * LD_X;
+    }
 };
+
+// Packs B [u][n] (row u at src + u * ld, 128 columns n) into m.Bhi / m.Blo in the layout above. Rows >= rowsValid and
+// columns >= colsValid read 0. On sm_90a a thread keeps one n and walks its u pairs, 16 loads in flight, and the
+// writes are fenced for wgmma's reads (the async proxy) before the barrier that publishes them.
+template <bool WG>
+__device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float* __restrict__ src, size_t ld,
+                                             int rowsValid, int colsValid) {
+#ifdef SSD_STATE_WGMMA
+    if (WG) {
+    unsigned char *hi = reinterpret_cast<unsigned char*>(m.Bhi), *lo = reinterpret_cast<unsigned char*>(m.Blo);
+    const int n = threadIdx.x & 127, w0 = threadIdx.x >> 7;  // pairs w = w0 + 2 i: u = 2 w, 2 w + 1
+    const bool colOk = n < colsValid;
+    const float* p = src + (size_t)(2 * w0) * ld + n;
+#pragma unroll
+    for (int b0 = 0; b0 < 32; b0 += 16) {
+        float v0[16], v1[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++, p += 4 * ld) {
+            const int u = 2 * (w0 + 2 * (b0 + i));
+            v0[i] = colOk && u < rowsValid ? p[0] : 0.f;
+            v1[i] = colOk && u + 1 < rowsValid ? p[ld] : 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int u = 2 * (w0 + 2 * (b0 + i));
+            const Split2 sp(v0[i], v1[i]);
+            const int off = (u >> 6) * (64 * 128 * 2) + n * 128 + ((((u & 63) >> 3) ^ (n & 7)) << 4) + (u & 7) * 2;
+            *reinterpret_cast<uint32_t*>(hi + off) = sp.hi;
+            *reinterpret_cast<uint32_t*>(lo + off) = sp.lo;
+        }
+    }
+    wg_gemm::fence_async_smem();
+    return;
+    }
+#endif
+    pack_k_pairs<128>(m.Bhi, m.Blo, src, ld, rowsValid, colsValid);
+}
 
 // The chunk state's per-head inputs for chunk [st, st + len) of head h: its x columns staged into Xs [u][p] by
 // cp.async and the weights w_u = exp(cum_last - cum_u) dt_u into wU; `meanwhile()` runs while the copies fly. Returns
@@ -211,12 +272,43 @@ __device__ __forceinline__ float stage_head(float* Xs, float* wU, const float* _
     return last;
 }
 
+#ifdef SSD_STATE_WGMMA
+// acc (8 column blocks of 8 n, as mma.sync's C fragments: wgmma.m64nN's accumulator layout) += a (the warp's 16 rows
+// of the warpgroup's 64, mma.sync's A fragment layout) . B tile at descriptor db (16 u x 64 n).
+__device__ __forceinline__ void wgmma_m64n64k16(float (&acc)[8][4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                                uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, "
+                 "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+                 : "+f"(acc[0][0]), "+f"(acc[0][1]), "+f"(acc[0][2]), "+f"(acc[0][3]), "+f"(acc[1][0]), "+f"(acc[1][1]),
+                   "+f"(acc[1][2]), "+f"(acc[1][3]), "+f"(acc[2][0]), "+f"(acc[2][1]), "+f"(acc[2][2]), "+f"(acc[2][3]),
+                   "+f"(acc[3][0]), "+f"(acc[3][1]), "+f"(acc[3][2]), "+f"(acc[3][3]), "+f"(acc[4][0]), "+f"(acc[4][1]),
+                   "+f"(acc[4][2]), "+f"(acc[4][3]), "+f"(acc[5][0]), "+f"(acc[5][1]), "+f"(acc[5][2]), "+f"(acc[5][3]),
+                   "+f"(acc[6][0]), "+f"(acc[6][1]), "+f"(acc[6][2]), "+f"(acc[6][3]), "+f"(acc[7][0]), "+f"(acc[7][1]),
+                   "+f"(acc[7][2]), "+f"(acc[7][3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void touch_acc(float (&acc)[8][4]) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) wg_gemm::touch(acc[j]);
+}
+#endif
+
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
-// staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed in Bhi / Blo.
-// Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4.
+// staged in Xs [u][p], the weights w_u = exp(cum_last - cum_u) dt_u in wU and B packed by pack_state_b.
+// Warp w owns p rows pb = 16 (w % 4).. and n columns nb = 64 (w / 4)..; gr = lane / 4, tq = lane % 4. WG (sm_90a
+// only): each warpgroup (its 64 n) issues three wgmma.m64n64k16 a k-step with (x w)^T from registers, the batch retired
+// before the next k-step (a batch kept in flight while the next fragments were built measured slower); else 24
+// mma.sync m16n8k16 a warp. The same bits either way (ssd_results/2026-11-30-state-wgmma.log).
+template <bool WG>
 __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const float* Xs, const float* wU,
-                                                    const uint32_t* Bhi, const uint32_t* Blo, int kEnd, int pb, int nb,
-                                                    int gr, int tq, int lane) {
+                                                    const StateSmem<WG>& m, int kEnd, int pb, int nb, int gr, int tq,
+                                                    int lane) {
+#ifdef SSD_STATE_WGMMA
+    const uint32_t bHi = (uint32_t)__cvta_generic_to_shared(m.Bhi), bLo = (uint32_t)__cvta_generic_to_shared(m.Blo);
+    if (WG) touch_acc(acc);
+#endif
     for (int k = 0; k < kEnd; k += 16) {
         const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
         const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
@@ -225,8 +317,22 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const fl
                              Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
                              Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
                              Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
+#ifdef SSD_STATE_WGMMA
+        if (WG) {
+            const uint32_t off = (k >> 6) * (64 * 128 * 2) + nb * 128 + ((k & 63) >> 4) * 32;
+            const uint64_t dHi = wg_gemm::smem_desc(bHi + off), dLo = wg_gemm::smem_desc(bLo + off);
+            wg_gemm::wg_fence();
+            wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
+            wg_gemm::wg_commit();
+            wg_gemm::wg_wait<0>();
+            touch_acc(acc);
+            continue;
+        }
+#endif
         uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-        load_b(Bhi, Blo, nb, k, lane, bh0, bh1, bl0, bl1);
+        load_b(m.Bhi, m.Blo, nb, k, lane, bh0, bh1, bl0, bl1);
         mma3x8(acc, a, bh0, bh1, bl0, bl1);
     }
 }
@@ -279,15 +385,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
                                                                         float* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    const StateSmem m(sm);
-    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    const StateSmem<STATE_WG> m(sm);
     float *Xs = m.Xs, *wU = m.wU;
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
     if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;  // a sequence's last chunk
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
-    pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
+    pack_state_b(m, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
     for (int i = 0; i < headsPerCta; i++) {
         const int hl = blockIdx.z * headsPerCta + i;
         if (hl >= hpg) break;
@@ -295,7 +400,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
         __syncthreads();  // B is packed; the previous head's readers are done with x and w
         stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
         float acc[8][4] = {};
-        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        chunk_state_product(acc, Xs, wU, m, kEnd, pb, nb, gr, tq, lane);
         store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
     }
 }
@@ -316,8 +421,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    const StateSmem m(sm);
-    uint32_t *Bhi = m.Bhi, *Blo = m.Blo;
+    const StateSmem<false> m(sm);  // mma.sync: on wgmma the walk measured 9 % slower on 1.3B (its running state
+                                   // leaves no registers; ssd_results/2026-11-30-state-wgmma-shipped.log)
     float *Xs = m.Xs, *wU = m.wU;
     const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
@@ -334,9 +439,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
         if (k == nc - 1 && !(carry & 2)) return;
         __syncthreads();  // the previous chunk's readers are done with B, x and w
         const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
-                                      [&] { pack_k_pairs<128>(Bhi, Blo, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
+                                      [&] { pack_state_b(m, x + (size_t)st * ldX + bOff + g * N, ldX, len, N); });
         float acc[8][4] = {};
-        chunk_state_product(acc, Xs, wU, Bhi, Blo, kEnd, pb, nb, gr, tq, lane);
+        chunk_state_product(acc, Xs, wU, m, kEnd, pb, nb, gr, tq, lane);
         const float decay = expf(last);
 #pragma unroll
         for (int j = 0; j < 8; j++)
