@@ -140,7 +140,170 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // One-off experiments with their own inputs, checks and timings (run after the variants).
 inline void bench_experiments(const BenchArgs&, int) {}
 
-inline std::vector<BenchVariant> bench_variants() { return {}; }
+
+// Session 14 experiment: the scan's inter-chunk product C . S_in on wgmma. S_in is packed as bf16 hi / lo tiles in
+// wgmma's K-major 128-byte-swizzle layout (rows p_perm(p), k in k_perm order: the same relabelling as the shipped
+// packing), the C fragments are split in registers as now, and each warpgroup (64 rows t) issues three m64n64k16 a
+// k-step; the causal part stays on mma.sync a warp (its k-steps stop at each warp's diagonal).
+constexpr int SCAN_WG_SMEM = 1024 + 2 * 64 * 128 * 2 + 4 * (2 * 64 * ssd_tc::LD_W + 2 * SSD_QMAX);
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// S_in [p][n] (P x N, row stride ld) into hi / lo tiles: element (p, n) at row p_perm(p), k = 2 k_perm(n / 2) + n % 2,
+// block k / 64, 16-byte chunk ((k % 64) / 8) ^ (row % 8). Thread: one n pair, rows r0 + 4 m.
+__device__ __forceinline__ void pack_sin_tiles(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
+                                               int rowsValid, int colsValid) {
+    using namespace ssd_tc;
+    const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w, L = k_perm(w);
+    const bool colOk = col < colsValid;
+    const float* p = src + (size_t)r0 * ld + col;
+#pragma unroll
+    for (int b0 = 0; b0 < 16; b0 += 16) {
+        float2 v[16];
+#pragma unroll
+        for (int i = 0; i < 16; i++, p += 4 * ld)
+            v[i] = colOk && r0 + (b0 + i) * 4 < rowsValid ? __ldcs(reinterpret_cast<const float2*>(p)) : make_float2(0.f, 0.f);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const Split2 sp(v[i].x, v[i].y);
+            const int m = b0 + i, row = p_perm(r0) + 16 * (m >> 2) + 2 * (m & 3);
+            const int at = (L >> 5) * (64 * 32) + row * 32 + ((((L & 31) >> 2) ^ (row & 7)) << 2) + (L & 3);
+            hi[at] = sp.hi;
+            lo[at] = sp.lo;
+        }
+    }
+    wg_gemm::fence_async_smem();
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_wgi_tc(
+    const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
+    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int dPerChannel, float* y, int ldY) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace ssd_tc;
+    extern __shared__ __align__(16) float scan_sm[];
+    const uint32_t at0 = (uint32_t)__cvta_generic_to_shared(scan_sm);
+    unsigned char* base = reinterpret_cast<unsigned char*>(scan_sm) + (((at0 + 1023) & ~1023u) - at0);
+    uint32_t* SThi = reinterpret_cast<uint32_t*>(base);
+    uint32_t* STlo = reinterpret_cast<uint32_t*>(base + 64 * 128 * 2);
+    uint32_t* Xhi = reinterpret_cast<uint32_t*>(base + 2 * 64 * 128 * 2);  // [p][u/2]
+    uint32_t* Xlo = Xhi + 64 * LD_W;
+    float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);
+    float* dtU = cumU + SSD_QMAX;
+    const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
+    const int st = chunkStart[c], len = chunkLen[c];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
+    const int t0 = tb + gr, t1 = t0 + 8;
+    const bool stateIn = (carry & 1) || tokPos[st] != 0;
+    if (stateIn) pack_sin_tiles(SThi, STlo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    for (int u = tid; u < SSD_QMAX; u += THREADS) {
+        cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
+        dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
+    }
+    __syncthreads();
+    float acc[8][4] = {};
+    const float c0 = cumU[t0], c1 = cumU[t1];
+    if (stateIn && 64 * (warp >> 2) < len) {  // inter chunk, per warpgroup: C [t x n] . S_in^T [n x p]
+        const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
+        const float* C1 = C0 + 8 * (size_t)ldX;
+        const bool r0 = t0 < len, r1 = t1 < len;
+        auto loadC = [&](int k, float4 (&v)[2]) {
+            const int n = k + 4 * tq;
+            const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+            v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
+            v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
+        };
+        const int kInter = (N + 15) & ~15;
+        const uint32_t sHi = (uint32_t)__cvta_generic_to_shared(SThi), sLo = (uint32_t)__cvta_generic_to_shared(STlo);
+        float4 nxt[2];
+        loadC(0, nxt);
+        touch_acc(acc);
+        for (int k = 0; k < kInter; k += 16) {
+            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
+                                 Split2(nxt[1].z, nxt[1].w)};
+            if (k + 16 < kInter) loadC(k + 16, nxt);
+            const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
+            const uint64_t dHi = wg_gemm::smem_desc(sHi + off), dLo = wg_gemm::smem_desc(sLo + off);
+            wg_gemm::wg_fence();
+            wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
+            wg_gemm::wg_commit();
+            wg_gemm::wg_wait<0>();
+            touch_acc(acc);
+        }
+        const float e0 = expf(c0), e1 = expf(c1);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            acc[j][0] *= e0;
+            acc[j][1] *= e0;
+            acc[j][2] *= e1;
+            acc[j][3] *= e1;
+        }
+    }
+    if (tb < len) {  // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p], as the shipped scan
+        float4 nxt[2];
+        const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
+        auto loadCB = [&](int k, float4 (&v)[2]) {
+            const int u = k + 4 * tq;
+            v[0] = *reinterpret_cast<const float4*>(cbc + t0 * SSD_QMAX + u);
+            v[1] = *reinterpret_cast<const float4*>(cbc + t1 * SSD_QMAX + u);
+        };
+        auto step = [&](int k, bool diagonal) {
+            const int u = k + 4 * tq;
+            const float4 cu = *reinterpret_cast<const float4*>(cumU + u), du = *reinterpret_cast<const float4*>(dtU + u);
+            auto m = [&](float v, int t, float ct, int uu, float cuu, float duu) {
+                const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;
+                return (!diagonal || uu <= t) ? r : 0.f;
+            };
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
+                                 Split2(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
+            if (!diagonal) loadCB(k + 16, nxt);
+            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
+            load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
+        };
+        loadCB(0, nxt);
+        for (int k = 0; k < tb; k += 16) step(k, false);
+        step(tb, true);
+    }
+    const float dHead = dPerChannel ? 0.f : D[h];
+#pragma unroll
+    for (int e = 0; e < 4; e += 2) {
+        const int t = tb + gr + (e >> 1) * 8;
+        if (t >= len) continue;
+        const float* xr = x + (size_t)(st + t) * ldX + xOff + h * P;
+#pragma unroll
+        for (int J = 0; J < 4; J++) {
+            const int p = 16 * J + 4 * tq;
+            if (p >= P) continue;
+            const float4 xv = *reinterpret_cast<const float4*>(xr + p);
+            const float* dp = D + h * P + p;
+            const float4 d = dPerChannel ? make_float4(dp[0], dp[1], dp[2], dp[3]) : make_float4(dHead, dHead, dHead, dHead);
+            *reinterpret_cast<float4*>(y + (size_t)(st + t) * ldY + h * P + p) =
+                make_float4(acc[2 * J][e] + d.x * xv.x, acc[2 * J][e + 1] + d.y * xv.y, acc[2 * J + 1][e] + d.z * xv.z,
+                            acc[2 * J + 1][e + 1] + d.w * xv.w);
+        }
+    }
+#endif
+}
+
+inline BenchVariant scan_wgi_variant(const char* name, int carry) {
+    return {name, Replaces::SCAN,
+            [] { CK(cudaFuncSetAttribute(ssd_chunk_scan_wgi_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, SCAN_WG_SMEM)); },
+            [=](const BenchArgs& a) {
+                ssd_chunk_scan_wgi_tc<<<a.C * a.H, 256, SCAN_WG_SMEM>>>(a.x, a.ldX, a.xOff, a.cOff, a.dt, a.cum, a.T,
+                    a.chunkStart, a.chunkLen, a.tokPos, carry, a.H, a.P, a.N, a.G, a.passed, a.cb, a.D, 0, a.y, a.ldY);
+            }};
+}
+
+inline std::vector<BenchVariant> bench_variants() {
+    return {scan_wgi_variant("scan inter on wgmma (c3)", 3), scan_wgi_variant("scan inter on wgmma", 0)};
+}
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).
