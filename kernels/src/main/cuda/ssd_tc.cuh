@@ -15,14 +15,23 @@
 #include "ssd.cuh"
 #include "gemm_sm90.cuh"
 
+// On sm_90a the products whose other operand sits in shared memory for the whole CTA (the chunk states' B, the scan's
+// S_in) run on wgmma with the row operand from registers: the same fragments and, as measured, the same bits.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SSD_TC_WGMMA 1
+#endif
+
 namespace ssd_tc {
 constexpr int THREADS = 256;
 constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragment loads down a column miss no bank
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B head, tail [128 n][LD_W] | x [128 u][LD_X] | w [128]
 constexpr int STATE_SMEM = 4 * (2 * 128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
-// chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]
+// chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as
+// two bf16 wgmma tiles (see pack_sin_tiles), 1024-byte aligned, in place of its packed pairs
 constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
+constexpr int SCAN_S_TILE = 64 * 128 * 2;  // bytes of one sm_90a S_in tile (hi or lo)
+static_assert(1024 + 2 * SCAN_S_TILE + 4 * (2 * 64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
 constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
 
@@ -189,8 +198,7 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 // and the weights w [128 u]. On sm_90a B is two bf16 tiles, hi and lo, in wgmma's K-major 128-byte-swizzle layout
 // (1024-byte aligned; per tile two blocks of 64 u, each 128 n rows of 128 bytes: element (u, n) in block u / 64, row n,
 // 16-byte chunk ((u % 64) / 8) ^ (n % 8)); elsewhere packed pairs over u, head and tail [128 n][LD_W].
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define SSD_STATE_WGMMA 1
+#ifdef SSD_TC_WGMMA
 constexpr bool STATE_WG = true;  // the chunk-state kernel's product on wgmma (the walk keeps mma.sync: see below)
 #else
 constexpr bool STATE_WG = false;
@@ -223,7 +231,7 @@ struct StateSmem {
 template <bool WG>
 __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float* __restrict__ src, size_t ld,
                                              int rowsValid, int colsValid) {
-#ifdef SSD_STATE_WGMMA
+#ifdef SSD_TC_WGMMA
     if (WG) {
     unsigned char *hi = reinterpret_cast<unsigned char*>(m.Bhi), *lo = reinterpret_cast<unsigned char*>(m.Blo);
     const int n = threadIdx.x & 127, w0 = threadIdx.x >> 7;  // pairs w = w0 + 2 i: u = 2 w, 2 w + 1
@@ -254,6 +262,33 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
     pack_k_pairs<128>(m.Bhi, m.Blo, src, ld, rowsValid, colsValid);
 }
 
+#ifdef SSD_TC_WGMMA
+// The scan's S_in [p][n] (P x N, row stride ld; read once, evict-first) into bf16 hi / lo wgmma tiles, K-major with
+// the 128-byte swizzle: element (p, n) at row p_perm(p), k = 2 k_perm(n / 2) + n % 2 (pack_row_pairs' relabelling),
+// block k / 64 (64 rows of 128 bytes), 16-byte chunk ((k % 64) / 8) ^ (row % 8). Rows >= rowsValid and columns >=
+// colsValid read 0. A thread keeps one n pair and walks rows r0 + 4 m, 16 loads in flight; the writes are fenced for
+// wgmma's reads before the barrier that publishes them.
+__device__ __forceinline__ void pack_sin_tiles(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
+                                               int rowsValid, int colsValid) {
+    const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w, L = k_perm(w);
+    const bool colOk = col < colsValid;
+    const float* p = src + (size_t)r0 * ld + col;
+    float2 v[16];
+#pragma unroll
+    for (int m = 0; m < 16; m++, p += 4 * ld)
+        v[m] = colOk && r0 + 4 * m < rowsValid ? __ldcs(reinterpret_cast<const float2*>(p)) : make_float2(0.f, 0.f);
+#pragma unroll
+    for (int m = 0; m < 16; m++) {
+        const Split2 sp(v[m].x, v[m].y);
+        const int row = p_perm(r0) + 16 * (m >> 2) + 2 * (m & 3);  // = p_perm(r0 + 4 m)
+        const int at = (L >> 5) * (64 * 32) + row * 32 + ((((L & 31) >> 2) ^ (row & 7)) << 2) + (L & 3);
+        hi[at] = sp.hi;
+        lo[at] = sp.lo;
+    }
+    wg_gemm::fence_async_smem();
+}
+#endif
+
 // The chunk state's per-head inputs for chunk [st, st + len) of head h: its x columns staged into Xs [u][p] by
 // cp.async and the weights w_u = exp(cum_last - cum_u) dt_u into wU; `meanwhile()` runs while the copies fly. Returns
 // cum_last; ends with a barrier (Xs and wU ready).
@@ -272,7 +307,7 @@ __device__ __forceinline__ float stage_head(float* Xs, float* wU, const float* _
     return last;
 }
 
-#ifdef SSD_STATE_WGMMA
+#ifdef SSD_TC_WGMMA
 // acc (8 column blocks of 8 n, as mma.sync's C fragments: wgmma.m64nN's accumulator layout) += a (the warp's 16 rows
 // of the warpgroup's 64, mma.sync's A fragment layout) . B tile at descriptor db (16 u x 64 n).
 __device__ __forceinline__ void wgmma_m64n64k16(float (&acc)[8][4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -305,7 +340,7 @@ template <bool WG>
 __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const float* Xs, const float* wU,
                                                     const StateSmem<WG>& m, int kEnd, int pb, int nb, int gr, int tq,
                                                     int lane) {
-#ifdef SSD_STATE_WGMMA
+#ifdef SSD_TC_WGMMA
     const uint32_t bHi = (uint32_t)__cvta_generic_to_shared(m.Bhi), bLo = (uint32_t)__cvta_generic_to_shared(m.Blo);
     if (WG) touch_acc(acc);
 #endif
@@ -317,7 +352,7 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const fl
                              Split2(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
                              Split2(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
                              Split2(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
-#ifdef SSD_STATE_WGMMA
+#ifdef SSD_TC_WGMMA
         if (WG) {
             const uint32_t off = (k >> 6) * (64 * 128 * 2) + nb * 128 + ((k & 63) >> 4) * 32;
             const uint64_t dHi = wg_gemm::smem_desc(bHi + off), dLo = wg_gemm::smem_desc(bLo + off);
@@ -527,9 +562,17 @@ __device__ __forceinline__ void chunk_scan_tc(
     int dPerChannel, float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
-    uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);   // [p][n/2]
+#ifdef SSD_TC_WGMMA
+    const uint32_t at0 = (uint32_t)__cvta_generic_to_shared(scan_sm);
+    unsigned char* tiles = reinterpret_cast<unsigned char*>(scan_sm) + (((at0 + 1023) & ~1023u) - at0);
+    uint32_t* Shi = reinterpret_cast<uint32_t*>(tiles);  // pack_sin_tiles
+    uint32_t* Slo = reinterpret_cast<uint32_t*>(tiles + SCAN_S_TILE);
+    uint32_t* Xhi = reinterpret_cast<uint32_t*>(tiles + 2 * SCAN_S_TILE);  // [p][u/2]
+#else
+    uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);  // [p][n/2]
     uint32_t* Slo = Shi + 64 * LD_W;
-    uint32_t* Xhi = Slo + 64 * LD_W;                    // [p][u/2]
+    uint32_t* Xhi = Slo + 64 * LD_W;  // [p][u/2]
+#endif
     uint32_t* Xlo = Xhi + 64 * LD_W;
     float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
     float* dtU = cumU + SSD_QMAX;                             // [u]
@@ -540,7 +583,11 @@ __device__ __forceinline__ void chunk_scan_tc(
     const bool stateIn = (carry & 1) || tokPos[st] != 0;
     // S_in [p][n] packed over n (read once: evict-first loads leave L2 to the C and C.B rows every head of the chunk
     // reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
+#ifdef SSD_TC_WGMMA
+    if (stateIn) pack_sin_tiles(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+#else
     if (stateIn) pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+#endif
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
@@ -548,9 +595,52 @@ __device__ __forceinline__ void chunk_scan_tc(
     }
     __syncthreads();
     float acc[8][4] = {};
+#ifdef SSD_TC_WGMMA
+    // inter chunk: C [t x n] . S_in^T [n x p], three wgmma.m64n64k16 a k-step for each warpgroup's 64 rows t (with a
+    // row below len); the same C fragments and sums as the mma.sync path (ssd_results/2026-11-30-scan-wgmma-inter.log)
+    if (stateIn && 64 * (warp >> 2) < len) {
+        const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
+        const float* C1 = C0 + 8 * (size_t)ldX;
+        const bool r0 = t0 < len, r1 = t1 < len;
+        auto loadC = [&](int k, float4 (&v)[2]) {  // lane tq: n = k + 4 tq .. + 3 (k_perm)
+            const int n = k + 4 * tq;
+            const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+            v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
+            v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
+        };
+        const int kInter = (N + 15) & ~15;
+        const uint32_t sHi = (uint32_t)__cvta_generic_to_shared(Shi), sLo = (uint32_t)__cvta_generic_to_shared(Slo);
+        float4 nxt[2];
+        loadC(0, nxt);
+        touch_acc(acc);
+        for (int k = 0; k < kInter; k += 16) {
+            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
+                                 Split2(nxt[1].z, nxt[1].w)};
+            if (k + 16 < kInter) loadC(k + 16, nxt);
+            const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
+            const uint64_t dHi = wg_gemm::smem_desc(sHi + off), dLo = wg_gemm::smem_desc(sLo + off);
+            wg_gemm::wg_fence();
+            wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
+            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
+            wg_gemm::wg_commit();
+            wg_gemm::wg_wait<0>();
+            touch_acc(acc);
+        }
+        const float e0 = expf(cumU[t0]), e1 = expf(cumU[t1]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            acc[j][0] *= e0;
+            acc[j][1] *= e0;
+            acc[j][2] *= e1;
+            acc[j][3] *= e1;
+        }
+    }
+#endif
     if (tb < len) {
         const float c0 = cumU[t0], c1 = cumU[t1];
         float4 nxt[2];
+#ifndef SSD_TC_WGMMA
         if (stateIn) {  // inter chunk: C [t x n] . S_in^T [n x p]
             const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
             const float* C1 = C0 + 8 * (size_t)ldX;
@@ -581,6 +671,7 @@ __device__ __forceinline__ void chunk_scan_tc(
                 acc[j][3] *= e1;
             }
         }
+#endif
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
         const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
         auto loadCB = [&](int k, float4 (&v)[2]) {  // u = k + 4 tq .. + 3 (k_perm: x is packed to match)
