@@ -554,6 +554,40 @@ struct GatedOut {
     float* sumSq;    // [T][H]
 };
 
+// The scan's inter-chunk part for a warp's rows t0 and t1 = t0 + 8 (rows >= len read as zero): acc =
+// diag(exp(cum_t)) C [t x n] . S_in^T [n x p], C's rows t0 (at C0) and t1 read from L2 one 16-n step ahead; lane tq
+// takes n = k + 4 tq .. + 3 of a step (k_perm: S_in is packed to match; N % 4 == 0). step(k, a) adds the step's
+// product of the split C fragments a into acc.
+template <class Step>
+__device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __restrict__ C0, int ldX, bool r0, bool r1,
+                                           int N, int tq, float c0, float c1, Step&& step) {
+    using namespace ssd_tc;
+    const float* C1 = C0 + 8 * (size_t)ldX;
+    auto loadC = [&](int k, float4 (&v)[2]) {
+        const int n = k + 4 * tq;
+        const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+        v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
+        v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
+    };
+    const int kInter = (N + 15) & ~15;
+    float4 nxt[2];
+    loadC(0, nxt);
+    for (int k = 0; k < kInter; k += 16) {
+        const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
+                             Split2(nxt[1].z, nxt[1].w)};
+        if (k + 16 < kInter) loadC(k + 16, nxt);
+        step(k, a);
+    }
+    const float e0 = expf(c0), e1 = expf(c1);
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        acc[j][0] *= e0;
+        acc[j][1] *= e0;
+        acc[j][2] *= e1;
+        acc[j][3] *= e1;
+    }
+}
+
 template <bool GATED>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
@@ -596,27 +630,13 @@ __device__ __forceinline__ void chunk_scan_tc(
     __syncthreads();
     float acc[8][4] = {};
 #ifdef SSD_TC_WGMMA
-    // inter chunk: C [t x n] . S_in^T [n x p], three wgmma.m64n64k16 a k-step for each warpgroup's 64 rows t (with a
-    // row below len); the same C fragments and sums as the mma.sync path (ssd_results/2026-11-30-scan-wgmma-inter.log)
+    // inter chunk on wgmma: three m64n64k16 a k-step for each warpgroup's 64 rows t (with a row below len); the same
+    // C fragments and sums as the mma.sync path (ssd_results/2026-11-30-scan-wgmma-inter.log)
     if (stateIn && 64 * (warp >> 2) < len) {
-        const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
-        const float* C1 = C0 + 8 * (size_t)ldX;
-        const bool r0 = t0 < len, r1 = t1 < len;
-        auto loadC = [&](int k, float4 (&v)[2]) {  // lane tq: n = k + 4 tq .. + 3 (k_perm)
-            const int n = k + 4 * tq;
-            const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-            v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
-            v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
-        };
-        const int kInter = (N + 15) & ~15;
         const uint32_t sHi = (uint32_t)__cvta_generic_to_shared(Shi), sLo = (uint32_t)__cvta_generic_to_shared(Slo);
-        float4 nxt[2];
-        loadC(0, nxt);
         touch_acc(acc);
-        for (int k = 0; k < kInter; k += 16) {
-            const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
-                                 Split2(nxt[1].z, nxt[1].w)};
-            if (k + 16 < kInter) loadC(k + 16, nxt);
+        scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, cumU[t0], cumU[t1],
+                   [&](int k, const Split2 (&a)[4]) {
             const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
             const uint64_t dHi = wg_gemm::smem_desc(sHi + off), dLo = wg_gemm::smem_desc(sLo + off);
             wg_gemm::wg_fence();
@@ -626,51 +646,20 @@ __device__ __forceinline__ void chunk_scan_tc(
             wg_gemm::wg_commit();
             wg_gemm::wg_wait<0>();
             touch_acc(acc);
-        }
-        const float e0 = expf(cumU[t0]), e1 = expf(cumU[t1]);
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            acc[j][0] *= e0;
-            acc[j][1] *= e0;
-            acc[j][2] *= e1;
-            acc[j][3] *= e1;
-        }
+        });
     }
 #endif
     if (tb < len) {
         const float c0 = cumU[t0], c1 = cumU[t1];
         float4 nxt[2];
 #ifndef SSD_TC_WGMMA
-        if (stateIn) {  // inter chunk: C [t x n] . S_in^T [n x p]
-            const float* C0 = x + (size_t)(st + t0) * ldX + cOff + g * N;
-            const float* C1 = C0 + 8 * (size_t)ldX;
-            const bool r0 = t0 < len, r1 = t1 < len;
-            // lane tq takes n = k + 4 tq .. + 3 of a 16-n step (k_perm: S_in is packed to match); N % 4 == 0
-            auto loadC = [&](int k, float4 (&v)[2]) {
-                const int n = k + 4 * tq;
-                const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-                v[0] = r0 && n < N ? *reinterpret_cast<const float4*>(C0 + n) : z;
-                v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
-            };
-            const int kInter = (N + 15) & ~15;
-            loadC(0, nxt);
-            for (int k = 0; k < kInter; k += 16) {
-                const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
-                                     Split2(nxt[1].z, nxt[1].w)};
-                if (k + 16 < kInter) loadC(k + 16, nxt);
+        if (stateIn)  // inter chunk on mma.sync, a warp
+            scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, c0, c1,
+                       [&](int k, const Split2 (&a)[4]) {
                 uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
                 load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
                 mma3x8(acc, a, bh0, bh1, bl0, bl1);
-            }
-            const float e0 = expf(c0), e1 = expf(c1);
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                acc[j][0] *= e0;
-                acc[j][1] *= e0;
-                acc[j][2] *= e1;
-                acc[j][3] *= e1;
-            }
-        }
+            });
 #endif
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
         const float* cbc = cb + ((size_t)c * G + g) * SSD_QMAX * SSD_QMAX;
