@@ -328,6 +328,18 @@ __device__ __forceinline__ void touch_acc(float (&acc)[8][4]) {
 #pragma unroll
     for (int j = 0; j < 8; j++) wg_gemm::touch(acc[j]);
 }
+// acc += a . B for one 16-k step in bf16x3 (a_lo.B_hi + a_hi.B_lo + a_hi.B_hi): B's hi and lo tiles at the step's
+// 32-byte column (shared addresses bHi, bLo) of 128-byte-swizzle tiles; the batch is retired before returning.
+__device__ __forceinline__ void wgmma3_step(float (&acc)[8][4], const Split2 (&a)[4], uint32_t bHi, uint32_t bLo) {
+    const uint64_t dHi = wg_gemm::smem_desc(bHi), dLo = wg_gemm::smem_desc(bLo);
+    wg_gemm::wg_fence();
+    wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
+    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
+    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
+    wg_gemm::wg_commit();
+    wg_gemm::wg_wait<0>();
+    touch_acc(acc);
+}
 #endif
 
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
@@ -355,14 +367,7 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const fl
 #ifdef SSD_TC_WGMMA
         if (WG) {
             const uint32_t off = (k >> 6) * (64 * 128 * 2) + nb * 128 + ((k & 63) >> 4) * 32;
-            const uint64_t dHi = wg_gemm::smem_desc(bHi + off), dLo = wg_gemm::smem_desc(bLo + off);
-            wg_gemm::wg_fence();
-            wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
-            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
-            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
-            wg_gemm::wg_commit();
-            wg_gemm::wg_wait<0>();
-            touch_acc(acc);
+            wgmma3_step(acc, a, bHi + off, bLo + off);
             continue;
         }
 #endif
@@ -637,16 +642,9 @@ __device__ __forceinline__ void chunk_scan_tc(
         touch_acc(acc);
         scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, cumU[t0], cumU[t1],
                    [&](int k, const Split2 (&a)[4]) {
-            const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
-            const uint64_t dHi = wg_gemm::smem_desc(sHi + off), dLo = wg_gemm::smem_desc(sLo + off);
-            wg_gemm::wg_fence();
-            wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
-            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
-            wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
-            wg_gemm::wg_commit();
-            wg_gemm::wg_wait<0>();
-            touch_acc(acc);
-        });
+                       const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
+                       wgmma3_step(acc, a, sHi + off, sLo + off);
+                   });
     }
 #endif
     if (tb < len) {
