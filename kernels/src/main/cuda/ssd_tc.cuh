@@ -233,30 +233,30 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
                                              int rowsValid, int colsValid) {
 #ifdef SSD_TC_WGMMA
     if (WG) {
-    unsigned char *hi = reinterpret_cast<unsigned char*>(m.Bhi), *lo = reinterpret_cast<unsigned char*>(m.Blo);
-    const int n = threadIdx.x & 127, w0 = threadIdx.x >> 7;  // pairs w = w0 + 2 i: u = 2 w, 2 w + 1
-    const bool colOk = n < colsValid;
-    const float* p = src + (size_t)(2 * w0) * ld + n;
+        unsigned char *hi = reinterpret_cast<unsigned char*>(m.Bhi), *lo = reinterpret_cast<unsigned char*>(m.Blo);
+        const int n = threadIdx.x & 127, w0 = threadIdx.x >> 7;  // pairs w = w0 + 2 i: u = 2 w, 2 w + 1
+        const bool colOk = n < colsValid;
+        const float* p = src + (size_t)(2 * w0) * ld + n;
 #pragma unroll
-    for (int b0 = 0; b0 < 32; b0 += 16) {
-        float v0[16], v1[16];
+        for (int b0 = 0; b0 < 32; b0 += 16) {
+            float v0[16], v1[16];
 #pragma unroll
-        for (int i = 0; i < 16; i++, p += 4 * ld) {
-            const int u = 2 * (w0 + 2 * (b0 + i));
-            v0[i] = colOk && u < rowsValid ? p[0] : 0.f;
-            v1[i] = colOk && u + 1 < rowsValid ? p[ld] : 0.f;
+            for (int i = 0; i < 16; i++, p += 4 * ld) {
+                const int u = 2 * (w0 + 2 * (b0 + i));
+                v0[i] = colOk && u < rowsValid ? p[0] : 0.f;
+                v1[i] = colOk && u + 1 < rowsValid ? p[ld] : 0.f;
+            }
+#pragma unroll
+            for (int i = 0; i < 16; i++) {
+                const int u = 2 * (w0 + 2 * (b0 + i));
+                const Split2 sp(v0[i], v1[i]);
+                const int off = (u >> 6) * (64 * 128 * 2) + n * 128 + ((((u & 63) >> 3) ^ (n & 7)) << 4) + (u & 7) * 2;
+                *reinterpret_cast<uint32_t*>(hi + off) = sp.hi;
+                *reinterpret_cast<uint32_t*>(lo + off) = sp.lo;
+            }
         }
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            const int u = 2 * (w0 + 2 * (b0 + i));
-            const Split2 sp(v0[i], v1[i]);
-            const int off = (u >> 6) * (64 * 128 * 2) + n * 128 + ((((u & 63) >> 3) ^ (n & 7)) << 4) + (u & 7) * 2;
-            *reinterpret_cast<uint32_t*>(hi + off) = sp.hi;
-            *reinterpret_cast<uint32_t*>(lo + off) = sp.lo;
-        }
-    }
-    wg_gemm::fence_async_smem();
-    return;
+        wg_gemm::fence_async_smem();
+        return;
     }
 #endif
     pack_k_pairs<128>(m.Bhi, m.Blo, src, ld, rowsValid, colsValid);
