@@ -105,12 +105,28 @@ __device__ __forceinline__ int k_perm(int w) { return (w & ~7) | ((w & 1) << 2) 
 // p_perm(p) of S_in and x.
 __device__ __forceinline__ int p_perm(int p) { return (p & ~15) | (((p >> 1) & 1) << 3) | (((p >> 2) & 3) << 1) | (p & 1); }
 
+// Where the packers put the bf16 pair w (k = 2w, 2w + 1) of operand row r: word row(r) + pair(r, w) of hi / lo (the
+// split lets a packer keep a running row pointer). PackedRows: mma.sync's fragments, rows of LD_W words.
+// Swizzled128<ROWS>: wgmma's K-major 128-byte-swizzle tiles, ROWS rows of 128 bytes per block of 32 pairs, 16-byte
+// chunk ((w % 32) / 4) ^ (r % 8); the whole index in pair() (that form compiled to the scan's hand-written SASS).
+struct PackedRows {
+    static __device__ int row(int r) { return r * LD_W; }
+    static __device__ int pair(int, int w) { return w; }
+};
+template <int ROWS>
+struct Swizzled128 {
+    static __device__ int row(int) { return 0; }
+    static __device__ int pair(int r, int w) {
+        return (w >> 5) * (ROWS * 32) + r * 32 + ((((w & 31) >> 2) ^ (r & 7)) << 2) + (w & 3);
+    }
+};
+
 // Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
 // hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. A thread keeps one
 // column and walks its rows with a running pointer (the per-item 64-bit index products and predicates had made the
 // scan's prologue ~45 % of its instructions); it issues 16 items' loads before it splits any. PERM_K / PERM_COL (the
-// scan's x): pairs stored as k_perm, columns as p_perm.
-template <int COLS, bool PERM_K = false, bool PERM_COL = false>
+// scan's x): pairs stored as k_perm, columns as p_perm. Words: where a pair goes (PackedRows: hi/lo[col][k/2]).
+template <int COLS, bool PERM_K = false, bool PERM_COL = false, class Words = PackedRows>
 __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                              int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * COLS / THREADS, BATCH = 16, PAIR_STEP = THREADS / COLS;  // pairs a thread steps
@@ -119,8 +135,9 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
     const bool colOk = col < colsValid;
     const float* p = src + (size_t)(2 * w0) * ld + col;
     const size_t step = (size_t)(2 * PAIR_STEP) * ld;
-    uint32_t* h = hi + (PERM_COL ? p_perm(col) : col) * LD_W;
-    uint32_t* l = lo + (PERM_COL ? p_perm(col) : col) * LD_W;
+    const int row = PERM_COL ? p_perm(col) : col;
+    uint32_t* h = hi + Words::row(row);
+    uint32_t* l = lo + Words::row(row);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float v0[BATCH], v1[BATCH];
@@ -133,7 +150,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const Split2 sp(v0[i], v1[i]);
-            const int w = w0 + (b0 + i) * PAIR_STEP, at = PERM_K ? k_perm(w) : w;
+            const int w = w0 + (b0 + i) * PAIR_STEP, at = Words::pair(row, PERM_K ? k_perm(w) : w);
             h[at] = sp.hi;
             l[at] = sp.lo;
         }
@@ -144,7 +161,8 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
 // PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm. STREAM: evict-first loads, for a source read once.
-template <int NTHREADS, bool PERMUTED = false, bool STREAM = false>
+// Words: where a pair goes (PackedRows: hi/lo[r][col/2]).
+template <int NTHREADS, bool PERMUTED = false, bool STREAM = false, class Words = PackedRows>
 __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
     constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16, ROW_STEP = NTHREADS / 64;
@@ -154,8 +172,9 @@ __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const
     const bool colOk = col < colsValid;
     const float* p = src + (size_t)r0 * ld + col;
     const size_t step = (size_t)ROW_STEP * ld;
-    uint32_t* h = hi + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
-    uint32_t* l = lo + (PERMUTED ? p_perm(r0) : r0) * LD_W + (PERMUTED ? k_perm(w) : w);
+    const int row0 = PERMUTED ? p_perm(r0) : r0, pair = PERMUTED ? k_perm(w) : w;
+    uint32_t* h = hi + Words::row(row0);
+    uint32_t* l = lo + Words::row(row0);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float2 v[BATCH];
@@ -169,8 +188,9 @@ __device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const
             const Split2 sp(v[i].x, v[i].y);
             // row r0 + 4m (r0 < 4) goes to p_perm(r0) + 16 (m / 4) + 2 (m % 4)
             const int m = b0 + i, off = PERMUTED ? 16 * (m >> 2) + 2 * (m & 3) : m * ROW_STEP;
-            h[off * LD_W] = sp.hi;
-            l[off * LD_W] = sp.lo;
+            const int at = Words::row(off) + Words::pair(row0 + off, pair);
+            h[at] = sp.hi;
+            l[at] = sp.lo;
         }
     }
 }
@@ -250,6 +270,7 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
             for (int i = 0; i < 16; i++) {
                 const int u = 2 * (w0 + 2 * (b0 + i));
                 const Split2 sp(v0[i], v1[i]);
+                // the bytes of Swizzled128<128>'s word (n, u / 2): pack_k_pairs with that layout moves the kernel's SASS
                 const int off = (u >> 6) * (64 * 128 * 2) + n * 128 + ((((u & 63) >> 3) ^ (n & 7)) << 4) + (u & 7) * 2;
                 *reinterpret_cast<uint32_t*>(hi + off) = sp.hi;
                 *reinterpret_cast<uint32_t*>(lo + off) = sp.lo;
@@ -263,28 +284,12 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
 }
 
 #ifdef SSD_TC_WGMMA
-// The scan's S_in [p][n] (P x N, row stride ld; read once, evict-first) into bf16 hi / lo wgmma tiles, K-major with
-// the 128-byte swizzle: element (p, n) at row p_perm(p), k = 2 k_perm(n / 2) + n % 2 (pack_row_pairs' relabelling),
-// block k / 64 (64 rows of 128 bytes), 16-byte chunk ((k % 64) / 8) ^ (row % 8). Rows >= rowsValid and columns >=
-// colsValid read 0. A thread keeps one n pair and walks rows r0 + 4 m, 16 loads in flight; the writes are fenced for
-// wgmma's reads before the barrier that publishes them.
+// The scan's S_in [p][n] (P x N, row stride ld; read once, evict-first) into bf16 hi / lo wgmma tiles of 64 rows:
+// pack_row_pairs' relabelling (row p_perm(p), pair k_perm(n / 2)) in the Swizzled128 layout. Rows >= rowsValid and
+// columns >= colsValid read 0; the writes are fenced for wgmma's reads before the barrier that publishes them.
 __device__ __forceinline__ void pack_sin_tiles(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
-    const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w, L = k_perm(w);
-    const bool colOk = col < colsValid;
-    const float* p = src + (size_t)r0 * ld + col;
-    float2 v[16];
-#pragma unroll
-    for (int m = 0; m < 16; m++, p += 4 * ld)
-        v[m] = colOk && r0 + 4 * m < rowsValid ? __ldcs(reinterpret_cast<const float2*>(p)) : make_float2(0.f, 0.f);
-#pragma unroll
-    for (int m = 0; m < 16; m++) {
-        const Split2 sp(v[m].x, v[m].y);
-        const int row = p_perm(r0) + 16 * (m >> 2) + 2 * (m & 3);  // = p_perm(r0 + 4 m)
-        const int at = (L >> 5) * (64 * 32) + row * 32 + ((((L & 31) >> 2) ^ (row & 7)) << 2) + (L & 3);
-        hi[at] = sp.hi;
-        lo[at] = sp.lo;
-    }
+    pack_row_pairs<THREADS, true, true, Swizzled128<64>>(hi, lo, src, ld, rowsValid, colsValid);
     wg_gemm::fence_async_smem();
 }
 #endif
