@@ -13,7 +13,6 @@
 // chunks skip what nothing reads) and with every state carried and kept (carry 3).
 #include "gemm.cuh"
 #include "ssd_tc.cuh"
-#include "conv1d.cuh"
 #include "bench_cuda.cuh"
 #ifdef SSD_BENCH_VARIANTS
 #include SSD_BENCH_VARIANTS
@@ -69,7 +68,7 @@ int main(int argc, char** argv) {
     const int H = sh->H, P = sh->P, N = sh->N, G = sh->G, Q = SSD_QMAX;
     const std::vector<int> lens = batch_lengths(*sh);
     const int seqs = (int)lens.size();
-    std::vector<int> cs, cl, s0(seqs), sn(seqs), tp, ts;  // tp, ts: each token's position in its sequence, its sequence
+    std::vector<int> cs, cl, s0(seqs), sn(seqs), tp;  // tp: each token's position in its sequence
     int T = 0;
     for (int s = 0; s < seqs; s++) {
         s0[s] = (int)cs.size();
@@ -77,7 +76,7 @@ int main(int argc, char** argv) {
             cs.push_back(T + u);
             cl.push_back(std::min(Q, lens[s] - u));
         }
-        for (int u = 0; u < lens[s]; u++) tp.push_back(u), ts.push_back(s);
+        for (int u = 0; u < lens[s]; u++) tp.push_back(u);
         sn[s] = (int)cs.size() - s0[s];
         T += lens[s];
     }
@@ -106,8 +105,7 @@ int main(int argc, char** argv) {
     }
     for (float& v : hdt) v = uni(-0.5f, 0.5f);
     float *x = upload(hx), *dtRaw = upload(hdt), *dtBias = upload(hbias), *negA = upload(hA), *D = upload(hD);
-    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn), *tokPos = upload(tp),
-        *tokSeq = upload(ts);
+    int *chunkStart = upload(cs), *chunkLen = upload(cl), *seqChunk0 = upload(s0), *seqChunks = upload(sn), *tokPos = upload(tp);
     const size_t PN = (size_t)P * N, statesN = (size_t)C * H * PN;
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
@@ -268,7 +266,7 @@ int main(int argc, char** argv) {
     passing(3);  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
-                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm, tokPos, tokSeq};
+                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
         if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes states as the passing leaves them, and ssm
@@ -294,7 +292,6 @@ int main(int argc, char** argv) {
         }
         rows.push_back({v.name, time_us([&] { v.launch(args); }, iters)});
     }
-    bench_experiments(args, iters);
 #endif
     printf("%-28s %10s %12s\n", "kernel", "us/launch", "ms/batch");
     for (const Row& r : rows) printf("%-28s %10.1f %12.3f\n", r.name, r.us, r.us * sh->layers / 1000.f);

@@ -18,7 +18,6 @@ struct BenchArgs {
     const int *seqChunk0, *seqChunks;
     int seqs;
     float* ssm;  // [seqs][H][P][N], zero on entry (no carried state)
-    const int *tokPos, *tokSeq;
 };
 // What a variant's launch writes, checked against the shipped path and timed beside what it replaces.
 enum class Replaces { STATE, SCAN, STATE_AND_PASSING };
@@ -134,12 +133,10 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 
 // Shipped from here (session 11): S_in read by the scan with evict-first loads (ssd_results/2026-11-30-scan-stream-s.log).
 
-// Shipped from here (session 14): the chunk-state product on wgmma for sm_90a (chunk states and walk), measured here
-// first as ssd_chunk_state_wg_tc (commit 7f8aef7; ssd_results/2026-11-30-state-wgmma.log), and the scan's inter-chunk
-// product on wgmma, measured here first as ssd_chunk_scan_wgi_tc (commit 44ccbeb; ssd_results/2026-11-30-scan-wgmma-inter.log).
-
-// One-off experiments with their own inputs, checks and timings (run after the variants).
-inline void bench_experiments(const BenchArgs&, int) {}
+// Shipped from here (session 14): the chunk-state product on wgmma for sm_90a (the chunk-state kernel; the walk keeps
+// mma.sync), measured here first as ssd_chunk_state_wg_tc (commit 7f8aef7; ssd_results/2026-11-30-state-wgmma.log),
+// and the scan's inter-chunk product on wgmma, measured here first as ssd_chunk_scan_wgi_tc (commit 44ccbeb;
+// ssd_results/2026-11-30-scan-wgmma-inter.log).
 
 
 inline std::vector<BenchVariant> bench_variants() { return {}; }
