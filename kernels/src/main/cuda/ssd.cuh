@@ -124,12 +124,15 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
 // 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results). Each state is
 // read and written once here: evict-first loads and stores. Without carry bit 2 the last chunk's local state feeds
-// nothing (the tensor-core chunk states do not write it) and is not read.
+// nothing (the tensor-core chunk states do not write it) and is not read. sinOut (the tensor-core scan's input): the
+// entering states go there rounded to bf16 (the same element index, half the bytes) and states keep the local ones;
+// null: they replace the local states in fp32 (the fp32 scan's input).
 template <int V, int AHEAD = 8>
 __device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                                   int H, int PN, float* ssm, long long seqStride, int carry) {
+                                                   int H, int PN, float* ssm, long long seqStride, int carry,
+                                                   bf16* sinOut) {
     typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
     __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
@@ -138,6 +141,7 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
     const int c0 = seqChunk0[s], nc = seqChunks[s];
     float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
+    bf16* sin = sinOut ? sinOut + ((size_t)c0 * H + h) * PN + e : nullptr;  // the same, in bf16
     const size_t step = (size_t)H * PN;
     const int nLocal = (carry & 2) ? nc : nc - 1;
     float S[V];
@@ -168,7 +172,15 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
                     o[i] = S[i];
                     S[i] = a * S[i] + l[i];
                 }
-                __stcs(reinterpret_cast<vec*>(local + (k0 + j) * step), out);
+                if (sinOut == nullptr) {
+                    __stcs(reinterpret_cast<vec*>(local + (k0 + j) * step), out);
+                } else if constexpr (V == 4) {  // 8-byte aligned: PN % 4 == 0
+                    const __nv_bfloat162 a = __floats2bfloat162_rn(o[0], o[1]), b = __floats2bfloat162_rn(o[2], o[3]);
+                    __stcs(reinterpret_cast<uint2*>(sin + (k0 + j) * step),
+                           make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b)));
+                } else {
+                    sin[(k0 + j) * step] = __float2bfloat16_rn(o[0]);
+                }
             }
     }
     if (valid && (carry & 2))
@@ -180,15 +192,15 @@ extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* st
                                                                        const int* chunkStart, const int* chunkLen,
                                                                        const int* seqChunk0, const int* seqChunks, int H,
                                                                        int PN, float* ssm, long long seqStride,
-                                                                       int carry) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
+                                                                       int carry, bf16* sinOut) {
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry, sinOut);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
                                                                           const int* chunkStart, const int* chunkLen,
                                                                           const int* seqChunk0, const int* seqChunks,
                                                                           int H, int PN, float* ssm, long long seqStride,
-                                                                          int carry) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
+                                                                          int carry, bf16* sinOut) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry, sinOut);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

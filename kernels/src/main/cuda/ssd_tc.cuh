@@ -1,11 +1,14 @@
 // The matrix-heavy SSD steps on tensor cores (chunk states, C.B, chunk scan): the bf16 / fp16 engines' path. Same
 // results as ssd_chunk_state / ssd_bmm_cb / ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to about 1e-5 of the
-// output scale; twin: SsdScan.chunked.
+// output scale, but for the bf16 entering states below; twin: SsdScan.chunked (with sInBf16).
 //
 // Products run as bf16x3 on mma.sync m16n8k16 with fp32 accumulation: each fp32 operand v is split into v_hi =
 // bf16(v) and v_lo = bf16(v - v_hi) (16 bits of mantissa together, fp32's range), and a.b is taken as
 // a_lo.b_hi + a_hi.b_lo + a_hi.b_hi. Plain TF32 (10 bits) moved a sensitive 130M model's per-document perplexity by
 // 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
+// One exception: the state entering a chunk (S_in) reaches the scan rounded to bf16, as mamba_ssm's state passing
+// leaves it, and C . S_in is C_lo.S_in + C_hi.S_in (the running state and the final state stay fp32). The CPU twin
+// rounds alike (SsdScan.chunked's sInBf16); on the 130M bf16 check the rounding moves the mean |d log-prob| by 1e-4.
 //
 // The operand every warp of a CTA reads (B or the state S, and x) is split once into packed bf16 pairs in shared
 // memory, laid out so that each fragment register is one 32-bit load and a warp's loads hit 32 different banks; the
@@ -27,11 +30,11 @@ constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragmen
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B head, tail [128 n][LD_W] | x [128 u][LD_X] | w [128]
 constexpr int STATE_SMEM = 4 * (2 * 128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
-// chunk scan, floats: S head, tail [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as
-// two bf16 wgmma tiles (see pack_sin_tiles), 1024-byte aligned, in place of its packed pairs
-constexpr int SCAN_SMEM = 4 * (4 * 64 * LD_W + 2 * SSD_QMAX);
-constexpr int SCAN_S_TILE = 64 * 128 * 2;  // bytes of one sm_90a S_in tile (hi or lo)
-static_assert(1024 + 2 * SCAN_S_TILE + 4 * (2 * 64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
+// chunk scan, floats: S (bf16) [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as a
+// bf16 wgmma tile (see pack_sin_tiles), 1024-byte aligned, in place of its packed pairs
+constexpr int SCAN_SMEM = 4 * (3 * 64 * LD_W + 2 * SSD_QMAX);
+constexpr int SCAN_S_TILE = 64 * 128 * 2;  // bytes of the sm_90a S_in tile
+static_assert(1024 + SCAN_S_TILE + 4 * (2 * 64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
 constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
 
@@ -79,8 +82,19 @@ __device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split2 (&a)[4],
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
 }
 
+// The same for a b operand held in bf16 alone (the scan's S_in): a_lo.b + a_hi.b.
+__device__ __forceinline__ void mma2x8(float (&acc)[8][4], const Split2 (&a)[4], const uint32_t (&b0)[8],
+                                       const uint32_t (&b1)[8]) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, b0[j], b1[j]);
+#pragma unroll
+    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, b0[j], b1[j]);
+}
+
 // The b fragments of column blocks j = 0..7 from a packed [col][LD_W] operand (words k/2 + tq and k/2 + tq + 4 of
-// row col0 + 8j + gr): one ldmatrix.x4 brings both halves of two column blocks.
+// row col0 + 8j + gr): one ldmatrix.x4 brings both halves of two column blocks. LO false: an operand held in bf16
+// alone (hi; lo and bl* untouched).
+template <bool LO = true>
 __device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, int col0, int k, int lane,
                                        uint32_t (&bh0)[8], uint32_t (&bh1)[8], uint32_t (&bl0)[8], uint32_t (&bl1)[8]) {
     const int mat = lane >> 3, r = lane & 7;  // lanes 8i..8i+7 address the rows of matrix i
@@ -90,8 +104,10 @@ __device__ __forceinline__ void load_b(const uint32_t* hi, const uint32_t* lo, i
         uint32_t t[4];
         ldsm_x4(t, hi + o + 8 * j * LD_W);
         bh0[j] = t[0], bh1[j] = t[1], bh0[j + 1] = t[2], bh1[j + 1] = t[3];
-        ldsm_x4(t, lo + o + 8 * j * LD_W);
-        bl0[j] = t[0], bl1[j] = t[1], bl0[j + 1] = t[2], bl1[j + 1] = t[3];
+        if constexpr (LO) {
+            ldsm_x4(t, lo + o + 8 * j * LD_W);
+            bl0[j] = t[0], bl1[j] = t[1], bl0[j + 1] = t[2], bl1[j + 1] = t[3];
+        }
     }
 }
 
@@ -161,36 +177,42 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 // hi/lo[r][col/2]: the operand whose k runs along its rows. Rows >= rowsValid and columns >= colsValid read 0. A
 // thread keeps one column pair and walks its rows with a running pointer, 16 loads in flight before any split.
 // PERMUTED (the scan's S_in): rows stored as p_perm, pairs as k_perm. STREAM: evict-first loads, for a source read once.
-// Words: where a pair goes (PackedRows: hi/lo[r][col/2]).
-template <int NTHREADS, bool PERMUTED = false, bool STREAM = false, class Words = PackedRows>
-__device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
+// Words: where a pair goes (PackedRows: hi/lo[r][col/2]). A bf16 source is copied pair by pair into hi (lo unused).
+template <int NTHREADS, bool PERMUTED = false, bool STREAM = false, class Words = PackedRows, class T = float>
+__device__ __forceinline__ void pack_row_pairs(uint32_t* hi, uint32_t* lo, const T* __restrict__ src, size_t ld,
                                                int rowsValid, int colsValid) {
+    constexpr bool SPLIT = std::is_same<T, float>::value;  // else bf16: one 32-bit word a pair
+    typedef typename std::conditional<SPLIT, float2, uint32_t>::type Pair;
     constexpr int ITEMS = 64 * 64 / NTHREADS, BATCH = 16, ROW_STEP = NTHREADS / 64;
     static_assert(ITEMS % BATCH == 0 && NTHREADS % 64 == 0, "whole batches, one column pair a thread");
     static_assert(!PERMUTED || ROW_STEP == 4, "rows r0 + 4m under p_perm");
     const int w = threadIdx.x & 63, r0 = threadIdx.x >> 6, col = 2 * w;
     const bool colOk = col < colsValid;
-    const float* p = src + (size_t)r0 * ld + col;
+    const T* p = src + (size_t)r0 * ld + col;
     const size_t step = (size_t)ROW_STEP * ld;
     const int row0 = PERMUTED ? p_perm(r0) : r0, pair = PERMUTED ? k_perm(w) : w;
     uint32_t* h = hi + Words::row(row0);
     uint32_t* l = lo + Words::row(row0);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
-        float2 v[BATCH];
+        Pair v[BATCH];
 #pragma unroll
         for (int i = 0; i < BATCH; i++, p += step)
             v[i] = colOk && r0 + (b0 + i) * ROW_STEP < rowsValid
-                       ? (STREAM ? __ldcs(reinterpret_cast<const float2*>(p)) : *reinterpret_cast<const float2*>(p))
-                       : make_float2(0.f, 0.f);
+                       ? (STREAM ? __ldcs(reinterpret_cast<const Pair*>(p)) : *reinterpret_cast<const Pair*>(p))
+                       : Pair{};
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
-            const Split2 sp(v[i].x, v[i].y);
             // row r0 + 4m (r0 < 4) goes to p_perm(r0) + 16 (m / 4) + 2 (m % 4)
             const int m = b0 + i, off = PERMUTED ? 16 * (m >> 2) + 2 * (m & 3) : m * ROW_STEP;
             const int at = Words::row(off) + Words::pair(row0 + off, pair);
-            h[at] = sp.hi;
-            l[at] = sp.lo;
+            if constexpr (SPLIT) {
+                const Split2 sp(v[i].x, v[i].y);
+                h[at] = sp.hi;
+                l[at] = sp.lo;
+            } else {
+                h[at] = v[i];
+            }
         }
     }
 }
@@ -284,12 +306,12 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
 }
 
 #ifdef SSD_TC_WGMMA
-// The scan's S_in [p][n] (P x N, row stride ld; read once, evict-first) into bf16 hi / lo wgmma tiles of 64 rows:
+// The scan's S_in [p][n] (bf16, P x N, row stride ld; read once, evict-first) into a wgmma tile of 64 rows:
 // pack_row_pairs' relabelling (row p_perm(p), pair k_perm(n / 2)) in the Swizzled128 layout. Rows >= rowsValid and
 // columns >= colsValid read 0; the writes are fenced for wgmma's reads before the barrier that publishes them.
-__device__ __forceinline__ void pack_sin_tiles(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
-                                               int rowsValid, int colsValid) {
-    pack_row_pairs<THREADS, true, true, Swizzled128<64>>(hi, lo, src, ld, rowsValid, colsValid);
+__device__ __forceinline__ void pack_sin_tile(uint32_t* tile, const bf16* __restrict__ src, size_t ld, int rowsValid,
+                                              int colsValid) {
+    pack_row_pairs<THREADS, true, true, Swizzled128<64>>(tile, nullptr, src, ld, rowsValid, colsValid);
     wg_gemm::fence_async_smem();
 }
 #endif
@@ -345,6 +367,16 @@ __device__ __forceinline__ void wgmma3_step(float (&acc)[8][4], const Split2 (&a
     wg_gemm::wg_wait<0>();
     touch_acc(acc);
 }
+// The same for a B held in bf16 alone (the scan's S_in): a_lo.B + a_hi.B.
+__device__ __forceinline__ void wgmma2_step(float (&acc)[8][4], const Split2 (&a)[4], uint32_t b) {
+    const uint64_t d = wg_gemm::smem_desc(b);
+    wg_gemm::wg_fence();
+    wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, d);
+    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, d);
+    wg_gemm::wg_commit();
+    wg_gemm::wg_wait<0>();
+    touch_acc(acc);
+}
 #endif
 
 // acc += (x * w)^T [16 p of warp w % 4 x kEnd u] . B [kEnd u x 64 n of warp w / 4]: the chunk state's product, from x
@@ -393,11 +425,18 @@ __device__ __forceinline__ void for_state_pairs(int pb, int nb, int gr, int tq, 
 }
 
 // out[p][n] (P x N, row stride N) = this thread's part of a state in the accumulator layout of chunk_state_product;
-// evict-first stores: each state is read once, by the passing or a later call.
-__device__ __forceinline__ void store_state(float* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
+// evict-first stores: each state is read once, by the passing, the scan or a later call. bf16: the scan's S_in.
+template <class T>
+__device__ __forceinline__ void store_state(T* out, const float (&acc)[8][4], int P, int N, int pb, int nb, int gr,
                                             int tq) {
     for_state_pairs(pb, nb, gr, tq, [&](int j, int e, int p, int n) {
-        if (p < P && n < N) __stcs(reinterpret_cast<float2*>(out + (size_t)p * N + n), make_float2(acc[j][e], acc[j][e + 1]));
+        if (p >= P || n >= N) return;
+        if constexpr (std::is_same<T, float>::value) {
+            __stcs(reinterpret_cast<float2*>(out + (size_t)p * N + n), make_float2(acc[j][e], acc[j][e + 1]));
+        } else {
+            const __nv_bfloat162 v = __floats2bfloat162_rn(acc[j][e], acc[j][e + 1]);
+            __stcs(reinterpret_cast<unsigned int*>(out + (size_t)p * N + n), *reinterpret_cast<const unsigned int*>(&v));
+        }
     });
 }
 
@@ -452,7 +491,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 
 // grid (seqs, G, H/G), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_chunk_state_tc and ssd_state_passing in one
 // kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
-// chunk_state_product's accumulator layout; states[c] gets the state entering chunk c (what the passing leaves), so the
+// chunk_state_product's accumulator layout; sin[c] gets the state entering chunk c in bf16 (what the passing leaves in
+// sinOut), so the
 // local states never go to memory and the passing's read and write of every state disappear. The same products and the
 // same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
 // sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly
@@ -462,7 +502,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, float* states, float* ssm, long long seqStride,
+    const int* __restrict__ seqChunks, int H, int P, int N, int G, bf16* sin, float* ssm, long long seqStride,
     int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
@@ -480,7 +520,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
         const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
         // the state entering the chunk, unless it is a fresh sequence's zero state (stored before the product: S
         // changes only after it)
-        if (k > 0 || (carry & 1)) store_state(states + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
+        if (k > 0 || (carry & 1)) store_state(sin + ((size_t)c * H + h) * P * N, S, P, N, pb, nb, gr, tq);
         if (k == nc - 1 && !(carry & 2)) return;
         __syncthreads();  // the previous chunk's readers are done with B, x and w
         const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len,
@@ -602,20 +642,18 @@ template <bool GATED>
 __device__ __forceinline__ void chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int H, int P, int N, int G, const bf16* __restrict__ sin, const float* __restrict__ cb, const float* __restrict__ D,
     int dPerChannel, float* y, int ldY, const GatedOut& go) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float scan_sm[];
 #ifdef SSD_TC_WGMMA
     const uint32_t at0 = (uint32_t)__cvta_generic_to_shared(scan_sm);
     unsigned char* tiles = reinterpret_cast<unsigned char*>(scan_sm) + (((at0 + 1023) & ~1023u) - at0);
-    uint32_t* Shi = reinterpret_cast<uint32_t*>(tiles);  // pack_sin_tiles
-    uint32_t* Slo = reinterpret_cast<uint32_t*>(tiles + SCAN_S_TILE);
-    uint32_t* Xhi = reinterpret_cast<uint32_t*>(tiles + 2 * SCAN_S_TILE);  // [p][u/2]
+    uint32_t* S = reinterpret_cast<uint32_t*>(tiles);  // pack_sin_tile
+    uint32_t* Xhi = reinterpret_cast<uint32_t*>(tiles + SCAN_S_TILE);  // [p][u/2]
 #else
-    uint32_t* Shi = reinterpret_cast<uint32_t*>(scan_sm);  // [p][n/2]
-    uint32_t* Slo = Shi + 64 * LD_W;
-    uint32_t* Xhi = Slo + 64 * LD_W;  // [p][u/2]
+    uint32_t* S = reinterpret_cast<uint32_t*>(scan_sm);  // [p][n/2]
+    uint32_t* Xhi = S + 64 * LD_W;  // [p][u/2]
 #endif
     uint32_t* Xlo = Xhi + 64 * LD_W;
     float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
@@ -625,12 +663,13 @@ __device__ __forceinline__ void chunk_scan_tc(
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3, tb = warp * 16;
     const int t0 = tb + gr, t1 = t0 + 8;
     const bool stateIn = (carry & 1) || tokPos[st] != 0;
-    // S_in [p][n] packed over n (read once: evict-first loads leave L2 to the C and C.B rows every head of the chunk
-    // reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
+    // S_in [p][n] packed over n (bf16 from the passing; read once: evict-first loads leave L2 to the C and C.B rows
+    // every head of the chunk reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
+    const bf16* sinH = sin + ((size_t)c * H + h) * P * N;
 #ifdef SSD_TC_WGMMA
-    if (stateIn) pack_sin_tiles(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    if (stateIn) pack_sin_tile(S, sinH, N, P, N);
 #else
-    if (stateIn) pack_row_pairs<THREADS, true, true>(Shi, Slo, states + ((size_t)c * H + h) * P * N, N, P, N);
+    if (stateIn) pack_row_pairs<THREADS, true, true>(S, nullptr, sinH, N, P, N);
 #endif
     pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
@@ -640,16 +679,13 @@ __device__ __forceinline__ void chunk_scan_tc(
     __syncthreads();
     float acc[8][4] = {};
 #ifdef SSD_TC_WGMMA
-    // inter chunk on wgmma: three m64n64k16 a k-step for each warpgroup's 64 rows t (with a row below len); the same
+    // inter chunk on wgmma: two m64n64k16 a k-step for each warpgroup's 64 rows t (with a row below len); the same
     // C fragments and sums as the mma.sync path (ssd_results/2026-11-30-scan-wgmma-inter.log)
     if (stateIn && 64 * (warp >> 2) < len) {
-        const uint32_t sHi = (uint32_t)__cvta_generic_to_shared(Shi), sLo = (uint32_t)__cvta_generic_to_shared(Slo);
+        const uint32_t sAt = (uint32_t)__cvta_generic_to_shared(S);
         touch_acc(acc);
         scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, cumU[t0], cumU[t1],
-                   [&](int k, const Split2 (&a)[4]) {
-                       const uint32_t off = (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32;
-                       wgmma3_step(acc, a, sHi + off, sLo + off);
-                   });
+                   [&](int k, const Split2 (&a)[4]) { wgmma2_step(acc, a, sAt + (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32); });
     }
 #endif
     if (tb < len) {
@@ -659,9 +695,9 @@ __device__ __forceinline__ void chunk_scan_tc(
         if (stateIn)  // inter chunk on mma.sync, a warp
             scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, c0, c1,
                        [&](int k, const Split2 (&a)[4]) {
-                uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-                load_b(Shi, Slo, 0, k, lane, bh0, bh1, bl0, bl1);
-                mma3x8(acc, a, bh0, bh1, bl0, bl1);
+                uint32_t b0[8], b1[8];
+                load_b<false>(S, nullptr, 0, k, lane, b0, b1, b0, b1);
+                mma2x8(acc, a, b0, b1);
             });
 #endif
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]
@@ -753,9 +789,9 @@ __device__ __forceinline__ void chunk_scan_tc(
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int H, int P, int N, int G, const bf16* __restrict__ sin, const float* __restrict__ cb, const float* __restrict__ D,
     int dPerChannel, float* y, int ldY) {
-    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D,
+    chunk_scan_tc<false>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, sin, cb, D,
                          dPerChannel, y, ldY, GatedOut{});
 }
 
@@ -763,10 +799,10 @@ extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_tc(
 extern "C" __global__ void __launch_bounds__(256, 3) ssd_chunk_scan_gated_tc(
     const float* __restrict__ x, int ldX, int xOff, int cOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ tokPos, int carry,
-    int H, int P, int N, int G, const float* __restrict__ states, const float* __restrict__ cb, const float* __restrict__ D,
+    int H, int P, int N, int G, const bf16* __restrict__ sin, const float* __restrict__ cb, const float* __restrict__ D,
     int dPerChannel,
     const float* __restrict__ z, int ldZ, int zOff, const float* __restrict__ w, bf16* __restrict__ out, int tiledRows,
     float* __restrict__ sumSq) {
-    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, states, cb, D,
+    chunk_scan_tc<true>(x, ldX, xOff, cOff, dt, cum, T, chunkStart, chunkLen, tokPos, carry, H, P, N, G, sin, cb, D,
                         dPerChannel, nullptr, 0, GatedOut{z, ldZ, zOff, w, out, tiledRows, sumSq});
 }

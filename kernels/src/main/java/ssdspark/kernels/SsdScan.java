@@ -1,5 +1,7 @@
 package ssdspark.kernels;
 
+import ssdspark.kernels.gpu.Bf16;
+
 /**
  * The SSD (state space duality) scan of Mamba-2 over one sequence, from an initial state to a final
  * state. Per head h with scalar decay a_t = exp(dt_t · A_h), per channel p and state index n:
@@ -53,6 +55,18 @@ public final class SsdScan {
                                float[] in, int inStride, int xOff, int bOff, int cOff,
                                float[] dt, float[] A, float[] D, boolean dPerChannel,
                                float[] state, float[] y) {
+        chunked(dm, len, q, in, inStride, xOff, bOff, cOff, dt, A, D, dPerChannel, state, y, false);
+    }
+
+    /**
+     * {@link #chunked} with, when sInBf16, the state entering each chunk rounded to bf16 for the inter-chunk product
+     * C · S_in only (the running and final states stay fp32): the twin of the GPU's tensor-core scan, which reads the
+     * entering states in bf16 as mamba_ssm's chunk scan does.
+     */
+    public static void chunked(Dims dm, int len, int q,
+                               float[] in, int inStride, int xOff, int bOff, int cOff,
+                               float[] dt, float[] A, float[] D, boolean dPerChannel,
+                               float[] state, float[] y, boolean sInBf16) {
         if (q < 1) throw new IllegalArgumentException("chunk length must be >= 1, got " + q);
         if (len <= 0) return;
         final int H = dm.nheads, P = dm.headdim, N = dm.dstate, G = dm.ngroups;
@@ -118,6 +132,7 @@ public final class SsdScan {
             final HeadScratch sc = HeadScratch.get(L, N);
             final float[][] x = sc.x;                  // X rows of this channel tile
             final float[][] st = sc.st;                // state rows S[n][p]
+            final float[][] sIn = sInBf16 ? sc.sIn : st; // what C · S_in reads
             final float[] y0 = sc.ys[0], y1 = sc.ys[1], y2 = sc.ys[2], y3 = sc.ys[3];
             final float[][] ys = sc.ys;
             final float[] w0 = sc.ws[0], w1 = sc.ws[1], w2 = sc.ws[2], w3 = sc.ws[3];
@@ -147,6 +162,9 @@ public final class SsdScan {
                     gcum[t] = run;
                     System.arraycopy(in, (s + t) * inStride + xOff + h * P + p0, x[t], 0, pw);
                 }
+                if (sInBf16 && !zeroState)
+                    for (int n = 0; n < N; n++)
+                        for (int p = 0; p < W; p++) sIn[n][p] = Bf16.round(st[n][p]);
                 // Y: 4 rows at a time; e holds E[t][·] for the latest row t, updated in place.
                 for (int t = 0; t < ql; t += 4) {
                     int nr = Math.min(4, ql - t);
@@ -156,7 +174,7 @@ public final class SsdScan {
                         Gemm.madd4t(y0, y1, y2, y3, in, co,
                                 nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
                                 nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
-                                nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, st, 0, 0, N);
+                                nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, sIn, 0, 0, N);
                         for (int r = 0; r < nr; r++) scale(ys[r], gcum[t + r]);
                     }
                     // intra chunk: W[t][u] = CB[t][u] · E[t][u] · dt_u for u <= t, 0 above
@@ -210,7 +228,7 @@ public final class SsdScan {
     private static final class HeadScratch {
         private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
         final int L, N;
-        final float[][] x, st, ys, ws;
+        final float[][] x, st, sIn, ys, ws;
         final float[] e, dtv, av, gcum, dv, zero;
 
         private HeadScratch(int L, int N) {
@@ -219,6 +237,7 @@ public final class SsdScan {
             this.N = N;
             x = new float[L][W];
             st = new float[N][W];
+            sIn = new float[N][W];
             ys = new float[4][W];
             ws = new float[4][L];
             e = new float[L];

@@ -145,7 +145,8 @@ class GpuScanTwinTest {
             for (int i = 0; i < st.length; i++) stD[i] = st[i];
             float[] y = new float[len * dSsm];
             double[] yD = new double[len * dSsm];
-            SsdScan.chunked(dims, len, k.q, seqX, ldX, xOff, bOff, cOff, dt, A, D, k.dPerChannel, st, y);
+            // the tensor-core scan reads the entering states in bf16: its twin rounds them alike
+            SsdScan.chunked(dims, len, k.q, seqX, ldX, xOff, bOff, cOff, dt, A, D, k.dPerChannel, st, y, onTensorCores);
             SsdScan.sequentialReference(dims, len, seqX, ldX, xOff, bOff, cOff, dt, A, D, k.dPerChannel, stD, yD);
             System.arraycopy(y, 0, wantY, t0 * dSsm, y.length);
             System.arraycopy(yD, 0, refY, t0 * dSsm, yD.length);
@@ -169,9 +170,14 @@ class GpuScanTwinTest {
             double scaleY = maxAbs(ref), scaleS = maxAbs(wantS);
             String name = "ssd " + (onTensorCores ? "bf16x3 tensor cores " : "SIMT fp32 ") + k.name + (aligned ? "" : " (odd layout)");
             double tol = onTensorCores ? 1e-4 : 2e-5;  // bf16x3: 16-bit products, fp32 sums
+            // The bf16 entering states: against the exact recurrence up to 2^-9 of each C . S_in term; against the
+            // twin, which rounds them too, an S_in value at a rounding boundary may round the other way on the two
+            // sides (their fp32 sums differ in the last bits), moving y by one bf16 ulp of that term (seen: 1.4e-4 of
+            // the output scale on the 130M head shape).
+            double tolRef = onTensorCores ? 4e-3 : tol, tolTwin = onTensorCores ? 1e-3 : tol;
             System.out.printf("  %s: max |y| %.3g; CPU twin vs float64 max |diff| %.3g%n", name, scaleY, maxDiff(wantY, ref));
-            close(name + " y vs float64 recurrence", ref, gotY, tol * scaleY, 1e-4);
-            close(name + " y vs chunked twin", wantY, gotY, tol * scaleY, 1e-4);
+            close(name + " y vs float64 recurrence", ref, gotY, tolRef * scaleY, 1e-4);
+            close(name + " y vs chunked twin", wantY, gotY, tolTwin * scaleY, 1e-4);
             float[] wantFinal = s.downloadFloats(gst.ptr(), init.length);
             close(name + " final states", wantS, wantFinal, tol * scaleS, 1e-4);
 
