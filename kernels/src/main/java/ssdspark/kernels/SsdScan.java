@@ -59,14 +59,14 @@ public final class SsdScan {
     }
 
     /**
-     * {@link #chunked} with, when sInBf16, the state entering each chunk rounded to bf16 for the inter-chunk product
-     * C · S_in only (the running and final states stay fp32): the twin of the GPU's tensor-core scan, which reads the
-     * entering states in bf16 as mamba_ssm's chunk scan does.
+     * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels read in bf16 (as mamba_ssm's
+     * do) rounded alike: the state entering each chunk in C · S_in, the intra-chunk coefficients W = CB ∘ E ∘ dt, and
+     * in the state update B and E ∘ dt ∘ X. Every product and sum, and the running and final states, stay fp32.
      */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,
                                float[] dt, float[] A, float[] D, boolean dPerChannel,
-                               float[] state, float[] y, boolean sInBf16) {
+                               float[] state, float[] y, boolean bf16Operands) {
         if (q < 1) throw new IllegalArgumentException("chunk length must be >= 1, got " + q);
         if (len <= 0) return;
         final int H = dm.nheads, P = dm.headdim, N = dm.dstate, G = dm.ngroups;
@@ -132,7 +132,8 @@ public final class SsdScan {
             final HeadScratch sc = HeadScratch.get(L, N);
             final float[][] x = sc.x;                  // X rows of this channel tile
             final float[][] st = sc.st;                // state rows S[n][p]
-            final float[][] sIn = sInBf16 ? sc.sIn : st; // what C · S_in reads
+            final float[][] sIn = bf16Operands ? sc.sIn : st; // what C · S_in reads
+            final float[][] xw = bf16Operands ? sc.xw : x;     // what the state update reads: E ∘ dt ∘ X, or X
             final float[] y0 = sc.ys[0], y1 = sc.ys[1], y2 = sc.ys[2], y3 = sc.ys[3];
             final float[][] ys = sc.ys;
             final float[] w0 = sc.ws[0], w1 = sc.ws[1], w2 = sc.ws[2], w3 = sc.ws[3];
@@ -162,7 +163,7 @@ public final class SsdScan {
                     gcum[t] = run;
                     System.arraycopy(in, (s + t) * inStride + xOff + h * P + p0, x[t], 0, pw);
                 }
-                if (sInBf16 && !zeroState)
+                if (bf16Operands && !zeroState)
                     for (int n = 0; n < N; n++)
                         for (int p = 0; p < W; p++) sIn[n][p] = Bf16.round(st[n][p]);
                 // Y: 4 rows at a time; e holds E[t][·] for the latest row t, updated in place.
@@ -191,6 +192,7 @@ public final class SsdScan {
                         e[tr] = 1f;
                         float[] cbr = cbRows[tr];
                         for (int u = 0; u <= tr; u++) wr[u] = (cbr[u] * dtv[u] * e[u] + FLUSH) - FLUSH;
+                        if (bf16Operands) for (int u = 0; u <= tr; u++) wr[u] = Bf16.round(wr[u]);
                         for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
                     Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
@@ -203,6 +205,9 @@ public final class SsdScan {
                 // state passing: S = G_last · S + Σ_u (B_u[n] · E[last][u] · dt_u) x_u
                 float keep = gcum[ql - 1];
                 for (int u = 0; u < ql; u++) e[u] = (e[u] * dtv[u] + FLUSH) - FLUSH; // E[last][u] · dt_u
+                if (bf16Operands) // the GPU weights X, then rounds both factors: Σ_u bf16(B_u[n]) · bf16(E·dt_u · x_u)
+                    for (int u = 0; u < ql; u++)
+                        for (int p = 0; p < W; p++) xw[u][p] = Bf16.round(e[u] * x[u][p]);
                 for (int n = 0; n < N; n++) scale(st[n], keep);
                 zeroState = false;
                 for (int n = 0; n < N; n += 4) {
@@ -211,10 +216,11 @@ public final class SsdScan {
                         float[] wr = ws[r];
                         if (r >= nr) { java.util.Arrays.fill(wr, 0, ql, 0f); continue; }
                         float[] br = bRows[n + r];
-                        for (int u = 0; u < ql; u++) wr[u] = (br[u] * e[u] + FLUSH) - FLUSH;
+                        if (bf16Operands) for (int u = 0; u < ql; u++) wr[u] = Bf16.round(br[u]);
+                        else for (int u = 0; u < ql; u++) wr[u] = (br[u] * e[u] + FLUSH) - FLUSH;
                     }
                     Gemm.madd4t(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
-                            w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, ql);
+                            w0, 0, w1, 0, w2, 0, w3, 0, xw, 0, 0, ql);
                 }
             }
             for (int p = 0; p < pw; p++) {
@@ -228,7 +234,7 @@ public final class SsdScan {
     private static final class HeadScratch {
         private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
         final int L, N;
-        final float[][] x, st, sIn, ys, ws;
+        final float[][] x, xw, st, sIn, ys, ws;
         final float[] e, dtv, av, gcum, dv, zero;
 
         private HeadScratch(int L, int N) {
@@ -236,6 +242,7 @@ public final class SsdScan {
             this.L = L;
             this.N = N;
             x = new float[L][W];
+            xw = new float[L][W];
             st = new float[N][W];
             sIn = new float[N][W];
             ys = new float[4][W];

@@ -93,20 +93,19 @@ class SsdScanTest {
     }
 
     /**
-     * sInBf16 (the tensor-core scan's twin): only C · S_in sees the entering state rounded, so the final state is the
-     * fp32 one bit for bit, a document's first chunk (zero state) is unchanged, and every y stays within the rounding's
-     * bound of the float64 recurrence: 2^-9 of each |S| term on top of the fp32 error.
+     * bf16Operands (the tensor-core kernels' twin): each rounded operand is off by at most 2^-9 of itself, a product of
+     * two rounded factors by 2^-8, and an entering state carries its own error into C · S_in, so every y and final
+     * state stays within 2^-7 of its terms' magnitude (on top of the fp32 error) of the float64 recurrence; and the
+     * rounding is really applied (most outputs move).
      */
     @Test
-    void enteringStateInBf16RoundsOnlyTheInterChunkProduct() {
+    void bf16OperandsStayWithinTheirRoundingBound() {
         for (Case k : new Case[] {new Case(4, 64, 32, 2, 90, 40, false, true), new Case(3, 64, 128, 1, 300, 128, true)}) {
             Inputs v = new Inputs(k, 5);
-            int n = k.len * k.nheads * k.headdim, firstChunk = Math.min(k.q, k.len) * k.nheads * k.headdim;
+            int n = k.len * k.nheads * k.headdim;
             float[] y32 = new float[n], y16 = new float[n], st32 = v.state.clone(), st16 = v.state.clone();
             SsdScan.chunked(v.dm, k.len, k.q, v.in, v.stride, v.xOff, v.bOff, v.cOff, v.dt, v.A, v.D, k.dPerChannel, st32, y32, false);
             SsdScan.chunked(v.dm, k.len, k.q, v.in, v.stride, v.xOff, v.bOff, v.cOff, v.dt, v.A, v.D, k.dPerChannel, st16, y16, true);
-            for (int i = 0; i < st32.length; i++) assertEquals(st32[i], st16[i], 0f, k + ": final state " + i);
-            if (k.zeroStart) for (int i = 0; i < firstChunk; i++) assertEquals(y32[i], y16[i], 0f, k + ": first chunk y " + i);
 
             double[] stRef = new double[v.state.length], yRef = new double[n], stMag = new double[v.state.length], yMag = new double[n];
             for (int i = 0; i < stRef.length; i++) {
@@ -121,11 +120,11 @@ class SsdScanTest {
             int changed = 0;
             for (int i = 0; i < n; i++) {
                 if (y16[i] != y32[i]) changed++;
-                double err = Math.abs(y16[i] - yRef[i]);
-                assertTrue(err <= (REL + 0x1p-9) * yMag[i] + 1e-7, k + ": y[" + i + "] = " + y16[i] + ", reference " + yRef[i]);
+                assertTrue(Math.abs(y16[i] - yRef[i]) <= (REL + 0x1p-7) * yMag[i] + 1e-7, k + ": y[" + i + "] = " + y16[i] + ", reference " + yRef[i]);
             }
-            // the inter-chunk term fades along each chunk (decay), so only part of the outputs move
-            assertTrue(changed > n / 20, k + ": the rounding changed only " + changed + " of " + n + " outputs");
+            for (int i = 0; i < st16.length; i++)
+                assertTrue(Math.abs(st16[i] - stRef[i]) <= (REL + 0x1p-7) * stMag[i] + 1e-7, k + ": state[" + i + "] = " + st16[i] + ", reference " + stRef[i]);
+            assertTrue(changed > n / 2, k + ": the rounding changed only " + changed + " of " + n + " outputs");
         }
     }
 
