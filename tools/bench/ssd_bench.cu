@@ -291,17 +291,18 @@ int main(int argc, char** argv) {
     passing_f32();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
-                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm};
+                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm, sin};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
-        if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes states as the passing leaves them, and ssm
-            CK(cudaMemset(states, 0xff, statesN * 4));
-            CK(cudaMemset(ssm, 0xff, seqs * H * PN * 4));
+        if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes sin as the passing leaves it, and ssm (carry 3)
+            CK(cudaMemset(sin, 0xff, statesN * 2));
+            CK(cudaMemset(ssm, 0, seqs * H * PN * 4));
             v.launch(args);
             CK(cudaDeviceSynchronize());
-            const std::vector<float> got = download(states, statesN), fin = download(ssm, seqs * H * PN);
+            const std::vector<float> got = widen(download(sin, statesN)), fin = download(ssm, seqs * H * PN);
             printf("check %s vs fp32 passed states: %.3g (vs shipped %.3g); final states vs shipped %.3g\n", v.name,
                    rel_diff(got, passed32, passed32), rel_diff(got, passedTc, passed32), rel_diff(fin, finalTc, finalTc));
+            passing(3);  // sin as the shipped passing leaves it
         } else if (v.replaces == Replaces::SCAN) {
             CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
             v.launch(args);

@@ -18,6 +18,7 @@ struct BenchArgs {
     const int *seqChunk0, *seqChunks;
     int seqs;
     float* ssm;  // [seqs][H][P][N], zero on entry (no carried state)
+    bf16* sin;   // the entering states in bf16, as the passing leaves them for the tensor-core scan
 };
 // What a variant's launch writes, checked against the shipped path and timed beside what it replaces.
 enum class Replaces { STATE, SCAN, STATE_AND_PASSING };
@@ -139,7 +140,25 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // ssd_results/2026-11-30-scan-wgmma-inter.log).
 
 
-inline std::vector<BenchVariant> bench_variants() { return {}; }
+// Session 15: the walk's product on wgmma again, now that it is one bf16 product a k-step (no split registers).
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_wg_tc(
+    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
+    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
+    const int* __restrict__ seqChunks, int H, int P, int N, int G, bf16* sin, float* ssm, long long seqStride,
+    int carry) {
+    state_walk_tc<ssd_tc::STATE_WG>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, P, N,
+                                    G, sin, ssm, seqStride, carry);
+}
+
+inline std::vector<BenchVariant> bench_variants() {
+    return {{"ssd_state_walk_wg_tc", Replaces::STATE_AND_PASSING,
+             [] { CK(cudaFuncSetAttribute(ssd_state_walk_wg_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM)); },
+             [](const BenchArgs& a) {
+                 ssd_state_walk_wg_tc<<<dim3(a.seqs, a.G, a.H / a.G), 256, ssd_tc::STATE_SMEM>>>(
+                     a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
+                     a.P, a.N, a.G, a.sin, a.ssm, (long long)a.H * a.P * a.N, 3);
+             }}};
+}
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).
