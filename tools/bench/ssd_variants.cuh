@@ -69,6 +69,9 @@ struct BenchVariant {
 //    x staged by cp.async one head ahead (512 threads in two halves taking every other head, two Xs buffers a half,
 //    211 KB, one CTA an SM): the same bits, 185.9 against 164.7 us a 130M layer (carry 3), 241.4 against 211.8 (1.3B):
 //    the staging's latency is not what holds the chunk states; their products are.
+//  - session 15 (ssd_results/2026-11-30-state-3cta-walk-wg.log, source in commit 2436442): the walk's product on wgmma
+//    with B and x w in bf16 (one product a k-step): 1.3B 259.8 -> 265.4 us, log-normal shapes 141.1 -> 150.7 and
+//    300.9 -> 323.7 (130M 16 x 2048, where the two kernels run, 246.1 -> 222.0).
 
 // Session 9 experiment: the walk over a sequence for several heads a CTA, B packed once a chunk for all of them (the
 // shipped walk packs it once a chunk and head: 64 times over for 1.3B's one group). The running state no longer stays
@@ -140,25 +143,7 @@ inline BenchVariant walk_heads_variant(const char* name, int hp) {
 // ssd_results/2026-11-30-scan-wgmma-inter.log).
 
 
-// Session 15: the walk's product on wgmma again, now that it is one bf16 product a k-step (no split registers).
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_wg_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, bf16* sin, float* ssm, long long seqStride,
-    int carry) {
-    state_walk_tc<ssd_tc::STATE_WG>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, P, N,
-                                    G, sin, ssm, seqStride, carry);
-}
-
-inline std::vector<BenchVariant> bench_variants() {
-    return {{"ssd_state_walk_wg_tc", Replaces::STATE_AND_PASSING,
-             [] { CK(cudaFuncSetAttribute(ssd_state_walk_wg_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM)); },
-             [](const BenchArgs& a) {
-                 ssd_state_walk_wg_tc<<<dim3(a.seqs, a.G, a.H / a.G), 256, ssd_tc::STATE_SMEM>>>(
-                     a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
-                     a.P, a.N, a.G, a.sin, a.ssm, (long long)a.H * a.P * a.N, 3);
-             }}};
-}
+inline std::vector<BenchVariant> bench_variants() { return {}; }
 
 // State passing variants: same signature and in-place contract as ssd_state_passing_v4 (checked against the fp32
 // path's passed states, then timed on a copy of the local states like the shipped kernel).

@@ -502,15 +502,16 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
 // bit 2 write the final one there. What nobody reads is skipped: without bit 2 the last chunk's product (it feeds only
 // the final state), without bit 1 the first chunk's zero state (the tensor-core scan does not read it).
-template <bool WG>
-__device__ __forceinline__ void state_walk_tc(
+extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
     const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
     int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
     const int* __restrict__ seqChunks, int H, int P, int N, int G, bf16* sin, float* ssm, long long seqStride,
     int carry) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
-    const StateSmem<WG> m(sm);
+    // mma.sync: on wgmma the walk measured slower on 1.3B, with bf16x3 products (its running state left no registers;
+    // ssd_results/2026-11-30-state-wgmma-shipped.log) and with one bf16 product (-state-3cta-walk-wg.log)
+    const StateSmem<false> m(sm);
     float *Xs = m.Xs, *wU = m.wU;
     const int s = blockIdx.x, g = blockIdx.y, h = g * (H / G) + blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
@@ -537,16 +538,6 @@ __device__ __forceinline__ void state_walk_tc(
             for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
     }
     if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
-}
-// mma.sync: on wgmma the walk measured 9 % slower on 1.3B with bf16x3 products (its running state left no registers;
-// ssd_results/2026-11-30-state-wgmma-shipped.log)
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, bf16* sin, float* ssm, long long seqStride,
-    int carry) {
-    state_walk_tc<false>(x, ldX, xOff, bOff, dt, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, P, N, G, sin, ssm,
-                         seqStride, carry);
 }
 
 // grid (chunks, G, 3), block 128, dynamic smem ssd_tc::BMM_SMEM: the lower 64x64 tiles (0,0), (1,0), (1,1) of
