@@ -625,6 +625,19 @@ __device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __re
         v[1] = r1 && n < N ? *reinterpret_cast<const float4*>(C1 + n) : z;
     };
     const int kInter = (N + 15) & ~15;
+#ifdef SSD_TC_WGMMA
+    // the rows' lines to L1 first (a quad's lane tq takes line tq of each row), then each step loads its C just before
+    // it: a C prefetched in registers across the wgmma spilled 40 bytes at three CTAs an SM
+    if (r0 && 32 * tq < N) asm volatile("prefetch.global.L1 [%0];" ::"l"(C0 + 32 * tq));
+    if (r1 && 32 * tq < N) asm volatile("prefetch.global.L1 [%0];" ::"l"(C1 + 32 * tq));
+    for (int k = 0; k < kInter; k += 16) {
+        float4 cur[2];
+        loadC(k, cur);
+        const Split2 a[4] = {Split2(cur[0].x, cur[0].y), Split2(cur[1].x, cur[1].y), Split2(cur[0].z, cur[0].w),
+                             Split2(cur[1].z, cur[1].w)};
+        step(k, a);
+    }
+#else
     float4 nxt[2];
     loadC(0, nxt);
     for (int k = 0; k < kInter; k += 16) {
@@ -633,6 +646,7 @@ __device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __re
         if (k + 16 < kInter) loadC(k + 16, nxt);
         step(k, a);
     }
+#endif
     const float e0 = expf(c0), e1 = expf(c1);
 #pragma unroll
     for (int j = 0; j < 8; j++) {
