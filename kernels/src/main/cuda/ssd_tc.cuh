@@ -8,9 +8,8 @@
 // 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
 // Exceptions, where mamba_ssm's kernels read bf16 operands too: the chunk states' product takes (x w) and B in bf16
 // (one product) and the local states go to memory in bf16; the state entering a chunk (S_in) reaches the scan in bf16
-// (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk coefficients M = C.B o decay o dt are rounded to bf16
-// (M . x = M.x_lo + M.x_hi). The running and final states, C.B and every sum stay fp32. The CPU twin rounds alike
-// (SsdScan.chunked's bf16Operands).
+// (C . S_in = C_lo.S_in + C_hi.S_in). The scan's intra-chunk part, C.B, the running and final states and every sum
+// stay as above. The CPU twin rounds alike (SsdScan.chunked's bf16Operands).
 //
 // The operand every warp of a CTA reads (B or the state S, and x) is split once into packed bf16 pairs in shared
 // memory, laid out so that each fragment register is one 32-bit load and a warp's loads hit 32 different banks; the
@@ -91,14 +90,6 @@ __device__ __forceinline__ void mma2x8(float (&acc)[8][4], const Split2 (&a)[4],
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, b0[j], b1[j]);
 #pragma unroll
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, b0[j], b1[j]);
-}
-// And for an a operand held in bf16 alone (the scan's M): a.b_lo + a.b_hi.
-__device__ __forceinline__ void mma2x8(float (&acc)[8][4], const uint32_t (&a)[4], const uint32_t (&bh0)[8],
-                                       const uint32_t (&bh1)[8], const uint32_t (&bl0)[8], const uint32_t (&bl1)[8]) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0], a[1], a[2], a[3], bl0[j], bl1[j]);
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0], a[1], a[2], a[3], bh0[j], bh1[j]);
 }
 // Both in bf16 (the chunk states' product): a.b.
 __device__ __forceinline__ void mma1x8(float (&acc)[8][4], const uint32_t (&a)[4], const uint32_t (&b0)[8],
@@ -726,23 +717,25 @@ __device__ __forceinline__ void chunk_scan_tc(
             v[0] = *reinterpret_cast<const float4*>(cbc + t0 * SSD_QMAX + u);
             v[1] = *reinterpret_cast<const float4*>(cbc + t1 * SSD_QMAX + u);
         };
-        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u, rounded to bf16. Left of the warp's diagonal block every u < t (< len when t
+        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u, in bf16x3: rounded to bf16 it cost the 130M bf16 check its bar
+        // (mean |d log-prob| 0.0320 against 0.0317 with every bf16 operand) for 1 % of the scan. Left of the warp's
+        // diagonal block every u < t (< len when t
         // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
         auto step = [&](int k, bool diagonal) {
             const int u = k + 4 * tq;
             const float4 cu = *reinterpret_cast<const float4*>(cumU + u), du = *reinterpret_cast<const float4*>(dtU + u);
             auto m = [&](float v, int t, float ct, int uu, float cuu, float duu) {
-                const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;  // 2^-22 error: far under bf16's 2^-9
+                const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;  // 2^-22 error: far under bf16x3's 2^-16
                 return (!diagonal || uu <= t) ? r : 0.f;
             };
-            const uint32_t a[4] = {pack(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
-                                   pack(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
-                                   pack(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
-                                   pack(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
+            const Split2 a[4] = {Split2(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
+                                 Split2(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
+                                 Split2(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
             if (!diagonal) loadCB(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
-            mma2x8(acc, a, bh0, bh1, bl0, bl1);
+            mma3x8(acc, a, bh0, bh1, bl0, bl1);
         };
         loadCB(0, nxt);
         for (int k = 0; k < tb; k += 16) step(k, false);

@@ -60,9 +60,8 @@ public final class SsdScan {
 
     /**
      * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels keep in bf16 (as mamba_ssm's
-     * do) rounded alike: the state entering each chunk in C · S_in, the intra-chunk coefficients W = CB ∘ E ∘ dt, in
-     * the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every product and sum, and
-     * the running and final states, stay fp32.
+     * do) rounded alike: the state entering each chunk in C · S_in, in the state update B and E ∘ dt ∘ X, and each
+     * chunk's own state before it is added. Every product and sum, and the running and final states, stay fp32.
      */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,
@@ -193,7 +192,6 @@ public final class SsdScan {
                         e[tr] = 1f;
                         float[] cbr = cbRows[tr];
                         for (int u = 0; u <= tr; u++) wr[u] = (cbr[u] * dtv[u] * e[u] + FLUSH) - FLUSH;
-                        if (bf16Operands) for (int u = 0; u <= tr; u++) wr[u] = Bf16.round(wr[u]);
                         for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
                     Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
