@@ -93,18 +93,16 @@ class SsdScanTest {
     }
 
     /**
-     * bf16Operands (the tensor-core kernels' twin): each rounded operand is off by at most 2^-9 of itself, a state
-     * term by three such roundings (B, E ∘ dt ∘ x, the chunk's state), and an entering state carries its own error into
-     * C · S_in, so every y and final state stays within 2^-7 of its terms' magnitude (on top of the fp32 error) of the
-     * float64 recurrence; a document's first chunk (no entering state; the intra-chunk part is not rounded) keeps its
-     * bits; and the rounding is really applied (a tenth of the outputs at least move: the entering state fades along
-     * each chunk).
+     * bf16Operands (the tensor-core kernels' twin): each rounded operand is off by at most 2^-9 of itself, a product of
+     * two rounded factors by 2^-8, and an entering state carries its own error into C · S_in, so every y and final
+     * state stays within 2^-7 of its terms' magnitude (on top of the fp32 error) of the float64 recurrence; and the
+     * rounding is really applied (most outputs move).
      */
     @Test
     void bf16OperandsStayWithinTheirRoundingBound() {
         for (Case k : new Case[] {new Case(4, 64, 32, 2, 90, 40, false, true), new Case(3, 64, 128, 1, 300, 128, true)}) {
             Inputs v = new Inputs(k, 5);
-            int n = k.len * k.nheads * k.headdim, firstChunk = Math.min(k.q, k.len) * k.nheads * k.headdim;
+            int n = k.len * k.nheads * k.headdim;
             float[] y32 = new float[n], y16 = new float[n], st32 = v.state.clone(), st16 = v.state.clone();
             SsdScan.chunked(v.dm, k.len, k.q, v.in, v.stride, v.xOff, v.bOff, v.cOff, v.dt, v.A, v.D, k.dPerChannel, st32, y32, false);
             SsdScan.chunked(v.dm, k.len, k.q, v.in, v.stride, v.xOff, v.bOff, v.cOff, v.dt, v.A, v.D, k.dPerChannel, st16, y16, true);
@@ -119,7 +117,6 @@ class SsdScanTest {
             for (int i = 0; i < absIn.length; i++) absIn[i] = Math.abs(absIn[i]);
             for (int i = 0; i < absD.length; i++) absD[i] = Math.abs(absD[i]);
             SsdScan.sequentialReference(v.dm, k.len, absIn, v.stride, v.xOff, v.bOff, v.cOff, v.dt, v.A, absD, k.dPerChannel, stMag, yMag);
-            if (k.zeroStart) for (int i = 0; i < firstChunk; i++) assertEquals(y32[i], y16[i], 0f, k + ": first chunk y " + i);
             int changed = 0;
             for (int i = 0; i < n; i++) {
                 if (y16[i] != y32[i]) changed++;
@@ -127,7 +124,7 @@ class SsdScanTest {
             }
             for (int i = 0; i < st16.length; i++)
                 assertTrue(Math.abs(st16[i] - stRef[i]) <= (REL + 0x1p-7) * stMag[i] + 1e-7, k + ": state[" + i + "] = " + st16[i] + ", reference " + stRef[i]);
-            assertTrue(changed > n / 10, k + ": the rounding changed only " + changed + " of " + n + " outputs");
+            assertTrue(changed > n / 2, k + ": the rounding changed only " + changed + " of " + n + " outputs");
         }
     }
 
