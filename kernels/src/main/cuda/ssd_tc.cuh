@@ -497,9 +497,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // grid (seqs, G, H/G), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_chunk_state_tc and ssd_state_passing in one
 // kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
 // chunk_state_product's accumulator layout; sin[c] gets the state entering chunk c in bf16 (what the passing leaves in
-// sinOut), so the
-// local states never go to memory and the passing's read and write of every state disappear. The same products and the
-// same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
+// sinOut), so the local states never go to memory and the passing's read and write of every state disappear. The same
+// products and the same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
 // sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly
 // (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
 // bit 2 write the final one there. What nobody reads is skipped: without bit 2 the last chunk's product (it feeds only
