@@ -10,10 +10,9 @@
 // uniform in [-1, 1]. Prints microseconds per launch and per batch (all layers), and each checked kernel's
 // largest difference relative to the fp32 path's output scale (the tensor-core kernels read some operands in bf16, as
 // ssd_tc.cuh says: ~1e-3 against the fp32 path; the scan also against the fp32 scan of the same bf16 entering
-// states). The chunk
-// states, passing, walk and scan are timed
-// both as the engine runs a fresh batch (carry 0: no carried states in, none kept; a sequence's first and last
-// chunks skip what nothing reads) and with every state carried and kept (carry 3).
+// states). The chunk states, passing, walk and scan are timed both as the engine runs a fresh batch (carry 0: no
+// carried states in, none kept; a sequence's first and last chunks skip what nothing reads) and with every state
+// carried and kept (carry 3).
 #include "gemm.cuh"
 #include "ssd_tc.cuh"
 #include "bench_cuda.cuh"

@@ -201,10 +201,7 @@ SSD_ATTN(16, f16, f16)
 // keys stream 64 at a time. Same tables and layouts as attn_fwd_nj*; D a multiple of 16, at most 128.
 namespace attn_tc {
 template <typename T> __device__ __forceinline__ uint32_t pack2(float a, float b);
-template <> __device__ __forceinline__ uint32_t pack2<bf16>(float a, float b) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
-    return *reinterpret_cast<const uint32_t*>(&v);
-}
+template <> __device__ __forceinline__ uint32_t pack2<bf16>(float a, float b) { return pack_bf16(a, b); }
 template <> __device__ __forceinline__ uint32_t pack2<f16>(float a, float b) {
     const __half2 v = __floats2half2_rn(a, b);
     return *reinterpret_cast<const uint32_t*>(&v);

@@ -11,6 +11,12 @@ typedef __half f16;
 
 #define SSD_LOG2E 1.4426950408889634f
 
+// (a, b) rounded to bf16 as one 32-bit word, a in the low half (the lower index of a pair)
+__device__ __forceinline__ uint32_t pack_bf16(float a, float b) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<const uint32_t*>(&v);
+}
+
 // 2^v in one SFU instruction (relative error ~2^-22, subnormal results flushed to 0), where expf's range reduction
 // would cost more than the products around it: exp(x) = ex2_approx(x * SSD_LOG2E).
 __device__ __forceinline__ float ex2_approx(float v) {

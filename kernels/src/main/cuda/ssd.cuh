@@ -175,9 +175,8 @@ __device__ __forceinline__ void state_passing_impl(float* states, const float* _
                 if (sinOut == nullptr) {
                     __stcs(reinterpret_cast<vec*>(local + (k0 + j) * step), out);
                 } else if constexpr (V == 4) {  // 8-byte aligned: PN % 4 == 0
-                    const __nv_bfloat162 a = __floats2bfloat162_rn(o[0], o[1]), b = __floats2bfloat162_rn(o[2], o[3]);
-                    __stcs(reinterpret_cast<uint2*>(sin + (k0 + j) * step),
-                           make_uint2(*reinterpret_cast<const uint32_t*>(&a), *reinterpret_cast<const uint32_t*>(&b)));
+                    const uint32_t p01 = pack_bf16(o[0], o[1]), p23 = pack_bf16(o[2], o[3]);
+                    __stcs(reinterpret_cast<uint2*>(sin + (k0 + j) * step), make_uint2(p01, p23));
                 } else {
                     sin[(k0 + j) * step] = __float2bfloat16_rn(o[0]);
                 }

@@ -1,6 +1,6 @@
 // The matrix-heavy SSD steps on tensor cores (chunk states, C.B, chunk scan): the bf16 / fp16 engines' path. Same
 // results as ssd_chunk_state / ssd_bmm_cb / ssd_chunk_scan in ssd.cuh (the fp32 engine's path) to about 1e-5 of the
-// output scale, but for the bf16 entering states below; twin: SsdScan.chunked (with sInBf16).
+// output scale, but for the bf16 operands below; twin: SsdScan.chunked (with bf16Operands).
 //
 // Products run as bf16x3 on mma.sync m16n8k16 with fp32 accumulation: each fp32 operand v is split into v_hi =
 // bf16(v) and v_lo = bf16(v - v_hi) (16 bits of mantissa together, fp32's range), and a.b is taken as
@@ -34,17 +34,12 @@ constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B (bf16 pairs) [128 n][LD_W] | x [128 u][LD_X] | w [128]
 constexpr int STATE_SMEM = 4 * (128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
 // chunk scan, floats: S (bf16) [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as a
-// bf16 wgmma tile (see pack_sin_tiles), 1024-byte aligned, in place of its packed pairs
+// bf16 wgmma tile (see pack_sin_tile), 1024-byte aligned, in place of its packed pairs
 constexpr int SCAN_SMEM = 4 * (3 * 64 * LD_W + 2 * SSD_QMAX);
 constexpr int SCAN_S_TILE = 64 * 128 * 2;  // bytes of the sm_90a S_in tile
 static_assert(1024 + SCAN_S_TILE + 4 * (2 * 64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
 constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
-
-__device__ __forceinline__ uint32_t pack(float a, float b) {  // a in the low half: the lower k index
-    const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
-    return *reinterpret_cast<const uint32_t*>(&v);
-}
 
 // (a, b) = hi + lo, each a packed bf16 pair
 struct Split2 {
@@ -53,7 +48,7 @@ struct Split2 {
     __device__ __forceinline__ Split2(float a, float b) {
         const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
         hi = *reinterpret_cast<const uint32_t*>(&h);
-        lo = pack(a - __low2float(h), b - __high2float(h));
+        lo = pack_bf16(a - __low2float(h), b - __high2float(h));
     }
 };
 
@@ -189,7 +184,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
                 h[at] = sp.hi;
                 l[at] = sp.lo;
             } else {
-                h[at] = pack(v0[i], v1[i]);
+                h[at] = pack_bf16(v0[i], v1[i]);
             }
         }
     }
@@ -402,10 +397,10 @@ __device__ __forceinline__ void chunk_state_product(float (&acc)[8][4], const fl
         const int u0 = k + 2 * tq, u1 = u0 + 8;  // a0/a1: k columns u0, u0+1; a2/a3: u1, u1+1
         const float w00 = wU[u0], w01 = wU[u0 + 1], w10 = wU[u1], w11 = wU[u1 + 1];
         const float* xa = Xs + pb + gr;
-        const uint32_t a[4] = {pack(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
-                               pack(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
-                               pack(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
-                               pack(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
+        const uint32_t a[4] = {pack_bf16(xa[u0 * LD_X] * w00, xa[(u0 + 1) * LD_X] * w01),
+                               pack_bf16(xa[u0 * LD_X + 8] * w00, xa[(u0 + 1) * LD_X + 8] * w01),
+                               pack_bf16(xa[u1 * LD_X] * w10, xa[(u1 + 1) * LD_X] * w11),
+                               pack_bf16(xa[u1 * LD_X + 8] * w10, xa[(u1 + 1) * LD_X + 8] * w11)};
 #ifdef SSD_TC_WGMMA
         if (WG) {
             wgmma1_step(acc, a, bAt + (k >> 6) * (64 * 128 * 2) + nb * 128 + ((k & 63) >> 4) * 32);
@@ -438,8 +433,7 @@ __device__ __forceinline__ void store_state(T* out, const float (&acc)[8][4], in
         if constexpr (std::is_same<T, float>::value) {
             __stcs(reinterpret_cast<float2*>(out + (size_t)p * N + n), make_float2(acc[j][e], acc[j][e + 1]));
         } else {
-            const __nv_bfloat162 v = __floats2bfloat162_rn(acc[j][e], acc[j][e + 1]);
-            __stcs(reinterpret_cast<unsigned int*>(out + (size_t)p * N + n), *reinterpret_cast<const unsigned int*>(&v));
+            __stcs(reinterpret_cast<unsigned int*>(out + (size_t)p * N + n), pack_bf16(acc[j][e], acc[j][e + 1]));
         }
     });
 }
@@ -498,9 +492,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 // kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
 // chunk_state_product's accumulator layout; sin[c] gets the state entering chunk c in bf16 (what the passing leaves in
 // sinOut), so the local states never go to memory and the passing's read and write of every state disappear. The same
-// products and the same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a
-// sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly
-// (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
+// products and the same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for
+// one head, and a sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the
+// multiprocessors evenly (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
 // bit 2 write the final one there. What nobody reads is skipped: without bit 2 the last chunk's product (it feeds only
 // the final state), without bit 1 the first chunk's zero state (the tensor-core scan does not read it).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
@@ -627,7 +621,7 @@ __device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __re
     const int kInter = (N + 15) & ~15;
 #ifdef SSD_TC_WGMMA
     // the rows' lines to L1 first (a quad's lane tq takes line tq of each row), then each step loads its C just before
-    // it: a C prefetched in registers across the wgmma spilled 40 bytes at three CTAs an SM
+    // it: a C prefetched in registers across the wgmma spilled 44 bytes at three CTAs an SM
     if (r0 && 32 * tq < N) asm volatile("prefetch.global.L1 [%0];" ::"l"(C0 + 32 * tq));
     if (r1 && 32 * tq < N) asm volatile("prefetch.global.L1 [%0];" ::"l"(C1 + 32 * tq));
     for (int k = 0; k < kInter; k += 16) {
@@ -726,8 +720,8 @@ __device__ __forceinline__ void chunk_scan_tc(
             v[0] = *reinterpret_cast<const float4*>(cbc + t0 * SSD_QMAX + u);
             v[1] = *reinterpret_cast<const float4*>(cbc + t1 * SSD_QMAX + u);
         };
-        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u, rounded to bf16. Left of the warp's diagonal block every u < t (< len when t
-        // < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
+        // M[t][u] = CB[t][u] exp(cum_t - cum_u) dt_u, rounded to bf16. Left of the warp's diagonal block every u < t
+        // (< len when t < len): no mask. On it, u > t is masked (CB there may be unwritten). Rows t >= len are never stored.
         auto step = [&](int k, bool diagonal) {
             const int u = k + 4 * tq;
             const float4 cu = *reinterpret_cast<const float4*>(cumU + u), du = *reinterpret_cast<const float4*>(dtU + u);
@@ -735,10 +729,10 @@ __device__ __forceinline__ void chunk_scan_tc(
                 const float r = v * ex2_approx((ct - cuu) * SSD_LOG2E) * duu;  // 2^-22 error: far under bf16's 2^-9
                 return (!diagonal || uu <= t) ? r : 0.f;
             };
-            const uint32_t a[4] = {pack(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
-                                   pack(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
-                                   pack(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
-                                   pack(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
+            const uint32_t a[4] = {pack_bf16(m(nxt[0].x, t0, c0, u, cu.x, du.x), m(nxt[0].y, t0, c0, u + 1, cu.y, du.y)),
+                                   pack_bf16(m(nxt[1].x, t1, c1, u, cu.x, du.x), m(nxt[1].y, t1, c1, u + 1, cu.y, du.y)),
+                                   pack_bf16(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
+                                   pack_bf16(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
             if (!diagonal) loadCB(k + 16, nxt);
             uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
             load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);

@@ -14,8 +14,9 @@ import ssdspark.kernels.SsdScan;
  * {@link #walkPays}. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q], and
  * the states entering the chunks in bf16 [chunks][H][P][N] (the tensor-core scan's input).
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
- * bf16x3 with fp32 accumulation (the bf16 / fp16 engines; about 1e-5 of the output scale, see ssd_tc.cuh), where the
- * state entering a chunk reaches the scan rounded to bf16 (twin: {@link SsdScan#chunked}'s sInBf16). On tensor
+ * bf16x3 with fp32 accumulation (the bf16 / fp16 engines), except where mamba_ssm's kernels read bf16 operands too:
+ * the states entering the chunks, the chunk states' x·w and B, and the scan's intra-chunk coefficients are rounded to
+ * bf16 (about 2e-3 of the output scale; ssd_tc.cuh; twin: {@link SsdScan#chunked}'s bf16Operands). On tensor
  * cores no work goes to what nothing reads: without carried states a sequence's first chunk starts from zero (no
  * entering state, no C . S_in), and without final states kept its last chunk's own state is not formed.
  */
