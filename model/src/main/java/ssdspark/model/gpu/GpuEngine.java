@@ -615,7 +615,7 @@ public final class GpuEngine implements Engine {
         final GpuRmsNorm.DeltaScale foldScale = foldGatedNorm
                 ? new GpuRmsNorm.DeltaScale(ws.y.ptr(), c.nheads, dSsm, c.gatedNormEps) : null;
 
-        GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), mt, w.ldModel, d, ws.residual.ptr());
+        GpuEmbedding.gather(s, ws.ints.ptr(), T, w.embedding.ptr(), w.embeddingType, w.ldEmbedding, d, ws.residual.ptr());
         CUdeviceptr pending = null; // a Mamba-2 block's out_proj output: the next norm adds it into the residual
         for (int l = 0, attnLayer = 0; l < L; l++) {
             GpuWeights.Layer g = w.layers[l];

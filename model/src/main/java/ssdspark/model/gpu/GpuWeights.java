@@ -30,7 +30,17 @@ final class GpuWeights implements AutoCloseable {
     /** Rotary inverse frequencies of the attention layers (fp32, Rotary.inverseFrequencies); null without them. */
     final DeviceBuffer invFreq;
     final int embeddingRows, headRows;
-    final DeviceBuffer embedding, head, normF;
+    /**
+     * The rows the residual stream starts from, [embeddingRows][ldEmbedding] of embeddingType: fp32 unless every value
+     * is exact in the matrix type (a checkpoint stored in bf16), so that 16-bit matrices do not round the residual
+     * stream where it starts. On the 130M bf16 check that one rounding was 0.0021 of the 0.0317 mean |Δ log-prob|
+     * (Bf16ErrorProbe's G); the gather reads a row a token either way.
+     */
+    final DeviceBuffer embedding;
+    final DType embeddingType;
+    final int ldEmbedding;
+    /** The LM head's rows in the matrix type (untiled path; null when {@link #tiled}), and the final norm's weight. */
+    final DeviceBuffer head, normF;
     /** The LM head pre-tiled for GpuLmHead.logProbsTiled when {@link #tiled}; null otherwise. */
     final DeviceBuffer headTiled;
     final Layer[] layers;
@@ -66,10 +76,15 @@ final class GpuWeights implements AutoCloseable {
         headRows = w.headRows;
         tiled = GpuGemm.tiledPays(dev, bf, c.dModel) && c.dModel % 4 == 0; // in_proj is wider than d_model
         try (GpuStream s = dev.newStream()) {
-            embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, bf);
-            head = w.lmHead == w.embedding ? embedding : matrix(s, w.lmHead, w.headRows, c.dModel, bf);
-            // a tied head keeps its row copy for the embedding gather; the tiled copy is extra memory (vocab x d_model)
-            headTiled = tiled ? tiledCopy(s, head, ldModel, w.headRows, c.dModel) : null;
+            embeddingType = exactIn(bf, w.embedding, (long) w.embeddingRows * c.dModel) ? bf : DType.F32;
+            ldEmbedding = embeddingType.ld(c.dModel);
+            embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, embeddingType);
+            DeviceBuffer headRows = w.lmHead == w.embedding && embeddingType == bf ? embedding
+                    : matrix(s, w.lmHead, w.headRows, c.dModel, bf);
+            // the tiled head needs no rows of its own afterwards (unless they are the gather's)
+            headTiled = !tiled ? null : headRows == embedding ? tiledCopy(s, headRows, ldModel, w.headRows, c.dModel)
+                    : pretiled(s, headRows, ldModel, w.headRows, c.dModel);
+            head = tiled ? null : headRows;
             normF = vec(s, w.normF);
             invFreq = c.attn == null ? null : vec(s, Rotary.inverseFrequencies(c.attn.rotaryDim(), c.attn.rotaryBase()));
             layers = new Layer[c.nLayer];
@@ -140,6 +155,15 @@ final class GpuWeights implements AutoCloseable {
         GpuGemm.pretile(s, m.ptr(), ld, rows, cols, t.ptr());
         s.sync();
         return t;
+    }
+
+    /** Whether each of m's first n values is exactly representable in t. */
+    private static boolean exactIn(DType t, float[] m, long n) {
+        for (long i = 0; i < n; i++) {
+            float v = m[(int) i];
+            if (t.round(v) != v) return false;
+        }
+        return true;
     }
 
     private DeviceBuffer vec(GpuStream s, float[] v) {

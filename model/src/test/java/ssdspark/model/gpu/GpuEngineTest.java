@@ -5,11 +5,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import ssdspark.kernels.gpu.Cuda;
+import ssdspark.kernels.gpu.DType;
 import ssdspark.model.CpuEngine;
 import ssdspark.model.DocumentRunner;
 import ssdspark.model.Engine;
+import ssdspark.model.Mamba2Config;
 import ssdspark.model.Mamba2State;
 import ssdspark.model.Mamba2Weights;
+import ssdspark.model.bench.RandomTensorSource;
+import ssdspark.model.checkpoint.TensorSource;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -88,6 +92,47 @@ class GpuEngineTest {
                 assertTrue(stErr < 1e-4, "state relative error " + stErr);
             }
         }
+    }
+
+    /**
+     * bf16 matrices, exact residual start: an fp32 embedding table is gathered from fp32 rows, so the bf16 engine's
+     * output moves when the table is rounded to bf16 (rounding it inside the engine would give the same bits), and a
+     * table already exact in bf16 (a bf16 checkpoint) is gathered from its bf16 rows. Both stay within bf16's distance
+     * of the CPU engine on their own weights.
+     */
+    @Test
+    void bf16GathersTheEmbeddingRowsExactly() {
+        int dev = device();
+        Mamba2Config c = Mamba2Config.parse(models().findFirst().orElseThrow().json());
+        Mamba2Weights w = Mamba2Weights.load(c, RandomTensorSource.perturbed(c, 43, 0.5));
+        Mamba2Weights wr = Mamba2Weights.load(c, new TensorSource() { // the same, its embedding rounded to bf16
+            final TensorSource src = RandomTensorSource.perturbed(c, 43, 0.5);
+            @Override public java.util.Set<String> names() { return src.names(); }
+            @Override public long[] shape(String n) { return src.shape(n); }
+            @Override public float[] readFloats(String n) {
+                float[] a = src.readFloats(n);
+                return n.endsWith("embedding.weight") ? DType.BF16.round(a) : a;
+            }
+            @Override public String description() { return src.description() + " (embedding rounded to bf16)"; }
+            @Override public void close() {}
+        });
+        int[] doc = RandomMamba2.randomDocs(44, c.vocabSize, 200)[0];
+        float[][] got = new float[2][];
+        int i = 0;
+        for (Mamba2Weights m : List.of(w, wr))
+            try (CpuEngine cpu = new CpuEngine(m); GpuEngine gpu = GpuEngine.create(m, dev, Precision.BF16)) {
+                gpu.setProfiling(true);
+                gpu.takeProfile();
+                got[i] = gpu.forward(doc, 0, doc.length, gpu.newState());
+                var prof = gpu.takeProfile();
+                String gather = m == w ? "embed_gather_f32" : "embed_gather_bf16";
+                assertTrue(prof.containsKey(gather), "kernels run: " + prof.keySet());
+                double e = relL2(got[i], cpu.forward(doc, 0, doc.length, cpu.newState()));
+                System.out.printf("  bf16, %s: hidden rel %.2e against the CPU engine%n", gather, e);
+                assertTrue(e < 0.1, "hidden relative error " + e);
+                i++;
+            }
+        assertTrue(maxDiff(got[0], got[1]) > 0, "the bf16 engine rounded the fp32 embedding table");
     }
 
     /**
