@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
     float *dt = dalloc((size_t)H * T), *cum = dalloc((size_t)H * T), *states = dalloc(statesN),
           *passed = dalloc(statesN), *ssm = dalloc(seqs * H * PN), *cb = dalloc((size_t)C * G * Q * Q),
           *y = dalloc((size_t)T * dSsm), *y32 = dalloc((size_t)T * dSsm);
-    bf16* sin = dalloc<bf16>(statesN);  // the states entering the chunks, in bf16: the tensor-core scan's input
+    // the tensor-core path's states in bf16: the chunks' own (ssd_chunk_state_tc), and the passing's working copy that
+    // it turns into the states entering the chunks (the tensor-core scan's input)
+    bf16 *local16 = dalloc<bf16>(statesN), *sin = dalloc<bf16>(statesN);
     const float dtMin = 0.f, dtMax = INFINITY;
     cudaDeviceProp props;
     CK(cudaGetDeviceProperties(&props, 0));
@@ -145,7 +147,7 @@ int main(int argc, char** argv) {
     auto state_tc = [&](int carry) {
         ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                           chunkLen, tokPos, carry, H, P, N, G, headsPerCta,
-                                                                          states);
+                                                                          local16);
     };
     auto state_f32 = [&] {
         ssd_chunk_state<<<dim3(C, H, ((P + 63) / 64) * ((N + 63) / 64)), 256>>>(x, ldX, xOff, bOff, dt, cum, T,
@@ -156,15 +158,14 @@ int main(int argc, char** argv) {
         CK(cudaMemcpyAsync(passed, states, statesN * 4, cudaMemcpyDeviceToDevice));
         CK(cudaMemsetAsync(ssm, 0, seqs * H * PN * 4));
         ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(passed, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, 3,
-                                                                             nullptr);
+                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, 3);
     };
-    // the tensor-core path's: local states in, bf16 entering states out (repeatable; with carry bit 1 it reads ssm,
+    // the tensor-core path's, in bf16 and in place: on a copy of the local states (with carry bit 1 it reads ssm,
     // which carry bit 2 overwrites with the final states: zero it before a check)
     auto passing = [&](int carry) {
-        ssd_state_passing_v4<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(states, cum, T, chunkStart, chunkLen,
-                                                                             seqChunk0, seqChunks, H, PN, ssm, H * PN, carry,
-                                                                             sin);
+        CK(cudaMemcpyAsync(sin, local16, statesN * 2, cudaMemcpyDeviceToDevice));
+        ssd_state_passing_bf16<<<dim3((PN / 4 + 255) / 256, H, seqs), 256>>>(sin, cum, T, chunkStart, chunkLen,
+                                                                               seqChunk0, seqChunks, H, PN, ssm, H * PN, carry);
     };
     // the chunk states and their passing in one kernel (GpuSsdScan.walkPays decides which the engine runs)
     auto walk_tc = [&](int carry) {
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
     state_tc(3);
     CK(cudaMemset(ssm, 0, seqs * H * PN * 4));
     CK(cudaDeviceSynchronize());
-    const std::vector<float> statesTc = download(states, statesN);
+    const std::vector<float> statesTc = widen(download(local16, statesN));
     passing(3);
     bmm_tc();
     CK(cudaDeviceSynchronize());
@@ -226,7 +227,7 @@ int main(int argc, char** argv) {
     // a fresh batch as the engine runs it (carry 0): the skipped first and last chunks give the same y bits
     for (const bool walk : {false, true}) {
         CK(cudaMemset(sin, 0xff, statesN * 2));
-        if (!walk) CK(cudaMemset(states, 0xff, statesN * 4));
+        if (!walk) CK(cudaMemset(local16, 0xff, statesN * 2));
         if (walk) walk_tc(0);
         else state_tc(0), passing(0);
         CK(cudaMemset(y, 0xff, (size_t)T * dSsm * 4));
@@ -245,11 +246,12 @@ int main(int argc, char** argv) {
     };
     std::vector<Row> rows;
     rows.push_back({"ssd_chunk_cumsum", time_us(cumsum, iters)});
+    const float copy16 = time_us([&] { CK(cudaMemcpyAsync(sin, local16, statesN * 2, cudaMemcpyDeviceToDevice)); }, iters);
     for (int carry : {0, 3}) {
         const bool fresh = carry == 0;
         rows.push_back({fresh ? "ssd_chunk_state_tc" : "ssd_chunk_state_tc (carry 3)", time_us([&] { state_tc(carry); }, iters)});
         state_tc(3);
-        rows.push_back({fresh ? "ssd_state_passing_v4" : "ssd_state_passing_v4 (carry 3)", time_us([&] { passing(carry); }, iters)});
+        rows.push_back({fresh ? "ssd_state_passing_bf16" : "ssd_state_passing_bf16 (carry 3)", time_us([&] { passing(carry); }, iters) - copy16});
         rows.push_back({fresh ? "ssd_state_walk_tc" : "ssd_state_walk_tc (carry 3)", time_us([&] { walk_tc(carry); }, iters)});
         passing(3);
         rows.push_back({fresh ? "ssd_chunk_scan_tc" : "ssd_chunk_scan_tc (carry 3)", time_us([&] { scan_tc(carry); }, iters)});
@@ -264,7 +266,7 @@ int main(int argc, char** argv) {
         const int sl = (H / G + hp - 1) / hp;
         rows.push_back({hpNames[nh++], time_us([&] {
             ssd_chunk_state_tc<<<dim3(C, G, sl), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
-                                                                           chunkLen, tokPos, 0, H, P, N, G, hp, states);
+                                                                           chunkLen, tokPos, 0, H, P, N, G, hp, local16);
         }, iters)});
     }
     rows.push_back({"ssd_bmm_cb (fp32 path)", time_us(bmm, iters)});
@@ -290,7 +292,7 @@ int main(int argc, char** argv) {
     passing_f32();  // the copy-only timing above left the local states in `passed`
     // each variant: name, launch (writes states or y like the kernel it replaces), which output it replaces
     const BenchArgs args{x, ldX, xOff, bOff, cOff, dt, cum, T, chunkStart, chunkLen, H, P, N, G, states, passed, cb, D,
-                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm, sin};
+                         y, dSsm, C, slabs, headsPerCta, seqChunk0, seqChunks, seqs, ssm, sin, local16};
     for (const BenchVariant& v : bench_variants()) {
         v.prepare();
         if (v.replaces == Replaces::STATE_AND_PASSING) {  // writes sin as the passing leaves it, and ssm (carry 3)
@@ -309,11 +311,12 @@ int main(int argc, char** argv) {
             printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(y, (size_t)T * dSsm), ref, ref),
                    rel_diff(download(y, (size_t)T * dSsm), yTc, ref));
         } else {
-            CK(cudaMemset(states, 0xff, statesN * 4));
+            CK(cudaMemset(local16, 0xff, statesN * 2));
             v.launch(args);
             CK(cudaDeviceSynchronize());
-            printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(download(states, statesN), states32, states32),
-                   rel_diff(download(states, statesN), statesTc, states32));
+            const std::vector<float> got = widen(download(local16, statesN));
+            printf("check %s vs fp32: %.3g (vs shipped %.3g)\n", v.name, rel_diff(got, states32, states32),
+                   rel_diff(got, statesTc, states32));
         }
         rows.push_back({v.name, time_us([&] { v.launch(args); }, iters)});
     }

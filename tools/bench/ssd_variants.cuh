@@ -19,6 +19,7 @@ struct BenchArgs {
     int seqs;
     float* ssm;  // [seqs][H][P][N], zero on entry (no carried state)
     bf16* sin;   // the entering states in bf16, as the passing leaves them for the tensor-core scan
+    bf16* local; // the chunks' own states in bf16, as ssd_chunk_state_tc writes them (what STATE variants write)
 };
 // What a variant's launch writes, checked against the shipped path and timed beside what it replaces.
 enum class Replaces { STATE, SCAN, STATE_AND_PASSING };

@@ -115,6 +115,39 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
     }
 }
 
+// V state elements of type T moved as one evict-first access (each state is read and written once by the passing).
+template <int V, class T>
+struct StateIO;
+template <>
+struct StateIO<1, float> {
+    typedef float Raw;
+    static __device__ Raw load(const float* p) { return __ldcs(p); }
+    static __device__ void unpack(const Raw& r, float (&o)[1]) { o[0] = r; }
+    static __device__ void store(float* p, const float (&v)[1]) { __stcs(p, v[0]); }
+};
+template <>
+struct StateIO<4, float> {  // 16-byte aligned
+    typedef float4 Raw;
+    static __device__ Raw load(const float* p) { return __ldcs(reinterpret_cast<const float4*>(p)); }
+    static __device__ void unpack(const Raw& r, float (&o)[4]) { o[0] = r.x, o[1] = r.y, o[2] = r.z, o[3] = r.w; }
+    static __device__ void store(float* p, const float (&v)[4]) {
+        __stcs(reinterpret_cast<float4*>(p), make_float4(v[0], v[1], v[2], v[3]));
+    }
+};
+template <>
+struct StateIO<4, bf16> {  // 8-byte aligned
+    typedef uint2 Raw;
+    static __device__ Raw load(const bf16* p) { return __ldcs(reinterpret_cast<const uint2*>(p)); }
+    static __device__ void unpack(const Raw& r, float (&o)[4]) {
+        const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&r.x));
+        const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&r.y));
+        o[0] = a.x, o[1] = a.y, o[2] = b.x, o[3] = b.y;
+    }
+    static __device__ void store(bf16* p, const float (&v)[4]) {
+        __stcs(reinterpret_cast<uint2*>(p), make_uint2(pack_bf16(v[0], v[1]), pack_bf16(v[2], v[3])));
+    }
+};
+
 // grid (ceil(P*N/(256*V)), H, S), block 256; V = 4 (ssd_state_passing_v4) needs P*N % 4 == 0, else V = 1.
 // ssm[s*seqStride + h*P*N + e] holds the carried state in (read only if carry & 1: else every sequence starts from
 // zero, and the engine need not clear ssm) and the final state out (written only if carry & 2: no caller keeps it
@@ -124,62 +157,51 @@ extern "C" __global__ void __launch_bounds__(256) ssd_chunk_state(const float* _
 // loads hide under the state traffic (the kernel moves every state twice at ~3.7 TB/s). 8 ahead at 4 CTAs an SM:
 // 117.6 -> 108.1 us per 130M layer against 16 ahead with the decays first (tools/bench/ssd_results). Each state is
 // read and written once here: evict-first loads and stores. Without carry bit 2 the last chunk's local state feeds
-// nothing (the tensor-core chunk states do not write it) and is not read. sinOut (the tensor-core scan's input): the
-// entering states go there rounded to bf16 (the same element index, half the bytes) and states keep the local ones;
-// null: they replace the local states in fp32 (the fp32 scan's input).
-template <int V, int AHEAD = 8>
-__device__ __forceinline__ void state_passing_impl(float* states, const float* __restrict__ cum, int T,
+// nothing (the tensor-core chunk states do not write it) and is not read. T: the states' type in memory (bf16 on the
+// tensor-core path: the local states in, the entering states out, both as mamba_ssm's kernels read them); the running
+// and the carried states are fp32.
+template <int V, class T, int AHEAD = 8>
+__device__ __forceinline__ void state_passing_impl(T* states, const float* __restrict__ cum, int T_,
                                                    const int* __restrict__ chunkStart, const int* __restrict__ chunkLen,
                                                    const int* __restrict__ seqChunk0, const int* __restrict__ seqChunks,
-                                                   int H, int PN, float* ssm, long long seqStride, int carry,
-                                                   bf16* sinOut) {
-    typedef typename std::conditional<V == 4, float4, float>::type vec;  // states: 16-byte aligned scratch
+                                                   int H, int PN, float* ssm, long long seqStride, int carry) {
+    typedef StateIO<V, T> IO;
     __shared__ float decay[AHEAD];
     const int e = (blockIdx.x * blockDim.x + threadIdx.x) * V;
     const bool valid = e < PN;
     const int h = blockIdx.y, s = blockIdx.z;
     float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN + e;  // any alignment: read and written once
     const int c0 = seqChunk0[s], nc = seqChunks[s];
-    float* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
-    bf16* sin = sinOut ? sinOut + ((size_t)c0 * H + h) * PN + e : nullptr;  // the same, in bf16
+    T* local = states + ((size_t)c0 * H + h) * PN + e;  // chunk c0 + k at local + k * H * PN
     const size_t step = (size_t)H * PN;
     const int nLocal = (carry & 2) ? nc : nc - 1;
     float S[V];
 #pragma unroll
     for (int i = 0; i < V; i++) S[i] = valid && (carry & 1) ? carried[i] : 0.f;
     for (int k0 = 0; k0 < nc; k0 += AHEAD) {
-        vec loc[AHEAD];
+        typename IO::Raw loc[AHEAD];
         if (valid)
 #pragma unroll
-            for (int j = 0; j < AHEAD; j++)
-                loc[j] = k0 + j < nLocal ? __ldcs(reinterpret_cast<const vec*>(local + (k0 + j) * step)) : vec{};
+            for (int j = 0; j < AHEAD; j++) loc[j] = k0 + j < nLocal ? IO::load(local + (k0 + j) * step) : typename IO::Raw{};
         __syncthreads();  // the previous round's decays are read
         if ((int)threadIdx.x < AHEAD && k0 + (int)threadIdx.x < nc) {
             const int c = c0 + k0 + threadIdx.x;
-            decay[threadIdx.x] = expf(cum[(size_t)h * T + chunkStart[c] + chunkLen[c] - 1]);
+            decay[threadIdx.x] = expf(cum[(size_t)h * T_ + chunkStart[c] + chunkLen[c] - 1]);
         }
         __syncthreads();
         if (!valid) continue;
 #pragma unroll
         for (int j = 0; j < AHEAD; j++)
             if (k0 + j < nc) {
-                vec out;
-                float* o = reinterpret_cast<float*>(&out);
-                const float* l = reinterpret_cast<const float*>(&loc[j]);
+                float o[V], l[V];
+                IO::unpack(loc[j], l);
                 const float a = decay[j];
 #pragma unroll
                 for (int i = 0; i < V; i++) {
                     o[i] = S[i];
                     S[i] = a * S[i] + l[i];
                 }
-                if (sinOut == nullptr) {
-                    __stcs(reinterpret_cast<vec*>(local + (k0 + j) * step), out);
-                } else if constexpr (V == 4) {  // 8-byte aligned: PN % 4 == 0
-                    const uint32_t p01 = pack_bf16(o[0], o[1]), p23 = pack_bf16(o[2], o[3]);
-                    __stcs(reinterpret_cast<uint2*>(sin + (k0 + j) * step), make_uint2(p01, p23));
-                } else {
-                    sin[(k0 + j) * step] = __float2bfloat16_rn(o[0]);
-                }
+                IO::store(local + (k0 + j) * step, o);
             }
     }
     if (valid && (carry & 2))
@@ -191,15 +213,23 @@ extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* st
                                                                        const int* chunkStart, const int* chunkLen,
                                                                        const int* seqChunk0, const int* seqChunks, int H,
                                                                        int PN, float* ssm, long long seqStride,
-                                                                       int carry, bf16* sinOut) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry, sinOut);
+                                                                       int carry) {
+    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
                                                                           const int* chunkStart, const int* chunkLen,
                                                                           const int* seqChunk0, const int* seqChunks,
                                                                           int H, int PN, float* ssm, long long seqStride,
-                                                                          int carry, bf16* sinOut) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry, sinOut);
+                                                                          int carry) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
+}
+// The tensor-core path's: states in bf16 (P*N % 4 == 0).
+extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_bf16(bf16* states, const float* cum, int T,
+                                                                            const int* chunkStart, const int* chunkLen,
+                                                                            const int* seqChunk0, const int* seqChunks,
+                                                                            int H, int PN, float* ssm, long long seqStride,
+                                                                            int carry) {
+    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
 }
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.

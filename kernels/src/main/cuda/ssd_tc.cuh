@@ -6,12 +6,11 @@
 // bf16(v) and v_lo = bf16(v - v_hi) (16 bits of mantissa together, fp32's range), and a.b is taken as
 // a_lo.b_hi + a_hi.b_lo + a_hi.b_hi. Plain TF32 (10 bits) moved a sensitive 130M model's per-document perplexity by
 // 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
-// Exceptions, where mamba_ssm's kernels read bf16 operands too: the state entering a chunk (S_in) reaches the scan
-// rounded to bf16 (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk coefficients M = C.B o decay o dt are
-// rounded to bf16 (M . x = M.x_lo + M.x_hi); the chunk states' product takes (x w) and B in bf16 (one product). The
-// running and final states, the chunks' own states, C.B and every sum stay fp32. The CPU twin rounds alike
-// (SsdScan.chunked's bf16Operands). On the H200's 130M bf16 check (mean |d log-prob| bar 0.0317) this measured 0.0315;
-// the chunks' own states in bf16 as well (commit 33f2943, 0.44 ms a 130M batch faster) measured 0.0320.
+// Exceptions, where mamba_ssm's kernels read bf16 operands too: the chunk states' product takes (x w) and B in bf16
+// (one product) and the local states go to memory in bf16; the state entering a chunk (S_in) reaches the scan in bf16
+// (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk coefficients M = C.B o decay o dt are rounded to bf16
+// (M . x = M.x_lo + M.x_hi). The running and final states, C.B and every sum stay fp32. The CPU twin rounds alike
+// (SsdScan.chunked's bf16Operands).
 //
 // The operand every warp of a CTA reads (B or the state S, and x) is split once into packed bf16 pairs in shared
 // memory, laid out so that each fragment register is one 32-bit load and a warp's loads hit 32 different banks; the
@@ -453,7 +452,7 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM. Two CTAs an SM: at three
 // (80 registers, no spill) it measured 132.3 -> 142.1 us a 130M layer (ssd_results/2026-11-30-state-3cta-walk-wg.log).
-// states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n]: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
+// states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n] in bf16: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
 // serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: a divisor of the group's heads, from a model of the CTA
 // waves). carry as ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its
@@ -465,7 +464,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
                                                                         const int* __restrict__ chunkLen,
                                                                         const int* __restrict__ tokPos, int carry, int H,
                                                                         int P, int N, int G, int headsPerCta,
-                                                                        float* states) {
+                                                                        bf16* states) {
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     const StateSmem<STATE_WG> m(sm);
@@ -490,11 +489,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
 
 // grid (seqs, G, H/G), block 256, dynamic smem ssd_tc::STATE_SMEM: ssd_chunk_state_tc and ssd_state_passing in one
 // kernel that walks sequence s's chunks in order for head h. The running state stays in the registers of
-// chunk_state_product's accumulator layout; sin[c] gets the state entering chunk c in bf16 (what the passing leaves in
-// sinOut), so the local states never go to memory and the passing's read and write of every state disappear. The same
-// products and the same decay * S + local as the two kernels: the same bits. The price: B is packed once a chunk for
-// one head, and a sequence's chunks run one after another in one CTA, so it pays only when the CTAs fill the
-// multiprocessors evenly (GpuSsdScan.walkPays). carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
+// chunk_state_product's accumulator layout; sin[c] gets the state entering chunk c in bf16 (what
+// ssd_state_passing_bf16 leaves), so the local states never go to memory and the passing's read and write of every
+// state disappear. The same products and the same decay * S + local (rounded to bf16, as the chunk-state kernel stores
+// it) as the two kernels: the same bits. The price: B is packed once a chunk for one head, and a sequence's chunks run
+// one after another in one CTA, so it pays only when the CTAs fill the multiprocessors evenly (GpuSsdScan.walkPays).
+// carry as ssd_state_passing: bit 1 read the carried state from ssm + s * seqStride + h * P * N,
 // bit 2 write the final one there. What nobody reads is skipped: without bit 2 the last chunk's product (it feeds only
 // the final state), without bit 1 the first chunk's zero state (the tensor-core scan does not read it).
 extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
@@ -530,7 +530,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_tc(
 #pragma unroll
         for (int j = 0; j < 8; j++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
+            for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + __bfloat162float(__float2bfloat16_rn(acc[j][e]));
     }
     if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
 }

@@ -59,9 +59,10 @@ public final class SsdScan {
     }
 
     /**
-     * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels read in bf16 (as mamba_ssm's
-     * do) rounded alike: the state entering each chunk in C · S_in, the intra-chunk coefficients W = CB ∘ E ∘ dt, and
-     * in the state update B and E ∘ dt ∘ X. Every product and sum, and the running and final states, stay fp32.
+     * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels keep in bf16 (as mamba_ssm's
+     * do) rounded alike: the state entering each chunk in C · S_in, the intra-chunk coefficients W = CB ∘ E ∘ dt, in
+     * the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every product and sum, and
+     * the running and final states, stay fp32.
      */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,
@@ -210,6 +211,9 @@ public final class SsdScan {
                         for (int p = 0; p < W; p++) xw[u][p] = Bf16.round(e[u] * x[u][p]);
                 for (int n = 0; n < N; n++) scale(st[n], keep);
                 zeroState = false;
+                // bf16Operands: the chunk's own state is formed apart and added rounded to bf16 (the GPU stores it so)
+                final float[][] local = bf16Operands ? sc.local : st;
+                if (bf16Operands) for (int n = 0; n < N; n++) java.util.Arrays.fill(local[n], 0f);
                 for (int n = 0; n < N; n += 4) {
                     int nr = Math.min(4, N - n);
                     for (int r = 0; r < 4; r++) {
@@ -219,9 +223,12 @@ public final class SsdScan {
                         if (bf16Operands) for (int u = 0; u < ql; u++) wr[u] = Bf16.round(br[u]);
                         else for (int u = 0; u < ql; u++) wr[u] = (br[u] * e[u] + FLUSH) - FLUSH;
                     }
-                    Gemm.madd4t(st[n], nr > 1 ? st[n + 1] : y1, nr > 2 ? st[n + 2] : y2, nr > 3 ? st[n + 3] : y3,
+                    Gemm.madd4t(local[n], nr > 1 ? local[n + 1] : y1, nr > 2 ? local[n + 2] : y2, nr > 3 ? local[n + 3] : y3,
                             w0, 0, w1, 0, w2, 0, w3, 0, xw, 0, 0, ql);
                 }
+                if (bf16Operands)
+                    for (int n = 0; n < N; n++)
+                        for (int p = 0; p < W; p++) st[n][p] += Bf16.round(local[n][p]);
             }
             for (int p = 0; p < pw; p++) {
                 int sp = (h * P + p0 + p) * N;
@@ -234,7 +241,7 @@ public final class SsdScan {
     private static final class HeadScratch {
         private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
         final int L, N;
-        final float[][] x, xw, st, sIn, ys, ws;
+        final float[][] x, xw, st, sIn, local, ys, ws;
         final float[] e, dtv, av, gcum, dv, zero;
 
         private HeadScratch(int L, int N) {
@@ -245,6 +252,7 @@ public final class SsdScan {
             xw = new float[L][W];
             st = new float[N][W];
             sIn = new float[N][W];
+            local = new float[N][W];
             ys = new float[4][W];
             ws = new float[4][L];
             e = new float[L];

@@ -11,12 +11,13 @@ import ssdspark.kernels.SsdScan;
  *
  * <p>Five launches: chunk cumsum, chunk states, state passing (per sequence, from its carried state), C.B per
  * chunk and group, chunk scan; on tensor cores the chunk states and their passing are one launch when
- * {@link #walkPays}. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N], CB [chunks][G][Q][Q], and
- * the states entering the chunks in bf16 [chunks][H][P][N] (the tensor-core scan's input).
+ * {@link #walkPays}. Scratch: dt and cumsum [H][T], chunk states [chunks][H][P][N] (fp32, or bf16 on tensor cores),
+ * CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines), except where mamba_ssm's kernels read bf16 operands too:
- * the states entering the chunks, the chunk states' x·w and B, and the scan's intra-chunk coefficients are rounded to
- * bf16 (about 2e-3 of the output scale; ssd_tc.cuh; twin: {@link SsdScan#chunked}'s bf16Operands). On tensor
+ * the chunks' own states and the states entering them, the chunk states' x·w and B, and the scan's intra-chunk
+ * coefficients are rounded to bf16 (about 2e-3 of the output scale; ssd_tc.cuh; twin: {@link SsdScan#chunked}'s
+ * bf16Operands). On tensor
  * cores no work goes to what nothing reads: without carried states a sequence's first chunk starts from zero (no
  * entering state, no C . S_in), and without final states kept its last chunk's own state is not formed.
  */
@@ -111,11 +112,6 @@ public final class GpuSsdScan {
     }
 
     public static long scratchFloats(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
-        return sinOffset(tokens, chunks, nheads, headdim, dstate, ngroups) + ((long) chunks * nheads * headdim * dstate + 1) / 2;
-    }
-
-    /** Floats before the bf16 entering states in the scratch; 16-byte aligned when headdim * dstate % 4 == 0. */
-    private static long sinOffset(int tokens, int chunks, int nheads, int headdim, int dstate, int ngroups) {
         return statesOffset(nheads, tokens) + (long) chunks * nheads * headdim * dstate + (long) chunks * ngroups * MAX_CHUNK * MAX_CHUNK;
     }
 
@@ -198,8 +194,7 @@ public final class GpuSsdScan {
         final int T = hv.tokens, C = hv.chunks;
         final long statesOff = statesOffset(H, T);
         final CUdeviceptr dt = scratch, cum = scratch.withByteOffset(4L * H * T),
-                states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N)),
-                sin = scratch.withByteOffset(4 * sinOffset(T, C, H, P, N, G));
+                states = scratch.withByteOffset(4 * statesOff), cb = scratch.withByteOffset(4 * (statesOff + (long) C * H * P * N));
         if (gated == null) tensorCores &= tensorCoreEligible(P, N, ldX, in.xOff(), in.bOff(), in.cOff(), ldY);  // gated: forwardGated checked
         // C.B depends on the conv's B and C only: beside the chunk states and the passing when there is a side stream
         GpuStream cbs = side == null ? s : side;
@@ -217,7 +212,7 @@ public final class GpuSsdScan {
         }
         if (tensorCores && walk) {
             s.launch("ssd_state_walk_tc", hv.seqs, G, H / G, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
-                    v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, sin, ssm, seqStride, carry);
+                    v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P, N, G, states, ssm, seqStride, carry);
         } else {
             if (tensorCores) {
                 final GpuDevice dev = s.device();
@@ -229,19 +224,19 @@ public final class GpuSsdScan {
                 s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
                         v.chunkStart(), v.chunkLen(), H, P, N, G, states);
             }
-            final int vec = (P * N) % 4 == 0 ? 4 : 1;  // float4 walks of the (aligned) chunk states
-            s.launch(vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing", (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
-                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, carry,
-                    tensorCores ? sin : null);
+            final int vec = (P * N) % 4 == 0 ? 4 : 1;  // 4 elements a thread of the (aligned) chunk states
+            s.launch(tensorCores ? "ssd_state_passing_bf16" : vec == 4 ? "ssd_state_passing_v4" : "ssd_state_passing",
+                    (P * N / vec + 255) / 256, H, hv.seqs, 256, 0,
+                    states, cum, T, v.chunkStart(), v.chunkLen(), v.seqChunk0(), v.seqChunks(), H, P * N, ssm, seqStride, carry);
         }
         if (side != null) s.waitFor(side);  // C.B (and whatever else the caller queued there) is done
         if (gated != null)
             s.launch("ssd_chunk_scan_gated_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, sin, cb, p.d(), dPc, gated.z(), gated.ldZ(),
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, gated.z(), gated.ldZ(),
                     gated.zOff(), gated.normWeight(), gated.out(), gated.tiledRows(), gated.sumSq());
         else if (tensorCores)
             s.launch("ssd_chunk_scan_tc", Math.multiplyExact(C, H), 1, 1, 256, TC_SCAN_SMEM, x, ldX, in.xOff(), in.cOff(),
-                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, sin, cb, p.d(), dPc, y, ldY);
+                    dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, states, cb, p.d(), dPc, y, ldY);
         else
             s.launch("ssd_chunk_scan", C, H, 2 * tilesP, 256, 0, x, ldX, in.xOff(), in.cOff(), dt, cum, T, v.chunkStart(),
                     v.chunkLen(), H, P, N, G, states, cb, p.d(), dPc, y, ldY);
