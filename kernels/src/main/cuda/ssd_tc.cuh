@@ -8,8 +8,8 @@
 // 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
 // Exceptions, where mamba_ssm's kernels read bf16 operands too: the chunk states' product takes (x w) and B in bf16
 // (one product) and the local states go to memory in bf16; the state entering a chunk (S_in) reaches the scan in bf16
-// (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk coefficients M = C.B o decay o dt are rounded to bf16
-// (M . x = M.x_lo + M.x_hi). The running and final states, C.B and every sum stay fp32. The CPU twin rounds alike
+// (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk product M . x takes M = C.B o decay o dt and x in bf16.
+// The running and final states, C.B, the skip term D x and every sum stay fp32. The CPU twin rounds alike
 // (SsdScan.chunked's bf16Operands).
 //
 // The operand every warp of a CTA reads (B or the state S, and x) is split once into packed bf16 pairs in shared
@@ -32,11 +32,11 @@ constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragmen
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
 // chunk state, floats: B (bf16 pairs) [128 n][LD_W] | x [128 u][LD_X] | w [128]
 constexpr int STATE_SMEM = 4 * (128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
-// chunk scan, floats: S (bf16) [64 p][LD_W] | x head, tail [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as a
-// bf16 wgmma tile (see pack_sin_tile), 1024-byte aligned, in place of its packed pairs
-constexpr int SCAN_SMEM = 4 * (3 * 64 * LD_W + 2 * SSD_QMAX);
+// chunk scan, floats: S (bf16) [64 p][LD_W] | x (bf16) [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as a bf16
+// wgmma tile (see pack_sin_tile), 1024-byte aligned, in place of its packed pairs
+constexpr int SCAN_SMEM = 4 * (2 * 64 * LD_W + 2 * SSD_QMAX);
 constexpr int SCAN_S_TILE = 64 * 128 * 2;  // bytes of the sm_90a S_in tile
-static_assert(1024 + SCAN_S_TILE + 4 * (2 * 64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
+static_assert(1024 + SCAN_S_TILE + 4 * (64 * LD_W + 2 * SSD_QMAX) <= SCAN_SMEM, "sm_90a scan layout fits");
 // C.B tile, 32-bit words: C head, tail [64 t][LD_W] | B head, tail [64 u][LD_W]
 constexpr int BMM_SMEM = 4 * (4 * 64 * LD_W);
 
@@ -87,15 +87,7 @@ __device__ __forceinline__ void mma2x8(float (&acc)[8][4], const Split2 (&a)[4],
 #pragma unroll
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, b0[j], b1[j]);
 }
-// And for an a operand held in bf16 alone (the scan's M): a.b_lo + a.b_hi.
-__device__ __forceinline__ void mma2x8(float (&acc)[8][4], const uint32_t (&a)[4], const uint32_t (&bh0)[8],
-                                       const uint32_t (&bh1)[8], const uint32_t (&bl0)[8], const uint32_t (&bl1)[8]) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0], a[1], a[2], a[3], bl0[j], bl1[j]);
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0], a[1], a[2], a[3], bh0[j], bh1[j]);
-}
-// Both in bf16 (the chunk states' product): a.b.
+// Both in bf16 (the chunk states' product, the scan's M . x): a.b.
 __device__ __forceinline__ void mma1x8(float (&acc)[8][4], const uint32_t (&a)[4], const uint32_t (&b0)[8],
                                        const uint32_t (&b1)[8]) {
 #pragma unroll
@@ -663,13 +655,12 @@ __device__ __forceinline__ void chunk_scan_tc(
     const uint32_t at0 = (uint32_t)__cvta_generic_to_shared(scan_sm);
     unsigned char* tiles = reinterpret_cast<unsigned char*>(scan_sm) + (((at0 + 1023) & ~1023u) - at0);
     uint32_t* S = reinterpret_cast<uint32_t*>(tiles);  // pack_sin_tile
-    uint32_t* Xhi = reinterpret_cast<uint32_t*>(tiles + SCAN_S_TILE);  // [p][u/2]
+    uint32_t* X = reinterpret_cast<uint32_t*>(tiles + SCAN_S_TILE);  // [p][u/2]
 #else
     uint32_t* S = reinterpret_cast<uint32_t*>(scan_sm);  // [p][n/2]
-    uint32_t* Xhi = S + 64 * LD_W;  // [p][u/2]
+    uint32_t* X = S + 64 * LD_W;  // [p][u/2]
 #endif
-    uint32_t* Xlo = Xhi + 64 * LD_W;
-    float* cumU = reinterpret_cast<float*>(Xlo + 64 * LD_W);  // [u]
+    float* cumU = reinterpret_cast<float*>(X + 64 * LD_W);  // [u]
     float* dtU = cumU + SSD_QMAX;                             // [u]
     const int h = blockIdx.x % H, c = blockIdx.x / H, g = h / (H / G);
     const int st = chunkStart[c], len = chunkLen[c];
@@ -677,14 +668,14 @@ __device__ __forceinline__ void chunk_scan_tc(
     const int t0 = tb + gr, t1 = t0 + 8;
     const bool stateIn = (carry & 1) || tokPos[st] != 0;
     // S_in [p][n] packed over n (bf16 from the passing; read once: evict-first loads leave L2 to the C and C.B rows
-    // every head of the chunk reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u
+    // every head of the chunk reads; ssd_bench: 2-3 % off the scan); x [u][p] packed over u in bf16
     const bf16* sinH = sin + ((size_t)c * H + h) * P * N;
 #ifdef SSD_TC_WGMMA
     if (stateIn) pack_sin_tile(S, sinH, N, P, N);
 #else
     if (stateIn) pack_row_pairs<THREADS, true, true>(S, nullptr, sinH, N, P, N);
 #endif
-    pack_k_pairs<64, true, true>(Xhi, Xlo, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    pack_k_pairs<64, true, true, PackedRows, false>(X, nullptr, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
         dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
@@ -734,9 +725,9 @@ __device__ __forceinline__ void chunk_scan_tc(
                                    pack_bf16(m(nxt[0].z, t0, c0, u + 2, cu.z, du.z), m(nxt[0].w, t0, c0, u + 3, cu.w, du.w)),
                                    pack_bf16(m(nxt[1].z, t1, c1, u + 2, cu.z, du.z), m(nxt[1].w, t1, c1, u + 3, cu.w, du.w))};
             if (!diagonal) loadCB(k + 16, nxt);
-            uint32_t bh0[8], bh1[8], bl0[8], bl1[8];
-            load_b(Xhi, Xlo, 0, k, lane, bh0, bh1, bl0, bl1);
-            mma2x8(acc, a, bh0, bh1, bl0, bl1);
+            uint32_t b0[8], b1[8];
+            load_b<false>(X, nullptr, 0, k, lane, b0, b1, b0, b1);
+            mma1x8(acc, a, b0, b1);
         };
         loadCB(0, nxt);
         for (int k = 0; k < tb; k += 16) step(k, false);

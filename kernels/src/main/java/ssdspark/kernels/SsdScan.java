@@ -60,9 +60,9 @@ public final class SsdScan {
 
     /**
      * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels keep in bf16 (as mamba_ssm's
-     * do) rounded alike: the state entering each chunk in C · S_in, the intra-chunk coefficients W = CB ∘ E ∘ dt, in
-     * the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every product and sum, and
-     * the running and final states, stay fp32.
+     * do) rounded alike: the state entering each chunk in C · S_in, both factors of the intra-chunk product W · X
+     * (W = CB ∘ E ∘ dt), in the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every
+     * product and sum, the skip term D · x, and the running and final states stay fp32.
      */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,
@@ -135,6 +135,7 @@ public final class SsdScan {
             final float[][] st = sc.st;                // state rows S[n][p]
             final float[][] sIn = bf16Operands ? sc.sIn : st; // what C · S_in reads
             final float[][] xw = bf16Operands ? sc.xw : x;     // what the state update reads: E ∘ dt ∘ X, or X
+            final float[][] xm = bf16Operands ? sc.xm : x;     // what the intra-chunk product W · X reads
             final float[] y0 = sc.ys[0], y1 = sc.ys[1], y2 = sc.ys[2], y3 = sc.ys[3];
             final float[][] ys = sc.ys;
             final float[] w0 = sc.ws[0], w1 = sc.ws[1], w2 = sc.ws[2], w3 = sc.ws[3];
@@ -163,6 +164,7 @@ public final class SsdScan {
                     run = tiny(run * a);
                     gcum[t] = run;
                     System.arraycopy(in, (s + t) * inStride + xOff + h * P + p0, x[t], 0, pw);
+                    if (bf16Operands) for (int p = 0; p < W; p++) xm[t][p] = Bf16.round(x[t][p]);
                 }
                 if (bf16Operands && !zeroState)
                     for (int n = 0; n < N; n++)
@@ -196,7 +198,7 @@ public final class SsdScan {
                         if (bf16Operands) for (int u = 0; u <= tr; u++) wr[u] = Bf16.round(wr[u]);
                         for (int u = tr + 1; u < uEnd; u++) wr[u] = 0f;
                     }
-                    Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, x, 0, 0, uEnd);
+                    Gemm.madd4t(y0, y1, y2, y3, w0, 0, w1, 0, w2, 0, w3, 0, xm, 0, 0, uEnd);
                     for (int r = 0; r < nr; r++) {
                         float[] yr = ys[r], xr = x[t + r];
                         for (int p = 0; p < W; p++) yr[p] = Math.fma(dv[p], xr[p], yr[p]);
@@ -241,7 +243,7 @@ public final class SsdScan {
     private static final class HeadScratch {
         private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
         final int L, N;
-        final float[][] x, xw, st, sIn, local, ys, ws;
+        final float[][] x, xw, xm, st, sIn, local, ys, ws;
         final float[] e, dtv, av, gcum, dv, zero;
 
         private HeadScratch(int L, int N) {
@@ -250,6 +252,7 @@ public final class SsdScan {
             this.N = N;
             x = new float[L][W];
             xw = new float[L][W];
+            xm = new float[L][W];
             st = new float[N][W];
             sIn = new float[N][W];
             local = new float[N][W];

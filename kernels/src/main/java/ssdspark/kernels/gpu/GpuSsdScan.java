@@ -15,11 +15,11 @@ import ssdspark.kernels.SsdScan;
  * CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines), except where mamba_ssm's kernels read bf16 operands too:
- * the chunks' own states and the states entering them, the chunk states' x·w and B, and the scan's intra-chunk
- * coefficients are rounded to bf16 (about 2e-3 of the output scale; ssd_tc.cuh; twin: {@link SsdScan#chunked}'s
- * bf16Operands). On tensor
- * cores no work goes to what nothing reads: without carried states a sequence's first chunk starts from zero (no
- * entering state, no C . S_in), and without final states kept its last chunk's own state is not formed.
+ * the chunks' own states and the states entering them, the chunk states' x·w and B, and both factors of the scan's
+ * intra-chunk product (its coefficients and x) are rounded to bf16 (about 2e-3 of the output scale; ssd_tc.cuh;
+ * twin: {@link SsdScan#chunked}'s bf16Operands). On tensor cores no work goes to what nothing reads: without carried
+ * states a sequence's first chunk starts from zero (no entering state, no C . S_in), and without final states kept
+ * its last chunk's own state is not formed.
  */
 public final class GpuSsdScan {
     private GpuSsdScan() {}
@@ -27,7 +27,7 @@ public final class GpuSsdScan {
     public static final int MAX_CHUNK = 128;
 
     /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
-    static final int TC_STATE_SMEM = 4 * (128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (3 * 64 * 68 + 2 * MAX_CHUNK),
+    static final int TC_STATE_SMEM = 4 * (128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (2 * 64 * 68 + 2 * MAX_CHUNK),
             TC_BMM_SMEM = 4 * (4 * 64 * 68);
 
     /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
