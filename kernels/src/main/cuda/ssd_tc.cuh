@@ -7,8 +7,8 @@
 // a_lo.b_hi + a_hi.b_lo + a_hi.b_hi. Plain TF32 (10 bits) moved a sensitive 130M model's per-document perplexity by
 // 1.1 %; 3xTF32 on m16n8k8 was exact enough but bound by instruction issue (tools/bench/KERNEL_NOTES.md).
 // Exceptions, where mamba_ssm's kernels read bf16 operands too: the chunk states' product takes (x w) and B in bf16
-// (one product) and the local states go to memory in bf16; the state entering a chunk (S_in) reaches the scan in bf16
-// (C . S_in = C_lo.S_in + C_hi.S_in); the scan's intra-chunk product M . x takes M = C.B o decay o dt and x in bf16.
+// (one product) and the local states go to memory in bf16; the scan's C . S_in takes C and the state entering the
+// chunk in bf16, and its intra-chunk product M . x takes M = C.B o decay o dt and x in bf16.
 // The running and final states, C.B, the skip term D x and every sum stay fp32. The CPU twin rounds alike
 // (SsdScan.chunked's bf16Operands).
 //
@@ -79,15 +79,7 @@ __device__ __forceinline__ void mma3x8(float (&acc)[8][4], const Split2 (&a)[4],
     for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, bh0[j], bh1[j]);
 }
 
-// The same for a b operand held in bf16 alone (the scan's S_in): a_lo.b + a_hi.b.
-__device__ __forceinline__ void mma2x8(float (&acc)[8][4], const Split2 (&a)[4], const uint32_t (&b0)[8],
-                                       const uint32_t (&b1)[8]) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].lo, a[1].lo, a[2].lo, a[3].lo, b0[j], b1[j]);
-#pragma unroll
-    for (int j = 0; j < 8; j++) mma_bf16(acc[j], a[0].hi, a[1].hi, a[2].hi, a[3].hi, b0[j], b1[j]);
-}
-// Both in bf16 (the chunk states' product, the scan's M . x): a.b.
+// Both in bf16 (the chunk states' product, the scan's two): a.b.
 __device__ __forceinline__ void mma1x8(float (&acc)[8][4], const uint32_t (&a)[4], const uint32_t (&b0)[8],
                                        const uint32_t (&b1)[8]) {
 #pragma unroll
@@ -351,20 +343,10 @@ __device__ __forceinline__ void wgmma3_step(float (&acc)[8][4], const Split2 (&a
     wg_gemm::wg_wait<0>();
     touch_acc(acc);
 }
-// acc += a . B, both in bf16 (the chunk states' product).
+// acc += a . B, both in bf16 (the chunk states' product, the scan's C . S_in).
 __device__ __forceinline__ void wgmma1_step(float (&acc)[8][4], const uint32_t (&a)[4], uint32_t b) {
     wg_gemm::wg_fence();
     wgmma_m64n64k16(acc, a[0], a[1], a[2], a[3], wg_gemm::smem_desc(b));
-    wg_gemm::wg_commit();
-    wg_gemm::wg_wait<0>();
-    touch_acc(acc);
-}
-// The same for a B held in bf16 alone (the scan's S_in): a_lo.B + a_hi.B.
-__device__ __forceinline__ void wgmma2_step(float (&acc)[8][4], const Split2 (&a)[4], uint32_t b) {
-    const uint64_t d = wg_gemm::smem_desc(b);
-    wg_gemm::wg_fence();
-    wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, d);
-    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, d);
     wg_gemm::wg_commit();
     wg_gemm::wg_wait<0>();
     touch_acc(acc);
@@ -598,7 +580,7 @@ struct GatedOut {
 // The scan's inter-chunk part for a warp's rows t0 and t1 = t0 + 8 (rows >= len read as zero): acc =
 // diag(exp(cum_t)) C [t x n] . S_in^T [n x p], C's rows t0 (at C0) and t1 read from L2 one 16-n step ahead; lane tq
 // takes n = k + 4 tq .. + 3 of a step (k_perm: S_in is packed to match; N % 4 == 0). step(k, a) adds the step's
-// product of the split C fragments a into acc.
+// product of the C fragments a (rounded to bf16) into acc.
 template <class Step>
 __device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __restrict__ C0, int ldX, bool r0, bool r1,
                                            int N, int tq, float c0, float c1, Step&& step) {
@@ -619,16 +601,16 @@ __device__ __forceinline__ void scan_inter(float (&acc)[8][4], const float* __re
     for (int k = 0; k < kInter; k += 16) {
         float4 cur[2];
         loadC(k, cur);
-        const Split2 a[4] = {Split2(cur[0].x, cur[0].y), Split2(cur[1].x, cur[1].y), Split2(cur[0].z, cur[0].w),
-                             Split2(cur[1].z, cur[1].w)};
+        const uint32_t a[4] = {pack_bf16(cur[0].x, cur[0].y), pack_bf16(cur[1].x, cur[1].y),
+                               pack_bf16(cur[0].z, cur[0].w), pack_bf16(cur[1].z, cur[1].w)};
         step(k, a);
     }
 #else
     float4 nxt[2];
     loadC(0, nxt);
     for (int k = 0; k < kInter; k += 16) {
-        const Split2 a[4] = {Split2(nxt[0].x, nxt[0].y), Split2(nxt[1].x, nxt[1].y), Split2(nxt[0].z, nxt[0].w),
-                             Split2(nxt[1].z, nxt[1].w)};
+        const uint32_t a[4] = {pack_bf16(nxt[0].x, nxt[0].y), pack_bf16(nxt[1].x, nxt[1].y),
+                               pack_bf16(nxt[0].z, nxt[0].w), pack_bf16(nxt[1].z, nxt[1].w)};
         if (k + 16 < kInter) loadC(k + 16, nxt);
         step(k, a);
     }
@@ -689,7 +671,7 @@ __device__ __forceinline__ void chunk_scan_tc(
         const uint32_t sAt = (uint32_t)__cvta_generic_to_shared(S);
         touch_acc(acc);
         scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, cumU[t0], cumU[t1],
-                   [&](int k, const Split2 (&a)[4]) { wgmma2_step(acc, a, sAt + (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32); });
+                   [&](int k, const uint32_t (&a)[4]) { wgmma1_step(acc, a, sAt + (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32); });
     }
 #endif
     if (tb < len) {
@@ -698,10 +680,10 @@ __device__ __forceinline__ void chunk_scan_tc(
 #ifndef SSD_TC_WGMMA
         if (stateIn)  // inter chunk on mma.sync, a warp
             scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, c0, c1,
-                       [&](int k, const Split2 (&a)[4]) {
+                       [&](int k, const uint32_t (&a)[4]) {
                 uint32_t b0[8], b1[8];
                 load_b<false>(S, nullptr, 0, k, lane, b0, b1, b0, b1);
-                mma2x8(acc, a, b0, b1);
+                mma1x8(acc, a, b0, b1);
             });
 #endif
         // intra chunk: (CB o decay o causal mask) [t x u] . x [u x p]

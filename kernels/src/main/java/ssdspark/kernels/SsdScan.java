@@ -60,7 +60,7 @@ public final class SsdScan {
 
     /**
      * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels keep in bf16 (as mamba_ssm's
-     * do) rounded alike: the state entering each chunk in C · S_in, both factors of the intra-chunk product W · X
+     * do) rounded alike: both factors of C · S_in (C and the state entering the chunk), both factors of the intra-chunk product W · X
      * (W = CB ∘ E ∘ dt), in the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every
      * product and sum, the skip term D · x, and the running and final states stay fp32.
      */
@@ -175,10 +175,19 @@ public final class SsdScan {
                     int co = (s + t) * inStride + cOff + g * N;
                     for (int r = 0; r < 4; r++) java.util.Arrays.fill(ys[r], 0f);
                     if (!zeroState) { // inter chunk: C_t · S_in, then scaled by G_t
-                        Gemm.madd4t(y0, y1, y2, y3, in, co,
-                                nr > 1 ? in : zero, nr > 1 ? co + inStride : 0,
-                                nr > 2 ? in : zero, nr > 2 ? co + 2 * inStride : 0,
-                                nr > 3 ? in : zero, nr > 3 ? co + 3 * inStride : 0, sIn, 0, 0, N);
+                        float[] cm = in;
+                        int o = co, step = inStride;
+                        if (bf16Operands) { // C rounded to bf16, as the GPU takes it
+                            for (int r = 0; r < nr; r++)
+                                for (int n = 0; n < N; n++) sc.cRows[r * N + n] = Bf16.round(in[co + r * inStride + n]);
+                            cm = sc.cRows;
+                            o = 0;
+                            step = N;
+                        }
+                        Gemm.madd4t(y0, y1, y2, y3, cm, o,
+                                nr > 1 ? cm : zero, nr > 1 ? o + step : 0,
+                                nr > 2 ? cm : zero, nr > 2 ? o + 2 * step : 0,
+                                nr > 3 ? cm : zero, nr > 3 ? o + 3 * step : 0, sIn, 0, 0, N);
                         for (int r = 0; r < nr; r++) scale(ys[r], gcum[t + r]);
                     }
                     // intra chunk: W[t][u] = CB[t][u] · E[t][u] · dt_u for u <= t, 0 above
@@ -244,7 +253,7 @@ public final class SsdScan {
         private static final ThreadLocal<HeadScratch> CACHE = new ThreadLocal<>();
         final int L, N;
         final float[][] x, xw, xm, st, sIn, local, ys, ws;
-        final float[] e, dtv, av, gcum, dv, zero;
+        final float[] e, dtv, av, gcum, dv, zero, cRows;
 
         private HeadScratch(int L, int N) {
             int W = Gemm.TILE;
@@ -257,6 +266,7 @@ public final class SsdScan {
             sIn = new float[N][W];
             local = new float[N][W];
             ys = new float[4][W];
+            cRows = new float[4 * N];
             ws = new float[4][L];
             e = new float[L];
             dtv = new float[L];

@@ -15,8 +15,8 @@ import ssdspark.kernels.SsdScan;
  * CB [chunks][G][Q][Q].
  * The chunk-state, C.B and chunk-scan products run either as fp32 FMA tiles (the fp32 engine) or on tensor cores in
  * bf16x3 with fp32 accumulation (the bf16 / fp16 engines), except where mamba_ssm's kernels read bf16 operands too:
- * the chunks' own states and the states entering them, the chunk states' x·w and B, and both factors of the scan's
- * intra-chunk product (its coefficients and x) are rounded to bf16 (about 2e-3 of the output scale; ssd_tc.cuh;
+ * the chunks' own states, the chunk states' x·w and B, and both factors of the scan's two products (C and the
+ * entering state; the intra-chunk coefficients and x) are rounded to bf16 (about 2e-3 of the output scale; ssd_tc.cuh;
  * twin: {@link SsdScan#chunked}'s bf16Operands). On tensor cores no work goes to what nothing reads: without carried
  * states a sequence's first chunk starts from zero (no entering state, no C . S_in), and without final states kept
  * its last chunk's own state is not formed.
