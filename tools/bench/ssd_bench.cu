@@ -124,9 +124,9 @@ int main(int argc, char** argv) {
     const float dtMin = 0.f, dtMax = INFINITY;
     cudaDeviceProp props;
     CK(cudaGetDeviceProperties(&props, 0));
-    CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::CHUNK_STATE_SMEM));
+    CK(cudaFuncSetAttribute(ssd_chunk_state_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM));
     int perSm = 0;
-    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, ssd_chunk_state_tc, 256, ssd_tc::CHUNK_STATE_SMEM));
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, ssd_chunk_state_tc, 256, ssd_tc::STATE_SMEM));
     int headsPerCta = 1;  // GpuSsdScan.stateHeadsPerCta for the fresh batch (the last chunks skipped)
     double best = INFINITY;
     for (int hp = 1; hp <= H / G; hp++) {
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
                                                                                chunkStart, chunkLen, T, H, dt, cum);
     };
     auto state_tc = [&](int carry) {
-        ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::CHUNK_STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+        ssd_chunk_state_tc<<<dim3(C, G, slabs), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                           chunkLen, tokPos, carry, H, P, N, G, headsPerCta,
                                                                           local16);
     };
@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
         snprintf(hpNames[nh], sizeof hpNames[nh], "ssd_chunk_state_tc %d heads/CTA", hp);
         const int sl = (H / G + hp - 1) / hp;
         rows.push_back({hpNames[nh++], time_us([&] {
-            ssd_chunk_state_tc<<<dim3(C, G, sl), 256, ssd_tc::CHUNK_STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
+            ssd_chunk_state_tc<<<dim3(C, G, sl), 256, ssd_tc::STATE_SMEM>>>(x, ldX, xOff, bOff, dt, cum, T, chunkStart,
                                                                            chunkLen, tokPos, 0, H, P, N, G, hp, local16);
         }, iters)});
     }

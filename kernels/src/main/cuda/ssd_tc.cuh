@@ -30,11 +30,8 @@ namespace ssd_tc {
 constexpr int THREADS = 256;
 constexpr int LD_X = 68;   // floats per staged x row (64 channels + 4): fragment loads down a column miss no bank
 constexpr int LD_W = 68;   // 32-bit words per packed row (64 bf16 pairs + 4)
-// chunk state, floats: B (bf16 pairs) [128 n][LD_W] | x [128 u][LD_X] | w [128] (the walk); ssd_chunk_state_tc keeps
-// a second x | w for the next head (HEAD_SMEM floats each)
-constexpr int HEAD_SMEM = SSD_QMAX * LD_X + SSD_QMAX;
-constexpr int STATE_SMEM = 4 * (128 * LD_W + HEAD_SMEM);
-constexpr int CHUNK_STATE_SMEM = STATE_SMEM + 4 * HEAD_SMEM;
+// chunk state, floats: B (bf16 pairs) [128 n][LD_W] | x [128 u][LD_X] | w [128]
+constexpr int STATE_SMEM = 4 * (128 * LD_W + SSD_QMAX * LD_X + SSD_QMAX);
 // chunk scan, floats: S (bf16) [64 p][LD_W] | x (bf16) [64 p][LD_W] | cum [128] | dt [128]; on sm_90a S as a bf16
 // wgmma tile (see pack_sin_tile), 1024-byte aligned, in place of its packed pairs
 constexpr int SCAN_SMEM = 4 * (2 * 64 * LD_W + 2 * SSD_QMAX);
@@ -240,7 +237,7 @@ __device__ __forceinline__ void stage(float* dst, int LD, const float* __restric
 }
 
 // The chunk-state kernels' shared memory (STATE_SMEM): B in bf16 as chunk_state_product reads it, the head's x
-// [128 u][LD_X] and the weights w [128 u] (ssd_chunk_state_tc: a second x | w after them). On sm_90a B is a bf16 tile in wgmma's K-major 128-byte-swizzle layout
+// [128 u][LD_X] and the weights w [128 u]. On sm_90a B is a bf16 tile in wgmma's K-major 128-byte-swizzle layout
 // (1024-byte aligned; two blocks of 64 u, each 128 n rows of 128 bytes: element (u, n) in block u / 64, row n, 16-byte
 // chunk ((u % 64) / 8) ^ (n % 8)); elsewhere packed pairs over u [128 n][LD_W].
 #ifdef SSD_TC_WGMMA
@@ -249,8 +246,7 @@ constexpr bool STATE_WG = true;  // the chunk-state kernel's product on wgmma (t
 constexpr bool STATE_WG = false;
 #endif
 constexpr int STATE_B_TILE = 128 * 128 * 2;  // bytes of the sm_90a B tile
-static_assert(1024 + STATE_B_TILE + 4 * HEAD_SMEM <= STATE_SMEM, "sm_90a layout fits STATE_SMEM");
-static_assert(1024 + STATE_B_TILE + 8 * HEAD_SMEM <= CHUNK_STATE_SMEM, "sm_90a layout fits CHUNK_STATE_SMEM");
+static_assert(1024 + STATE_B_TILE + 4 * (SSD_QMAX * LD_X + SSD_QMAX) <= STATE_SMEM, "sm_90a layout fits STATE_SMEM");
 template <bool WG>
 struct StateSmem {
     uint32_t* B;
@@ -296,32 +292,19 @@ __device__ __forceinline__ void pack_sin_tile(uint32_t* tile, const bf16* __rest
 }
 #endif
 
-// Head h's x columns of chunk [st, st + len) staged into Xs [u][p] by cp.async, as one commit group.
-__device__ __forceinline__ void stage_head_x(float* Xs, const float* __restrict__ x, int ldX, int xOff, int h, int P,
-                                             int st, int len) {
-    stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
-    mma_gemm::cp_async_commit();
-}
-
-// Head h's weights w_u = exp(cum_last - cum_u) dt_u of chunk [st, st + len) into wU; returns cum_last.
-__device__ __forceinline__ float head_weights(float* wU, int h, const float* __restrict__ dt,
-                                              const float* __restrict__ cum, int T, int st, int len) {
-    const float* cumh = cum + (size_t)h * T + st;
-    const float last = cumh[len - 1];
-    for (int u = threadIdx.x; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
-    return last;
-}
-
 // The chunk state's per-head inputs for chunk [st, st + len) of head h: its x columns staged into Xs [u][p] by
-// cp.async and the weights w_u into wU; `meanwhile()` runs while the copies fly. Returns cum_last; ends with a barrier
-// (Xs and wU ready).
+// cp.async and the weights w_u = exp(cum_last - cum_u) dt_u into wU; `meanwhile()` runs while the copies fly. Returns
+// cum_last; ends with a barrier (Xs and wU ready).
 template <class F>
 __device__ __forceinline__ float stage_head(float* Xs, float* wU, const float* __restrict__ x, int ldX, int xOff, int h,
                                             int P, const float* __restrict__ dt, const float* __restrict__ cum, int T,
                                             int st, int len, F&& meanwhile) {
-    stage_head_x(Xs, x, ldX, xOff, h, P, st, len);
+    stage<SSD_QMAX, 64>(Xs, LD_X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    mma_gemm::cp_async_commit();
     meanwhile();
-    const float last = head_weights(wU, h, dt, cum, T, st, len);
+    const float* cumh = cum + (size_t)h * T + st;
+    const float last = cumh[len - 1];
+    for (int u = threadIdx.x; u < SSD_QMAX; u += THREADS) wU[u] = u < len ? expf(last - cumh[u]) * dt[(size_t)h * T + st + u] : 0.f;
     mma_gemm::cp_async_wait<0>();
     __syncthreads();
     return last;
@@ -441,9 +424,8 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 }
 }  // namespace ssd_tc
 
-// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::CHUNK_STATE_SMEM. Two CTAs an SM: at
-// three (80 registers, no spill) it measured 132.3 -> 142.1 us a 130M layer (ssd_results/2026-11-30-state-3cta-walk-wg.log).
-// The next head's x is in flight while a head's product runs (two x | w buffers).
+// grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM. Two CTAs an SM: at three
+// (80 registers, no spill) it measured 132.3 -> 142.1 us a 130M layer (ssd_results/2026-11-30-state-3cta-walk-wg.log).
 // states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n] in bf16: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
 // serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: a divisor of the group's heads, from a model of the CTA
@@ -460,27 +442,22 @@ extern "C" __global__ void __launch_bounds__(256, 2) ssd_chunk_state_tc(const fl
     using namespace ssd_tc;
     extern __shared__ __align__(16) float sm[];
     const StateSmem<STATE_WG> m(sm);
+    float *Xs = m.Xs, *wU = m.wU;
     const int c = blockIdx.x, g = blockIdx.y, hpg = H / G;
     if (!(carry & 2) && (c + 1 == (int)gridDim.x || tokPos[chunkStart[c + 1]] == 0)) return;  // a sequence's last chunk
     const int st = chunkStart[c], len = chunkLen[c];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
     const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64, kEnd = (len + 15) & ~15;
-    const int h0 = g * hpg + blockIdx.z * headsPerCta, nh = min(headsPerCta, hpg - blockIdx.z * headsPerCta);
-    auto buf = [&](int i) { return m.Xs + (i & 1) * HEAD_SMEM; };  // two of x [128 u][LD_X] | w [128]
-    stage_head_x(buf(0), x, ldX, xOff, h0, P, st, len);
     pack_state_b(m, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-    for (int i = 0; i < nh; i++) {
-        // the other buffer's last readers (head i - 1) passed the barrier that ended their iteration
-        if (i + 1 < nh) stage_head_x(buf(i + 1), x, ldX, xOff, h0 + i + 1, P, st, len);
-        float *Xs = buf(i), *wU = Xs + SSD_QMAX * LD_X;
-        head_weights(wU, h0 + i, dt, cum, T, st, len);
-        if (i + 1 < nh) mma_gemm::cp_async_wait<1>();  // head i's copies landed; head i + 1's may fly on
-        else mma_gemm::cp_async_wait<0>();
-        __syncthreads();  // B, this head's x and w are visible to all
+    for (int i = 0; i < headsPerCta; i++) {
+        const int hl = blockIdx.z * headsPerCta + i;
+        if (hl >= hpg) break;
+        const int h = g * hpg + hl;
+        __syncthreads();  // B is packed; the previous head's readers are done with x and w
+        stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
         float acc[8][4] = {};
         chunk_state_product(acc, Xs, wU, m, kEnd, pb, nb, gr, tq, lane);
-        store_state(states + ((size_t)c * H + h0 + i) * P * N, acc, P, N, pb, nb, gr, tq);
-        __syncthreads();  // this buffer's readers are done before head i + 2's copies land in it
+        store_state(states + ((size_t)c * H + h) * P * N, acc, P, N, pb, nb, gr, tq);
     }
 }
 

@@ -26,9 +26,8 @@ public final class GpuSsdScan {
 
     public static final int MAX_CHUNK = 128;
 
-    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, CHUNK_STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
-    static final int TC_HEAD_SMEM = 4 * (MAX_CHUNK * 68 + MAX_CHUNK), TC_STATE_SMEM = 4 * 128 * 68 + TC_HEAD_SMEM,
-            TC_CHUNK_STATE_SMEM = TC_STATE_SMEM + TC_HEAD_SMEM, TC_SCAN_SMEM = 4 * (2 * 64 * 68 + 2 * MAX_CHUNK),
+    /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
+    static final int TC_STATE_SMEM = 4 * (128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (2 * 64 * 68 + 2 * MAX_CHUNK),
             TC_BMM_SMEM = 4 * (4 * 64 * 68);
 
     /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
@@ -217,9 +216,9 @@ public final class GpuSsdScan {
         } else {
             if (tensorCores) {
                 final GpuDevice dev = s.device();
-                final int hp = stateHeadsPerCta(dev.multiprocessors * dev.residentCtas("ssd_chunk_state_tc", 256, TC_CHUNK_STATE_SMEM),
+                final int hp = stateHeadsPerCta(dev.multiprocessors * dev.residentCtas("ssd_chunk_state_tc", 256, TC_STATE_SMEM),
                         carriedOut ? C : C - hv.seqs, G, H / G);
-                s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_CHUNK_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
+                s.launch("ssd_chunk_state_tc", C, G, (H / G + hp - 1) / hp, 256, TC_STATE_SMEM, x, ldX, in.xOff(), in.bOff(),
                         dt, cum, T, v.chunkStart(), v.chunkLen(), v.tokPos(), carry, H, P, N, G, hp, states);
             } else {
                 s.launch("ssd_chunk_state", C, H, tilesP * ((N + 63) / 64), 256, 0, x, ldX, in.xOff(), in.bOff(), dt, cum, T,
