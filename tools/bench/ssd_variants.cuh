@@ -73,65 +73,12 @@ struct BenchVariant {
 //  - session 15 (ssd_results/2026-11-30-state-3cta-walk-wg.log, source in commit 2436442): the walk's product on wgmma
 //    with B and x w in bf16 (one product a k-step): 1.3B 259.8 -> 265.4 us, log-normal shapes 141.1 -> 150.7 and
 //    300.9 -> 323.7 (130M 16 x 2048, where the two kernels run, 246.1 -> 222.0).
-
-// Session 9 experiment: the walk over a sequence for several heads a CTA, B packed once a chunk for all of them (the
-// shipped walk packs it once a chunk and head: 64 times over for 1.3B's one group). The running state no longer stays
-// in registers across the heads: each thread writes its part of the state entering chunk c + 1 to states and reads
-// the same elements back at the next chunk (its own writes: no barrier, an L2 or L1 hit), so registers stay as in the
-// shipped walk. grid (seqs, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM.
-extern "C" __global__ void __launch_bounds__(256, 2) ssd_state_walk_heads_tc(
-    const float* __restrict__ x, int ldX, int xOff, int bOff, const float* __restrict__ dt, const float* __restrict__ cum,
-    int T, const int* __restrict__ chunkStart, const int* __restrict__ chunkLen, const int* __restrict__ seqChunk0,
-    const int* __restrict__ seqChunks, int H, int P, int N, int G, int headsPerCta, float* states, float* ssm,
-    long long seqStride, int carry) {
-    using namespace ssd_tc;
-    extern __shared__ __align__(16) float sm[];
-    const StateSmem<false> m(sm);
-    float *Xs = m.Xs, *wU = m.wU;
-    const int s = blockIdx.x, g = blockIdx.y, hpg = H / G, hl0 = blockIdx.z * headsPerCta;
-    const int nh = min(headsPerCta, hpg - hl0);
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, gr = lane >> 2, tq = lane & 3;
-    const int pb = (warp & 3) * 16, nb = (warp >> 2) * 64;
-    const int c0 = seqChunk0[s], nc = seqChunks[s];
-    const size_t PN = (size_t)P * N;
-    for (int k = 0; k < nc; k++) {
-        const int c = c0 + k, st = chunkStart[c], len = chunkLen[c], kEnd = (len + 15) & ~15;
-        __syncthreads();  // the previous chunk's readers are done with B
-        pack_state_b(m, x + (size_t)st * ldX + bOff + g * N, ldX, len, N);
-        for (int i = 0; i < nh; i++) {
-            const int h = g * hpg + hl0 + i;
-            float* carried = ssm + (size_t)s * seqStride + (size_t)h * PN;
-            float S[8][4];  // the state entering chunk c
-            if (k > 0) {  // this thread's own writes
-                initial_state(S, states + ((size_t)c * H + h) * PN, 1, P, N, pb, nb, gr, tq);
-            } else {
-                initial_state(S, carried, carry, P, N, pb, nb, gr, tq);
-                store_state(states + ((size_t)c * H + h) * PN, S, P, N, pb, nb, gr, tq);
-            }
-            __syncthreads();  // B is packed; the previous head's readers are done with x and w
-            const float last = stage_head(Xs, wU, x, ldX, xOff, h, P, dt, cum, T, st, len, [] {});
-            float acc[8][4] = {};
-            chunk_state_product(acc, Xs, wU, m, kEnd, pb, nb, gr, tq, lane);
-            const float decay = expf(last);
-#pragma unroll
-            for (int j = 0; j < 8; j++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) S[j][e] = decay * S[j][e] + acc[j][e];
-            if (k + 1 < nc) store_state(states + ((size_t)(c + 1) * H + h) * PN, S, P, N, pb, nb, gr, tq);
-            else if (carry & 2) store_state(carried, S, P, N, pb, nb, gr, tq);
-        }
-    }
-}
-
-inline BenchVariant walk_heads_variant(const char* name, int hp) {
-    return {name, Replaces::STATE_AND_PASSING,
-            [] { CK(cudaFuncSetAttribute(ssd_state_walk_heads_tc, cudaFuncAttributeMaxDynamicSharedMemorySize, ssd_tc::STATE_SMEM)); },
-            [=](const BenchArgs& a) {
-                ssd_state_walk_heads_tc<<<dim3(a.seqs, a.G, (a.H / a.G + hp - 1) / hp), 256, ssd_tc::STATE_SMEM>>>(
-                    a.x, a.ldX, a.xOff, a.bOff, a.dt, a.cum, a.T, a.chunkStart, a.chunkLen, a.seqChunk0, a.seqChunks, a.H,
-                    a.P, a.N, a.G, hp, a.states, a.ssm, (long long)a.H * a.P * a.N, 2);
-            }};
-}
+//  - session 9 (ssd_results/2026-11-30-walk-heads.log, source in commit 1a70d85's ssd_variants.cuh): the walk over
+//    several heads a CTA (ssd_state_walk_heads_tc), B packed once a chunk for all of them, the running state through
+//    the thread's own writes and reads: 1 / 2 / 4 / 8 heads 130M 308 / 305 / 395 / 692 us against the walk's 291.
+//  - session 16 (ssd_results/2026-11-30-state-next-head.log, source in commit 4f294ab): the shipped chunk-state kernel
+//    with the next head's x staged by cp.async during a head's product (two x | w buffers, 105 KB, two CTAs an SM):
+//    the same bits, 139.9 against 137.8 us a 130M layer (in two calls), 175.7 against 174.1 (1.3B).
 
 // Shipped from here (session 9): the chunk states and their passing in one kernel walking each sequence's chunks
 // (ssd_state_walk_tc in ssd_tc.cuh, measured here first as ssd_state_seq_tc; ssd_results/2026-11-30-state-seq.log).
