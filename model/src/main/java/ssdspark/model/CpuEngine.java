@@ -26,6 +26,7 @@ public final class CpuEngine implements Engine {
     private final Attention.Dims attnDims;   // null without attention layers
     private final float[] invFreq;           // rotary inverse frequencies (attention layers)
     private final UnaryOperator<float[]> gemmInput, inProjOutput;
+    private final boolean ssdBf16Operands;
 
     public CpuEngine(Mamba2Weights w) { this(w, UnaryOperator.identity()); }
 
@@ -40,10 +41,20 @@ public final class CpuEngine implements Engine {
      * to bf16, as an engine storing its activations in bf16 would keep them (the bf16 error probe's X part).
      */
     public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput, UnaryOperator<float[]> inProjOutput) {
+        this(w, gemmInput, inProjOutput, false);
+    }
+
+    /**
+     * The same, and ssdBf16Operands: the SSD rounds the operands the GPU's tensor-core kernels keep in bf16
+     * ({@link SsdScan#chunked}'s bf16Operands), so that the bf16 error probe emulates the GPU's bf16 path whole.
+     */
+    public CpuEngine(Mamba2Weights w, UnaryOperator<float[]> gemmInput, UnaryOperator<float[]> inProjOutput,
+                     boolean ssdBf16Operands) {
         this.c = w.cfg;
         this.w = w;
         this.gemmInput = gemmInput;
         this.inProjOutput = inProjOutput;
+        this.ssdBf16Operands = ssdBf16Operands;
         int L = c.nLayer;
         inProj = new Gemm.Weight[L];
         outProj = new Gemm.Weight[L];
@@ -150,7 +161,7 @@ public final class CpuEngine implements Engine {
                 dt[t * H + hh] = SsdScan.discretizeDt(proj[t * dIn + dtOff + hh], l.dtBias[hh], c.dtMin, c.dtMax);
 
         SsdScan.chunked(dims, n, c.chunkSize, xbc, convDim, 0, dSsm, dSsm + G * N,
-                dt, negA[li], l.d, c.dHasHdim, state.ssm[li], y);
+                dt, negA[li], l.d, c.dHasHdim, state.ssm[li], y, ssdBf16Operands);
 
         if (l.gatedNorm != null) {
             GatedRmsNorm.cpu(y, 0, dSsm, proj, zOff, dIn, l.gatedNorm, c.gatedNormEps, dSsm / G, c.normBeforeGate,

@@ -24,8 +24,12 @@ import java.util.function.UnaryOperator;
  *   <li>H: the LM head input (final-normed hidden state);</li>
  *   <li>X: in_proj's output rows [z | xBC | dt], as an engine storing activations in 16 bits would keep them;</li>
  *   <li>Y: only their xBC columns (what the conv reads);</li>
- *   <li>Z: only their z columns (what the gate reads).</li>
+ *   <li>Z: only their z columns (what the gate reads);</li>
+ *   <li>S: the SSD's operands the GPU's tensor-core kernels keep in bf16 (SsdScan.chunked's bf16Operands; any value
+ *   switches it on).</li>
  * </ul>
+ * The GPU's bf16 path is "P=bf16 E=bf16 A=bf16 H=bf16 S=bf16": it gathers the embedding in fp32 unless the checkpoint
+ * stores it in bf16 (the 130M check: 0.0302 on the H200 and here alike, at 7e7c2ba).
  * A case is written like {@code "P=bf16 A=bf16 G=f16 E=f16 H=f16"} (unnamed parts stay fp32). Weights are rounded as
  * they are loaded (the embedding untied from the head so that G and E round apart), activations by the engine's
  * GEMM-input hook and before the head: the forward itself is {@link CpuEngine}'s, not a copy. Runs only with
@@ -33,19 +37,22 @@ import java.util.function.UnaryOperator;
  */
 class Bf16ErrorProbe {
     static final String DEFAULT_CASES = String.join(";",
-            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16",  // the GPU bf16 path
+            "P=bf16 E=bf16 A=bf16 H=bf16 S=bf16",  // the GPU bf16 path
+            "P=bf16 E=bf16 A=bf16 H=bf16",          // the same with the SSD in fp32
+            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 S=bf16", // the gather from bf16 rows too (the GPU before session 16)
+            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16",
             "P=bf16 G=bf16 E=bf16",                 // weights alone (Gpu130mTest's rounded-matrices line)
             "P=bf16",                               // weights except the embedding
             "G=bf16 E=bf16",                        // the embedding alone
             "G=bf16", "E=bf16", "H=bf16", "E=bf16 H=bf16", "A=bf16",
             "P=bf16 A=bf16",                        // the bf16 path with an exact embedding / head
             "P=bf16 A=bf16 G=f16 E=f16 H=f16",      // the bf16 blocks with an fp16 embedding / head
-            "P=f16 G=f16 E=f16 A=f16 H=f16",        // the GPU fp16 path
-            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 X=bf16", // the bf16 path with in_proj's output stored in bf16
+            "P=f16 E=f16 A=f16 H=f16 S=bf16",       // the GPU fp16 path
+            "P=bf16 E=bf16 A=bf16 H=bf16 S=bf16 X=bf16", // the bf16 path with in_proj's output stored in bf16
             "X=bf16",                               // in_proj's output in bf16 alone
-            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 Y=bf16", // the bf16 path with the conv's input in bf16
+            "P=bf16 E=bf16 A=bf16 H=bf16 S=bf16 Y=bf16", // the bf16 path with the conv's input in bf16
             "Y=bf16",
-            "P=bf16 G=bf16 E=bf16 A=bf16 H=bf16 Z=bf16", // the bf16 path with z (the gate's input) in bf16
+            "P=bf16 E=bf16 A=bf16 H=bf16 S=bf16 Z=bf16", // the bf16 path with z (the gate's input) in bf16
             "Z=bf16");
 
     @Test
@@ -66,7 +73,7 @@ class Bf16ErrorProbe {
 
     static Map<Character, DType> parse(String spec) {
         Map<Character, DType> m = new LinkedHashMap<>();
-        for (char p : "PGEAHXYZ".toCharArray()) m.put(p, DType.F32);
+        for (char p : "PGEAHXYZS".toCharArray()) m.put(p, DType.F32);
         for (String part : spec.trim().split("\\s+")) {
             if (part.isEmpty()) continue;
             String[] kv = part.split("=");
@@ -92,7 +99,7 @@ class Bf16ErrorProbe {
             return o;
         };
         float[][] out = new float[docs.length][];
-        try (CpuEngine cpu = new CpuEngine(w, ra::round, projOut)) {
+        try (CpuEngine cpu = new CpuEngine(w, ra::round, projOut, r.get('S') != DType.F32)) {
             for (int i = 0; i < docs.length; i++) {
                 int n = docs[i].length;
                 float[] h = cpu.forward(docs[i], 0, n, cpu.newState());
