@@ -8,7 +8,7 @@ import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The CPU engine's GEMM-input and in_proj-output hooks (what the bf16 error probe rounds): where they apply, and that they change nothing else. */
+/** The CPU engine's GEMM-input and in_proj-output hooks and its SSD rounding (what the bf16 error probe rounds): where they apply, and that they change nothing else. */
 class CpuEngineGemmInputTest {
     static final Mamba2Config C = Mamba2Config.parse("{\"d_model\": 32, \"n_layer\": 3, \"vocab_size\": 50, \"ssm_cfg\": {\"layer\": \"Mamba2\","
             + " \"d_state\": 8, \"headdim\": 8, \"ngroups\": 2, \"chunk_size\": 4}, \"rms_norm\": true, \"tie_embeddings\": true}");
@@ -54,6 +54,20 @@ class CpuEngineGemmInputTest {
             return a;
         }));
         assertEquals(2 * C.nLayer, calls.get());
+    }
+
+    /** ssdBf16Operands moves the output (the SSD's operands are rounded), by about bf16's distance, not more. */
+    @Test
+    void ssdBf16OperandsRoundTheScanOnly() {
+        float[] plain = forward(new CpuEngine(W));
+        float[] rounded = forward(new CpuEngine(W, UnaryOperator.identity(), UnaryOperator.identity(), true));
+        double num = 0, den = 0;
+        for (int i = 0; i < plain.length; i++) {
+            num += ((double) rounded[i] - plain[i]) * ((double) rounded[i] - plain[i]);
+            den += (double) plain[i] * plain[i];
+        }
+        double rel = Math.sqrt(num / den);
+        assertTrue(rel > 0 && rel < 0x1p-5, "hidden relative change " + rel);
     }
 
     /** With every projection input zeroed, no block adds anything: the output is the final norm of the embedding rows. */
