@@ -209,28 +209,19 @@ __device__ __forceinline__ void state_passing_impl(T* states, const float* __res
         for (int i = 0; i < V; i++) carried[i] = S[i];
 }
 
-extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing(float* states, const float* cum, int T,
-                                                                       const int* chunkStart, const int* chunkLen,
-                                                                       const int* seqChunk0, const int* seqChunks, int H,
-                                                                       int PN, float* ssm, long long seqStride,
-                                                                       int carry) {
-    state_passing_impl<1>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
-}
-extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_v4(float* states, const float* cum, int T,
-                                                                          const int* chunkStart, const int* chunkLen,
-                                                                          const int* seqChunk0, const int* seqChunks,
-                                                                          int H, int PN, float* ssm, long long seqStride,
-                                                                          int carry) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
-}
-// The tensor-core path's: states in bf16 (P*N % 4 == 0).
-extern "C" __global__ void __launch_bounds__(256, 4) ssd_state_passing_bf16(bf16* states, const float* cum, int T,
-                                                                            const int* chunkStart, const int* chunkLen,
-                                                                            const int* seqChunk0, const int* seqChunks,
-                                                                            int H, int PN, float* ssm, long long seqStride,
-                                                                            int carry) {
-    state_passing_impl<4>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm, seqStride, carry);
-}
+// The entry points: V states a thread, of type ST in memory (bf16: the tensor-core path's, P*N % 4 == 0).
+#define SSD_STATE_PASSING(NAME, ST, V)                                                                        \
+    extern "C" __global__ void __launch_bounds__(256, 4)                                                      \
+        NAME(ST* states, const float* cum, int T, const int* chunkStart, const int* chunkLen,                  \
+             const int* seqChunk0, const int* seqChunks, int H, int PN, float* ssm, long long seqStride,       \
+             int carry) {                                                                                       \
+        state_passing_impl<V>(states, cum, T, chunkStart, chunkLen, seqChunk0, seqChunks, H, PN, ssm,          \
+                              seqStride, carry);                                                                \
+    }
+SSD_STATE_PASSING(ssd_state_passing, float, 1)
+SSD_STATE_PASSING(ssd_state_passing_v4, float, 4)
+SSD_STATE_PASSING(ssd_state_passing_bf16, bf16, 4)
+#undef SSD_STATE_PASSING
 
 // grid (chunks, G, 3), block 256: the lower 64x64 tiles (0,0), (1,0), (1,1) of CB[c][g][t][u] = C_t . B_u.
 extern "C" __global__ void __launch_bounds__(256) ssd_bmm_cb(const float* __restrict__ x, int ldX, int bOff, int cOff,
