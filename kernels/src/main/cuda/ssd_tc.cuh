@@ -426,7 +426,8 @@ __device__ __forceinline__ void initial_state(float (&acc)[8][4], const float* i
 
 // grid (chunks, G, ceil((H/G) / headsPerCta)), block 256, dynamic smem ssd_tc::STATE_SMEM. Two CTAs an SM: at three
 // (80 registers, no spill) it measured 132.3 -> 142.1 us a 130M layer (ssd_results/2026-11-30-state-3cta-walk-wg.log).
-// states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n] in bf16: (x * w)^T [64 p x Q] . B [Q x 128 n] per head.
+// states[c][h][p][n] = sum_u exp(cum_last - cum_u) dt_u x_u[p] B_u[n], stored in bf16: (x * w)^T [64 p x Q] .
+// B [Q x 128 n] per head.
 // Warp w owns p rows 16*(w%4).. and n columns 64*(w/4)..; B, shared by the group's heads, is packed once per CTA and
 // serves headsPerCta heads (GpuSsdScan.stateHeadsPerCta: a divisor of the group's heads, from a model of the CTA
 // waves). carry as ssd_state_passing: without bit 2 (no final state kept) a sequence's last chunk is skipped, its
@@ -671,7 +672,9 @@ __device__ __forceinline__ void chunk_scan_tc(
         const uint32_t sAt = (uint32_t)__cvta_generic_to_shared(S);
         touch_acc(acc);
         scan_inter(acc, x + (size_t)(st + t0) * ldX + cOff + g * N, ldX, t0 < len, t1 < len, N, tq, cumU[t0], cumU[t1],
-                   [&](int k, const uint32_t (&a)[4]) { wgmma1_step(acc, a, sAt + (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32); });
+                   [&](int k, const uint32_t (&a)[4]) {
+                       wgmma1_step(acc, a, sAt + (k >> 6) * (64 * 128) + ((k & 63) >> 4) * 32);
+                   });
     }
 #endif
     if (tb < len) {

@@ -60,9 +60,9 @@ public final class SsdScan {
 
     /**
      * {@link #chunked} with, when bf16Operands, the operands the GPU's tensor-core kernels keep in bf16 (as mamba_ssm's
-     * do) rounded alike: both factors of C · S_in (C and the state entering the chunk), both factors of the intra-chunk product W · X
-     * (W = CB ∘ E ∘ dt), in the state update B and E ∘ dt ∘ X, and each chunk's own state before it is added. Every
-     * product and sum, the skip term D · x, and the running and final states stay fp32.
+     * do) rounded alike: both factors of C · S_in (C and the state entering the chunk), both factors of the
+     * intra-chunk product W · X (W = CB ∘ E ∘ dt), in the state update B and E ∘ dt ∘ X, and each chunk's own state
+     * before it is added. Every product and sum, the skip term D · x, and the running and final states stay fp32.
      */
     public static void chunked(Dims dm, int len, int q,
                                float[] in, int inStride, int xOff, int bOff, int cOff,

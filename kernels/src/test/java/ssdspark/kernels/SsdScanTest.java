@@ -95,9 +95,9 @@ class SsdScanTest {
     /**
      * bf16Operands (the tensor-core kernels' twin): each rounded operand is off by at most 2^-9 of itself, an
      * output term by two such roundings (W and x; C and S_in), a state term by three (B, E ∘ dt ∘ x, the chunk's
-     * state), and an entering state carries its own error into C · S_in, so every y and final state stays within 2^-7 of its
-     * terms' magnitude (on top of the fp32 error) of the float64 recurrence; and the rounding is really applied (most
-     * outputs move).
+     * state), and an entering state carries its own error into C · S_in, so every y and final state stays within
+     * 2^-7 of its terms' magnitude (on top of the fp32 error) of the float64 recurrence; and the rounding is really
+     * applied (most outputs move).
      */
     @Test
     void bf16OperandsStayWithinTheirRoundingBound() {

@@ -8,7 +8,10 @@ import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The CPU engine's GEMM-input and in_proj-output hooks and its SSD rounding (what the bf16 error probe rounds): where they apply, and that they change nothing else. */
+/**
+ * The CPU engine's GEMM-input and in_proj-output hooks and its SSD rounding (what the bf16 error probe rounds): where
+ * they apply, and that they change nothing else.
+ */
 class CpuEngineGemmInputTest {
     static final Mamba2Config C = Mamba2Config.parse("{\"d_model\": 32, \"n_layer\": 3, \"vocab_size\": 50, \"ssm_cfg\": {\"layer\": \"Mamba2\","
             + " \"d_state\": 8, \"headdim\": 8, \"ngroups\": 2, \"chunk_size\": 4}, \"rms_norm\": true, \"tie_embeddings\": true}");

@@ -27,8 +27,8 @@ public final class GpuSsdScan {
     public static final int MAX_CHUNK = 128;
 
     /** ssd_tc.cuh: dynamic shared memory (STATE_SMEM, SCAN_SMEM, BMM_SMEM). */
-    static final int TC_STATE_SMEM = 4 * (128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK), TC_SCAN_SMEM = 4 * (2 * 64 * 68 + 2 * MAX_CHUNK),
-            TC_BMM_SMEM = 4 * (4 * 64 * 68);
+    static final int TC_STATE_SMEM = 4 * (128 * 68 + MAX_CHUNK * 68 + MAX_CHUNK),
+            TC_SCAN_SMEM = 4 * (2 * 64 * 68 + 2 * MAX_CHUNK), TC_BMM_SMEM = 4 * (4 * 64 * 68);
 
     /** ssd.cuh's CUMSUM_HEADS: heads per ssd_chunk_cumsum CTA. */
     private static final int CUMSUM_HEADS = 8;

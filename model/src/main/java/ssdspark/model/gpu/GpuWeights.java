@@ -76,7 +76,7 @@ final class GpuWeights implements AutoCloseable {
         headRows = w.headRows;
         tiled = GpuGemm.tiledPays(dev, bf, c.dModel) && c.dModel % 4 == 0; // in_proj is wider than d_model
         try (GpuStream s = dev.newStream()) {
-            embeddingType = exactIn(bf, w.embedding, (long) w.embeddingRows * c.dModel) ? bf : DType.F32;
+            embeddingType = exactIn(bf, w.embedding, w.embeddingRows * c.dModel) ? bf : DType.F32;
             ldEmbedding = embeddingType.ld(c.dModel);
             embedding = matrix(s, w.embedding, w.embeddingRows, c.dModel, embeddingType);
             DeviceBuffer headRows = w.lmHead == w.embedding && embeddingType == bf ? embedding
@@ -158,11 +158,9 @@ final class GpuWeights implements AutoCloseable {
     }
 
     /** Whether each of m's first n values is exactly representable in t. */
-    private static boolean exactIn(DType t, float[] m, long n) {
-        for (long i = 0; i < n; i++) {
-            float v = m[(int) i];
-            if (t.round(v) != v) return false;
-        }
+    private static boolean exactIn(DType t, float[] m, int n) {
+        for (int i = 0; i < n; i++)
+            if (t.round(m[i]) != m[i]) return false;
         return true;
     }
 
