@@ -132,15 +132,14 @@ struct Swizzled128 {
     }
 };
 
-// Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) as pairs over k into
-// hi/lo[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. A thread keeps one
-// column and walks its rows with a running pointer (the per-item 64-bit index products and predicates had made the
-// scan's prologue ~45 % of its instructions); it issues 16 items' loads before it splits any. PERM_K / PERM_COL (the
-// scan's x): pairs stored as k_perm, columns as p_perm. Words: where a pair goes (PackedRows: hi/lo[col][k/2]).
-// SPLIT false: the pairs rounded to bf16 into hi alone (lo unused).
-template <int COLS, bool PERM_K = false, bool PERM_COL = false, class Words = PackedRows, bool SPLIT = true>
-__device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const float* __restrict__ src, size_t ld,
-                                             int rowsValid, int colsValid) {
+// Packs rows [0, 128) (k) x columns [0, COLS) of src (element (k, col) at src[k * ld + col]) rounded to bf16, as pairs
+// over k into dst[col][k/2]: the column-major operand. Rows >= rowsValid and columns >= colsValid read 0. A thread keeps
+// one column and walks its rows with a running pointer (the per-item 64-bit index products and predicates had made the
+// scan's prologue ~45 % of its instructions); it issues 16 items' loads before it packs any. PERM_K / PERM_COL (the
+// scan's x): pairs stored as k_perm, columns as p_perm. Words: where a pair goes (PackedRows: dst[col][k/2]).
+template <int COLS, bool PERM_K = false, bool PERM_COL = false, class Words = PackedRows>
+__device__ __forceinline__ void pack_k_pairs(uint32_t* dst, const float* __restrict__ src, size_t ld, int rowsValid,
+                                             int colsValid) {
     constexpr int ITEMS = 64 * COLS / THREADS, BATCH = 16, PAIR_STEP = THREADS / COLS;  // pairs a thread steps
     static_assert(ITEMS % BATCH == 0 && THREADS % COLS == 0, "whole batches, one column a thread");
     const int col = threadIdx.x % COLS, w0 = threadIdx.x / COLS;
@@ -148,8 +147,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
     const float* p = src + (size_t)(2 * w0) * ld + col;
     const size_t step = (size_t)(2 * PAIR_STEP) * ld;
     const int row = PERM_COL ? p_perm(col) : col;
-    uint32_t* h = hi + Words::row(row);
-    uint32_t* l = lo + Words::row(row);
+    uint32_t* d = dst + Words::row(row);
 #pragma unroll
     for (int b0 = 0; b0 < ITEMS; b0 += BATCH) {
         float v0[BATCH], v1[BATCH];
@@ -162,13 +160,7 @@ __device__ __forceinline__ void pack_k_pairs(uint32_t* hi, uint32_t* lo, const f
 #pragma unroll
         for (int i = 0; i < BATCH; i++) {
             const int w = w0 + (b0 + i) * PAIR_STEP, at = Words::pair(row, PERM_K ? k_perm(w) : w);
-            if constexpr (SPLIT) {
-                const Split2 sp(v0[i], v1[i]);
-                h[at] = sp.hi;
-                l[at] = sp.lo;
-            } else {
-                h[at] = pack_bf16(v0[i], v1[i]);
-            }
+            d[at] = pack_bf16(v0[i], v1[i]);
         }
     }
 }
@@ -273,12 +265,12 @@ __device__ __forceinline__ void pack_state_b(const StateSmem<WG>& m, const float
                                              int rowsValid, int colsValid) {
 #ifdef SSD_TC_WGMMA
     if (WG) {
-        pack_k_pairs<128, false, false, Swizzled128<128>, false>(m.B, nullptr, src, ld, rowsValid, colsValid);
+        pack_k_pairs<128, false, false, Swizzled128<128>>(m.B, src, ld, rowsValid, colsValid);
         wg_gemm::fence_async_smem();
         return;
     }
 #endif
-    pack_k_pairs<128, false, false, PackedRows, false>(m.B, nullptr, src, ld, rowsValid, colsValid);
+    pack_k_pairs<128>(m.B, src, ld, rowsValid, colsValid);
 }
 
 #ifdef SSD_TC_WGMMA
@@ -331,19 +323,8 @@ __device__ __forceinline__ void touch_acc(float (&acc)[8][4]) {
 #pragma unroll
     for (int j = 0; j < 8; j++) wg_gemm::touch(acc[j]);
 }
-// acc += a . B for one 16-k step in bf16x3 (a_lo.B_hi + a_hi.B_lo + a_hi.B_hi): B's hi and lo tiles at the step's
-// 32-byte column (shared addresses bHi, bLo) of 128-byte-swizzle tiles; the batch is retired before returning.
-__device__ __forceinline__ void wgmma3_step(float (&acc)[8][4], const Split2 (&a)[4], uint32_t bHi, uint32_t bLo) {
-    const uint64_t dHi = wg_gemm::smem_desc(bHi), dLo = wg_gemm::smem_desc(bLo);
-    wg_gemm::wg_fence();
-    wgmma_m64n64k16(acc, a[0].lo, a[1].lo, a[2].lo, a[3].lo, dHi);
-    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dLo);
-    wgmma_m64n64k16(acc, a[0].hi, a[1].hi, a[2].hi, a[3].hi, dHi);
-    wg_gemm::wg_commit();
-    wg_gemm::wg_wait<0>();
-    touch_acc(acc);
-}
-// acc += a . B, both in bf16 (the chunk states' product, the scan's C . S_in).
+// acc += a . B for one 16-k step, both in bf16 (the chunk states' product, the scan's C . S_in): B at shared address b,
+// the step's 32-byte column of a 128-byte-swizzle tile; the batch is retired before returning.
 __device__ __forceinline__ void wgmma1_step(float (&acc)[8][4], const uint32_t (&a)[4], uint32_t b) {
     wg_gemm::wg_fence();
     wgmma_m64n64k16(acc, a[0], a[1], a[2], a[3], wg_gemm::smem_desc(b));
@@ -658,7 +639,7 @@ __device__ __forceinline__ void chunk_scan_tc(
 #else
     if (stateIn) pack_row_pairs<THREADS, true, true>(S, nullptr, sinH, N, P, N);
 #endif
-    pack_k_pairs<64, true, true, PackedRows, false>(X, nullptr, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
+    pack_k_pairs<64, true, true>(X, x + (size_t)st * ldX + xOff + h * P, ldX, len, P);
     for (int u = tid; u < SSD_QMAX; u += THREADS) {
         cumU[u] = u < len ? cum[(size_t)h * T + st + u] : 0.f;
         dtU[u] = u < len ? dt[(size_t)h * T + st + u] : 0.f;
